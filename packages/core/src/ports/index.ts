@@ -1,0 +1,57 @@
+/**
+ * Ports: the interfaces through which core reaches every outside thing. AWS adapters live in
+ * `core/src/aws/*.ts`; the local stand-ins live in `@ticklake/local`. Handlers get one of each
+ * and never know which.
+ */
+
+export interface ObjectInfo { key: string; size: number; etag: string; lastModified: number }
+
+export interface PutOptions {
+  /** Write only if the current object has this ETag (optimistic concurrency). */
+  ifMatch?: string
+  /** `'*'`: write only if no object exists at the key. */
+  ifNoneMatch?: '*'
+  contentType?: string
+}
+
+/** Thrown by `ObjectStore.put` when a condition does not hold (S3's 412 PreconditionFailed). */
+export class PreconditionFailed extends Error {
+  constructor(readonly key: string) { super(`precondition failed for ${key}`) }
+}
+
+/** An S3-like object store (S3 in AWS, a folder locally). Keys use `/` and no leading slash. */
+export interface ObjectStore {
+  get(key: string): Promise<Uint8Array | undefined>
+  head(key: string): Promise<ObjectInfo | undefined>
+  put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<{ etag: string }>
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<ObjectInfo[]>
+  delete(key: string): Promise<void>
+}
+
+/** Outcome of a record batch sent to a stream: indexes of records that were not accepted. */
+export interface PutResult { failed: number[] }
+
+/** A delivery stream of JSON records (Firehose in AWS, the Firehose emulator locally). */
+export interface RecordStream {
+  putRecords(records: object[]): Promise<PutResult>
+}
+
+/** WebSocket connections and their subscriptions (DynamoDB in AWS, memory locally). */
+export interface ConnectionStore {
+  add(connectionId: string, connectedAt: number): Promise<void>
+  remove(connectionId: string): Promise<void>
+  /** Adds channels; returns the connection's channel count afterwards. */
+  subscribe(connectionId: string, channels: string[]): Promise<number>
+  unsubscribe(connectionId: string, channels: string[]): Promise<void>
+  subscribers(channel: string): Promise<string[]>
+  channelsOf(connectionId: string): Promise<string[]>
+}
+
+/** Sends one frame to a WebSocket connection: `'gone'` when the connection no longer exists. */
+export interface ConnectionPoster {
+  post(connectionId: string, data: string): Promise<'ok' | 'gone'>
+}
+
+export interface Clock { now(): number }
+export const systemClock: Clock = { now: () => Date.now() }

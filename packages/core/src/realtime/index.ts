@@ -1,0 +1,82 @@
+/**
+ * The realtime protocol of the WebSocket API (DESIGN.md section 7), shared by the server handlers,
+ * the live fan-out and the page: channel names, client and server messages, and the validation of
+ * what a client sends. Browser-safe: no Node imports here.
+ */
+import type { Candle, Timeframe, Trade } from '../market/index'
+import { TIMEFRAMES, isSymbol } from '../market/index'
+
+export const defaults = {
+  /** Largest client frame accepted, in bytes. */
+  maxFrameBytes: 32 * 1024,
+  /** Most channels one connection may hold. */
+  maxSubscriptions: 50,
+}
+
+export type ChannelKind = 'candles' | 'trades' | 'ticker' | 'stats'
+export interface Channel { kind: ChannelKind; exchange: string; symbol: string; tf?: Timeframe }
+
+/** Client to server. */
+export type ClientMessage =
+  | { action: 'subscribe'; channels: string[] }
+  | { action: 'unsubscribe'; channels: string[] }
+  | { action: 'ping' }
+
+/** A trade as the live path sends it: times in epoch ms for the browser. */
+export interface LiveTrade { id: number; time: number; price: number; qty: number; side: Trade['side'] }
+
+/** Server to client. */
+export type ServerMessage =
+  | { type: 'snapshot'; channel: string; candles: Candle[]; source?: string }
+  | { type: 'candle'; channel: string; candle: Candle; final: boolean }
+  | { type: 'trade'; channel: string; trades: LiveTrade[] }
+  | { type: 'subscribed'; channels: string[] }
+  | { type: 'unsubscribed'; channels: string[] }
+  | { type: 'pong'; time: number }
+  | { type: 'error'; code: ErrorCode; message: string }
+
+export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'internal'
+
+export class ProtocolError extends Error {
+  constructor(readonly code: ErrorCode, message: string) { super(message) }
+}
+
+/** `candleChannel('binance', 'BTC-USDT', '1m') === 'candles:binance:BTC-USDT:1m'` */
+export const candleChannel = (exchange: string, symbol: string, tf: Timeframe) => `candles:${exchange}:${symbol}:${tf}`
+/** `tradeChannel('binance', 'BTC-USDT') === 'trades:binance:BTC-USDT'` */
+export const tradeChannel = (exchange: string, symbol: string) => `trades:${exchange}:${symbol}`
+
+const EXCHANGE = /^[a-z][a-z0-9-]{0,30}$/
+
+/** Parses a channel name, or throws a ProtocolError saying what is wrong with it. */
+export function parseChannel(name: unknown): Channel {
+  if (typeof name !== 'string' || name.length > 100) throw new ProtocolError('bad_channel', 'a channel is a string of at most 100 characters')
+  const [kind, exchange, symbol, tf, ...rest] = name.split(':')
+  const known = kind === 'candles' || kind === 'trades' || kind === 'ticker' || kind === 'stats'
+  if (!known) throw new ProtocolError('bad_channel', `unknown channel kind in "${name}": use candles, trades, ticker or stats`)
+  if (!EXCHANGE.test(exchange ?? '') || !isSymbol(symbol)) throw new ProtocolError('bad_channel', `"${name}" is not <kind>:<exchange>:<BASE-QUOTE>`)
+  if (rest.length) throw new ProtocolError('bad_channel', `"${name}" has too many parts`)
+  if (kind === 'candles') {
+    if (!tf || !(tf in TIMEFRAMES)) throw new ProtocolError('bad_channel', `"${name}" needs a timeframe: ${Object.keys(TIMEFRAMES).join(', ')}`)
+    return { kind, exchange, symbol, tf: tf as Timeframe }
+  }
+  if (tf !== undefined) throw new ProtocolError('bad_channel', `"${name}" takes no timeframe`)
+  return { kind, exchange, symbol }
+}
+
+/** Parses and validates one client frame; throws a ProtocolError with a code on anything wrong. */
+export function parseClientMessage(raw: string | Uint8Array, limits = defaults): ClientMessage {
+  const size = typeof raw === 'string' ? new TextEncoder().encode(raw).length : raw.length
+  if (size > limits.maxFrameBytes) throw new ProtocolError('too_large', `frame of ${size} bytes is over the ${limits.maxFrameBytes} byte limit`)
+  let msg: any
+  try { msg = JSON.parse(typeof raw === 'string' ? raw : new TextDecoder().decode(raw)) } catch { throw new ProtocolError('bad_json', 'frame is not valid JSON') }
+  if (!msg || typeof msg !== 'object' || Array.isArray(msg)) throw new ProtocolError('bad_message', 'a message is a JSON object with an "action"')
+  if (msg.action === 'ping') return { action: 'ping' }
+  if (msg.action === 'subscribe' || msg.action === 'unsubscribe') {
+    if (!Array.isArray(msg.channels) || msg.channels.length === 0) throw new ProtocolError('bad_message', `"${msg.action}" needs a non-empty "channels" array`)
+    if (msg.channels.length > limits.maxSubscriptions) throw new ProtocolError('too_many_subscriptions', `at most ${limits.maxSubscriptions} channels per connection`)
+    for (const c of msg.channels) parseChannel(c)
+    return { action: msg.action, channels: [...new Set<string>(msg.channels)] }
+  }
+  throw new ProtocolError('unknown_action', `unknown action ${JSON.stringify(String(msg.action)).slice(0, 60)}: use subscribe, unsubscribe or ping`)
+}
