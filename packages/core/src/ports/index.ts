@@ -24,7 +24,7 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>
   head(key: string): Promise<ObjectInfo | undefined>
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<{ etag: string }>
-  /** Every object whose key starts with `prefix`, in key order. */
+  /** Every object whose key starts with `prefix`, in key order (a local store may leave `etag` empty here: use `head`). */
   list(prefix: string): Promise<ObjectInfo[]>
   delete(key: string): Promise<void>
 }
