@@ -1,0 +1,158 @@
+/**
+ * Binance: the spot WebSocket and REST protocols turned into normalized trades. Parses combined
+ * stream frames (`{"stream":"btcusdt@aggTrade","data":{...}}`) and REST `aggTrades` pages, builds
+ * stream URLs, and pages `aggTrades` by `fromId` for backfill. Every parse failure is returned as a
+ * reason, never thrown into the stream.
+ */
+import type { Exchange, Trade, TradeSource } from '../market/index'
+import { nativeSymbol } from '../market/index'
+
+/** Public endpoints of each Binance venue. */
+export const ENDPOINTS: Record<string, { rest: string; ws: string }> = {
+  binance: { rest: 'https://api.binance.com', ws: 'wss://stream.binance.com:9443' },
+  'binance-us': { rest: 'https://api.binance.us', ws: 'wss://stream.binance.us:9443' },
+}
+
+export const defaults = {
+  /** Largest page Binance serves for aggTrades. */
+  pageLimit: 1000,
+  /** Binance allows at most one hour between startTime and endTime. */
+  maxWindowMs: 3_600_000,
+  requestTimeoutMs: 10_000,
+}
+
+/** Raw aggTrade as Binance sends it (stream frames add e, E, s). */
+export interface AggTrade { e?: string; E?: number; s?: string; a: number; p: string; q: string; f: number; l: number; T: number; m: boolean; M?: boolean }
+
+export interface ParseContext {
+  exchange: Exchange
+  /** Normalized symbol of a native one (`BTCUSDT` -> `BTC-USDT`), undefined if not configured. */
+  resolve: (native: string) => string | undefined
+  ingestTs: number
+  source: TradeSource
+}
+
+export type FrameResult =
+  | { kind: 'trade'; trade: Trade }
+  | { kind: 'ignored'; stream?: string }
+  | { kind: 'error'; reason: string }
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isDecimal = (v: unknown): v is string => typeof v === 'string' && /^\d{1,20}(\.\d{1,20})?$/.test(v)
+
+/** Checks one aggTrade's fields; returns the reason it is bad, or undefined when good. */
+export function aggTradeProblem(d: any): string | undefined {
+  if (!d || typeof d !== 'object') return 'aggTrade is not an object'
+  if (!isInt(d.a)) return 'aggTrade id "a" is not a non-negative integer'
+  if (!isInt(d.f) || !isInt(d.l) || d.l < d.f) return 'first/last trade ids "f"/"l" are not integers with l >= f'
+  if (!isInt(d.T)) return 'trade time "T" is not an integer'
+  if (!isDecimal(d.p) || !(Number(d.p) > 0)) return 'price "p" is not a positive decimal string'
+  if (!isDecimal(d.q) || !(Number(d.q) > 0)) return 'quantity "q" is not a positive decimal string'
+  if (typeof d.m !== 'boolean') return 'buyer-is-maker "m" is not a boolean'
+  return undefined
+}
+
+/**
+ * A normalized trade from one aggTrade of `native` symbol. The taker side is `buy` when the buyer
+ * was not the maker (`m == false`); `trades` is the individual trades it covers (`l - f + 1`).
+ */
+export function toTrade(d: AggTrade, native: string, symbol: string, ctx: ParseContext): Trade {
+  return {
+    exchange: ctx.exchange, symbol, native_symbol: native,
+    trade_id: d.a, first_trade_id: d.f, last_trade_id: d.l,
+    ts: d.T * 1000, price: Number(d.p), qty: Number(d.q),
+    side: d.m ? 'sell' : 'buy', trades: d.l - d.f + 1,
+    ingest_ts: ctx.ingestTs, source: ctx.source,
+  }
+}
+
+/** Parses one WebSocket frame (combined or raw stream). Never throws. */
+export function parseFrame(raw: string, ctx: ParseContext): FrameResult {
+  let msg: any
+  try { msg = JSON.parse(raw) } catch { return { kind: 'error', reason: 'frame is not valid JSON' } }
+  if (!msg || typeof msg !== 'object') return { kind: 'error', reason: 'frame is not a JSON object' }
+  const data = 'stream' in msg && 'data' in msg ? msg.data : msg
+  if ('result' in msg && 'id' in msg) return { kind: 'ignored' }
+  if (!data || typeof data !== 'object' || data.e !== 'aggTrade') {
+    if (typeof msg.stream === 'string' || typeof data?.e === 'string') return { kind: 'ignored', stream: msg.stream ?? data.e }
+    return { kind: 'error', reason: 'frame is neither a stream event nor a method reply' }
+  }
+  const problem = aggTradeProblem(data) ?? (typeof data.s === 'string' ? undefined : 'symbol "s" is missing')
+  if (problem) return { kind: 'error', reason: problem }
+  const symbol = ctx.resolve(data.s)
+  if (!symbol) return { kind: 'ignored', stream: msg.stream }
+  return { kind: 'trade', trade: toTrade(data, data.s, symbol, ctx) }
+}
+
+/** Resolver for a list of normalized symbols: `resolverFor(['BTC-USDT'])('BTCUSDT') === 'BTC-USDT'`. */
+export function resolverFor(symbols: string[]) {
+  const map = new Map(symbols.map((s) => [nativeSymbol(s), s]))
+  return (native: string) => map.get(native)
+}
+
+/** Combined-stream URL: `streamUrl(ws, ['BTC-USDT'])` -> `<ws>/stream?streams=btcusdt@aggTrade`. */
+export function streamUrl(wsBase: string, symbols: string[], kind = 'aggTrade') {
+  return `${wsBase}/stream?streams=${symbols.map((s) => `${nativeSymbol(s).toLowerCase()}@${kind}`).join('/')}`
+}
+
+/** An error answer of the Binance REST API, with its HTTP status and Binance code. */
+export class BinanceError extends Error {
+  constructor(readonly status: number, readonly code: number | undefined, message: string, readonly retryAfterMs?: number) { super(message) }
+}
+
+function explain(status: number, body: any, url: string): string {
+  if (status === 451) return `Binance refuses this region (HTTP 451) for ${url}: run where Binance serves, or use --exchange binance-us`
+  if (status === 418) return `Binance has banned this IP for a while (HTTP 418) after too many requests`
+  if (status === 429) return `Binance rate limit reached (HTTP 429)`
+  return `Binance answered HTTP ${status}${body?.msg ? `: ${body.msg}` : ''} for ${url}`
+}
+
+/** GETs a Binance REST path and returns the parsed JSON, or throws a BinanceError that names the fix. */
+export async function getJson<T>(restUrl: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
+  const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
+  const url = `${restUrl}${path}${qs ? `?${qs}` : ''}`
+  const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
+  const body: any = await res.json().catch(() => undefined)
+  if (!res.ok) {
+    const retry = Number(res.headers.get('retry-after'))
+    throw new BinanceError(res.status, body?.code, explain(res.status, body, url), Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined)
+  }
+  return body as T
+}
+
+/**
+ * Every aggTrade of `symbol` from `fromId` on, up to `untilId` (inclusive) or until the newest,
+ * page by page. Yields each page's trades; stops at a short page.
+ */
+export async function* aggTradesFrom(restUrl: string, symbol: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch): AsyncGenerator<AggTrade[]> {
+  let next = fromId
+  while (next <= untilId) {
+    const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), fromId: next, limit: defaults.pageLimit }, fetchImpl)
+    const wanted = page.filter((t) => t.a >= next && t.a <= untilId)
+    if (wanted.length) yield wanted
+    if (page.length < defaults.pageLimit || !page.length) return
+    next = page[page.length - 1].a + 1
+  }
+}
+
+/** The first aggTrade at or after `startTime` (ms), looked up with a one-hour window; undefined if none. */
+export async function firstAggTradeAfter(restUrl: string, symbol: string, startTime: number, now: number, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
+  for (let t = startTime; t <= now; t += defaults.maxWindowMs) {
+    const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), startTime: t, endTime: Math.min(now, t + defaults.maxWindowMs - 1), limit: 1 }, fetchImpl)
+    if (page.length) return page[0]
+  }
+  return undefined
+}
+
+/** The newest aggTrade of a symbol, or undefined when it has none. */
+export async function latestAggTrade(restUrl: string, symbol: string, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
+  const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), limit: 1 }, fetchImpl)
+  return page[page.length - 1]
+}
+
+/** Symbols Binance lists as trading, for a check of the configured ones: native -> `{ base, quote }`. */
+export async function listedSymbols(restUrl: string, symbols: string[], fetchImpl: typeof fetch = fetch) {
+  const info = await getJson<{ symbols: { symbol: string; status: string; baseAsset: string; quoteAsset: string }[] }>(
+    restUrl, '/api/v3/exchangeInfo', { symbols: JSON.stringify(symbols.map(nativeSymbol)) }, fetchImpl)
+  return new Map(info.symbols.map((s) => [s.symbol, s]))
+}
