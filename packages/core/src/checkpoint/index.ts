@@ -1,0 +1,32 @@
+/**
+ * Checkpoints: per (exchange, symbol), the last trade id accepted downstream, kept as JSON in the
+ * object store. Ingest moves one only after its records were accepted by the stream, so a restart
+ * backfills from it and never skips a trade; writes are conditional so two runs cannot interleave.
+ */
+import { checkpointKey } from '../lake/index'
+import { PreconditionFailed, type ObjectStore } from '../ports/index'
+
+export interface Checkpoint { exchange: string; symbol: string; last_trade_id: number; ts: number; updated_at: number }
+
+/** The checkpoint and its ETag, or undefined when this (exchange, symbol) has none yet. */
+export async function readCheckpoint(store: ObjectStore, exchange: string, symbol: string) {
+  const key = checkpointKey(exchange, symbol)
+  const head = await store.head(key)
+  if (!head) return undefined
+  const bytes = await store.get(key)
+  if (!bytes) return undefined
+  return { checkpoint: JSON.parse(new TextDecoder().decode(bytes)) as Checkpoint, etag: head.etag }
+}
+
+/**
+ * Writes a checkpoint over the version last seen (`etag`), refusing to move it backwards.
+ * Returns the new ETag; throws PreconditionFailed when another writer moved it meanwhile.
+ */
+export async function writeCheckpoint(store: ObjectStore, cp: Checkpoint, etag?: string) {
+  const key = checkpointKey(cp.exchange, cp.symbol)
+  const current = await readCheckpoint(store, cp.exchange, cp.symbol)
+  if (current && current.etag !== etag) throw new PreconditionFailed(key)
+  if (current && current.checkpoint.last_trade_id > cp.last_trade_id) return current.etag
+  const res = await store.put(key, JSON.stringify(cp), current ? { ifMatch: current.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
+  return res.etag
+}
