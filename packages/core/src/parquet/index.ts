@@ -33,7 +33,10 @@ function schemaElement(name: string, type: ColumnType, nullable: boolean) {
  */
 export function writeParquet<T>(columns: Column<T>[], rows: readonly T[], options: Partial<typeof defaults> = {}): Uint8Array {
   const { codec, rowGroupSize, nullable } = { ...defaults, ...options }
-  const columnData = columns.map((c) => ({ name: c.name, data: rows.map((r) => r[c.name] as any) }))
+  const columnData = columns.map((c) => {
+    const wide = c.type === 'INT64' || c.type.startsWith('TIMESTAMP')
+    return { name: c.name, data: rows.map((r) => (wide ? BigInt(r[c.name] as number) : r[c.name]) as any) }
+  })
   const schema = [{ name: 'root', num_children: columns.length }, ...columns.map((c) => schemaElement(c.name, c.type, nullable))]
   const writer = new ByteWriter()
   parquetWrite({ writer, columnData, schema: schema as any, codec, rowGroupSize, createdBy: 'ticklake' } as any)

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import type { Trade } from '../market/index'
+import { candles1m, dedupe } from './index'
+
+const T0 = Date.parse('2026-11-24T15:00:00Z')
+let id = 100
+const trade = (sec: number, price: number, qty = 1, side: Trade['side'] = 'buy', n = 1): Trade => {
+  const a = id++
+  return { exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: a, first_trade_id: a * 10, last_trade_id: a * 10 + n - 1, ts: (T0 + sec * 1000) * 1000, price, qty, side, trades: n, ingest_ts: 0, source: 'ws' }
+}
+
+describe('1m candles', () => {
+  it('computes open, high, low, close, volumes, individual trade count and vwap per minute', () => {
+    const ts = [trade(1, 10, 1, 'buy', 3), trade(20, 12, 2, 'sell'), trade(59.999, 9, 1, 'buy', 2), trade(60, 11, 4, 'sell')]
+    const [a, b] = candles1m(ts, { exchange: 'binance', symbol: 'BTC-USDT', from: T0, until: T0 + 120_000 })
+    expect(a).toMatchObject({ open_time: T0, close_time: T0 + 59_999, open: 10, high: 12, low: 9, close: 9, volume: 4, quote_volume: 43, trades: 6, taker_buy_volume: 2, taker_buy_quote_volume: 19 })
+    expect(a.vwap).toBeCloseTo(43 / 4)
+    expect([a.first_trade_id, a.last_trade_id]).toEqual([ts[0].first_trade_id, ts[2].last_trade_id])
+    expect(b).toMatchObject({ open_time: T0 + 60_000, open: 11, close: 11, volume: 4, trades: 1, taker_buy_volume: 0 })
+  })
+
+  it('fills minutes without trades with flat zero-volume candles at the previous close', () => {
+    const cs = candles1m([trade(5, 10), trade(200, 13)], { exchange: 'binance', symbol: 'BTC-USDT', from: T0 - 120_000, until: T0 + 300_000, prevClose: 7 })
+    expect(cs.map((c) => [c.open_time - T0, c.open, c.close, c.volume])).toEqual([
+      [-120_000, 7, 7, 0], [-60_000, 7, 7, 0], [0, 10, 10, 1], [60_000, 10, 10, 0], [120_000, 10, 10, 0], [180_000, 13, 13, 1], [240_000, 13, 13, 0],
+    ])
+  })
+
+  it('emits no candle before the first trade when no previous close is known', () => {
+    const cs = candles1m([trade(130, 10)], { exchange: 'binance', symbol: 'BTC-USDT', from: T0, until: T0 + 180_000 })
+    expect(cs.map((c) => c.open_time - T0)).toEqual([120_000])
+  })
+
+  it('counts a trade delivered twice once', () => {
+    const t = trade(1, 10)
+    const cs = candles1m(dedupe([t, { ...t, source: 'rest' }, trade(2, 11)]), { exchange: 'binance', symbol: 'BTC-USDT', from: T0, until: T0 + 60_000 })
+    expect(cs[0]).toMatchObject({ volume: 2, trades: 2, close: 11 })
+  })
+})

@@ -1,0 +1,52 @@
+/**
+ * Candle function: triggered by each new bronze object (an S3 event); recomputes that hour's 1m
+ * candles with core's `recomputeHour` and announces the minutes that became final to live
+ * subscribers.
+ */
+import middy from '@middy/core'
+import type { S3Event } from 'aws-lambda'
+import { recomputeHour } from '@ticklake/core/candles'
+import { partitionsOfKey } from '@ticklake/core/lake'
+import { candleChannel, type ServerMessage } from '@ticklake/core/realtime'
+import { s3Store } from '@ticklake/core/aws/s3'
+import type { ObjectStore } from '@ticklake/core/ports'
+
+export interface CandlesDeps {
+  store: ObjectStore
+  publish?: (channel: string, message: ServerMessage) => Promise<unknown>
+  now?: () => number
+  /** Final candles closed within this window are announced (older ones were already). */
+  announceMs?: number
+}
+
+/** Hours named by an S3 event's keys (keys arrive URL-encoded), each once. */
+export function hoursOf(event: S3Event) {
+  const seen = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
+  for (const r of event.Records ?? []) {
+    const p = partitionsOfKey(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
+    if (p.exchange && p.symbol && p.dt && p.hour) seen.set(`${p.exchange}/${p.symbol}/${p.dt}/${p.hour}`, { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour })
+  }
+  return [...seen.values()]
+}
+
+/** The handler for given adapters. */
+export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event) => {
+  const now = (deps.now ?? Date.now)()
+  const results = []
+  for (const h of hoursOf(event)) {
+    const r = await recomputeHour({ store: deps.store, ...h, now })
+    const channel = candleChannel(h.exchange, h.symbol, '1m')
+    for (const candle of r.candles.filter((c) => c.final && c.close_time > now - (deps.announceMs ?? 120_000))) {
+      await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
+    }
+    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, files: r.files, candles: r.candles.length })
+  }
+  return results
+}
+
+/** AWS entry point: the bucket named by the environment. */
+export const handler = middy<S3Event>().handler((event: S3Event) => {
+  const bucket = process.env.TICKLAKE_BUCKET
+  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  return createCandlesHandler({ store: s3Store(bucket) })(event)
+})

@@ -1,0 +1,61 @@
+/**
+ * The local query engine: DuckDB (`@duckdb/node-api`) over the lake's Parquet files on disk, with
+ * the tables Athena has in AWS defined as views over Hive-partitioned globs, so core's SQL runs
+ * unchanged. Times come back as ISO-8601 strings, 64-bit integers as numbers.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
+import type { QueryEngine, Statement } from '@ticklake/core/query'
+import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+
+/** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
+export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
+  candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS },
+  trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
+}
+
+const DUCK_TYPES: Record<ColumnType, string> = {
+  STRING: 'VARCHAR', INT32: 'INTEGER', INT64: 'BIGINT', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN',
+  TIMESTAMP_MICROS: 'TIMESTAMPTZ', TIMESTAMP_MILLIS: 'TIMESTAMPTZ',
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+/** ISO-8601 with milliseconds, or microseconds where the value has them. */
+export function isoMicros(micros: bigint): string {
+  const iso = new Date(Number(micros / 1000n)).toISOString()
+  const extra = Number(((micros % 1000n) + 1000n) % 1000n)
+  return extra ? `${iso.slice(0, -1)}${String(extra).padStart(3, '0')}Z` : iso
+}
+
+function plain(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v)
+  if (v && typeof v === 'object' && 'micros' in v) return isoMicros((v as any).micros)
+  return v
+}
+
+export interface DuckEngine extends QueryEngine { connection: DuckDBConnection; close(): void }
+
+/** A DuckDB engine with the lake's views; a table with no file yet is an empty view. */
+export async function duckdbEngine(dataDir: string): Promise<DuckEngine> {
+  const instance = await DuckDBInstance.create(':memory:')
+  const connection = await instance.connect()
+  await connection.run(`SET TimeZone = 'UTC'`)
+  for (const [name, { folder, columns }] of Object.entries(TABLES)) {
+    const empty = `SELECT ${columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
+    const files = `SELECT * FROM read_parquet(${quote(join(dataDir, folder, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`
+    await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${existsSync(join(dataDir, folder)) ? files : empty}`).catch(async (e) => {
+      if (!/No files found/i.test(e.message)) throw e
+      await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${empty}`)
+    })
+  }
+  return {
+    connection,
+    async query(st: Statement) {
+      const reader = await connection.runAndReadAll(st.sql, st.params as any)
+      return reader.getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])))
+    },
+    close() { connection.closeSync(); instance.closeSync?.() },
+  }
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { S3Event } from 'aws-lambda'
+import { firehoseStream } from '@ticklake/core/aws/firehose'
+import { readParquet } from '@ticklake/core/parquet'
+import type { Trade } from '@ticklake/core/market'
+import { createCandlesHandler } from '@ticklake/functions/candles'
+import { fileStore } from '../store/index'
+import { duckdbEngine } from '../duckdb/index'
+import { startFirehose } from './index'
+
+const T0 = Date.parse('2026-11-24T15:00:00Z')
+const trade = (i: number, sec: number, price: number): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: i, first_trade_id: i * 2, last_trade_id: i * 2 + 1, ts: (T0 + sec * 1000) * 1000 + 123, price, qty: 0.5, side: i % 2 ? 'buy' : 'sell', trades: 2, ingest_ts: Date.now() * 1000, source: 'ws' })
+
+const dirs: string[] = []
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'ticklake-')); dirs.push(d); return d }
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+
+describe('firehose emulator and the lake path', () => {
+  it('takes records from the real Firehose SDK client and lands them as Hive-partitioned Parquet that DuckDB reads', async () => {
+    const dir = tmp()
+    const store = fileStore(dir)
+    const events: S3Event[] = []
+    store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: (e) => events.push(e) })
+    const fh = await startFirehose(store, { bufferMs: 60_000 })
+    const stream = firehoseStream(fh.streamName, fh.endpoint)
+    const trades = [trade(1, 1, 100), trade(2, 30, 101), trade(3, 3599, 99), trade(4, 3600, 98)]
+    expect(await stream.putRecords(trades)).toEqual({ failed: [] })
+    await fh.close()
+
+    const keys = (await store.list('bronze/trades/')).map((o) => o.key)
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(/^bronze\/trades\/exchange=binance\/symbol=BTC-USDT\/dt=2026-11-24\/hour=15\/ticklake-trades-1-.*\.parquet$/)
+    expect(keys[1]).toMatch(/hour=16\//)
+    expect(await readParquet(await store.get(keys[0]) as Uint8Array)).toEqual(trades.slice(0, 3))
+    // S3 events carry URL-encoded keys, as S3 sends them
+    expect(events.map((e) => e.Records[0].s3.object.key)).toContain(keys[0].replace(/=/g, '%3D'))
+
+    const db = await duckdbEngine(dir)
+    const rows = await db.query({ sql: 'SELECT trade_id, ts, price, side, trades FROM trades ORDER BY trade_id', params: [] })
+    db.close()
+    expect(rows.map((r) => r.trade_id)).toEqual([1, 2, 3, 4])
+    expect(rows[0]).toMatchObject({ ts: '2026-11-24T15:00:01.000123Z', price: 100, side: 'buy', trades: 2 })
+  })
+
+  it('sends records that are not trades to the error prefix with the reason and keeps the good ones', async () => {
+    const store = fileStore(tmp())
+    const fh = await startFirehose(store, { bufferMs: 60_000 })
+    const res = await firehoseStream(fh.streamName, fh.endpoint).putRecords([trade(1, 1, 100), { hello: 'world' }, { ...trade(2, 2, 100), price: 'x' }])
+    expect(res.failed).toEqual([])
+    await fh.close()
+    expect(await store.list('bronze/trades/')).toHaveLength(1)
+    const [err] = await store.list('errors/format-conversion-failed/')
+    const lines = new TextDecoder().decode(await store.get(err.key)).trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.map((l) => l.errorMessage)).toEqual([expect.stringMatching(/exchange/), expect.stringMatching(/price/)])
+  })
+
+  it('recomputes an hour to the same gold candles however often and in whatever order its events arrive', async () => {
+    const dir = tmp()
+    const store = fileStore(dir)
+    const events: S3Event[] = []
+    store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: (e) => events.push(e) })
+    const fh = await startFirehose(store, { bufferMs: 60_000 })
+    const stream = firehoseStream(fh.streamName, fh.endpoint)
+    await stream.putRecords([trade(1, 1, 100), trade(2, 61, 105)])
+    await fh.flush()
+    await stream.putRecords([trade(2, 61, 105), trade(3, 150, 103)]) // a duplicate, as at-least-once delivery gives
+    await fh.close()
+    await new Promise((r) => setTimeout(r, 20))
+    const handler = createCandlesHandler({ store, now: () => T0 + 7_200_000 })
+    await handler(events[1]); await handler(events[0])
+    const gold = 'gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/dt=2026-11-24/hour=15.parquet'
+    const first = await store.get(gold)
+    await handler(events[0]); await handler(events[1])
+    expect(await store.get(gold)).toEqual(first)
+
+    const db = await duckdbEngine(dir)
+    const rows = await db.query({ sql: 'SELECT open_time, open, close, volume, trades, final FROM candles ORDER BY open_time', params: [] })
+    db.close()
+    expect(rows).toHaveLength(60)
+    expect(rows.slice(0, 3)).toEqual([
+      { open_time: '2026-11-24T15:00:00.000Z', open: 100, close: 100, volume: 0.5, trades: 2, final: true },
+      { open_time: '2026-11-24T15:01:00.000Z', open: 105, close: 105, volume: 0.5, trades: 2, final: true },
+      { open_time: '2026-11-24T15:02:00.000Z', open: 103, close: 103, volume: 0.5, trades: 2, final: true },
+    ])
+    expect(rows[59]).toMatchObject({ open_time: '2026-11-24T15:59:00.000Z', open: 103, volume: 0 })
+  })
+})
