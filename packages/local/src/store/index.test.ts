@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { S3Event } from 'aws-lambda'
+import { PreconditionFailed } from '@ticklake/core/ports'
+import { fileStore } from './index'
+
+const dirs: string[] = []
+const store = () => { const d = mkdtempSync(join(tmpdir(), 'ticklake-store-')); dirs.push(d); return fileStore(d) }
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
+
+describe('file store', () => {
+  it('stores, heads, lists in key order and deletes objects like S3', async () => {
+    const s = store()
+    await s.put('a/b/2.txt', 'two')
+    await s.put('a/b/1.txt', new Uint8Array([1, 2, 3]))
+    await s.put('a/c.txt', 'c')
+    expect(new TextDecoder().decode(await s.get('a/b/2.txt'))).toBe('two')
+    expect(await s.head('a/b/1.txt')).toMatchObject({ size: 3, etag: '"5289df737df57326fcdd22597afb1fac"' })
+    expect((await s.list('a/b/')).map((o) => o.key)).toEqual(['a/b/1.txt', 'a/b/2.txt'])
+    expect((await s.list('a/')).map((o) => o.key)).toEqual(['a/b/1.txt', 'a/b/2.txt', 'a/c.txt'])
+    expect(await s.list('zzz/')).toEqual([])
+    await s.delete('a/c.txt')
+    expect(await s.get('a/c.txt')).toBeUndefined()
+    expect(await s.head('a/c.txt')).toBeUndefined()
+  })
+
+  it('refuses a conditional put whose condition does not hold', async () => {
+    const s = store()
+    const { etag } = await s.put('k.json', '1', { ifNoneMatch: '*' })
+    await expect(s.put('k.json', '2', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailed)
+    await expect(s.put('k.json', '2', { ifMatch: '"stale"' })).rejects.toBeInstanceOf(PreconditionFailed)
+    await s.put('k.json', '2', { ifMatch: etag })
+    expect(new TextDecoder().decode(await s.get('k.json'))).toBe('2')
+  })
+
+  it('lets only one of many racing conditional writers win', async () => {
+    const s = store()
+    const { etag } = await s.put('k', '0')
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => s.put('k', String(i + 1), { ifMatch: etag })))
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+  })
+
+  it('rejects keys that would escape the lake folder', async () => {
+    const s = store()
+    for (const key of ['../x', 'a/../../x', '/etc/passwd', '']) await expect(s.put(key, 'x')).rejects.toThrow(/invalid object key/)
+  })
+
+  it('emits an S3 event, with the key URL-encoded as S3 does, for each created object under a prefix', async () => {
+    const s = store()
+    const events: S3Event[] = []
+    s.notify({ prefix: 'bronze/', suffix: '.parquet', handler: (e) => events.push(e) })
+    await s.put('bronze/exchange=binance/x y.parquet', 'x')
+    await s.put('bronze/other.json', 'x')
+    await s.put('gold/z.parquet', 'x')
+    await new Promise((r) => setTimeout(r, 10))
+    expect(events).toHaveLength(1)
+    const r = events[0].Records[0]
+    expect(r).toMatchObject({ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'ticklake-local' }, object: { key: 'bronze/exchange%3Dbinance/x+y.parquet', size: 1 } } })
+  })
+})
