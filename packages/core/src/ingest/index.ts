@@ -1,0 +1,259 @@
+/**
+ * Ingest: one run of the scheduled ingest function. It opens the exchange's WebSocket, backfills
+ * over REST from each symbol's checkpoint, then streams trades for the rest of its time budget:
+ * every trade id once and in order (a jump is filled over REST), records sent to the delivery
+ * stream in batches, checkpoints moved only after a batch was accepted, malformed frames to `dlq/`,
+ * and partial candles and trades published to live subscribers within a few hundred milliseconds.
+ */
+import WebSocket from 'ws'
+import type { Candle, Exchange, Trade } from '../market/index'
+import { nativeSymbol } from '../market/index'
+import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
+import { addTrade, emptyCandle } from '../candles/index'
+import { dlqKey } from '../lake/index'
+import { candleChannel, tradeChannel, type ServerMessage } from '../realtime/index'
+import type { ObjectStore, RecordStream } from '../ports/index'
+
+export const defaults = {
+  /** How often records go to the stream and live updates to subscribers. */
+  flushMs: 250,
+  /** Firehose takes at most 500 records in one PutRecordBatch. */
+  batchRecords: 500,
+  /** Checkpoints are written at most this often (and at the end of a run). */
+  checkpointEveryMs: 5_000,
+  /** With no checkpoint, how far back the first run backfills. */
+  initialBackfillMs: 0,
+  /** Stop this long before the budget ends, to flush and checkpoint. */
+  stopMarginMs: 2_000,
+  reconnectMinMs: 500,
+  reconnectMaxMs: 30_000,
+}
+
+export interface IngestOptions {
+  exchange: Exchange
+  restUrl: string
+  wsUrl: string
+  symbols: string[]
+  /** Time this run may take, in ms (a Lambda's remaining time). */
+  budgetMs: number
+  settings?: Partial<typeof defaults>
+}
+
+export interface IngestDeps {
+  store: ObjectStore
+  stream: RecordStream
+  /** Live path: called with each channel's update; errors are logged, never fatal. */
+  publish?: (channel: string, message: ServerMessage) => Promise<unknown>
+  fetch?: typeof fetch
+  now?: () => number
+  log?: (line: string) => void
+  /** Ends the run early (process shutdown). */
+  signal?: AbortSignal
+}
+
+export interface IngestSummary { received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; checkpoints: Record<string, number> }
+
+interface SymbolState {
+  symbol: string
+  nextId?: number
+  queue: Trade[]
+  working: boolean
+  accepted?: { id: number; ts: number }
+  etag?: string
+  saved?: number
+  live?: Candle
+  liveTrades: Trade[]
+  liveDirty: boolean
+  /** Set when a hole could not be filled in this run: later trades wait for the next run. */
+  halted?: boolean
+}
+
+/**
+ * Runs ingest for one budget. Resolves with what it did once it has flushed and checkpointed.
+ * @example await runIngest({ exchange: 'binance', restUrl, wsUrl, symbols: ['BTC-USDT'], budgetMs: 55_000 }, { store, stream })
+ */
+export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<IngestSummary> {
+  const s = { ...defaults, ...opts.settings }
+  const now = deps.now ?? Date.now
+  const log = deps.log ?? (() => {})
+  const fetchImpl = deps.fetch ?? fetch
+  const deadline = now() + opts.budgetMs - s.stopMarginMs
+  const sum: IngestSummary = { received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, checkpoints: {} }
+  const states = new Map<string, SymbolState>()
+  const outbox: Trade[] = []
+  const dlq: string[] = []
+  const resolve = resolverFor(opts.symbols)
+  const ctx = (source: Trade['source']) => ({ exchange: opts.exchange, resolve, ingestTs: now() * 1000, source })
+
+  for (const symbol of opts.symbols) {
+    const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
+    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, liveTrades: [], liveDirty: false, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts } })
+    if (!cp && s.initialBackfillMs > 0) {
+      const first = await firstAggTradeAfter(opts.restUrl, symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
+      if (first) states.get(symbol)!.nextId = first.a
+    }
+  }
+
+  /** Emits one trade in id order: drops what is already emitted, fills a jump over REST first. */
+  async function accept(st: SymbolState, t: Trade) {
+    if (st.halted || (st.nextId !== undefined && t.trade_id < st.nextId)) { sum.duplicates += st.halted ? 0 : 1; return }
+    if (st.nextId !== undefined && t.trade_id > st.nextId && !(await fill(st, t.trade_id - 1))) return
+    if (st.nextId !== undefined && t.trade_id < st.nextId) { sum.duplicates++; return }
+    emit(st, t)
+  }
+
+  function emit(st: SymbolState, t: Trade) {
+    st.nextId = t.trade_id + 1
+    outbox.push(t)
+    if (!st.live || t.ts / 1000 >= st.live.close_time + 1) st.live = emptyCandle(opts.exchange, st.symbol, t.ts / 1000)
+    if (t.ts / 1000 >= st.live.open_time) addTrade(st.live, t)
+    st.liveTrades.push(t)
+    st.liveDirty = true
+  }
+
+  /**
+   * Fetches trades `nextId..untilId` over REST. Returns false and halts the symbol for this run
+   * when the REST API keeps failing or the budget ends first: nothing after the hole is emitted,
+   * so the checkpoint stays before it and the next run starts there. Ids the exchange no longer
+   * has are logged as a gap and skipped.
+   */
+  async function fill(st: SymbolState, untilId: number): Promise<boolean> {
+    const from = st.nextId!
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for await (const page of aggTradesFrom(opts.restUrl, st.symbol, st.nextId!, untilId, fetchImpl)) {
+          for (const raw of page) {
+            if (raw.a < st.nextId!) continue
+            emit(st, toTrade(raw as AggTrade, nativeSymbol(st.symbol), st.symbol, ctx('rest')))
+            sum.backfilled++
+          }
+          if (now() > deadline) { st.halted = true; log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`); return false }
+        }
+        break
+      } catch (e: any) {
+        log(`backfill of ${st.symbol} from id ${st.nextId} failed: ${e.message}`)
+        if (attempt >= 3 || now() + (e.retryAfterMs ?? 0) > deadline || e.status === 418) { st.halted = true; return false }
+        await new Promise((r) => setTimeout(r, e.retryAfterMs ?? 500 * 2 ** attempt))
+      }
+    }
+    if (untilId === Infinity) return true
+    sum.gapsFilled += st.nextId! > from ? 1 : 0
+    if (st.nextId! <= untilId) {
+      log(`gap in ${st.symbol}: the exchange has no trade ids ${st.nextId}..${untilId}`)
+      st.nextId = untilId + 1
+    }
+    return true
+  }
+
+  async function work(st: SymbolState) {
+    if (st.working) return
+    st.working = true
+    try {
+      while (st.queue.length) await accept(st, st.queue.shift()!)
+    } finally { st.working = false }
+  }
+
+  // The stream: buffered per symbol while that symbol catches up over REST.
+  let ws: WebSocket | undefined
+  let stopped = false
+  let delay = s.reconnectMinMs
+  let connected: () => void = () => {}
+  const firstOpen = new Promise<void>((r) => { connected = r })
+  function connect() {
+    if (stopped) return
+    const socket = new WebSocket(streamUrl(opts.wsUrl, opts.symbols))
+    ws = socket
+    socket.on('open', () => { delay = s.reconnectMinMs; connected(); log(`stream open: ${opts.symbols.join(', ')}`) })
+    socket.on('message', (data) => {
+      const raw = data.toString()
+      const r = parseFrame(raw, ctx('ws'))
+      if (r.kind === 'trade') {
+        sum.received++
+        const st = states.get(r.trade.symbol)!
+        st.queue.push(r.trade)
+        void work(st)
+      } else if (r.kind === 'error') {
+        dlq.push(JSON.stringify({ received_at: new Date(now()).toISOString(), reason: r.reason, frame: raw.slice(0, 10_000) }))
+      }
+    })
+    socket.on('error', (e) => log(`stream error: ${e.message}`))
+    socket.on('close', () => {
+      if (stopped) return
+      sum.reconnects++
+      log(`stream closed; reconnecting in ${delay} ms (a gap, if any, is filled over REST)`)
+      setTimeout(connect, delay)
+      delay = Math.min(delay * 2, s.reconnectMaxMs)
+    })
+  }
+  connect()
+  await Promise.race([firstOpen, new Promise((r) => setTimeout(r, 10_000))])
+
+  // Catch up from each checkpoint while the stream buffers.
+  await Promise.all([...states.values()].map(async (st) => {
+    if (st.nextId === undefined) return
+    st.working = true
+    try { await fill(st, Infinity) } finally { st.working = false }
+    await work(st)
+  }))
+
+  async function flush(final: boolean) {
+    while (outbox.length) {
+      const batch = outbox.slice(0, s.batchRecords)
+      let pending = batch
+      for (let attempt = 0; pending.length; attempt++) {
+        const res = await deps.stream.putRecords(pending).catch((e) => { log(`stream put failed: ${e.message}`); return { failed: pending.map((_, i) => i) } })
+        pending = res.failed.map((i) => pending[i])
+        if (pending.length) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)))
+        if (attempt > 20 && pending.length) throw new Error(`delivery stream refused ${pending.length} records 20 times; stopping without moving checkpoints`)
+      }
+      outbox.splice(0, batch.length)
+      sum.sent += batch.length
+      for (const t of batch) {
+        const st = states.get(t.symbol)!
+        if (!st.accepted || t.trade_id > st.accepted.id) st.accepted = { id: t.trade_id, ts: t.ts }
+      }
+    }
+    if (dlq.length) {
+      const lines = dlq.splice(0)
+      sum.dlq += lines.length
+      await deps.store.put(dlqKey(opts.exchange, now(), `${now()}-${Math.random().toString(36).slice(2, 8)}`), lines.join('\n') + '\n')
+    }
+    for (const st of states.values()) {
+      if (!st.accepted || st.accepted.id === st.saved) continue
+      if (!final && st.saved !== undefined && now() - (st as any).savedAt < s.checkpointEveryMs) continue
+      st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag)
+      st.saved = st.accepted.id
+      ;(st as any).savedAt = now()
+      sum.checkpoints[st.symbol] = st.accepted.id
+    }
+  }
+
+  async function publishLive() {
+    if (!deps.publish) { for (const st of states.values()) { st.liveTrades = []; st.liveDirty = false } return }
+    const sends: Promise<unknown>[] = []
+    for (const st of states.values()) {
+      if (!st.liveDirty || !st.live) continue
+      st.liveDirty = false
+      const trades = st.liveTrades.splice(0).slice(-200).map((t) => ({ id: t.trade_id, time: Math.floor(t.ts / 1000), price: t.price, qty: t.qty, side: t.side }))
+      const cc = candleChannel(opts.exchange, st.symbol, '1m')
+      sends.push(deps.publish(cc, { type: 'candle', channel: cc, candle: { ...st.live }, final: false }))
+      const tc = tradeChannel(opts.exchange, st.symbol)
+      sends.push(deps.publish(tc, { type: 'trade', channel: tc, trades }))
+    }
+    for (const r of await Promise.allSettled(sends)) if (r.status === 'rejected') log(`live publish failed: ${r.reason?.message ?? r.reason}`)
+  }
+
+  try {
+    while (now() < deadline && !deps.signal?.aborted) {
+      await new Promise((r) => setTimeout(r, s.flushMs))
+      await Promise.all([publishLive(), flush(false)])
+    }
+  } finally {
+    stopped = true
+    ws?.close()
+  }
+  for (const st of states.values()) await work(st)
+  await flush(true)
+  return sum
+}

@@ -1,0 +1,36 @@
+/**
+ * Ingest function: run every minute by a schedule (EventBridge in AWS, the local scheduler
+ * locally); spends the invocation's remaining time in core's `runIngest`.
+ */
+import middy from '@middy/core'
+import type { Context, ScheduledEvent } from 'aws-lambda'
+import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/ingest'
+import { ENDPOINTS } from '@ticklake/core/binance'
+import { s3Store } from '@ticklake/core/aws/s3'
+import { firehoseStream } from '@ticklake/core/aws/firehose'
+import type { Exchange } from '@ticklake/core/market'
+
+export type IngestConfig = Omit<IngestOptions, 'budgetMs'>
+
+/** The handler for given adapters and settings. */
+export const createIngestHandler = (config: IngestConfig, deps: IngestDeps) =>
+  (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) =>
+    runIngest({ ...config, budgetMs: context.getRemainingTimeInMillis() }, deps)
+
+/** Settings from the function's environment (set by stacks/ in AWS). */
+export function configFromEnv(env = process.env): IngestConfig {
+  const exchange = (env.TICKLAKE_EXCHANGE ?? 'binance') as Exchange
+  const ep = ENDPOINTS[exchange]
+  if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${Object.keys(ENDPOINTS).join(' or ')}`)
+  return {
+    exchange, restUrl: env.TICKLAKE_REST_URL ?? ep.rest, wsUrl: env.TICKLAKE_WS_URL ?? ep.ws,
+    symbols: (env.TICKLAKE_SYMBOLS ?? 'BTC-USDT').split(',').map((s) => s.trim()).filter(Boolean),
+  }
+}
+
+/** AWS entry point: S3 bucket and Firehose stream named by the environment. */
+export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
+  const { TICKLAKE_BUCKET, TICKLAKE_FIREHOSE_STREAM } = process.env
+  if (!TICKLAKE_BUCKET || !TICKLAKE_FIREHOSE_STREAM) throw new Error('TICKLAKE_BUCKET and TICKLAKE_FIREHOSE_STREAM must be set')
+  return createIngestHandler(configFromEnv(), { store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM), log: console.log })(event, context)
+})
