@@ -1,0 +1,136 @@
+/**
+ * The `ticklake` command line: `start` runs the local cloud (live Binance when reachable, else the
+ * clearly labelled simulated exchange) and `candles` answers from the lake with DuckDB.
+ */
+import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
+import { ENDPOINTS } from '@ticklake/core/binance'
+import { CANDLE_COLUMNS, TIMEFRAMES, type Timeframe } from '@ticklake/core/market'
+import { candlesQuery, QueryInputError } from '@ticklake/core/query'
+import { defaults as cloudDefaults } from './cloud/index'
+
+const HELP = `ticklake — near-real-time crypto market data, locally
+
+Usage:
+  ticklake start [options]        run the whole pipeline and serve the page
+  ticklake candles [options]      print candles from the lake (DuckDB)
+  ticklake help                   this text
+
+start:
+  --source sim|binance   where trades come from (default: live Binance if reachable within
+                         a few seconds, else the simulated exchange, labelled SIMULATED)
+  --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
+  --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+  --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
+
+candles:
+  --exchange NAME        default binance
+  --symbol SYMBOL        e.g. BTC-USDT (required)
+  --tf TF                ${Object.keys(TIMEFRAMES).join(' ')} (default 1m)
+  --from ISO             open time, inclusive (e.g. 2026-11-24T15:00:00Z)
+  --to ISO               open time, exclusive
+  --limit N              at most N candles (default 100000)
+  --format csv|json      default csv
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+`
+
+/** Milliseconds of `30m`, `3h`, `90s`, `1d` or a bare number of minutes. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(s.trim())
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30m, 3h, 0)`)
+  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
+}
+
+/** True when Binance's REST API answers within `timeoutMs`; else the reason. */
+export async function binanceReachable(restUrl: string, timeoutMs = 4_000): Promise<true | string> {
+  try {
+    const res = await fetch(`${restUrl}/api/v3/ping`, { signal: AbortSignal.timeout(timeoutMs) })
+    if (res.ok) return true
+    return res.status === 451 ? 'HTTP 451: Binance refuses this region' : `HTTP ${res.status}`
+  } catch (e: any) {
+    return e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(e))
+  }
+}
+
+async function start(argv: string[]) {
+  // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' } } })
+  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : cloudDefaults.symbols
+  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like BTC-USDT`)
+  if (values.source && values.source !== 'sim' && values.source !== 'binance') throw new Error('--source is sim or binance')
+  const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
+  const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
+
+  let source: 'sim' | 'binance' = values.source === 'sim' ? 'sim' : 'binance'
+  let restUrl = ENDPOINTS.binance.rest
+  let wsUrl = ENDPOINTS.binance.ws
+  let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
+  if (source === 'binance') {
+    const ok = await binanceReachable(restUrl)
+    if (ok !== true) {
+      if (values.source === 'binance') throw new Error(`Binance is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
+      console.log(`Binance is unreachable (${ok}): running on the SIMULATED exchange instead.`)
+      source = 'sim'
+    }
+  }
+  if (source === 'sim') {
+    const { startFakeExchange } = await import('./exchange/index')
+    fake = await startFakeExchange({ symbols, port: 0 })
+    restUrl = fake.restUrl
+    wsUrl = fake.wsUrl
+  }
+  const { startCloud } = await import('./cloud/index')
+  const cloud = await startCloud({ source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) })
+  const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : 'live Binance'
+  console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
+  await new Promise<void>((resolve) => {
+    const stop = () => { console.log('\nstopping: flushing records and checkpoints…'); resolve() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await cloud.close()
+  await fake?.close()
+  return 0
+}
+
+async function candles(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string', default: 'csv' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const time = (name: string, s?: string) => {
+    if (s === undefined) return undefined
+    const t = Date.parse(s)
+    if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`)
+    return t
+  }
+  if (!values.symbol) throw new QueryInputError('--symbol is required, e.g. --symbol BTC-USDT')
+  if (values.format !== 'csv' && values.format !== 'json') throw new QueryInputError('--format is csv or json')
+  const st = candlesQuery({ exchange: values.exchange!, symbol: values.symbol, tf: values.tf as Timeframe, from: time('from', values.from), to: time('to', values.to), limit: values.limit !== undefined ? Number(values.limit) : undefined })
+  const { duckdbEngine } = await import('./duckdb/index')
+  const engine = await duckdbEngine(values.data!)
+  try {
+    const rows = await engine.query(st)
+    const cols = CANDLE_COLUMNS.map((c) => c.name)
+    if (values.format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
+    else process.stdout.write([cols.join(','), ...rows.map((r) => cols.map((c) => String(r[c])).join(','))].join('\n') + '\n')
+  } finally { engine.close() }
+  return 0
+}
+
+/** Runs the CLI with its arguments; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  try {
+    if (cmd === 'start') return await start(rest)
+    if (cmd === 'candles') return await candles(rest)
+    if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
+    process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
+    return 2
+  } catch (e: any) {
+    process.stderr.write(`ticklake ${cmd}: ${e?.message ?? e}\n`)
+    return e instanceof QueryInputError || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? 2 : 1
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await main(process.argv.slice(2))
