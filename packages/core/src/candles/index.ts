@@ -9,9 +9,13 @@ import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
 import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { readParquet, writeParquet } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { readCheckpoint } from '../checkpoint/index'
 
 export const defaults = {
-  /** A minute is final once a later trade exists or this long after its close has passed. */
+  /**
+   * How long the delivery stream may hold records: a minute is final once a later trade is in the
+   * lake, or once ingest's checkpoint has passed it and this long has gone by since.
+   */
   finalAfterMs: 10_000,
   /** Candles kept in `serving/<exchange>/<symbol>/1m.json`. */
   servingCandles: 720,
@@ -133,10 +137,14 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const trades = dedupe(all).filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
   const prevClose = await previousClose(job.store, job.exchange, job.symbol, hourStart)
   const lastTs = trades.length ? trades[trades.length - 1].ts / 1000 : -Infinity
+  // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
+  // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
+  const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
+  const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
   const from = prevClose !== undefined ? hourStart : trades.length ? trades[0].ts / 1000 : hourEnd
-  const until = job.now >= hourEnd ? hourEnd : Math.max(Math.floor(lastTs / MINUTE) * MINUTE + MINUTE, Math.min(hourEnd, Math.floor((job.now - o.finalAfterMs) / MINUTE) * MINUTE))
+  const until = Math.min(hourEnd, Math.max(Math.floor(lastTs / MINUTE) * MINUTE + MINUTE, Math.floor(complete / MINUTE) * MINUTE))
   const candles = candles1m(trades, { exchange: job.exchange, symbol: job.symbol, from, until, prevClose })
-  for (const c of candles) c.final = c.close_time < lastTs || c.close_time + o.finalAfterMs < job.now
+  for (const c of candles) c.final = c.close_time < complete
   const key = goldCandlesKey(job.exchange, job.symbol, '1m', job.dt, job.hour)
   if (candles.length) {
     await putFresh(job.store, key, async () => writeParquet(CANDLE_COLUMNS, candles))

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { S3Event } from 'aws-lambda'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { readParquet } from '@ticklake/core/parquet'
-import type { Trade } from '@ticklake/core/market'
+import type { Candle, Trade } from '@ticklake/core/market'
+import { writeCheckpoint } from '@ticklake/core/checkpoint'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { fileStore } from '../store/index'
 import { duckdbEngine } from '../duckdb/index'
@@ -70,6 +71,11 @@ describe('firehose emulator and the lake path', () => {
     await fh.close()
     await new Promise((r) => setTimeout(r, 20))
     const handler = createCandlesHandler({ store, now: () => T0 + 7_200_000 })
+    await handler(events[1])
+    // before ingest's checkpoint passes the hour, only what the trades show is known: no flat tail, last minute open
+    const early = await readParquet<Candle>((await store.get('gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/dt=2026-11-24/hour=15.parquet'))!)
+    expect(early.map((c) => [c.open_time - T0, c.final])).toEqual([[0, true], [60_000, true], [120_000, false]])
+    await writeCheckpoint(store, { exchange: 'binance', symbol: 'BTC-USDT', last_trade_id: 3, ts: (T0 + 3_700_000) * 1000, updated_at: 0 })
     await handler(events[1]); await handler(events[0])
     const gold = 'gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/dt=2026-11-24/hour=15.parquet'
     const first = await store.get(gold)
