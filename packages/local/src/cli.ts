@@ -83,7 +83,10 @@ async function start(argv: string[]) {
     wsUrl = fake.wsUrl
   }
   const { startCloud } = await import('./cloud/index')
-  const cloud = await startCloud({ source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) })
+  const cloud = await startCloud({ source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+    await fake?.close()
+    throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
+  })
   const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : 'live Binance'
   console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
   await new Promise<void>((resolve) => {

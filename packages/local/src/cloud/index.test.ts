@@ -18,6 +18,8 @@ let fake: FakeExchange
 let cloud: Cloud
 let ws: WebSocket
 const messages: ServerMessage[] = []
+/** ms from a trade's exchange time to its arrival at the subscriber, for live trade messages. */
+const latencies: number[] = []
 
 /** Resolves with the first message (already received or to come) that passes `test`. */
 function waitFor(test: (m: ServerMessage) => boolean, ms = 20_000): Promise<ServerMessage> {
@@ -36,7 +38,8 @@ beforeAll(async () => {
   ws = new WebSocket(`ws://127.0.0.1:${cloud.port}/ws`)
   ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j) })
-  ws.send(JSON.stringify({ action: 'subscribe', channels: ['candles:binance:BTC-USDT:1m'] }))
+  ws.on('message', (d) => { const m = JSON.parse(d.toString()); if (m.type === 'trade') latencies.push(Date.now() - Math.max(...m.trades.map((t: any) => t.time))) })
+  ws.send(JSON.stringify({ action: 'subscribe', channels: ['candles:binance:BTC-USDT:1m', 'trades:binance:BTC-USDT'] }))
 })
 
 afterAll(async () => {
@@ -56,6 +59,10 @@ describe('the local cloud on the fake exchange', () => {
     const started = Date.now()
     await waitFor((x) => x.type === 'candle' && !x.final && messages.indexOf(x) > first, 2_000)
     expect(Date.now() - started).toBeLessThan(1_000)
+    await new Promise((r) => setTimeout(r, 1_500))
+    const live = latencies.slice(-5) // after the backfill, trades arrive as they happen
+    expect(live.length).toBeGreaterThan(0)
+    expect(Math.max(...live)).toBeLessThan(1_000)
   })
 
   it('lands final candles in the lake and announces them over the WebSocket', async () => {
