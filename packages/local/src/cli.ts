@@ -124,6 +124,7 @@ async function candles(argv: string[]) {
 /** Runs the CLI with its arguments; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
+  if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0 }
   try {
     if (cmd === 'start') return await start(rest)
     if (cmd === 'candles') return await candles(rest)
