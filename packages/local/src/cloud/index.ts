@@ -77,7 +77,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster, channel, message })
 
   const realtime = createRealtimeHandlers({ store: connections, poster, objects: store })
-  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, $default: realtime.message }, log })
+  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
   // The lake path: each bronze object triggers the candle handler; events for an hour that is

@@ -88,6 +88,24 @@ describe('WebSocket gateway emulator with the real realtime handlers', () => {
     expect(await store.subscribers('trades:binance:BTC-USDT')).toEqual([])
   })
 
+  it('selects the route by the body\'s action like API Gateway, with $default for the rest', async () => {
+    const seen: string[] = []
+    const record = async (e: any) => { seen.push(`${e.requestContext.routeKey}:${e.requestContext.eventType}`); return { statusCode: 200 } }
+    const g = createGateway({ routes: { $connect: record, ping: record, $default: record } })
+    const own = createServer()
+    own.on('upgrade', (req, socket, head) => { g.handleUpgrade(req, socket, head) })
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r))
+    const ws = new WebSocket(`ws://127.0.0.1:${(own.address() as AddressInfo).port}/ws`)
+    await new Promise((r) => ws.once('open', r))
+    ws.send('{"action":"ping"}'); ws.send('{"action":"subscribe"}'); ws.send('not json')
+    await new Promise((r) => setTimeout(r, 100))
+    expect(seen).toEqual(['$connect:CONNECT', 'ping:MESSAGE', '$default:MESSAGE', '$default:MESSAGE'])
+    ws.close()
+    await g.close()
+    own.closeAllConnections()
+    await new Promise((r) => own.close(r))
+  })
+
   it('runs $disconnect when a client goes, removing its subscriptions', async () => {
     const c = await client()
     c.send(JSON.stringify({ action: 'subscribe', channels: ['trades:binance:ETH-USDT'] }))
