@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../market/index'
-import { candles1m, dedupe } from './index'
+import { candles1m } from './index'
+import { dedupe } from '../silver/index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
 let id = 100

@@ -1,15 +1,16 @@
 /**
- * Candle math and the hour job of the lake path: rebuilds the 1m candles of one hour from every
- * bronze file of that hour (deduplicated by trade id), fills minutes without trades with flat
+ * Candle math and the hour job of the lake path: merges the hour's new bronze files into silver
+ * (every trade once), rebuilds the 1m candles of that hour from it, fills minutes without trades with flat
  * candles at the previous close as Binance does, and writes gold Parquet plus the serving window
  * for the page. Recomputing a whole hour makes repeated or late S3 events harmless.
  */
 import type { Candle, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
-import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
+import { goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { readParquet, writeParquet } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
+import { updateSilver } from '../silver/index'
 
 export const defaults = {
   /**
@@ -24,12 +25,6 @@ export const defaults = {
 }
 
 const MINUTE = TIMEFRAMES['1m']
-
-/** Trades with each trade id once, in trade-id order. */
-export function dedupe(trades: Trade[]): Trade[] {
-  const sorted = [...trades].sort((a, b) => a.trade_id - b.trade_id)
-  return sorted.filter((t, i) => i === 0 || t.trade_id !== sorted[i - 1].trade_id)
-}
 
 function flat(exchange: string, symbol: string, openTime: number, price: number): Candle {
   return {
@@ -93,16 +88,6 @@ export function candles1m(trades: Trade[], o: MinuteOptions): Candle[] {
 export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
 export interface HourResult { trades: number; duplicates: number; files: number; candles: Candle[]; key: string }
 
-async function readHourTrades(store: ObjectStore, prefix: string) {
-  const files = (await store.list(prefix)).filter((o) => o.key.endsWith('.parquet'))
-  const all: Trade[] = []
-  for (const f of files) {
-    const bytes = await store.get(f.key)
-    if (bytes) for (const t of await readParquet<Trade>(bytes)) all.push(t)
-  }
-  return { files: files.length, all }
-}
-
 async function previousClose(store: ObjectStore, exchange: string, symbol: string, hourStart: number) {
   const p = partitionOf(hourStart - 1)
   const bytes = await store.get(goldCandlesKey(exchange, symbol, '1m', p.dt, p.hour))
@@ -133,8 +118,8 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + 3_600_000
-  const { files, all } = await readHourTrades(job.store, bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour))
-  const trades = dedupe(all).filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
+  const silver = await updateSilver(job.store, job.exchange, job.symbol, job.dt, job.hour)
+  const trades = silver.trades.filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
   const prevClose = await previousClose(job.store, job.exchange, job.symbol, hourStart)
   const lastTs = trades.length ? trades[trades.length - 1].ts / 1000 : -Infinity
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
@@ -150,7 +135,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
     await putFresh(job.store, key, async () => writeParquet(CANDLE_COLUMNS, candles))
     await updateServing(job.store, job.exchange, job.symbol, hourStart, hourEnd, candles, job.now, o.servingCandles)
   }
-  return { trades: trades.length, duplicates: all.length - trades.length, files, candles, key }
+  return { trades: trades.length, duplicates: silver.duplicates, files: silver.bronzeFiles, candles, key }
 }
 
 /** Replaces one hour of the serving window with `candles`, keeping the newest `keep` candles. */

@@ -16,6 +16,14 @@ export function partitionOf(ms: number) {
 export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
 
+/** One hour of silver trades: deduplicated, sorted by trade id. */
+export const silverTradesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
+
+/** Which bronze files a silver hour already holds (so the next run reads only new ones). */
+export const silverManifestKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `state/silver/${exchange}/${symbol}/${dt}/${hour}.json`
+
 /** The 1m gold candles of one hour. */
 export const goldCandlesKey = (exchange: string, symbol: string, tf: Timeframe, dt: string, hour: string) =>
   `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}/dt=${dt}/hour=${hour}.parquet`

@@ -72,12 +72,15 @@ describe('the local cloud on the fake exchange', () => {
     expect(m.candle.close_time - m.candle.open_time).toBe(59_999)
   })
 
-  it('holds every trade of the backfilled and streamed range in bronze Parquet that DuckDB reads, and candles that add up to it', async () => {
+  it('holds every trade of the backfilled and streamed range once in silver Parquet that DuckDB reads, and candles that add up to it', async () => {
     await new Promise((r) => setTimeout(r, 1_500))
     const db = await duckdbEngine(dir)
     try {
-      const [t] = await db.query({ sql: `SELECT count(DISTINCT trade_id) AS n, min(trade_id) AS lo, max(trade_id) AS hi, count(*) FILTER (WHERE source = 'rest') AS rest FROM trades WHERE symbol = ?`, params: ['BTC-USDT'] })
+      const [t] = await db.query({ sql: `SELECT count(DISTINCT trade_id) AS n, count(*) AS rows, min(trade_id) AS lo, max(trade_id) AS hi, count(*) FILTER (WHERE source = 'rest') AS rest FROM trades WHERE symbol = ?`, params: ['BTC-USDT'] })
       expect(t.n).toBeGreaterThan(100)
+      expect(t.rows).toBe(t.n) // silver holds each trade once
+      const [b] = await db.query({ sql: `SELECT count(DISTINCT trade_id) AS n FROM bronze_trades WHERE symbol = ? AND trade_id BETWEEN ? AND ?`, params: ['BTC-USDT', t.lo as number, t.hi as number] })
+      expect(b.n).toBe(t.n)
       expect(t.hi as number - (t.lo as number) + 1).toBe(t.n) // no id missing between first and last
       expect(t.rest).toBeGreaterThan(0) // the backfill came over REST
       const truth = fake.aggTrades('BTC-USDT').filter((a) => a.a >= (t.lo as number) && a.a <= (t.hi as number))

@@ -12,7 +12,10 @@ import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ti
 /** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
 export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
   candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS },
-  trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
+  /** Silver: every trade once. */
+  trades: { folder: 'silver/trades', columns: TRADE_COLUMNS },
+  /** Bronze: as ingested, duplicates included. */
+  bronze_trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
 }
 
 const DUCK_TYPES: Record<ColumnType, string> = {

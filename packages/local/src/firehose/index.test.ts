@@ -40,7 +40,7 @@ describe('firehose emulator and the lake path', () => {
     expect(events.map((e) => e.Records[0].s3.object.key)).toContain(keys[0].replace(/=/g, '%3D'))
 
     const db = await duckdbEngine(dir)
-    const rows = await db.query({ sql: 'SELECT trade_id, ts, price, side, trades FROM trades ORDER BY trade_id', params: [] })
+    const rows = await db.query({ sql: 'SELECT trade_id, ts, price, side, trades FROM bronze_trades ORDER BY trade_id', params: [] })
     db.close()
     expect(rows.map((r) => r.trade_id)).toEqual([1, 2, 3, 4])
     expect(rows[0]).toMatchObject({ ts: '2026-11-24T15:00:01.000123Z', price: 100, side: 'buy', trades: 2 })

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import type { Trade } from '../market/index'
+import { TRADE_COLUMNS } from '../market/index'
+import { writeParquet } from '../parquet/index'
+import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { dedupe, updateSilver } from './index'
+
+const T0 = Date.parse('2026-11-24T15:00:00Z') * 1000
+const t = (id: number, first = id * 10, last = first, over: Partial<Trade> = {}): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: T0 + first * 1000, price: 1, qty: 1, side: 'buy', trades: last - first + 1, ingest_ts: 0, source: 'ws', ...over })
+
+/** A Map-backed ObjectStore with S3's conditional puts, counting reads per key. */
+function memoryStore() {
+  const m = new Map<string, { body: Uint8Array; etag: string }>()
+  const reads = new Map<string, number>()
+  let n = 0
+  const store: ObjectStore = {
+    async get(k) { reads.set(k, (reads.get(k) ?? 0) + 1); return m.get(k)?.body },
+    async head(k) { const o = m.get(k); return o && { key: k, size: o.body.length, etag: o.etag, lastModified: 0 } },
+    async put(k, b, o = {}) {
+      const cur = m.get(k)
+      if ((o.ifNoneMatch && cur) || (o.ifMatch && cur?.etag !== o.ifMatch)) throw new PreconditionFailed(k)
+      const etag = `"${++n}"`
+      m.set(k, { body: typeof b === 'string' ? new TextEncoder().encode(b) : b, etag })
+      return { etag }
+    },
+    async list(p) { return [...m.keys()].filter((k) => k.startsWith(p)).sort().map((key) => ({ key, size: 0, etag: '', lastModified: 0 })) },
+    async delete(k) { m.delete(k) },
+  }
+  return { store, reads }
+}
+const bronze = (name: string) => `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/${name}.parquet`
+
+describe('silver trades', () => {
+  it('keeps every individual trade id once, whether it came as an aggTrade, a plain trade or a duplicate', () => {
+    const agg = t(1, 100, 102)
+    const out = dedupe([t(9, 101, 101, { source: 'archive' }), agg, { ...agg, source: 'rest' }, t(2, 103, 103), t(10, 102, 102), t(3, 104, 105)])
+    expect(out.map((x) => [x.first_trade_id, x.last_trade_id, x.source])).toEqual([[100, 102, 'ws'], [103, 103, 'ws'], [104, 105, 'ws']])
+  })
+
+  it('merges only the bronze files it has not merged before, and ends at the same silver however often it runs', async () => {
+    const { store, reads } = memoryStore()
+    await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [t(1), t(2)]))
+    await store.put(bronze('b'), writeParquet(TRADE_COLUMNS, [t(2), t(3)]))
+    const first = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    expect(first.trades.map((x) => x.trade_id)).toEqual([1, 2, 3])
+    expect(first).toMatchObject({ bronzeFiles: 2, newFiles: 2, duplicates: 1 })
+    await store.put(bronze('c'), writeParquet(TRADE_COLUMNS, [t(3), t(4)]))
+    const second = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    expect(second.trades.map((x) => x.trade_id)).toEqual([1, 2, 3, 4])
+    expect(second.newFiles).toBe(1)
+    expect(reads.get(bronze('a'))).toBe(1) // not read again
+    const again = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    expect(again.trades).toEqual(second.trades)
+    expect(again.newFiles).toBe(0)
+  })
+
+  it('rereads all bronze when the manifest does not describe the silver file it finds', async () => {
+    const { store } = memoryStore()
+    await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [t(1)]))
+    await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    await store.put('silver/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15.parquet', writeParquet(TRADE_COLUMNS, [])) // another writer's file
+    const r = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    expect(r.trades.map((x) => x.trade_id)).toEqual([1])
+  })
+})
