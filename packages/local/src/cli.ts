@@ -14,6 +14,7 @@ const HELP = `ticklake — near-real-time crypto market data, locally
 Usage:
   ticklake start [options]        run the whole pipeline and serve the page
   ticklake candles [options]      print candles from the lake (DuckDB)
+  ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
   ticklake help                   this text
 
 start:
@@ -32,6 +33,12 @@ candles:
   --to ISO               open time, exclusive
   --limit N              at most N candles (default 100000)
   --format csv|json      default csv
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+gaps:
+  --exchange NAME        only this exchange
+  --symbol SYMBOL        only this symbol
+  --format text|json     default text
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 `
 
@@ -121,6 +128,20 @@ async function candles(argv: string[]) {
   return 0
 }
 
+async function gaps(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const { fileStore } = await import('./store/index')
+  const { listQuality } = await import('@ticklake/core/quality')
+  const q = await listQuality(fileStore(values.data!), { exchange: values.exchange, symbol: values.symbol })
+  if (values.format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
+  const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
+  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s)`]
+  for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
+  for (const d of q.disconnects) lines.push(`disconnect  ${iso(d.disconnected_at)} .. ${iso(d.reconnected_at)}  ${d.exchange} ${d.symbols.join(',')}  ${d.reason}`)
+  process.stdout.write(lines.join('\n') + '\n')
+  return 0
+}
+
 /** Runs the CLI with its arguments; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
@@ -128,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'start') return await start(rest)
     if (cmd === 'candles') return await candles(rest)
+    if (cmd === 'gaps') return await gaps(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
     process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
     return 2

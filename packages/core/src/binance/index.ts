@@ -107,15 +107,28 @@ function explain(status: number, body: any, url: string): string {
   return `Binance answered HTTP ${status}${body?.msg ? `: ${body.msg}` : ''} for ${url}`
 }
 
+/**
+ * What Binance last said of this process's request budget, per REST host: weight used this minute
+ * (`X-MBX-USED-WEIGHT-1M`) and, after a 429 or 418, when requests may resume. While a host is
+ * backing off, `getJson` refuses without sending, so retries cannot turn a 429 into a 418 ban.
+ */
+export const budget = new Map<string, { usedWeight: number; until: number; status?: number }>()
+
 /** GETs a Binance REST path and returns the parsed JSON, or throws a BinanceError that names the fix. */
 export async function getJson<T>(restUrl: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
+  const b = budget.get(restUrl) ?? { usedWeight: 0, until: 0 }
+  budget.set(restUrl, b)
+  if (Date.now() < b.until) throw new BinanceError(b.status ?? 429, undefined, `Binance asked to wait (HTTP ${b.status}); ${Math.ceil((b.until - Date.now()) / 1000)} s left`, b.until - Date.now())
   const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
   const url = `${restUrl}${path}${qs ? `?${qs}` : ''}`
   const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
   const body: any = await res.json().catch(() => undefined)
+  b.usedWeight = Number(res.headers.get('x-mbx-used-weight-1m') ?? b.usedWeight)
   if (!res.ok) {
     const retry = Number(res.headers.get('retry-after'))
-    throw new BinanceError(res.status, body?.code, explain(res.status, body, url), Number.isFinite(retry) && retry > 0 ? retry * 1000 : undefined)
+    const wait = Number.isFinite(retry) && retry > 0 ? retry * 1000 : res.status === 418 ? 120_000 : res.status === 429 ? 60_000 : undefined
+    if (wait && (res.status === 429 || res.status === 418)) Object.assign(b, { until: Date.now() + wait, status: res.status })
+    throw new BinanceError(res.status, body?.code, explain(res.status, body, url), wait)
   }
   return body as T
 }

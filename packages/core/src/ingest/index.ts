@@ -12,6 +12,7 @@ import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, streamUrl, 
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { addTrade, emptyCandle } from '../candles/index'
 import { dlqKey } from '../lake/index'
+import { recordDisconnect, recordGap, type GapKind } from '../quality/index'
 import { candleChannel, tradeChannel, type ServerMessage } from '../realtime/index'
 import type { ObjectStore, RecordStream } from '../ports/index'
 
@@ -28,6 +29,12 @@ export const defaults = {
   stopMarginMs: 2_000,
   reconnectMinMs: 500,
   reconnectMaxMs: 30_000,
+  /** A stream silent this long (no frame, no ping) is taken for dead and replaced. */
+  staleMs: 45_000,
+  /** Binance ends a connection at 24 h: a new one is opened before that and overlaps the old. */
+  rotateAfterMs: 23 * 3_600_000,
+  /** How long the old and the new connection both run during a rotation. */
+  rotateOverlapMs: 5_000,
 }
 
 export interface IngestOptions {
@@ -125,6 +132,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
         for await (const page of aggTradesFrom(opts.restUrl, st.symbol, st.nextId!, untilId, fetchImpl)) {
           for (const raw of page) {
             if (raw.a < st.nextId!) continue
+            if (raw.a > st.nextId!) await gap(st, 'unfillable', st.nextId!, raw.a - 1, 'the exchange has no trades with these ids')
             emit(st, toTrade(raw as AggTrade, nativeSymbol(st.symbol), st.symbol, ctx('rest')))
             sum.backfilled++
           }
@@ -133,17 +141,27 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
         break
       } catch (e: any) {
         log(`backfill of ${st.symbol} from id ${st.nextId} failed: ${e.message}`)
-        if (attempt >= 3 || now() + (e.retryAfterMs ?? 0) > deadline || e.status === 418) { st.halted = true; return false }
+        if (attempt >= 3 || now() + (e.retryAfterMs ?? 0) > deadline || e.status === 418) {
+          st.halted = true
+          if (untilId !== Infinity) await gap(st, 'deferred', st.nextId!, untilId, `REST backfill failed (${e.message}); the next run starts at the checkpoint`)
+          return false
+        }
         await new Promise((r) => setTimeout(r, e.retryAfterMs ?? 500 * 2 ** attempt))
       }
     }
     if (untilId === Infinity) return true
-    sum.gapsFilled += st.nextId! > from ? 1 : 0
+    if (st.nextId! > from) { sum.gapsFilled++; await gap(st, 'filled', from, st.nextId! - 1, 'trade ids jumped on the stream; filled over REST') }
     if (st.nextId! <= untilId) {
       log(`gap in ${st.symbol}: the exchange has no trade ids ${st.nextId}..${untilId}`)
+      await gap(st, 'unfillable', st.nextId!, untilId, 'the exchange returned no trades for these ids')
       st.nextId = untilId + 1
     }
     return true
+  }
+
+  async function gap(st: SymbolState, kind: GapKind, fromId: number, toId: number, reason: string) {
+    await recordGap(deps.store, { exchange: opts.exchange, symbol: st.symbol, kind, from_id: fromId, to_id: toId, detected_at: now(), reason })
+      .catch((e) => log(`could not record a ${kind} gap of ${st.symbol}: ${e.message}`))
   }
 
   async function work(st: SymbolState) {
@@ -158,14 +176,42 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   let ws: WebSocket | undefined
   let stopped = false
   let delay = s.reconnectMinMs
+  let down: { at: number; reason: string } | undefined
+  const sockets = new Set<WebSocket>()
+  const retired = new WeakSet<WebSocket>()
   let connected: () => void = () => {}
   const firstOpen = new Promise<void>((r) => { connected = r })
-  function connect() {
+  function connect(): WebSocket | undefined {
     if (stopped) return
     const socket = new WebSocket(streamUrl(opts.wsUrl, opts.symbols))
     ws = socket
-    socket.on('open', () => { delay = s.reconnectMinMs; connected(); log(`stream open: ${opts.symbols.join(', ')}`) })
+    let lastSeen = now()
+    const alive = () => { lastSeen = now() }
+    const watchdog = setInterval(() => {
+      if (now() - lastSeen < s.staleMs) return
+      log(`stream silent for ${s.staleMs} ms; replacing the connection`)
+      socket.terminate()
+    }, Math.min(s.staleMs, 5_000))
+    const rotation = setTimeout(() => {
+      if (stopped || ws !== socket) return
+      log('rotating the stream connection before the exchange ends it')
+      const next = connect()
+      next?.once('open', () => setTimeout(() => { retired.add(socket); socket.close(1000) }, s.rotateOverlapMs))
+    }, s.rotateAfterMs)
+    socket.on('ping', alive)
+    socket.on('open', () => {
+      alive()
+      delay = s.reconnectMinMs
+      connected()
+      log(`stream open: ${opts.symbols.join(', ')}`)
+      if (down) {
+        const d = { exchange: opts.exchange, symbols: opts.symbols, disconnected_at: down.at, reconnected_at: now(), reason: down.reason }
+        down = undefined
+        void recordDisconnect(deps.store, d).catch((e) => log(`could not record a disconnect: ${e.message}`))
+      }
+    })
     socket.on('message', (data) => {
+      alive()
       const raw = data.toString()
       const r = parseFrame(raw, ctx('ws'))
       if (r.kind === 'trade') {
@@ -178,13 +224,19 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
       }
     })
     socket.on('error', (e) => log(`stream error: ${e.message}`))
-    socket.on('close', () => {
-      if (stopped) return
+    socket.on('close', (code, why) => {
+      clearInterval(watchdog)
+      clearTimeout(rotation)
+      if (stopped || retired.has(socket) || ws !== socket) return
+      down ??= { at: now(), reason: `closed with code ${code}${why.length ? `: ${why}` : ''}` }
       sum.reconnects++
-      log(`stream closed; reconnecting in ${delay} ms (a gap, if any, is filled over REST)`)
+      log(`stream closed (${code}); reconnecting in ${delay} ms (a gap, if any, is filled over REST)`)
       setTimeout(connect, delay)
       delay = Math.min(delay * 2, s.reconnectMaxMs)
     })
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    return socket
   }
   connect()
   await Promise.race([firstOpen, new Promise((r) => setTimeout(r, 10_000))])
@@ -251,7 +303,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     }
   } finally {
     stopped = true
-    ws?.close()
+    for (const socket of sockets) socket.close()
   }
   for (const st of states.values()) await work(st)
   await flush(true)

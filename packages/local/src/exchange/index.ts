@@ -39,7 +39,28 @@ export const defaults = {
 /** A Binance aggTrade as REST returns it (WebSocket adds `e`, `E`, `s` in front). */
 export interface AggTrade { a: number; p: string; q: string; f: number; l: number; T: number; m: boolean; M: boolean }
 
-export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number }
+/**
+ * Faults to inject, for the fault suite: shares are probabilities per frame or request. Ids removed
+ * by `idGap` never existed (REST lacks them too), so `aggTrades()` stays the ground truth.
+ */
+export interface Faults {
+  /** Stream frames not sent (REST still has the trades: a gap ingest can fill). */
+  drop: number
+  /** Stream frames sent twice. */
+  duplicate: number
+  /** Stream frames swapped with the next one. */
+  reorder: number
+  /** Aggregate trade ids skipped by the exchange altogether. */
+  idGap: number
+  /** Until this time (ms) the stream sends nothing, connections stay open. */
+  stallUntil: number
+  /** REST requests answered 429 (with Retry-After) or 418 (banned, with Retry-After). */
+  rest429: number
+  rest418: number
+}
+export const noFaults: Faults = { drop: 0, duplicate: 0, reorder: 0, idGap: 0, stallUntil: 0, rest429: 0, rest418: 0 }
+
+export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults> }
 
 export interface FakeExchange {
   /** `http://127.0.0.1:PORT` */
@@ -50,6 +71,10 @@ export interface FakeExchange {
   symbols: string[]
   /** Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades`). */
   aggTrades(symbol: string): ReadonlyArray<AggTrade>
+  /** Changes the faults injected from now on. */
+  setFaults(f: Partial<Faults>): void
+  /** Closes every stream connection abruptly (as a network cut does: code 1006 at the client). */
+  dropConnections(): void
   close(): Promise<void>
 }
 
@@ -238,9 +263,16 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   const now = options.now ?? Date.now
   const start = now()
   /** Generates a book's trades up to `until`, trims the oldest beyond the cap (to 15/16 of it), returns the new ones. */
+  const faults: Faults = { ...noFaults, ...options.faults }
+  const chance = prng(o.seed + 7919)
   function advance(b: { gen: ReturnType<typeof generator>; trades: AggTrade[] }, until: number) {
     const before = b.trades.length
     b.gen(until, b.trades)
+    if (faults.idGap > 0) {
+      const kept = b.trades.slice(before).filter(() => chance() >= faults.idGap)
+      b.trades.length = before
+      for (const t of kept) b.trades.push(t)
+    }
     const fresh = b.trades.slice(before)
     if (b.trades.length > o.maxTrades) b.trades.splice(0, b.trades.length - o.maxTrades + Math.floor(o.maxTrades / 16))
     return fresh
@@ -267,9 +299,22 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     let frames: string[] | undefined
     for (const [ws, sub] of subs) {
       if (!sub.streams.has(stream) || ws.readyState !== WebSocket.OPEN) continue
-      frames ??= fresh.map((x) => JSON.stringify({ e: 'aggTrade', E, s: native, a: x.a, p: x.p, q: x.q, f: x.f, l: x.l, T: x.T, m: x.m, M: x.M }))
+      frames ??= faulty(fresh.map((x) => JSON.stringify({ e: 'aggTrade', E, s: native, a: x.a, p: x.p, q: x.q, f: x.f, l: x.l, T: x.T, m: x.m, M: x.M })))
       for (const data of frames) ws.send(sub.raw ? data : `{"stream":"${stream}","data":${data}}`)
     }
+  }
+  /** Applies the stream faults to one batch of frames. */
+  function faulty(frames: string[]): string[] {
+    if (now() < faults.stallUntil) return []
+    if (!faults.drop && !faults.duplicate && !faults.reorder) return frames
+    const out: string[] = []
+    for (const f of frames) {
+      if (chance() < faults.drop) continue
+      out.push(f)
+      if (chance() < faults.duplicate) out.push(f)
+      if (out.length > 1 && chance() < faults.reorder) out.push(out.splice(out.length - 2, 1)[0])
+    }
+    return out
   }
   const ticker = setInterval(tick, o.tickMs)
 
@@ -345,6 +390,8 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     try {
       if (req.method !== 'GET') return send(405, { code: -1000, msg: `Method ${req.method} is not supported.` })
       if (!(u.pathname in WEIGHTS)) return send(404, { code: -1000, msg: `Unknown path ${u.pathname}.` })
+      if (chance() < faults.rest418) return send(418, { code: -1003, msg: 'Way too much request weight used; IP banned until later. Please use WebSocket Streams for live updates to avoid bans.' }, { 'retry-after': '2' })
+      if (chance() < faults.rest429) return send(429, { code: -1003, msg: 'Too much request weight used; please use WebSocket Streams for live updates to avoid polling the API.' }, { 'retry-after': '1' })
       charge(u.pathname)
       tick()
       send(200, route(u))
@@ -407,6 +454,8 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     port,
     symbols: [...o.symbols],
     aggTrades: (symbol) => books.get(nativeSymbol(symbol))?.trades ?? [],
+    setFaults(f) { Object.assign(faults, f) },
+    dropConnections() { for (const ws of subs.keys()) ws.terminate() },
     async close() {
       clearInterval(ticker)
       for (const ws of subs.keys()) ws.terminate()

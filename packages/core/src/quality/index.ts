@@ -1,0 +1,46 @@
+/**
+ * Data quality records: trade-id gaps (found, filled, deferred to the next run, or unfillable) and
+ * stream disconnects, kept as small JSON objects under `quality/` so a flat minute can be told from
+ * an outage and every hole is accounted for. `ticklake gaps` lists them.
+ */
+import { partitionOf } from '../lake/index'
+import type { ObjectStore } from '../ports/index'
+
+export type GapKind = 'filled' | 'deferred' | 'unfillable'
+
+export interface Gap { exchange: string; symbol: string; kind: GapKind; from_id: number; to_id: number; detected_at: number; reason: string }
+export interface Disconnect { exchange: string; symbols: string[]; disconnected_at: number; reconnected_at?: number; reason: string }
+
+/** `quality/gaps/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/<ms>-<from>.json` */
+export const gapKey = (g: Gap) => `quality/gaps/exchange=${g.exchange}/symbol=${g.symbol}/dt=${partitionOf(g.detected_at).dt}/${g.detected_at}-${g.from_id}-${g.kind}.json`
+/** `quality/disconnects/exchange=binance/dt=2026-11-24/<ms>.json` */
+export const disconnectKey = (d: Disconnect) => `quality/disconnects/exchange=${d.exchange}/dt=${partitionOf(d.disconnected_at).dt}/${d.disconnected_at}.json`
+
+const json = (o: object) => JSON.stringify(o)
+
+/** Records a gap. */
+export const recordGap = (store: ObjectStore, g: Gap) => store.put(gapKey(g), json(g), { contentType: 'application/json' })
+
+/** Records a disconnect (with `reconnected_at` once the stream is back). */
+export const recordDisconnect = (store: ObjectStore, d: Disconnect) => store.put(disconnectKey(d), json(d), { contentType: 'application/json' })
+
+async function readAll<T>(store: ObjectStore, prefix: string): Promise<T[]> {
+  const out: T[] = []
+  for (const o of await store.list(prefix)) {
+    const b = await store.get(o.key)
+    if (!b) continue
+    try { out.push(JSON.parse(new TextDecoder().decode(b))) } catch { /* a corrupt record is skipped, the rest still listed */ }
+  }
+  return out
+}
+
+/** Every gap and disconnect recorded, oldest first, optionally for one exchange and symbol. */
+export async function listQuality(store: ObjectStore, filter: { exchange?: string; symbol?: string } = {}) {
+  const gapPrefix = `quality/gaps/${filter.exchange ? `exchange=${filter.exchange}/${filter.symbol ? `symbol=${filter.symbol}/` : ''}` : ''}`
+  const gaps = (await readAll<Gap>(store, gapPrefix)).filter((g) => !filter.symbol || g.symbol === filter.symbol)
+  const disconnects = (await readAll<Disconnect>(store, `quality/disconnects/${filter.exchange ? `exchange=${filter.exchange}/` : ''}`))
+    .filter((d) => !filter.symbol || d.symbols.includes(filter.symbol))
+  gaps.sort((a, b) => a.detected_at - b.detected_at)
+  disconnects.sort((a, b) => a.disconnected_at - b.disconnected_at)
+  return { gaps, disconnects }
+}
