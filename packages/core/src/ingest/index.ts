@@ -35,6 +35,8 @@ export const defaults = {
   rotateAfterMs: 23 * 3_600_000,
   /** How long the old and the new connection both run during a rotation. */
   rotateOverlapMs: 5_000,
+  /** Tries to get a batch accepted by the stream before the run gives up (checkpoint unmoved). */
+  sendAttempts: 20,
 }
 
 export interface IngestOptions {
@@ -257,7 +259,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
         const res = await deps.stream.putRecords(pending).catch((e) => { log(`stream put failed: ${e.message}`); return { failed: pending.map((_, i) => i) } })
         pending = res.failed.map((i) => pending[i])
         if (pending.length) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)))
-        if (attempt > 20 && pending.length) throw new Error(`delivery stream refused ${pending.length} records 20 times; stopping without moving checkpoints`)
+        if (attempt + 1 >= s.sendAttempts && pending.length) throw new Error(`delivery stream refused ${pending.length} records ${s.sendAttempts} times; stopping without moving checkpoints`)
       }
       outbox.splice(0, batch.length)
       sum.sent += batch.length

@@ -245,7 +245,7 @@ export function selectAggTrades(tr: readonly AggTrade[], params: URLSearchParams
   const endTime = int(params, 'endTime')
   if (startTime !== undefined && endTime !== undefined && endTime - startTime > 3_600_000) throw new RestError(400, -1127, 'More than 1 hours between startTime and endTime.')
   let from: number
-  if (fromId !== undefined) from = tr.length ? Math.max(0, Math.min(tr.length, fromId - tr[0].a)) : 0
+  if (fromId !== undefined) from = lowerBound(tr, fromId, (t) => t.a)
   else if (startTime !== undefined) from = lowerBound(tr, startTime, (t) => t.T)
   else if (endTime !== undefined) from = lowerBound(tr, endTime - 3_600_000, (t) => t.T)
   else from = Math.max(0, tr.length - limit)

@@ -110,3 +110,24 @@ export function fileStore(root: string, bucket = defaults.bucket): FileStore {
     async delete(key) { await rm(path(key), { force: true }) },
   }
 }
+
+/** An ObjectStore in memory with the same semantics (for tests and throwaway runs). */
+export function memoryStore(): ObjectStore & { keys(): string[] } {
+  const objects = new Map<string, { body: Uint8Array; etag: string; at: number }>()
+  return {
+    keys: () => [...objects.keys()].sort(),
+    async get(key) { return objects.get(key)?.body },
+    async head(key) { const o = objects.get(key); return o && { key, size: o.body.length, etag: o.etag, lastModified: o.at } },
+    async put(key, body, options = {}) {
+      if (!keyOk(key)) throw new Error(`invalid object key: ${JSON.stringify(key)}`)
+      const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
+      const current = objects.get(key)
+      if ((options.ifNoneMatch === '*' && current) || (options.ifMatch && current?.etag !== options.ifMatch)) throw new PreconditionFailed(key)
+      const etag = md5(bytes)
+      objects.set(key, { body: bytes, etag, at: Date.now() })
+      return { etag }
+    },
+    async list(prefix) { return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort().map((key) => ({ key, size: objects.get(key)!.body.length, etag: objects.get(key)!.etag, lastModified: objects.get(key)!.at })) },
+    async delete(key) { objects.delete(key) },
+  }
+}
