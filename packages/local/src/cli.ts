@@ -24,6 +24,9 @@ start:
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
+  --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
+                         e.g. https://api.binance.us, or a fake exchange run elsewhere)
+  --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
 
 candles:
   --exchange NAME        default binance
@@ -63,7 +66,7 @@ export async function binanceReachable(restUrl: string, timeoutMs = 4_000): Prom
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' } } })
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' } } })
   const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : cloudDefaults.symbols
   for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like BTC-USDT`)
   if (values.source && values.source !== 'sim' && values.source !== 'binance') throw new Error('--source is sim or binance')
@@ -72,8 +75,9 @@ async function start(argv: string[]) {
   const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
 
   let source: 'sim' | 'binance' = values.source === 'sim' ? 'sim' : 'binance'
-  let restUrl = ENDPOINTS.binance.rest
-  let wsUrl = ENDPOINTS.binance.ws
+  if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
+  let restUrl = values['rest-url'] ?? ENDPOINTS.binance.rest
+  let wsUrl = values['ws-url'] ?? ENDPOINTS.binance.ws
   let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
   if (source === 'binance') {
     const ok = await binanceReachable(restUrl)
@@ -94,7 +98,7 @@ async function start(argv: string[]) {
     await fake?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
   })
-  const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : 'live Binance'
+  const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : `live Binance (${restUrl})`
   console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
   await new Promise<void>((resolve) => {
     const stop = () => { console.log('\nstopping: flushing records and checkpoints…'); resolve() }

@@ -65,7 +65,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const exchange = opts.exchange ?? 'binance'
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
-  const firehose = await startFirehose(store, { bufferMs: opts.firehoseBufferMs, log })
+  const firehose = await startFirehose(store, { bufferMs: opts.firehoseBufferMs, log, spoolDir: join(dataDir, '.firehose') })
   const connections = memoryConnectionStore()
   const abort = new AbortController()
 

@@ -8,6 +8,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
 import { bronzeTradesPrefix, partitionOf } from '@ticklake/core/lake'
@@ -51,7 +53,7 @@ const readBody = (req: IncomingMessage, limit: number) => new Promise<string>((r
 })
 
 /** Starts the emulator on a loopback port, writing into `store`. */
-export async function startFirehose(store: ObjectStore, options: Partial<typeof defaults> & { log?: (s: string) => void } = {}): Promise<FirehoseEmulator> {
+export async function startFirehose(store: ObjectStore, options: Partial<typeof defaults> & { log?: (s: string) => void; spoolDir?: string } = {}): Promise<FirehoseEmulator> {
   const o = { ...defaults, ...options }
   const log = options.log ?? (() => {})
   let buffer: Trade[] = []
@@ -59,16 +61,37 @@ export async function startFirehose(store: ObjectStore, options: Partial<typeof 
   const stats = { received: 0, written: 0, files: 0, errors: 0 }
   let writing = Promise.resolve()
 
+  // Accepted means durable, as in AWS: each record is appended to a spool file before the reply,
+  // and a spool file is removed only once its records are in the lake. Spool files left by a
+  // crashed process are delivered at the next start (duplicates, if any, are removed by silver).
+  const spool = options.spoolDir
+  let spoolSeq = Date.now()
+  let spoolFile = spool && join(spool, `${o.streamName}-${spoolSeq}.jsonl`)
+  let spooled: string[] = []
+  if (spool) {
+    mkdirSync(spool, { recursive: true })
+    for (const f of readdirSync(spool).filter((f) => f.startsWith(`${o.streamName}-`) && f.endsWith('.jsonl')).sort()) {
+      for (const line of readFileSync(join(spool, f), 'utf8').split('\n')) if (line.trim()) take(line, line)
+      spooled.push(join(spool, f))
+    }
+    if (spooled.length) log(`firehose emulator: delivering ${buffer.length} records left by an earlier run`)
+  }
+
   async function writeOut() {
     const records = buffer
     const bad = errors
+    const sealed = spoolFile ? spooled.concat(spoolFile) : spooled
     buffer = []
     errors = []
+    spooled = []
+    if (spool) spoolFile = join(spool, `${o.streamName}-${++spoolSeq}.jsonl`)
     try { await deliver(records, bad) } catch (e) {
       buffer = records.concat(buffer)
       errors = bad.concat(errors)
+      spooled = sealed.concat(spooled)
       throw e
     }
+    for (const f of sealed) rmSync(f, { force: true })
   }
 
   async function deliver(records: Trade[], bad: string[]) {
@@ -97,16 +120,20 @@ export async function startFirehose(store: ObjectStore, options: Partial<typeof 
   }
   const timer = setInterval(() => { if (buffer.length || errors.length) void flush() }, o.bufferMs)
 
+  /** Buffers one record line, or its conversion error. */
+  function take(line: string, raw: string) {
+    let r: any
+    try { r = JSON.parse(line) } catch { r = undefined }
+    const problem = r === undefined ? 'record is not valid JSON' : tradeProblem(r)
+    if (problem) { stats.errors++; errors.push(JSON.stringify({ errorCode: 'DataFormatConversion.Malformed', errorMessage: problem, rawData: raw.slice(0, 10_000) })) }
+    else buffer.push(Object.fromEntries(TRADE_COLUMNS.map((c) => [c.name, r[c.name]])) as Trade)
+  }
+
   function accept(data: string) {
     stats.received++
-    for (const line of Buffer.from(data, 'base64').toString('utf8').split('\n')) {
-      if (!line.trim()) continue
-      let r: any
-      try { r = JSON.parse(line) } catch { r = undefined }
-      const problem = r === undefined ? 'record is not valid JSON' : tradeProblem(r)
-      if (problem) { stats.errors++; errors.push(JSON.stringify({ errorCode: 'DataFormatConversion.Malformed', errorMessage: problem, rawData: data.slice(0, 10_000) })) }
-      else buffer.push(Object.fromEntries(TRADE_COLUMNS.map((c) => [c.name, r[c.name]])) as Trade)
-    }
+    const lines = Buffer.from(data, 'base64').toString('utf8').split('\n').filter((l) => l.trim())
+    if (spoolFile && lines.length) appendFileSync(spoolFile, lines.join('\n') + '\n')
+    for (const line of lines) take(line, data)
     if (buffer.length >= o.bufferRecords) void flush()
     return { RecordId: randomUUID().replace(/-/g, '') }
   }
