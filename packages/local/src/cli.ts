@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ENDPOINTS } from '@ticklake/core/binance'
-import { CANDLE_COLUMNS, TIMEFRAMES, type Timeframe } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
 
@@ -24,6 +24,7 @@ start:
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
+  --exchange NAME        binance, binance-us or binance-futures (default binance)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
                          e.g. https://api.binance.us, or a fake exchange run elsewhere)
   --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
@@ -53,9 +54,9 @@ export function parseDuration(s: string): number {
 }
 
 /** True when Binance's REST API answers within `timeoutMs`; else the reason. */
-export async function binanceReachable(restUrl: string, timeoutMs = 4_000): Promise<true | string> {
+export async function binanceReachable(base: string, timeoutMs = 4_000): Promise<true | string> {
   try {
-    const res = await fetch(`${restUrl}/api/v3/ping`, { signal: AbortSignal.timeout(timeoutMs) })
+    const res = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(timeoutMs) })
     if (res.ok) return true
     return res.status === 451 ? 'HTTP 451: Binance refuses this region' : `HTTP ${res.status}`
   } catch (e: any) {
@@ -66,7 +67,7 @@ export async function binanceReachable(restUrl: string, timeoutMs = 4_000): Prom
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' } } })
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' } } })
   const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : cloudDefaults.symbols
   for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like BTC-USDT`)
   if (values.source && values.source !== 'sim' && values.source !== 'binance') throw new Error('--source is sim or binance')
@@ -76,11 +77,13 @@ async function start(argv: string[]) {
 
   let source: 'sim' | 'binance' = values.source === 'sim' ? 'sim' : 'binance'
   if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
-  let restUrl = values['rest-url'] ?? ENDPOINTS.binance.rest
-  let wsUrl = values['ws-url'] ?? ENDPOINTS.binance.ws
+  const venue = ENDPOINTS[values.exchange!]
+  if (!venue) throw new Error(`--exchange is one of ${Object.keys(ENDPOINTS).join(', ')}`)
+  let restUrl = values['rest-url'] ?? venue.rest
+  let wsUrl = values['ws-url'] ?? venue.ws
   let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
   if (source === 'binance') {
-    const ok = await binanceReachable(restUrl)
+    const ok = await binanceReachable(restUrl + venue.api)
     if (ok !== true) {
       if (values.source === 'binance') throw new Error(`Binance is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
       console.log(`Binance is unreachable (${ok}): running on the SIMULATED exchange instead.`)
@@ -94,7 +97,8 @@ async function start(argv: string[]) {
     wsUrl = fake.wsUrl
   }
   const { startCloud } = await import('./cloud/index')
-  const cloud = await startCloud({ source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+  const exchange = source === 'sim' ? 'binance' : (values.exchange as Exchange)
+  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
   })

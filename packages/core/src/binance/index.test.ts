@@ -76,3 +76,11 @@ describe('binance parser', () => {
     expect(streamUrl('wss://x', ['BTC-USDT', 'ETH-USDT'])).toBe('wss://x/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade')
   })
 })
+
+describe('binance trade stream', () => {
+  it('parses a plain trade event as one individual trade', () => {
+    const raw = '{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000001,"s":"BTCUSDT","t":42,"p":"60000.01000000","q":"0.50000000","T":1700000000000,"m":true,"M":true}}'
+    const r = parseFrame(raw, ctx(['BTC-USDT']))
+    expect(r).toMatchObject({ kind: 'trade', trade: { trade_id: 42, first_trade_id: 42, last_trade_id: 42, trades: 1, side: 'sell', price: 60000.01, qty: 0.5, ts: 1700000000000000 } })
+  })
+})

@@ -7,11 +7,15 @@
 import type { Exchange, Trade, TradeSource } from '../market/index'
 import { nativeSymbol } from '../market/index'
 
-/** Public endpoints of each Binance venue. */
-export const ENDPOINTS: Record<string, { rest: string; ws: string }> = {
-  binance: { rest: 'https://api.binance.com', ws: 'wss://stream.binance.com:9443' },
-  'binance-us': { rest: 'https://api.binance.us', ws: 'wss://stream.binance.us:9443' },
+/** Public endpoints of each Binance venue: REST host, its API path, WebSocket host. */
+export const ENDPOINTS: Record<string, { rest: string; api: string; ws: string }> = {
+  binance: { rest: 'https://api.binance.com', api: '/api/v3', ws: 'wss://stream.binance.com:9443' },
+  'binance-us': { rest: 'https://api.binance.us', api: '/api/v3', ws: 'wss://stream.binance.us:9443' },
+  'binance-futures': { rest: 'https://fapi.binance.com', api: '/fapi/v1', ws: 'wss://fstream.binance.com' },
 }
+
+/** The REST base (host and API path) of a venue at `restUrl`: `restBase('binance-futures', host) === host + '/fapi/v1'`. */
+export const restBase = (exchange: string, restUrl: string) => restUrl + (ENDPOINTS[exchange]?.api ?? '/api/v3')
 
 export const defaults = {
   /** Largest page Binance serves for aggTrades. */
@@ -73,6 +77,7 @@ export function parseFrame(raw: string, ctx: ParseContext): FrameResult {
   if (!msg || typeof msg !== 'object') return { kind: 'error', reason: 'frame is not a JSON object' }
   const data = 'stream' in msg && 'data' in msg ? msg.data : msg
   if ('result' in msg && 'id' in msg) return { kind: 'ignored' }
+  if (data && typeof data === 'object' && data.e === 'trade') return parseTrade(data, ctx)
   if (!data || typeof data !== 'object' || data.e !== 'aggTrade') {
     if (typeof msg.stream === 'string' || typeof data?.e === 'string') return { kind: 'ignored', stream: msg.stream ?? data.e }
     return { kind: 'error', reason: 'frame is neither a stream event nor a method reply' }
@@ -82,6 +87,16 @@ export function parseFrame(raw: string, ctx: ParseContext): FrameResult {
   const symbol = ctx.resolve(data.s)
   if (!symbol) return { kind: 'ignored', stream: msg.stream }
   return { kind: 'trade', trade: toTrade(data, data.s, symbol, ctx) }
+}
+
+/** A plain `trade` stream event (one individual trade: `t` is its id). */
+function parseTrade(d: any, ctx: ParseContext): FrameResult {
+  if (!isInt(d.t)) return { kind: 'error', reason: 'trade id "t" is not a non-negative integer' }
+  const problem = aggTradeProblem({ ...d, a: d.t, f: d.t, l: d.t }) ?? (typeof d.s === 'string' ? undefined : 'symbol "s" is missing')
+  if (problem) return { kind: 'error', reason: problem }
+  const symbol = ctx.resolve(d.s)
+  if (!symbol) return { kind: 'ignored' }
+  return { kind: 'trade', trade: toTrade({ a: d.t, f: d.t, l: d.t, p: d.p, q: d.q, T: d.T, m: d.m }, d.s, symbol, ctx) }
 }
 
 /** Resolver for a list of normalized symbols: `resolverFor(['BTC-USDT'])('BTCUSDT') === 'BTC-USDT'`. */
@@ -112,15 +127,15 @@ function explain(status: number, body: any, url: string): string {
  * (`X-MBX-USED-WEIGHT-1M`) and, after a 429 or 418, when requests may resume. While a host is
  * backing off, `getJson` refuses without sending, so retries cannot turn a 429 into a 418 ban.
  */
-export const budget = new Map<string, { usedWeight: number; until: number; status?: number }>()
+export const budget = new Map<string, { usedWeight: number; until: number; status?: number }>() // by REST base
 
-/** GETs a Binance REST path and returns the parsed JSON, or throws a BinanceError that names the fix. */
-export async function getJson<T>(restUrl: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
-  const b = budget.get(restUrl) ?? { usedWeight: 0, until: 0 }
-  budget.set(restUrl, b)
+/** GETs a path under a REST base (`https://api.binance.com/api/v3`) and returns the parsed JSON, or throws a BinanceError that names the fix. */
+export async function getJson<T>(base: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
+  const b = budget.get(base) ?? { usedWeight: 0, until: 0 }
+  budget.set(base, b)
   if (Date.now() < b.until) throw new BinanceError(b.status ?? 429, undefined, `Binance asked to wait (HTTP ${b.status}); ${Math.ceil((b.until - Date.now()) / 1000)} s left`, b.until - Date.now())
   const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
-  const url = `${restUrl}${path}${qs ? `?${qs}` : ''}`
+  const url = `${base}${path}${qs ? `?${qs}` : ''}`
   const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
   const body: any = await res.json().catch(() => undefined)
   b.usedWeight = Number(res.headers.get('x-mbx-used-weight-1m') ?? b.usedWeight)
@@ -137,10 +152,10 @@ export async function getJson<T>(restUrl: string, path: string, params: Record<s
  * Every aggTrade of `symbol` from `fromId` on, up to `untilId` (inclusive) or until the newest,
  * page by page. Yields each page's trades; stops at a short page.
  */
-export async function* aggTradesFrom(restUrl: string, symbol: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch): AsyncGenerator<AggTrade[]> {
+export async function* aggTradesFrom(base: string, symbol: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch): AsyncGenerator<AggTrade[]> {
   let next = fromId
   while (next <= untilId) {
-    const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), fromId: next, limit: defaults.pageLimit }, fetchImpl)
+    const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), fromId: next, limit: defaults.pageLimit }, fetchImpl)
     const wanted = page.filter((t) => t.a >= next && t.a <= untilId)
     if (wanted.length) yield wanted
     if (page.length < defaults.pageLimit || !page.length) return
@@ -149,23 +164,23 @@ export async function* aggTradesFrom(restUrl: string, symbol: string, fromId: nu
 }
 
 /** The first aggTrade at or after `startTime` (ms), looked up with a one-hour window; undefined if none. */
-export async function firstAggTradeAfter(restUrl: string, symbol: string, startTime: number, now: number, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
+export async function firstAggTradeAfter(base: string, symbol: string, startTime: number, now: number, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
   for (let t = startTime; t <= now; t += defaults.maxWindowMs) {
-    const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), startTime: t, endTime: Math.min(now, t + defaults.maxWindowMs - 1), limit: 1 }, fetchImpl)
+    const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), startTime: t, endTime: Math.min(now, t + defaults.maxWindowMs - 1), limit: 1 }, fetchImpl)
     if (page.length) return page[0]
   }
   return undefined
 }
 
 /** The newest aggTrade of a symbol, or undefined when it has none. */
-export async function latestAggTrade(restUrl: string, symbol: string, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
-  const page = await getJson<AggTrade[]>(restUrl, '/api/v3/aggTrades', { symbol: nativeSymbol(symbol), limit: 1 }, fetchImpl)
+export async function latestAggTrade(base: string, symbol: string, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
+  const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), limit: 1 }, fetchImpl)
   return page[page.length - 1]
 }
 
 /** Symbols Binance lists as trading, for a check of the configured ones: native -> `{ base, quote }`. */
-export async function listedSymbols(restUrl: string, symbols: string[], fetchImpl: typeof fetch = fetch) {
+export async function listedSymbols(base: string, symbols: string[], fetchImpl: typeof fetch = fetch) {
   const info = await getJson<{ symbols: { symbol: string; status: string; baseAsset: string; quoteAsset: string }[] }>(
-    restUrl, '/api/v3/exchangeInfo', { symbols: JSON.stringify(symbols.map(nativeSymbol)) }, fetchImpl)
+    base, '/exchangeInfo', { symbols: JSON.stringify(symbols.map(nativeSymbol)) }, fetchImpl)
   return new Map(info.symbols.map((s) => [s.symbol, s]))
 }

@@ -8,7 +8,7 @@
 import WebSocket from 'ws'
 import type { Candle, Exchange, Trade } from '../market/index'
 import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { addTrade, emptyCandle } from '../candles/index'
 import { dlqKey } from '../lake/index'
@@ -93,13 +93,14 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const outbox: Trade[] = []
   const dlq: string[] = []
   const resolve = resolverFor(opts.symbols)
+  const base = restBase(opts.exchange, opts.restUrl)
   const ctx = (source: Trade['source']) => ({ exchange: opts.exchange, resolve, ingestTs: now() * 1000, source })
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
     states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, liveTrades: [], liveDirty: false, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts } })
     if (!cp && s.initialBackfillMs > 0) {
-      const first = await firstAggTradeAfter(opts.restUrl, symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
+      const first = await firstAggTradeAfter(base, symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
       if (first) states.get(symbol)!.nextId = first.a
     }
   }
@@ -131,7 +132,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     const from = st.nextId!
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const page of aggTradesFrom(opts.restUrl, st.symbol, st.nextId!, untilId, fetchImpl)) {
+        for await (const page of aggTradesFrom(base, st.symbol, st.nextId!, untilId, fetchImpl)) {
           for (const raw of page) {
             if (raw.a < st.nextId!) continue
             if (raw.a > st.nextId!) await gap(st, 'unfillable', st.nextId!, raw.a - 1, 'the exchange has no trades with these ids')
