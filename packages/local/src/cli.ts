@@ -15,6 +15,8 @@ Usage:
   ticklake start [options]        run the whole pipeline and serve the page
   ticklake candles [options]      print candles from the lake (DuckDB)
   ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
+  ticklake record [options]       capture an exchange stream's raw frames to a file
+  ticklake replay CAPTURE [opts]  play a capture through the fake exchange and the real ingest
   ticklake help                   this text
 
 start:
@@ -37,6 +39,18 @@ candles:
   --to ISO               open time, exclusive
   --limit N              at most N candles (default 100000)
   --format csv|json      default csv
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+record:
+  --symbols LIST         e.g. BTC-USDT,ETH-USDT (required)
+  --out FILE             capture file (default capture-<time>.jsonl), JSON lines appended
+  --duration DURATION    stop after this long (default: at Ctrl+C)
+  --exchange NAME        binance, binance-us or binance-futures (default binance)
+  --ws-url URL           another Binance-compatible stream endpoint
+
+replay:
+  CAPTURE                ticklake's own capture, or a cryptofeed recording (*.0, *.jsonl.zst)
+  --speed N|max          N times as fast as recorded, or all at once (default max)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
 gaps:
@@ -150,6 +164,33 @@ async function gaps(argv: string[]) {
   return 0
 }
 
+async function record(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
+  if (!values.symbols) throw new QueryInputError('--symbols is required, e.g. --symbols BTC-USDT')
+  const venue = ENDPOINTS[values.exchange!]
+  if (!venue) throw new QueryInputError(`--exchange is one of ${Object.keys(ENDPOINTS).join(', ')}`)
+  const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
+  const stop = new AbortController()
+  process.once('SIGINT', () => stop.abort())
+  const { recordCapture } = await import('./replay/index')
+  console.log(`recording ${values.symbols} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`)
+  const frames = await recordCapture({ wsUrl: values['ws-url'] ?? venue.ws, symbols: values.symbols.split(',').map((s) => s.trim().toUpperCase()), out, durationMs: values.duration ? parseDuration(values.duration) : undefined, signal: stop.signal })
+  console.log(`${frames} frames recorded in ${out}`)
+  return 0
+}
+
+async function replay(argv: string[]) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { speed: { type: 'string', default: 'max' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  if (positionals.length !== 1) throw new QueryInputError('name one capture file: ticklake replay CAPTURE')
+  const speed = values.speed === 'max' ? 'max' : Number(values.speed)
+  if (speed !== 'max' && !(speed > 0)) throw new QueryInputError('--speed is a positive number or max')
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  const { replayCapture } = await import('./replay/index')
+  const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
+  for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
+  return 0
+}
+
 /** Runs the CLI with its arguments; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
@@ -158,6 +199,8 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'start') return await start(rest)
     if (cmd === 'candles') return await candles(rest)
     if (cmd === 'gaps') return await gaps(rest)
+    if (cmd === 'record') return await record(rest)
+    if (cmd === 'replay') return await replay(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
     process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
     return 2

@@ -44,6 +44,8 @@ export interface IngestOptions {
   restUrl: string
   wsUrl: string
   symbols: string[]
+  /** What stream trades are labelled (`replay` when the exchange plays a capture). */
+  streamSource?: Trade['source']
   /** Time this run may take, in ms (a Lambda's remaining time). */
   budgetMs: number
   settings?: Partial<typeof defaults>
@@ -216,7 +218,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     socket.on('message', (data) => {
       alive()
       const raw = data.toString()
-      const r = parseFrame(raw, ctx('ws'))
+      const r = parseFrame(raw, ctx(opts.streamSource ?? 'ws'))
       if (r.kind === 'trade') {
         sum.received++
         const st = states.get(r.trade.symbol)!
@@ -242,7 +244,9 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     return socket
   }
   connect()
-  await Promise.race([firstOpen, new Promise((r) => setTimeout(r, 10_000))])
+  let waited: NodeJS.Timeout | undefined
+  await Promise.race([firstOpen, new Promise((r) => { waited = setTimeout(r, 10_000) })])
+  clearTimeout(waited)
 
   // Catch up from each checkpoint while the stream buffers.
   await Promise.all([...states.values()].map(async (st) => {

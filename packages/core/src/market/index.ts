@@ -100,3 +100,19 @@ export const nativeSymbol = (symbol: string) => symbol.replace('-', '').toUpperC
 
 /** True for a normalized symbol such as `BTC-USDT`. */
 export const isSymbol = (s: unknown): s is string => typeof s === 'string' && /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/.test(s)
+
+/** Quote assets, longest first, for splitting a native symbol without the exchange's metadata. */
+export const QUOTE_ASSETS = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'TUSD', 'USDP', 'BIDR', 'IDRT', 'DAI', 'BTC', 'ETH', 'BNB', 'XRP', 'TRX', 'DOGE', 'EUR', 'GBP', 'TRY', 'BRL', 'AUD', 'RUB', 'UAH', 'NGN', 'ZAR', 'PLN', 'RON', 'ARS', 'MXN', 'JPY', 'USD']
+
+/**
+ * The normalized symbol of a native one: from `known` normalized symbols when one matches, else by
+ * a known quote-asset suffix; undefined when neither works.
+ * @example normalizeNative('BTCUSDT') === 'BTC-USDT'
+ */
+export function normalizeNative(native: string, known: string[] = []): string | undefined {
+  const hit = known.find((s) => nativeSymbol(s) === native.toUpperCase())
+  if (hit) return hit
+  const n = native.toUpperCase()
+  const quote = QUOTE_ASSETS.find((q) => n.endsWith(q) && n.length > q.length)
+  return quote ? symbolOf(n.slice(0, -quote.length), quote) : undefined
+}

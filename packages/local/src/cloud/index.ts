@@ -43,13 +43,22 @@ export interface CloudOptions extends Partial<typeof defaults> {
   exchange?: Exchange
   restUrl: string
   wsUrl: string
-  /** `sim` when the exchange is the fake one: the page and the terminal say SIMULATED. */
-  source: 'sim' | 'binance'
+  /** `sim` when the exchange is the fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */
+  source: 'sim' | 'binance' | 'replay'
   firehoseBufferMs?: number
+  /** Ingest settings beyond the backfill (tests and replays tune them). */
+  ingest?: Partial<import('@ticklake/core/ingest').IngestOptions>
   log?: (line: string) => void
 }
 
-export interface Cloud { url: string; port: number; dataDir: string; close(): Promise<void> }
+export interface Cloud {
+  url: string
+  port: number
+  dataDir: string
+  /** Resolves once no candle job is running or waiting. */
+  idle(): Promise<void>
+  close(): Promise<void>
+}
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' }
 
@@ -99,7 +108,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: onBronze })
 
   const ingest = createIngestHandler(
-    { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, settings: { initialBackfillMs: o.backfillMs } },
+    { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
     { store, stream: firehoseStream(firehose.streamName, firehose.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
@@ -143,8 +152,9 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     res.end(await readFile(path))
   }
 
+  const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
   return {
-    url, port, dataDir,
+    url, port, dataDir, idle,
     async close() {
       abort.abort()
       await scheduler.stop()
@@ -152,7 +162,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
       await gateway.close()
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
-      while (busy.size) await new Promise((r) => setTimeout(r, 50))
+      await idle()
     },
   }
 }

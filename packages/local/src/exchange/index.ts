@@ -60,7 +60,16 @@ export interface Faults {
 }
 export const noFaults: Faults = { drop: 0, duplicate: 0, reorder: 0, idGap: 0, stallUntil: 0, rest429: 0, rest418: 0 }
 
-export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults> }
+/** Replay mode: the exchange plays these trades (per native symbol) instead of generating. */
+export interface Replay {
+  trades: Map<string, AggTrade[]>
+  /** Normalized symbols, one per native symbol of `trades`. */
+  symbols: string[]
+  /** Capture time per wall time (2 = twice as fast); `max` sends everything at once. The clock starts with the first stream connection. */
+  speed: number | 'max'
+}
+
+export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay }
 
 export interface FakeExchange {
   /** `http://127.0.0.1:PORT` */
@@ -71,6 +80,8 @@ export interface FakeExchange {
   symbols: string[]
   /** Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades`). */
   aggTrades(symbol: string): ReadonlyArray<AggTrade>
+  /** In replay mode: true once every captured trade has been published. */
+  replayDone(): boolean
   /** Changes the faults injected from now on. */
   setFaults(f: Partial<Faults>): void
   /** Closes every stream connection abruptly (as a network cut does: code 1006 at the client). */
@@ -277,7 +288,22 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     if (b.trades.length > o.maxTrades) b.trades.splice(0, b.trades.length - o.maxTrades + Math.floor(o.maxTrades / 16))
     return fresh
   }
+  const replay = options.replay
+  let replayStart = 0
+  /** A generator that plays captured trades on the replay clock. */
+  function player(native: string) {
+    const list = replay!.trades.get(native) ?? []
+    const t0 = list[0]?.T ?? 0
+    let i = 0
+    return (until: number, out: AggTrade[]) => {
+      if (!replayStart) return
+      const capTime = replay!.speed === 'max' ? Infinity : t0 + (until - replayStart) * replay!.speed
+      while (i < list.length && list[i].T <= capTime) out.push(list[i++])
+    }
+  }
+  if (replay) o.symbols = replay.symbols
   const books = new Map(o.symbols.map((s) => {
+    if (replay) return [nativeSymbol(s), { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen: player(nativeSymbol(s)), trades: [] as AggTrade[] }]
     const gen = generator(s, o.seed, start - o.historyMs, o.ratePerSec)
     const book = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen, trades: [] as AggTrade[] }
     for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, start))
@@ -425,6 +451,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
 
   /** Registers a socket: pings every `pingIntervalMs`, drops it after `pongTimeoutMs` without a pong or at `maxConnectionMs`. */
   function onSocket(ws: WebSocket, streams: string[], raw: boolean) {
+    replayStart ||= now()
     subs.set(ws, { streams: new Set(streams.filter(valid)), raw })
     let lastPong = Date.now()
     ws.on('pong', () => { lastPong = Date.now() })
@@ -454,6 +481,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     port,
     symbols: [...o.symbols],
     aggTrades: (symbol) => books.get(nativeSymbol(symbol))?.trades ?? [],
+    replayDone: () => !!replay && [...books.entries()].every(([n, b]) => b.trades.length === (replay.trades.get(n)?.length ?? 0)),
     setFaults(f) { Object.assign(faults, f) },
     dropConnections() { for (const ws of subs.keys()) ws.terminate() },
     async close() {

@@ -1,0 +1,55 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { aggTradesOfCapture, parseCapture } from '@ticklake/core/capture'
+import { startFakeExchange } from '../exchange/index'
+import { duckdbEngine } from '../duckdb/index'
+import { recordCapture, replayCapture } from './index'
+
+const DATA = join(__dirname, '../../../../../shared/data/binance')
+const haveData = existsSync(DATA)
+if (!haveData) console.warn(`skipping replays of the shared recordings: ${DATA} is absent`)
+const dirs: string[] = []
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'ticklake-replay-')); dirs.push(d); return d }
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+async function silver(dir: string) {
+  const db = await duckdbEngine(dir)
+  try { return await db.query({ sql: 'SELECT symbol, trade_id, source FROM trades ORDER BY symbol, trade_id', params: [] }) } finally { db.close() }
+}
+
+describe('record and replay', () => {
+  it.skipIf(!haveData)('replays a cryptofeed recording into silver, every captured aggTrade once, and again without duplicates', async () => {
+    const file = join(DATA, '7136ce8d0d0a/BINANCE-b38f7c.0')
+    const dir = tmp()
+    const counts = await replayCapture({ file, speed: 'max', dataDir: dir })
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1240)
+    const rows = await silver(dir)
+    const captured = aggTradesOfCapture(parseCapture(readFileSync(file))).trades
+    expect(rows.length).toBe(1240)
+    expect(rows.filter((r) => r.symbol === 'ZIL-USDT').map((r) => r.trade_id)).toEqual(captured.get('ZILUSDT')!.map((t) => t.a))
+    expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['replay']))
+    await replayCapture({ file, speed: 'max', dataDir: dir })
+    expect((await silver(dir)).length).toBe(1240)
+  })
+
+  it.skipIf(!haveData)('replays a zstd-compressed JSON-lines recording', async () => {
+    const dir = tmp()
+    const counts = await replayCapture({ file: join(DATA, '57d5f18d6098/BINANCE_FUTURES.jsonl.zst'), speed: 'max', dataDir: dir })
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBeGreaterThan(40)
+    expect((await silver(dir)).length).toBe(Object.values(counts).reduce((a, b) => a + b, 0))
+  })
+
+  it('records a live stream and replays the capture at recorded speed into the same trades', async () => {
+    const fx = await startFakeExchange({ symbols: ['BTC-USDT'], historyMs: 0, ratePerSec: 50, seed: 2 })
+    const out = join(tmp(), 'capture.jsonl')
+    const frames = await recordCapture({ wsUrl: fx.wsUrl, symbols: ['BTC-USDT'], out, durationMs: 1_200 })
+    await fx.close()
+    expect(frames).toBeGreaterThan(10)
+    const captured = aggTradesOfCapture(parseCapture(readFileSync(out))).trades.get('BTCUSDT')!
+    const dir = tmp()
+    await replayCapture({ file: out, speed: 4, dataDir: dir })
+    expect((await silver(dir)).map((r) => r.trade_id)).toEqual(captured.map((t) => t.a))
+  })
+})
