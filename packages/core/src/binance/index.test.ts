@@ -84,3 +84,22 @@ describe('binance trade stream', () => {
     expect(r).toMatchObject({ kind: 'trade', trade: { trade_id: 42, first_trade_id: 42, last_trade_id: 42, trades: 1, side: 'sell', price: 60000.01, qty: 0.5, ts: 1700000000000000 } })
   })
 })
+
+describe('binance bookTicker', () => {
+  it.skipIf(!haveData)('parses every bookTicker frame of the real recordings into a quote', () => {
+    let n = 0
+    for (const { file, symbols } of recordings()) {
+      for (const m of parseCapture(readFileSync(file))) {
+        if (m.kind !== 'ws' || !m.data.includes('@bookTicker"')) continue
+        const raw = JSON.parse(m.data).data
+        const r = parseFrame(m.data, ctx(symbols, true))
+        expect(r.kind, m.data.slice(0, 120)).toBe('quote')
+        if (r.kind !== 'quote') continue
+        expect(r.quote).toMatchObject({ update_id: raw.u, bid: parseFloat(raw.b), bid_qty: parseFloat(raw.B), ask: parseFloat(raw.a), ask_qty: parseFloat(raw.A) })
+        expect(r.quote.ts).toBe(raw.T !== undefined ? raw.T * 1000 : 1)
+        n++
+      }
+    }
+    expect(n).toBeGreaterThan(10_000)
+  })
+})

@@ -4,7 +4,7 @@
  * stream URLs, and pages `aggTrades` by `fromId` for backfill. Every parse failure is returned as a
  * reason, never thrown into the stream.
  */
-import type { Exchange, Trade, TradeSource } from '../market/index'
+import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
 import { nativeSymbol } from '../market/index'
 
 /** Public endpoints of each Binance venue: REST host, its API path, WebSocket host. */
@@ -38,6 +38,7 @@ export interface ParseContext {
 
 export type FrameResult =
   | { kind: 'trade'; trade: Trade }
+  | { kind: 'quote'; quote: Quote }
   | { kind: 'ignored'; stream?: string }
   | { kind: 'error'; reason: string }
 
@@ -78,6 +79,7 @@ export function parseFrame(raw: string, ctx: ParseContext): FrameResult {
   const data = 'stream' in msg && 'data' in msg ? msg.data : msg
   if ('result' in msg && 'id' in msg) return { kind: 'ignored' }
   if (data && typeof data === 'object' && data.e === 'trade') return parseTrade(data, ctx)
+  if (data && typeof data === 'object' && (data.e === 'bookTicker' || (typeof msg.stream === 'string' && msg.stream.endsWith('@bookTicker')))) return parseBookTicker(data, ctx)
   if (!data || typeof data !== 'object' || data.e !== 'aggTrade') {
     if (typeof msg.stream === 'string' || typeof data?.e === 'string') return { kind: 'ignored', stream: msg.stream ?? data.e }
     return { kind: 'error', reason: 'frame is neither a stream event nor a method reply' }
@@ -99,6 +101,23 @@ function parseTrade(d: any, ctx: ParseContext): FrameResult {
   return { kind: 'trade', trade: toTrade({ a: d.t, f: d.t, l: d.t, p: d.p, q: d.q, T: d.T, m: d.m }, d.s, symbol, ctx) }
 }
 
+/** A `bookTicker` event: best bid and ask. Spot sends no time, so the receive time stands in. */
+function parseBookTicker(d: any, ctx: ParseContext): FrameResult {
+  if (!isInt(d.u)) return { kind: 'error', reason: 'bookTicker update id "u" is not a non-negative integer' }
+  if (typeof d.s !== 'string') return { kind: 'error', reason: 'symbol "s" is missing' }
+  for (const k of ['b', 'B', 'a', 'A']) if (!isDecimal(d[k])) return { kind: 'error', reason: `bookTicker "${k}" is not a decimal string` }
+  if (d.T !== undefined && !isInt(d.T)) return { kind: 'error', reason: 'transaction time "T" is not an integer' }
+  const symbol = ctx.resolve(d.s)
+  if (!symbol) return { kind: 'ignored' }
+  return {
+    kind: 'quote',
+    quote: {
+      exchange: ctx.exchange, symbol, native_symbol: d.s, update_id: d.u, ts: d.T !== undefined ? d.T * 1000 : ctx.ingestTs,
+      bid: Number(d.b), bid_qty: Number(d.B), ask: Number(d.a), ask_qty: Number(d.A), ingest_ts: ctx.ingestTs, source: ctx.source,
+    },
+  }
+}
+
 /** Resolver for a list of normalized symbols: `resolverFor(['BTC-USDT'])('BTCUSDT') === 'BTC-USDT'`. */
 export function resolverFor(symbols: string[]) {
   const map = new Map(symbols.map((s) => [nativeSymbol(s), s]))
@@ -106,8 +125,9 @@ export function resolverFor(symbols: string[]) {
 }
 
 /** Combined-stream URL: `streamUrl(ws, ['BTC-USDT'])` -> `<ws>/stream?streams=btcusdt@aggTrade`. */
-export function streamUrl(wsBase: string, symbols: string[], kind = 'aggTrade') {
-  return `${wsBase}/stream?streams=${symbols.map((s) => `${nativeSymbol(s).toLowerCase()}@${kind}`).join('/')}`
+export function streamUrl(wsBase: string, symbols: string[], kinds: string | string[] = 'aggTrade') {
+  const list = typeof kinds === 'string' ? [kinds] : kinds
+  return `${wsBase}/stream?streams=${symbols.flatMap((s) => list.map((k) => `${nativeSymbol(s).toLowerCase()}@${k}`)).join('/')}`
 }
 
 /** An error answer of the Binance REST API, with its HTTP status and Binance code. */

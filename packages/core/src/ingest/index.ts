@@ -6,7 +6,7 @@
  * and partial candles and trades published to live subscribers within a few hundred milliseconds.
  */
 import WebSocket from 'ws'
-import type { Candle, Exchange, Trade } from '../market/index'
+import type { Candle, Exchange, Quote, Trade } from '../market/index'
 import { nativeSymbol } from '../market/index'
 import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
@@ -44,6 +44,8 @@ export interface IngestOptions {
   restUrl: string
   wsUrl: string
   symbols: string[]
+  /** Also stream best bid/ask (`bookTicker`) into `deps.quoteStream`. */
+  quotes?: boolean
   /** What stream trades are labelled (`replay` when the exchange plays a capture). */
   streamSource?: Trade['source']
   /** Time this run may take, in ms (a Lambda's remaining time). */
@@ -54,6 +56,8 @@ export interface IngestOptions {
 export interface IngestDeps {
   store: ObjectStore
   stream: RecordStream
+  /** Where quotes go when `quotes` is on (the quotes delivery stream). */
+  quoteStream?: RecordStream
   /** Live path: called with each channel's update; errors are logged, never fatal. */
   publish?: (channel: string, message: ServerMessage) => Promise<unknown>
   fetch?: typeof fetch
@@ -63,7 +67,7 @@ export interface IngestDeps {
   signal?: AbortSignal
 }
 
-export interface IngestSummary { received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; checkpoints: Record<string, number> }
+export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; checkpoints: Record<string, number> }
 
 interface SymbolState {
   symbol: string
@@ -90,9 +94,10 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const log = deps.log ?? (() => {})
   const fetchImpl = deps.fetch ?? fetch
   const deadline = now() + opts.budgetMs - s.stopMarginMs
-  const sum: IngestSummary = { received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, checkpoints: {} }
+  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, checkpoints: {} }
   const states = new Map<string, SymbolState>()
   const outbox: Trade[] = []
+  const quoteOutbox: Quote[] = []
   const dlq: string[] = []
   const resolve = resolverFor(opts.symbols)
   const base = restBase(opts.exchange, opts.restUrl)
@@ -188,7 +193,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const firstOpen = new Promise<void>((r) => { connected = r })
   function connect(): WebSocket | undefined {
     if (stopped) return
-    const socket = new WebSocket(streamUrl(opts.wsUrl, opts.symbols))
+    const socket = new WebSocket(streamUrl(opts.wsUrl, opts.symbols, opts.quotes ? ['aggTrade', 'bookTicker'] : 'aggTrade'))
     ws = socket
     let lastSeen = now()
     const alive = () => { lastSeen = now() }
@@ -224,6 +229,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
         const st = states.get(r.trade.symbol)!
         st.queue.push(r.trade)
         void work(st)
+      } else if (r.kind === 'quote') {
+        if (opts.quotes) quoteOutbox.push(r.quote)
       } else if (r.kind === 'error') {
         dlq.push(JSON.stringify({ received_at: new Date(now()).toISOString(), reason: r.reason, frame: raw.slice(0, 10_000) }))
       }
@@ -273,6 +280,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
         if (!st.accepted || t.trade_id > st.accepted.id) st.accepted = { id: t.trade_id, ts: t.ts }
       }
     }
+    await sendQuotes()
     if (dlq.length) {
       const lines = dlq.splice(0)
       sum.dlq += lines.length
@@ -286,6 +294,20 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
       ;(st as any).savedAt = now()
       sum.checkpoints[st.symbol] = st.accepted.id
     }
+  }
+
+  /** Quotes are samples, not a sequence: a batch the stream refuses stays for the next flush, up to a bound. */
+  async function sendQuotes() {
+    if (!deps.quoteStream) { quoteOutbox.length = 0; return }
+    while (quoteOutbox.length) {
+      const batch = quoteOutbox.slice(0, s.batchRecords)
+      const res = await deps.quoteStream.putRecords(batch).catch((e) => { log(`quote stream put failed: ${e.message}`); return { failed: batch.map((_, i) => i) } })
+      const failed = res.failed.map((i) => batch[i])
+      quoteOutbox.splice(0, batch.length, ...failed)
+      sum.quotes += batch.length - failed.length
+      if (failed.length) break
+    }
+    if (quoteOutbox.length > 100_000) { log(`dropping ${quoteOutbox.length - 100_000} quotes the stream could not take`); quoteOutbox.splice(0, quoteOutbox.length - 100_000) }
   }
 
   async function publishLive() {

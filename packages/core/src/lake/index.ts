@@ -16,6 +16,10 @@ export function partitionOf(ms: number) {
 export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
 
+/** Folder of one hour of bronze quotes (best bid/ask). */
+export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `bronze/quotes/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
+
 /** One hour of silver trades: deduplicated, sorted by trade id. */
 export const silverTradesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
   `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`

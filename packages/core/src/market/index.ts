@@ -30,6 +30,22 @@ export interface Trade {
   source: TradeSource
 }
 
+/** Best bid and ask at one moment (Binance bookTicker). Times are epoch MICROseconds. */
+export interface Quote {
+  exchange: Exchange
+  symbol: string
+  native_symbol: string
+  update_id: number
+  /** Exchange time where the venue sends one (futures), else the receive time. */
+  ts: number
+  bid: number
+  bid_qty: number
+  ask: number
+  ask_qty: number
+  ingest_ts: number
+  source: TradeSource
+}
+
 /** One candle, Binance-kline compatible. Times are epoch MILLIseconds (open_time is the stamp). */
 export interface Candle {
   exchange: string
@@ -69,6 +85,20 @@ export const TRADE_COLUMNS: Column<Trade>[] = [
   { name: 'trades', type: 'INT32', note: 'individual trades represented' },
   { name: 'ingest_ts', type: 'TIMESTAMP_MICROS', note: 'when ticklake received it' },
   { name: 'source', type: 'STRING', note: 'ws, rest, archive, replay' },
+]
+
+export const QUOTE_COLUMNS: Column<Quote>[] = [
+  { name: 'exchange', type: 'STRING', note: 'partition' },
+  { name: 'symbol', type: 'STRING', note: 'partition; normalized BASE-QUOTE' },
+  { name: 'native_symbol', type: 'STRING' },
+  { name: 'update_id', type: 'INT64', note: 'order book update id' },
+  { name: 'ts', type: 'TIMESTAMP_MICROS', note: 'exchange time, or receive time where the venue sends none (spot)' },
+  { name: 'bid', type: 'DOUBLE' },
+  { name: 'bid_qty', type: 'DOUBLE' },
+  { name: 'ask', type: 'DOUBLE' },
+  { name: 'ask_qty', type: 'DOUBLE' },
+  { name: 'ingest_ts', type: 'TIMESTAMP_MICROS' },
+  { name: 'source', type: 'STRING' },
 ]
 
 export const CANDLE_COLUMNS: Column<Candle>[] = [

@@ -85,6 +85,9 @@ describe('the local cloud on the fake exchange', () => {
       expect(t.rest).toBeGreaterThan(0) // the backfill came over REST
       const truth = fake.aggTrades('BTC-USDT').filter((a) => a.a >= (t.lo as number) && a.a <= (t.hi as number))
       expect(truth).toHaveLength(t.n as number)
+      const [q] = await db.query({ sql: 'SELECT count(*) AS n, min(ask - bid) AS spread FROM quotes WHERE symbol = ?', params: ['BTC-USDT'] })
+      expect(q.n).toBeGreaterThan(0) // best bid/ask lands in bronze/quotes too
+      expect(q.spread).toBeGreaterThan(0)
       const [c] = await db.query({ sql: `SELECT sum(trades) AS trades FROM candles WHERE symbol = ? AND final AND last_trade_id <= (SELECT max(last_trade_id) FROM trades WHERE symbol = ?) AND first_trade_id >= (SELECT min(first_trade_id) FROM trades WHERE symbol = ?)`, params: ['BTC-USDT', 'BTC-USDT', 'BTC-USDT'] })
       expect(c.trades).toBeGreaterThan(0)
     } finally { db.close() }

@@ -108,8 +108,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: onBronze })
 
   const ingest = createIngestHandler(
-    { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
-    { store, stream: firehoseStream(firehose.streamName, firehose.endpoint), publish, log, signal: abort.signal },
+    { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
+    { store, stream: firehoseStream(firehose.streamName, firehose.endpoint), quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
 

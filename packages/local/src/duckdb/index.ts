@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import type { QueryEngine, Statement } from '@ticklake/core/query'
-import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
 
 /** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
 export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
@@ -16,6 +16,8 @@ export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> 
   trades: { folder: 'silver/trades', columns: TRADE_COLUMNS },
   /** Bronze: as ingested, duplicates included. */
   bronze_trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
+  /** Best bid and ask, as ingested. */
+  quotes: { folder: 'bronze/quotes', columns: QUOTE_COLUMNS },
 }
 
 const DUCK_TYPES: Record<ColumnType, string> = {

@@ -318,7 +318,23 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     const t = now()
     for (const [native, b] of books) {
       const fresh = advance(b, t)
-      if (fresh.length) publish(native, b.stream, fresh, t)
+      if (fresh.length) { publish(native, b.stream, fresh, t); publishBook(native, b.symbol, fresh.at(-1)!) }
+    }
+  }
+  /** The spot `bookTicker` after a batch: one tick either side of the last price. */
+  let updateId = 400_000_000
+  function publishBook(native: string, symbol: string, last: AggTrade) {
+    const stream = `${native.toLowerCase()}@bookTicker`
+    let frame: string | undefined
+    for (const [ws, sub] of subs) {
+      if (!sub.streams.has(stream) || ws.readyState !== WebSocket.OPEN || now() < faults.stallUntil) continue
+      if (!frame) {
+        const tick = units8(marketOf(symbol).tickSize)
+        const p = units8(last.p)
+        const qty = () => dec8(BigInt(Math.max(1, Math.round(chance() * 5e7))))
+        frame = JSON.stringify({ u: ++updateId, s: native, b: dec8(p - tick), B: qty(), a: dec8(p + tick), A: qty() })
+      }
+      ws.send(sub.raw ? frame : `{"stream":"${stream}","data":${frame}}`)
     }
   }
   function publish(native: string, stream: string, fresh: AggTrade[], E: number) {
@@ -428,7 +444,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   }
 
   const wss = new WebSocketServer({ noServer: true })
-  const valid = (s: unknown): s is string => typeof s === 'string' && /^[a-z0-9]+@aggTrade$/.test(s) && books.has(s.slice(0, -9).toUpperCase())
+  const valid = (s: unknown): s is string => typeof s === 'string' && /^[a-z0-9]+@(aggTrade|bookTicker)$/.test(s) && books.has(s.split('@')[0].toUpperCase())
 
   /** Answers a live method frame: SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS. */
   function onMethod(ws: WebSocket, text: string) {
