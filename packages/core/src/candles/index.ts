@@ -96,12 +96,14 @@ async function previousClose(store: ObjectStore, exchange: string, symbol: strin
   return rows.sort((a, b) => a.open_time - b.open_time).at(-1)?.close
 }
 
-/** Writes `body` at `key` only over the version it read, retrying `recompute` when another run won. */
-export async function putFresh(store: ObjectStore, key: string, make: (current?: Uint8Array) => Promise<Uint8Array | string>, retries = defaults.writeRetries) {
+/**
+ * Writes what `make` returns at `key`, only over the version it saw (or where there was none), and
+ * calls `make` again when another run wrote meanwhile. `make` may read the current body.
+ */
+export async function putFresh(store: ObjectStore, key: string, make: (current: () => Promise<Uint8Array | undefined>) => Promise<Uint8Array | string>, retries = defaults.writeRetries) {
   for (let attempt = 0; ; attempt++) {
     const head = await store.head(key)
-    const current = head ? await store.get(key) : undefined
-    const body = await make(current)
+    const body = await make(async () => (head ? store.get(key) : undefined))
     try {
       return await store.put(key, body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
     } catch (e) {
@@ -140,7 +142,8 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
 
 /** Replaces one hour of the serving window with `candles`, keeping the newest `keep` candles. */
 export async function updateServing(store: ObjectStore, exchange: string, symbol: string, from: number, until: number, candles: Candle[], now: number, keep = defaults.servingCandles) {
-  await putFresh(store, servingKey(exchange, symbol, '1m'), async (current) => {
+  await putFresh(store, servingKey(exchange, symbol, '1m'), async (read) => {
+    const current = await read()
     const old: ServingWindow | undefined = current ? JSON.parse(new TextDecoder().decode(current)) : undefined
     const kept = (old?.candles ?? []).filter((c) => c.open_time < from || c.open_time >= until)
     const merged = [...kept, ...candles].sort((a, b) => a.open_time - b.open_time).slice(-keep)

@@ -77,6 +77,7 @@ interface SymbolState {
   accepted?: { id: number; ts: number }
   etag?: string
   saved?: number
+  savedAt?: number
   live?: Candle
   liveTrades: Trade[]
   liveDirty: boolean
@@ -288,10 +289,10 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     }
     for (const st of states.values()) {
       if (!st.accepted || st.accepted.id === st.saved) continue
-      if (!final && st.saved !== undefined && now() - (st as any).savedAt < s.checkpointEveryMs) continue
+      if (!final && st.saved !== undefined && now() - (st.savedAt ?? 0) < s.checkpointEveryMs) continue
       st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag)
       st.saved = st.accepted.id
-      ;(st as any).savedAt = now()
+      st.savedAt = now()
       sum.checkpoints[st.symbol] = st.accepted.id
     }
   }
