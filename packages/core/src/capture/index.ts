@@ -68,8 +68,10 @@ export function parseCapture(bytes: Uint8Array): CapturedMessage[] {
       if (!line.trim()) continue
       let o: any
       try { o = JSON.parse(line) } catch { continue } // a line cut by a crash while recording
+      if (o.t === 'header') { if (o.config) out.push({ kind: 'config', data: JSON.stringify(o.config) }); continue }
       const kind = o.t === 'recv' ? 'ws' : o.t
-      out.push({ kind, recvTs: o.ts, data: typeof o.data === 'string' ? o.data : JSON.stringify(o.data) })
+      const data = typeof o.data === 'string' ? o.data : o.data === undefined ? '' : JSON.stringify(o.data)
+      out.push({ kind, recvTs: o.ts, url: o.url ?? o.addr, data })
     } else {
       const m = parseLegacyLine(line)
       if (m) out.push(m)
