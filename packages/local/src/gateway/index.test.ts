@@ -7,15 +7,14 @@ import { broadcast } from '@ticklake/core/realtime/server'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { memoryConnectionStore } from '../connections/index'
+import { memoryStore } from '../store/index'
 import { createGateway, type Gateway } from './index'
 
-/** A Map-backed ObjectStore holding one serving window. */
+/** A store holding one serving window. */
 function objects(): ObjectStore {
-  const m = new Map<string, Uint8Array>([['serving/binance/BTC-USDT/1m.json', new TextEncoder().encode(JSON.stringify({ candles: [{ open_time: 1, close: 5 }] }))]])
-  return {
-    async get(k) { return m.get(k) }, async head() { return undefined }, async put(k, b) { m.set(k, typeof b === 'string' ? new TextEncoder().encode(b) : b); return { etag: '' } },
-    async list() { return [] }, async delete(k) { m.delete(k) },
-  }
+  const store = memoryStore()
+  void store.put('serving/binance/BTC-USDT/1m.json', JSON.stringify({ candles: [{ open_time: 1, close: 5 }] }))
+  return store
 }
 
 let server: Server
