@@ -1,65 +1,72 @@
 /**
  * The page: asks `/api/health` what runs (exchange, symbols, simulated or live), subscribes over
- * the WebSocket API to the chosen symbol's 1m candles and trades, keeps the candle series (snapshot,
- * then partial and final candles by open time), and shows the chart, the price and recent trades.
- * Reconnects with backoff and re-subscribes. Exposes `data-state` and `data-candles` on <body>.
+ * the WebSocket API to the chosen symbol's 1m candles and trades, keeps the candle series (a
+ * snapshot replaces it, then partial and final candles are upserted by open time), and shows the
+ * chart, the price with its change over the window, and the recent trades. Pings every 30 s,
+ * drops a connection that has gone silent, reconnects with backoff and subscribes again. Exposes
+ * `data-state` and `data-candles` on <body> for tests and monitors.
  */
 import './style.css'
 import type { Candle } from '@ticklake/core/market'
 import { candleChannel, tradeChannel, type LiveTrade, type ServerMessage } from '@ticklake/core/realtime'
-import { createChart, decimalsFor } from './chart'
+import { createChart, decimalsFor, fmt } from './chart'
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
+type State = 'connecting' | 'live' | 'reconnecting'
 
 const $ = (id: string) => document.getElementById(id)!
 const MAX_CANDLES = 1440
+const MAX_TRADES = 30
+const PING_MS = 30_000
+/** A connection with no message (pongs included) for this long is taken as dead. */
+const SILENT_MS = 75_000
 
-let candles: Candle[] = []
-let ws: WebSocket | undefined
-let retry = 500
 let health: Health
 let symbol = ''
+let candles: Candle[] = []
+let price: number | undefined
+let ws: WebSocket | undefined
+let retry = 0
+let heard = 0
 const chart = createChart($('chart'), $('legend'))
 
-function setState(s: 'connecting' | 'live' | 'reconnecting') {
+const channels = () => [candleChannel(health.exchange, symbol, '1m'), tradeChannel(health.exchange, symbol)]
+const utc = (ms: number) => new Date(ms).toISOString().slice(11, 19)
+/** The next reconnect delay: 0.5 s doubling to 15 s, with jitter so a restarted server is not stampeded. */
+const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random() * 0.4)
+
+function setState(s: State) {
+  if (document.body.dataset.state === s) return
   document.body.dataset.state = s
   $('state').textContent = s
 }
 
-/** Puts a candle in the series by open time (a final candle replaces the partial one). */
+function status(text: string) { $('error').textContent = text }
+
+/** Puts a candle in the series by open time; a partial never overwrites a final one of the same minute. */
 function upsert(c: Candle) {
   const i = candles.findLastIndex((x) => x.open_time <= c.open_time)
   if (i >= 0 && candles[i].open_time === c.open_time) {
-    if (candles[i].final && !c.final && candles[i].last_trade_id >= c.last_trade_id) return
+    if (candles[i].final && !c.final) return
     candles[i] = c
   } else candles.splice(i + 1, 0, c)
   if (candles.length > MAX_CANDLES) candles.splice(0, candles.length - MAX_CANDLES)
 }
 
-function render() {
-  chart.setCandles(candles)
-  document.body.dataset.candles = String(candles.length)
-  const last = candles.at(-1)
-  if (!last) return
-  const d = decimalsFor(last.close)
-  $('price').textContent = last.close.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
-  const first = candles[0].open
-  const pct = ((last.close - first) / first) * 100
+/** The price, its change against the window's first open, the update time and the title. */
+function showPrice() {
+  const first = candles[0]?.open
+  if (price == null) return
+  const d = decimalsFor(price)
+  $('price').textContent = fmt(price, d)
   const change = $('change')
-  change.textContent = `${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%`
-  change.className = pct >= 0 ? 'up' : 'down'
-  $('updated').textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`
-}
-
-function showTrades(trades: LiveTrade[]) {
-  const list = $('trades')
-  for (const t of trades.slice(-30)) {
-    const li = document.createElement('li')
-    li.className = t.side === 'buy' ? 'up' : 'down'
-    li.textContent = `${new Date(t.time).toISOString().slice(11, 19)}  ${t.price.toFixed(decimalsFor(t.price))}  ${t.qty}`
-    list.prepend(li)
+  if (first) {
+    const diff = price - first, pct = (diff / first) * 100
+    change.textContent = `${diff >= 0 ? '+' : ''}${fmt(diff, d)} (${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%)`
+    change.className = diff >= 0 ? 'up' : 'down'
   }
-  while (list.children.length > 30) list.lastChild!.remove()
+  $('updated').textContent = `updated ${utc(Date.now())} UTC`
+  document.title = `${symbol} ${fmt(price, d)} · Ticklake${health.simulated ? ' (SIMULATED)' : ''}`
 }
 
 let pending = false
@@ -67,23 +74,56 @@ let pending = false
 function schedule() {
   if (pending) return
   pending = true
-  requestAnimationFrame(() => { pending = false; render() })
+  requestAnimationFrame(() => {
+    pending = false
+    chart.setCandles(candles)
+    if (document.body.dataset.candles !== String(candles.length)) document.body.dataset.candles = String(candles.length)
+    showPrice()
+  })
+}
+
+function showTrades(trades: LiveTrade[]) {
+  const list = $('trades')
+  for (const t of trades.slice(-MAX_TRADES)) {
+    const li = document.createElement('li')
+    li.className = t.side === 'buy' ? 'up' : 'down'
+    li.textContent = `${utc(t.time)}  ${fmt(t.price, decimalsFor(t.price)).padStart(10)} ${String(+t.qty.toFixed(6)).padStart(9)}`
+    list.prepend(li)
+  }
+  while (list.children.length > MAX_TRADES) list.lastChild!.remove()
 }
 
 function onMessage(m: ServerMessage) {
-  if (m.type === 'snapshot' && m.channel === candleChannel(health.exchange, symbol, '1m')) {
-    const live = candles.filter((c) => !c.final)
-    candles = [...m.candles]
-    for (const c of live) upsert(c)
+  const [candleCh, tradeCh] = channels()
+  if (m.type === 'snapshot' && m.channel === candleCh) {
+    // the snapshot replaces the series; live candles newer than it are kept
+    const last = m.candles.at(-1)?.open_time ?? -Infinity
+    const newer = candles.filter((c) => c.open_time > last)
+    candles = m.candles.slice(-MAX_CANDLES)
+    for (const c of newer) upsert(c)
+    if (candles.length) price = candles[candles.length - 1].close
     schedule()
-  } else if (m.type === 'candle' && m.channel === candleChannel(health.exchange, symbol, '1m')) {
+  } else if (m.type === 'candle' && m.channel === candleCh) {
     upsert({ ...m.candle, final: m.final })
+    if (m.candle.open_time >= (candles.at(-1)?.open_time ?? 0)) price = m.candle.close
     schedule()
-  } else if (m.type === 'trade' && m.channel === tradeChannel(health.exchange, symbol)) {
+  } else if (m.type === 'trade' && m.channel === tradeCh && m.trades.length) {
     showTrades(m.trades)
+    price = m.trades[m.trades.length - 1].price
+    schedule()
   } else if (m.type === 'error') {
-    $('error').textContent = `server: ${m.code}: ${m.message}`
+    status(`server error ${m.code}: ${m.message}`)
   }
+}
+
+/** Forgets a socket (its late events are ignored) and plans the next connection. */
+function drop(socket: WebSocket) {
+  if (ws !== socket) return
+  ws = undefined
+  socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null
+  socket.close()
+  setState('reconnecting')
+  setTimeout(connect, backoff())
 }
 
 function connect() {
@@ -92,36 +132,66 @@ function connect() {
   const socket = new WebSocket(url)
   ws = socket
   socket.onopen = () => {
-    retry = 500
+    retry = 0
+    heard = Date.now()
+    socket.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
     setState('live')
-    socket.send(JSON.stringify({ action: 'subscribe', channels: [candleChannel(health.exchange, symbol, '1m'), tradeChannel(health.exchange, symbol)] }))
+    status('')
   }
-  socket.onmessage = (e) => { try { onMessage(JSON.parse(e.data)) } catch (err) { $('error').textContent = `bad message: ${(err as Error).message}` } }
-  socket.onclose = () => {
-    if (ws !== socket) return
-    setState('reconnecting')
-    setTimeout(connect, retry)
-    retry = Math.min(retry * 2, 15_000)
+  socket.onmessage = (e) => {
+    heard = Date.now()
+    let m: ServerMessage
+    try { m = JSON.parse(e.data) } catch { status('bad message from the server: not JSON'); return }
+    onMessage(m)
   }
+  socket.onclose = () => drop(socket)
 }
 
-async function main() {
+/** Switches the page to another symbol on the same connection. */
+function choose(next: string) {
+  if (next === symbol) return
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'unsubscribe', channels: channels() }))
+  symbol = next
+  candles = []
+  price = undefined
+  $('trades').replaceChildren()
+  $('price').textContent = '—'
+  $('change').textContent = ''
+  schedule()
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
+  const u = new URL(location.href)
+  u.searchParams.set('symbol', next)
+  history.replaceState(null, '', u)
+}
+
+async function start() {
   setState('connecting')
-  const res = await fetch('./api/health')
-  health = await res.json()
+  for (;;) {
+    try {
+      const res = await fetch('/api/health', { cache: 'no-store' })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      health = await res.json()
+      break
+    } catch (e) {
+      status(`cannot reach /api/health (${(e as Error).message}); retrying`)
+      await new Promise((r) => setTimeout(r, backoff()))
+    }
+  }
+  retry = 0
+  status('')
   $('simulated').hidden = !health.simulated
-  document.title = `Ticklake — ${health.simulated ? 'SIMULATED' : health.exchange}`
-  const wanted = new URLSearchParams(location.search).get('symbol')
+  $('source').textContent = `${health.exchange} · ${health.simulated ? 'simulated' : health.source} · 1m · UTC`
+  const wanted = new URLSearchParams(location.search).get('symbol')?.toUpperCase()
   symbol = wanted && health.symbols.includes(wanted) ? wanted : health.symbols[0]
   const select = $('symbol') as HTMLSelectElement
   for (const s of health.symbols) select.add(new Option(s, s, false, s === symbol))
-  select.onchange = () => {
-    const u = new URL(location.href)
-    u.searchParams.set('symbol', select.value)
-    location.assign(u)
-  }
+  select.onchange = () => choose(select.value)
   connect()
-  setInterval(() => { if (ws?.readyState === WebSocket.OPEN) ws.send('{"action":"ping"}') }, 30_000)
+  setInterval(() => {
+    if (ws?.readyState !== WebSocket.OPEN) return
+    if (Date.now() - heard > SILENT_MS) return drop(ws)
+    ws.send('{"action":"ping"}')
+  }, PING_MS)
 }
 
-main().catch((e) => { $('error').textContent = `could not start: ${e.message}`; setState('reconnecting') })
+void start()
