@@ -1,118 +1,299 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { ApiGatewayManagementApiClient, GetConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi'
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { broadcast } from '@ticklake/core/realtime/server'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { memoryConnectionStore } from '../connections/index'
 import { memoryStore } from '../store/index'
-import { createGateway, type Gateway } from './index'
+import { createGateway, requestTime, type Gateway, type GatewayOptions } from './index'
+
+const BTC = 'candles:binance:BTC-USDT:1m'
+const candle = { open_time: 1, close: 5 }
 
 /** A store holding one serving window. */
-function objects(): ObjectStore {
+async function objects(): Promise<ObjectStore> {
   const store = memoryStore()
-  void store.put('serving/binance/BTC-USDT/1m.json', JSON.stringify({ candles: [{ open_time: 1, close: 5 }] }))
+  await store.put('serving/binance/BTC-USDT/1m.json', JSON.stringify({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', updated_at: 1, candles: [candle] }))
   return store
 }
 
-let server: Server
-let gateway: Gateway
-let port: number
-const store = memoryConnectionStore()
-const clients: WebSocket[] = []
+const cleanups: (() => Promise<unknown> | void)[] = []
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
 
-beforeEach(async () => {
-  server = createServer((req, res) => { void gateway.handleManagement(req, res).then((done) => { if (!done) { res.statusCode = 404; res.end() } }) })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  port = (server.address() as AddressInfo).port
-  const h = createRealtimeHandlers({ store, poster: apigwPoster(`http://127.0.0.1:${port}`), objects: objects() })
-  gateway = createGateway({ routes: { $connect: h.connect, $disconnect: h.disconnect, $default: h.message } })
+/** A node:http server on a free port serving the gateway (upgrade and management API) and 404 for the rest. */
+async function mount(opts: GatewayOptions) {
+  const gateway: Gateway = createGateway(opts)
+  const server: Server = createServer((req, res) => { void gateway.handleManagement(req, res).then((done) => { if (!done) { res.statusCode = 404; res.end() } }) })
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
-})
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  cleanups.push(async () => {
+    await gateway.close()
+    server.closeAllConnections()
+    await new Promise((r) => server.close(r))
+  })
+  return { gateway, server, port, url: `http://127.0.0.1:${port}` }
+}
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close()
-  await gateway.close()
-  server.closeAllConnections()
-  await new Promise((r) => server.close(r))
-})
+/** The local cloud's wiring: the real handlers, the memory connection store, the real SDK poster. */
+async function cloud(opts: Partial<GatewayOptions> = {}) {
+  const store = memoryConnectionStore()
+  // The management endpoint is the server's own address, known once it listens.
+  let poster: ReturnType<typeof apigwPoster> | undefined
+  const h = createRealtimeHandlers({ store, poster: { post: (id, data) => poster!.post(id, data) }, objects: await objects() })
+  const m = await mount({ routes: { $connect: h.connect, $disconnect: h.disconnect, subscribe: h.message, unsubscribe: h.message, ping: h.message, $default: h.message }, ...opts })
+  poster = apigwPoster(m.url)
+  return { ...m, store, poster }
+}
 
 /** A connected client with a queue of parsed frames and `next()` to await the next one. */
-async function client() {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
-  clients.push(ws)
+async function client(port: number, path = '/ws') {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`)
+  cleanups.push(() => ws.terminate())
   const frames: any[] = []
   const waiters: ((m: any) => void)[] = []
   ws.on('message', (d) => { const m = JSON.parse(d.toString()); const w = waiters.shift(); if (w) w(m); else frames.push(m) })
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j) })
   const next = () => (frames.length ? Promise.resolve(frames.shift()) : new Promise<any>((r) => waiters.push(r)))
-  return { ws, next, send: (s: string) => ws.send(s) }
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)))
+  return { ws, next, closed, frames, send: (s: string | Buffer) => ws.send(s) }
+}
+
+/** The HTTP status a refused upgrade answers with; -1 when the socket is dropped without one. */
+const upgradeStatus = (port: number, path: string) => new Promise<number>((r) => {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`)
+  ws.on('unexpected-response', (_req, res) => { r(res.statusCode!); res.resume(); ws.terminate() })
+  ws.on('open', () => { r(101); ws.terminate() })
+  ws.on('error', () => r(-1))
+})
+
+const until = async (ok: () => boolean | Promise<boolean>, ms = 2_000) => {
+  const end = Date.now() + ms
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
 describe('WebSocket gateway emulator with the real realtime handlers', () => {
   it('subscribes a client, sends the snapshot from the serving window, and delivers broadcasts through the real management API client', async () => {
-    const c = await client()
-    c.send(JSON.stringify({ action: 'subscribe', channels: ['candles:binance:BTC-USDT:1m'] }))
-    expect(await c.next()).toEqual({ type: 'subscribed', channels: ['candles:binance:BTC-USDT:1m'] })
-    expect(await c.next()).toEqual({ type: 'snapshot', channel: 'candles:binance:BTC-USDT:1m', candles: [{ open_time: 1, close: 5 }] })
-    const r = await broadcast({ store, poster: apigwPoster(`http://127.0.0.1:${port}`), channel: 'candles:binance:BTC-USDT:1m', message: { type: 'pong', time: 7 } })
-    expect(r).toEqual({ sent: 1, gone: 0, failed: 0 })
-    expect(await c.next()).toEqual({ type: 'pong', time: 7 })
+    const { port, store, poster } = await cloud()
+    const c = await client(port)
+    c.send(JSON.stringify({ action: 'subscribe', channels: [BTC] }))
+    expect(await c.next()).toEqual({ type: 'subscribed', channels: [BTC] })
+    expect(await c.next()).toEqual({ type: 'snapshot', channel: BTC, candles: [candle] })
+    const message = { type: 'candle' as const, channel: BTC, candle: candle as any, final: false }
+    expect(await broadcast({ store, poster, channel: BTC, message })).toEqual({ sent: 1, gone: 0, failed: 0 })
+    expect(await c.next()).toEqual(message)
   })
 
-  it('answers hostile input with error codes and keeps serving everyone', async () => {
-    const bad = await client()
-    const good = await client()
+  it('answers hostile input with error codes and keeps serving a second client', async () => {
+    const { port } = await cloud()
+    const bad = await client(port)
+    const good = await client(port)
     const cases: [string, string][] = [
       ['{nope', 'bad_json'], ['{"action":"dance"}', 'unknown_action'], ['{"action":"subscribe","channels":["candles:binance:BTC-USDT"]}', 'bad_channel'],
       [JSON.stringify({ action: 'subscribe', channels: Array.from({ length: 51 }, (_, i) => `trades:binance:C${i}-USDT`) }), 'too_many_subscriptions'],
-      ['x'.repeat(40_000), 'too_large'], ['[]', 'bad_message'],
+      ['x'.repeat(40_000), 'too_large'], ['[]', 'bad_message'], ['{"action":"subscribe","channels":"all"}', 'bad_message'], ['', 'bad_json'],
     ]
     for (const [frame, code] of cases) {
       bad.send(frame)
       expect(await bad.next()).toMatchObject({ type: 'error', code })
     }
     good.send('{"action":"ping"}')
-    expect(await good.next()).toMatchObject({ type: 'pong' })
+    expect(await good.next()).toMatchObject({ type: 'pong', time: expect.any(Number) })
+    bad.send('{"action":"ping"}')
+    expect(await bad.next()).toMatchObject({ type: 'pong' })
   })
 
-  it('answers Gone for an unknown connection, and broadcast forgets connections that are gone', async () => {
-    const poster = apigwPoster(`http://127.0.0.1:${port}`)
+  it("answers 'gone' for an unknown connection, and broadcast forgets connections that are gone", async () => {
+    const { port, store, poster } = await cloud()
     expect(await poster.post('bm9uZQ==', 'x')).toBe('gone')
     await store.add('ghost', 0)
     await store.subscribe('ghost', ['trades:binance:BTC-USDT'])
-    expect(await broadcast({ store, poster, channel: 'trades:binance:BTC-USDT', message: { type: 'pong', time: 1 } })).toEqual({ sent: 0, gone: 1, failed: 0 })
-    expect(await store.subscribers('trades:binance:BTC-USDT')).toEqual([])
+    const c = await client(port)
+    c.send(JSON.stringify({ action: 'subscribe', channels: ['trades:binance:BTC-USDT'] }))
+    await c.next()
+    expect(await broadcast({ store, poster, channel: 'trades:binance:BTC-USDT', message: { type: 'pong', time: 1 } })).toEqual({ sent: 1, gone: 1, failed: 0 })
+    expect(await store.subscribers('trades:binance:BTC-USDT')).toHaveLength(1)
+    expect(await store.channelsOf('ghost')).toEqual([])
   })
 
-  it('selects the route by the body\'s action like API Gateway, with $default for the rest', async () => {
-    const seen: string[] = []
-    const record = async (e: any) => { seen.push(`${e.requestContext.routeKey}:${e.requestContext.eventType}`); return { statusCode: 200 } }
-    const g = createGateway({ routes: { $connect: record, ping: record, $default: record } })
-    const own = createServer()
-    own.on('upgrade', (req, socket, head) => { g.handleUpgrade(req, socket, head) })
-    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r))
-    const ws = new WebSocket(`ws://127.0.0.1:${(own.address() as AddressInfo).port}/ws`)
-    await new Promise((r) => ws.once('open', r))
-    ws.send('{"action":"ping"}'); ws.send('{"action":"subscribe"}'); ws.send('not json')
-    await new Promise((r) => setTimeout(r, 100))
-    expect(seen).toEqual(['$connect:CONNECT', 'ping:MESSAGE', '$default:MESSAGE', '$default:MESSAGE'])
-    ws.close()
-    await g.close()
-    own.closeAllConnections()
-    await new Promise((r) => own.close(r))
-  })
-
-  it('runs $disconnect when a client goes, removing its subscriptions', async () => {
-    const c = await client()
+  it('runs $disconnect when a client goes, removing it and its subscriptions from the store', async () => {
+    const { port, store, gateway } = await cloud()
+    const c = await client(port)
     c.send(JSON.stringify({ action: 'subscribe', channels: ['trades:binance:ETH-USDT'] }))
     await c.next()
     expect(await store.subscribers('trades:binance:ETH-USDT')).toHaveLength(1)
     c.ws.close()
-    await new Promise((r) => setTimeout(r, 100))
-    expect(await store.subscribers('trades:binance:ETH-USDT')).toEqual([])
+    await until(async () => (await store.subscribers('trades:binance:ETH-USDT')).length === 0)
+    expect(gateway.connections()).toBe(0)
+    expect((store as ReturnType<typeof memoryConnectionStore>).size()).toBe(0)
+  })
+
+  it('tells the real SDK client about a connection (GetConnection) and closes it on DeleteConnection', async () => {
+    const { port, url, store } = await cloud()
+    const c = await client(port)
+    // The connection id is only known server-side: find it through a subscription.
+    c.send(JSON.stringify({ action: 'subscribe', channels: ['stats:binance:BTC-USDT'] }))
+    await c.next()
+    const [id] = await store.subscribers('stats:binance:BTC-USDT')
+    expect(id).toMatch(/^[A-Za-z0-9+/]{14}[A-Za-z0-9+/=]{2}$/)
+    const sdk = new ApiGatewayManagementApiClient({ region: 'us-east-1', endpoint: url, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
+    const info = await sdk.send(new GetConnectionCommand({ ConnectionId: id }))
+    expect(info.ConnectedAt).toBeInstanceOf(Date)
+    expect(info.LastActiveAt).toBeInstanceOf(Date)
+    expect(info.Identity?.SourceIp).toBe('127.0.0.1')
+    expect(await apigwPoster(url).deleteConnection(id)).toBe('ok')
+    expect(await c.closed).toBe(1000)
+    await until(async () => (await store.subscribers('stats:binance:BTC-USDT')).length === 0)
+  })
+})
+
+describe('WebSocket gateway emulator', () => {
+  const ok = async () => ({ statusCode: 200 })
+
+  it("selects the route by the body's action like API Gateway, with $default for the rest", async () => {
+    const seen: string[] = []
+    const record = async (e: APIGatewayProxyWebsocketEventV2) => { seen.push(`${e.requestContext.routeKey}:${e.requestContext.eventType}`); return { statusCode: 200 } }
+    const { port } = await mount({ routes: { $connect: record, ping: record, $default: record } })
+    const c = await client(port)
+    c.send('{"action":"ping"}'); c.send('{"action":"subscribe"}'); c.send('not json'); c.send('{"action":"$connect"}'); c.send('{"action":7}')
+    await until(() => seen.length === 6)
+    expect(seen).toEqual(['$connect:CONNECT', 'ping:MESSAGE', '$default:MESSAGE', '$default:MESSAGE', '$default:MESSAGE', '$default:MESSAGE'])
+  })
+
+  it('hands handlers events shaped like API Gateway WebSocket events', async () => {
+    const events: APIGatewayProxyWebsocketEventV2[] = []
+    const record = async (e: APIGatewayProxyWebsocketEventV2) => { events.push(e); return { statusCode: 200 } }
+    const { port } = await mount({ routes: { $connect: record, $disconnect: record, $default: record }, stage: 'dev' })
+    const c = await client(port, '/ws?token=abc')
+    c.send('{"action":"ping"}')
+    await until(() => events.length === 2)
+    c.ws.close(1000)
+    await until(() => events.length === 3)
+    const [connect, message, disconnect] = events as any[]
+    const id = connect.requestContext.connectionId
+    expect(connect).toMatchObject({
+      isBase64Encoded: false,
+      queryStringParameters: { token: 'abc' },
+      headers: { Host: `127.0.0.1:${port}`, 'Sec-Websocket-Version': '13' },
+      multiValueHeaders: { Host: [`127.0.0.1:${port}`] },
+      requestContext: {
+        routeKey: '$connect', eventType: 'CONNECT', messageDirection: 'IN', stage: 'dev', domainName: `127.0.0.1:${port}`,
+        identity: { sourceIp: '127.0.0.1' }, connectedAt: expect.any(Number), requestTimeEpoch: expect.any(Number),
+        requestId: expect.any(String), extendedRequestId: expect.any(String), apiId: expect.any(String),
+      },
+    })
+    expect(connect.requestContext.requestTime).toMatch(/^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/)
+    expect(message).toMatchObject({ body: '{"action":"ping"}', isBase64Encoded: false, requestContext: { routeKey: '$default', eventType: 'MESSAGE', connectionId: id, messageId: expect.any(String), connectedAt: connect.requestContext.connectedAt } })
+    expect(disconnect).toMatchObject({ requestContext: { routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: id, disconnectStatusCode: 1000 } })
+    expect(requestTime(Date.UTC(2026, 10, 4, 5, 6, 7))).toBe('04/Nov/2026:05:06:07 +0000')
+  })
+
+  it('refuses the upgrade when $connect answers non-2xx or throws, and takes no other path', async () => {
+    const { port } = await mount({ routes: { $connect: async () => ({ statusCode: 401 }) } })
+    expect(await upgradeStatus(port, '/ws')).toBe(401)
+    expect(await upgradeStatus(port, '/elsewhere')).toBe(-1)
+    const { port: p2 } = await mount({ routes: { $connect: async () => { throw new Error('boom') } } })
+    expect(await upgradeStatus(p2, '/ws')).toBe(500)
+  })
+
+  it('answers a throwing handler with API Gateway\'s "Internal server error" and goes on serving', async () => {
+    const lines: string[] = []
+    const { port } = await mount({ routes: { boom: async () => { throw new Error('kaput') }, $default: async () => ({ statusCode: 200 }) }, log: (l) => lines.push(l) })
+    const c = await client(port)
+    c.send('{"action":"boom"}')
+    expect(await c.next()).toEqual({ message: 'Internal server error', connectionId: expect.any(String), requestId: expect.any(String) })
+    expect(lines.join('\n')).toContain('kaput')
+    const other = await client(port)
+    other.send('{"action":"boom"}')
+    expect(await other.next()).toMatchObject({ message: 'Internal server error' })
+  })
+
+  it('answers Forbidden when no route matches and there is no $default', async () => {
+    const { port } = await mount({ routes: { ping: ok } })
+    const c = await client(port)
+    c.send('{"action":"other"}')
+    expect(await c.next()).toMatchObject({ message: 'Forbidden' })
+  })
+
+  it('closes a connection that sends a binary frame with 1003, as API Gateway does', async () => {
+    const { port, gateway } = await mount({ routes: { $default: ok } })
+    const c = await client(port)
+    c.send(Buffer.from([1, 2, 3]))
+    expect(await c.closed).toBe(1003)
+    await until(() => gateway.connections() === 0)
+  })
+
+  it('answers over-size frames with an error frame without routing them', async () => {
+    let routed = 0
+    const { port, gateway } = await mount({ routes: { $default: async () => { routed++; return { statusCode: 200 } } }, maxFrameBytes: 100 })
+    const c = await client(port)
+    c.send('{"action":"x","pad":"' + 'y'.repeat(200) + '"}')
+    expect(await c.next()).toMatchObject({ type: 'error', code: 'too_large' })
+    expect(routed).toBe(0)
+    expect(gateway.stats().oversize).toBe(1)
+  })
+
+  it('throttles a client that floods frames faster than its handlers finish', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => { release = r })
+    const { port, gateway } = await mount({ routes: { $default: async () => { await gate; return { statusCode: 200 } } }, maxInFlight: 2 })
+    const c = await client(port)
+    for (let i = 0; i < 5; i++) c.send('{}')
+    for (let i = 0; i < 3; i++) expect(await c.next()).toMatchObject({ message: 'Too Many Requests' })
+    expect(gateway.stats().throttled).toBe(3)
+    release()
+  })
+
+  it('drops frames for a client that does not read instead of buffering without bound', async () => {
+    const ids: string[] = []
+    const { port, url, gateway } = await mount({ routes: { $connect: async (e) => { ids.push(e.requestContext.connectionId); return { statusCode: 200 } } }, maxBufferedBytes: 256 * 1024 })
+    const c = await client(port)
+    ;(c.ws as any)._socket.pause()
+    const frame = 'z'.repeat(100 * 1024)
+    const auth = { authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0' }
+    for (let i = 0; i < 500 && !gateway.stats().dropped; i++) {
+      const res = await fetch(`${url}/@connections/${encodeURIComponent(ids[0])}`, { method: 'POST', headers: auth, body: frame })
+      expect(res.status).toBe(200)
+    }
+    expect(gateway.stats().dropped).toBeGreaterThan(0)
+  })
+
+  it('drops a client that stops answering pings, running $disconnect', async () => {
+    const gone: string[] = []
+    const { port, gateway } = await mount({ routes: { $disconnect: async (e) => { gone.push(e.requestContext.connectionId); return { statusCode: 200 } } }, pingIntervalMs: 30 })
+    const c = await client(port)
+    ;(c.ws as any)._socket.pause()
+    await until(() => gone.length === 1)
+    expect(gateway.connections()).toBe(0)
+  })
+
+  it('refuses unsigned management calls and answers Gone for unknown connections', async () => {
+    const { url } = await mount({ routes: {} })
+    const unsigned = await fetch(`${url}/@connections/abc`, { method: 'POST', body: 'hi' })
+    expect(unsigned.status).toBe(403)
+    expect(unsigned.headers.get('x-amzn-errortype')).toBe('ForbiddenException')
+    const auth = { authorization: 'AWS4-HMAC-SHA256 Credential=x' }
+    const gone = await fetch(`${url}/local/@connections/abc`, { method: 'POST', headers: auth, body: 'hi' })
+    expect(gone.status).toBe(410)
+    expect(gone.headers.get('x-amzn-errortype')).toBe('GoneException')
+    expect((await fetch(`${url}/other`, { headers: auth })).status).toBe(404)
+  })
+
+  it('closes every connection on close, running their $disconnect first', async () => {
+    const gone: string[] = []
+    const { port, gateway } = await mount({ routes: { $disconnect: async (e) => { await new Promise((r) => setTimeout(r, 20)); gone.push(e.requestContext.connectionId); return { statusCode: 200 } } } })
+    await client(port)
+    await client(port)
+    await gateway.close()
+    expect(gone).toHaveLength(2)
     expect(gateway.connections()).toBe(0)
   })
 })

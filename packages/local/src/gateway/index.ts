@@ -3,163 +3,301 @@
  * HTTP server, turns their lifecycle and frames into real API Gateway WebSocket events
  * (`$connect`, `$disconnect`, and routes selected by `$request.body.action`, else `$default`) for
  * the real handlers, and serves the management API (`POST/GET/DELETE /@connections/{id}`) that
- * handlers call with `@aws-sdk/client-apigatewaymanagementapi`. Slow clients lose frames instead
- * of growing memory; a failing handler never takes the gateway down.
+ * handlers call with `@aws-sdk/client-apigatewaymanagementapi`.
+ *
+ * Like API Gateway: a `$connect` answering non-2xx refuses the upgrade; a handler that throws
+ * makes the client receive `{"message":"Internal server error",...}`; a binary frame closes the
+ * connection with 1003; an unsigned management call gets 403. Beyond it, for a laptop: frames over
+ * `maxFrameBytes` get an error frame and reach no handler, a client flooding frames faster than
+ * its handlers finish is throttled, a slow client loses frames instead of growing memory, and dead
+ * clients are found by ping and disconnected. Nothing a client does takes the gateway down.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 
 export const defaults = {
+  /** The path clients connect to. */
   path: '/ws',
+  /** The stage named in events (`requestContext.stage`) and accepted as a management path prefix. */
   stage: 'local',
-  /** Client frames above this are refused (API Gateway's own limit is 128 KB). */
+  /** Client frames above this get an error frame and reach no handler (API Gateway's own limit is 128 KB). */
   maxFrameBytes: 32 * 1024,
+  /** Frames above this close the connection with 1009, as `ws` does. */
+  maxPayloadBytes: 1024 * 1024,
   /** A client whose unsent bytes exceed this loses frames until it catches up. */
   maxBufferedBytes: 4 * 1024 * 1024,
+  /** Handler invocations running at once for one connection; frames beyond are refused. */
+  maxInFlight: 32,
+  /** Server ping period; a client that has not answered the previous ping is dropped. */
   pingIntervalMs: 30_000,
+  /** Largest management POST (API Gateway's PostToConnection limit). */
   maxPostBytes: 128 * 1024,
 }
 
-export type WsHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<{ statusCode: number; body?: string } | void>
+export type WsResult = { statusCode: number; body?: string } | void
+export type WsHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<WsResult>
 export interface GatewayRoutes { $connect?: WsHandler; $disconnect?: WsHandler; $default?: WsHandler; [action: string]: WsHandler | undefined }
 
-export interface GatewayOptions extends Partial<typeof defaults> { routes: GatewayRoutes; log?: (line: string) => void }
+export interface GatewayOptions extends Partial<typeof defaults> { routes: GatewayRoutes; log?: (msg: string) => void }
 
-interface Conn { id: string; ws: WebSocket; connectedAt: number; sourceIp: string; lastActiveAt: number; alive: boolean; dropped: number }
+export interface GatewayStats {
+  connections: number
+  /** Frames not sent because their client was too far behind. */
+  dropped: number
+  /** Frames refused because their client had `maxInFlight` invocations running. */
+  throttled: number
+  /** Frames over `maxFrameBytes`. */
+  oversize: number
+  handlerErrors: number
+}
 
 export interface Gateway {
+  /** Takes the upgrade if it is for the gateway's path; false (and the socket untouched) otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  /** Serves `/@connections/{id}` (optionally under `/{stage}`); false (and `res` untouched) for any other path. */
   handleManagement(req: IncomingMessage, res: ServerResponse): Promise<boolean>
   connections(): number
-  stats(): { connections: number; dropped: number; handlerErrors: number }
+  stats(): GatewayStats
+  /** Drops every client, waits for their `$disconnect` and any handler still running. */
   close(): Promise<void>
 }
 
-/** An API Gateway-like connection id: 12 random bytes, base64. */
-const connectionId = () => randomBytes(12).toString('base64')
+interface Conn {
+  id: string
+  ws: WebSocket
+  host: string
+  connectedAt: number
+  sourceIp: string
+  userAgent: string
+  lastActiveAt: number
+  alive: boolean
+  inFlight: number
+  dropped: number
+}
 
-/** Creates the gateway; mount it with `server.on('upgrade', …)` and in the request handler. */
+type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT'
+
+/** An API Gateway-like id: 11 random bytes in base64, e.g. `L0SM9cOFvHcCIhw=`. */
+const awsId = () => randomBytes(11).toString('base64')
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const pad = (n: number) => String(n).padStart(2, '0')
+/** API Gateway's `requestTime`: `24/Nov/2026:15:04:05 +0000`. */
+export const requestTime = (ms: number) => {
+  const d = new Date(ms)
+  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
+}
+
+/** The `headers` and `multiValueHeaders` of a `$connect` event, as API Gateway spells them. */
+function headersOf(h: IncomingHttpHeaders) {
+  const headers: Record<string, string> = {}
+  const multiValueHeaders: Record<string, string[]> = {}
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue
+    const name = k.replace(/(^|-)([a-z])/g, (_, dash, c) => dash + c.toUpperCase())
+    const values = Array.isArray(v) ? v : [v]
+    headers[name] = values.join(',')
+    multiValueHeaders[name] = values
+  }
+  return { headers, multiValueHeaders }
+}
+
+/** Size of a received message in bytes. */
+const sizeOf = (data: RawData) => (Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength)
+
+/**
+ * Creates the gateway; mount it on a node:http server.
+ * @example
+ * const gateway = createGateway({ routes: { $connect: h.connect, $disconnect: h.disconnect, $default: h.message } })
+ * server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
+ * // and first thing in the request handler: if (await gateway.handleManagement(req, res)) return
+ */
 export function createGateway(opts: GatewayOptions): Gateway {
   const o = { ...defaults, ...opts }
   const log = opts.log ?? (() => {})
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(o.maxPayloadBytes, o.maxFrameBytes) })
   const conns = new Map<string, Conn>()
-  const totals = { dropped: 0, handlerErrors: 0 }
+  const totals = { dropped: 0, throttled: 0, oversize: 0, handlerErrors: 0 }
+  const running = new Set<Promise<unknown>>()
   const apiId = randomBytes(5).toString('hex')
+  let closed = false
 
-  function event(c: Conn, routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', host: string, body?: string): APIGatewayProxyWebsocketEventV2 {
+  function event(c: Omit<Conn, 'ws'>, routeKey: string, eventType: EventType, extra: Partial<APIGatewayProxyWebsocketEventV2> & { headers?: object; multiValueHeaders?: object } = {}, context: object = {}): APIGatewayProxyWebsocketEventV2 {
     const now = Date.now()
-    return {
-      requestContext: {
-        routeKey, messageId: eventType === 'MESSAGE' ? randomBytes(12).toString('base64') : undefined, eventType, extendedRequestId: randomUUID(),
-        requestTime: new Date(now).toUTCString(), messageDirection: 'IN', stage: o.stage, connectedAt: c.connectedAt, requestTimeEpoch: now,
-        identity: { sourceIp: c.sourceIp }, requestId: randomUUID(), domainName: host, connectionId: c.id, apiId,
-      } as any,
-      body, isBase64Encoded: false,
-    } as APIGatewayProxyWebsocketEventV2
-  }
-
-  async function invoke(route: string, ev: APIGatewayProxyWebsocketEventV2) {
-    const h = o.routes[route]
-    if (!h) return { statusCode: 200 }
-    try { return (await h(ev)) ?? { statusCode: 200 } } catch (e: any) {
-      totals.handlerErrors++
-      log(`gateway: ${route} handler failed: ${e?.message ?? e}`)
-      return { statusCode: 500 }
+    const requestContext = {
+      routeKey, ...(eventType === 'MESSAGE' ? { messageId: awsId() } : {}), eventType, extendedRequestId: awsId(),
+      requestTime: requestTime(now), messageDirection: 'IN' as const, stage: o.stage, connectedAt: c.connectedAt, requestTimeEpoch: now,
+      identity: { userAgent: c.userAgent, sourceIp: c.sourceIp }, requestId: awsId(), domainName: c.host, connectionId: c.id, apiId, ...context,
     }
+    return { ...extra, requestContext: requestContext as APIGatewayProxyWebsocketEventV2['requestContext'], isBase64Encoded: false }
   }
 
-  function sendTo(c: Conn, data: string | Buffer) {
-    if (c.ws.bufferedAmount > o.maxBufferedBytes) { c.dropped++; totals.dropped++; return }
+  /** Runs a route's handler; a throw is logged and reported as a 500, never rethrown. */
+  function invoke(route: string, ev: APIGatewayProxyWebsocketEventV2): Promise<{ statusCode: number; threw?: boolean }> {
+    const h = o.routes[route]
+    if (!h) return Promise.resolve({ statusCode: 200 })
+    const p = (async () => {
+      try {
+        const r = await h(ev)
+        return { statusCode: r?.statusCode ?? 200 }
+      } catch (e: any) {
+        totals.handlerErrors++
+        log(`gateway: ${route} handler failed for ${ev.requestContext.connectionId}: ${e?.stack ?? e}`)
+        return { statusCode: 500, threw: true }
+      }
+    })()
+    running.add(p)
+    void p.finally(() => running.delete(p))
+    return p
+  }
+
+  /** Sends a frame unless the client is closed or too far behind (then the frame is dropped and counted). */
+  function sendTo(c: Conn, data: string | Buffer): 'ok' | 'gone' | 'dropped' {
+    if (c.ws.readyState !== c.ws.OPEN) return 'gone'
+    if (c.ws.bufferedAmount > o.maxBufferedBytes) { c.dropped++; totals.dropped++; return 'dropped' }
     c.ws.send(data)
+    return 'ok'
   }
 
-  /** API Gateway's route selection: `$request.body.action`, else `$default`. */
+  /** API Gateway's gateway responses, as a frame to the client. */
+  const gatewayMessage = (c: Conn, message: string) => sendTo(c, JSON.stringify({ message, connectionId: c.id, requestId: awsId() }))
+
+  /** API Gateway's route selection on `$request.body.action`, else `$default`. */
   function routeOf(body: string) {
     try {
       const action = JSON.parse(body)?.action
-      if (typeof action === 'string' && action !== '$connect' && action !== '$disconnect' && o.routes[action]) return action
+      if (typeof action === 'string' && !action.startsWith('$') && o.routes[action]) return action
     } catch { /* not JSON: $default */ }
     return '$default'
   }
 
+  function onFrame(c: Conn, data: RawData, isBinary: boolean) {
+    c.lastActiveAt = Date.now()
+    if (isBinary) { c.ws.close(1003, 'Binary frames are not supported'); return }
+    const size = sizeOf(data)
+    if (size > o.maxFrameBytes) {
+      totals.oversize++
+      sendTo(c, JSON.stringify({ type: 'error', code: 'too_large', message: `frame of ${size} bytes is over the ${o.maxFrameBytes} byte limit` }))
+      return
+    }
+    if (c.inFlight >= o.maxInFlight) { totals.throttled++; gatewayMessage(c, 'Too Many Requests'); return }
+    const body = data.toString()
+    const route = routeOf(body)
+    if (!o.routes[route]) { gatewayMessage(c, 'Forbidden'); return }
+    c.inFlight++
+    void invoke(route, event(c, route, 'MESSAGE', { body })).then((r) => {
+      c.inFlight--
+      if (r.threw) gatewayMessage(c, 'Internal server error')
+    })
+  }
+
+  function accept(c: Omit<Conn, 'ws'>, ws: WebSocket) {
+    const conn: Conn = Object.assign(c, { ws })
+    conns.set(conn.id, conn)
+    ws.on('pong', () => { conn.alive = true })
+    ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary))
+    ws.on('error', (e) => log(`gateway: connection ${conn.id}: ${e.message}`))
+    ws.on('close', (code, reason) => {
+      conns.delete(conn.id)
+      void invoke('$disconnect', event(conn, '$disconnect', 'DISCONNECT', { headers: { Host: conn.host } }, { disconnectStatusCode: code, disconnectReason: reason.toString() }))
+    })
+  }
+
+  /** Answers a refused upgrade with the status `$connect` returned. */
+  function refuse(socket: Duplex, status: number) {
+    if (socket.destroyed) return
+    socket.end(`HTTP/1.1 ${status} ${status === 500 ? 'Internal Server Error' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  }
+
   const pinger = setInterval(() => {
     for (const c of conns.values()) {
-      if (!c.alive) { c.ws.terminate(); continue }
+      if (!c.alive) { log(`gateway: connection ${c.id} did not answer a ping; dropping it`); c.ws.terminate(); continue }
       c.alive = false
       c.ws.ping()
     }
   }, o.pingIntervalMs)
   pinger.unref()
 
+  async function management(req: IncomingMessage, res: ServerResponse, id: string) {
+    const reply = (status: number, body?: object, errorType?: string) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...(errorType ? { 'x-amzn-errortype': errorType } : {}) })
+      res.end(body ? JSON.stringify(body) : undefined)
+    }
+    const gone = () => reply(410, { message: null }, 'GoneException')
+    if (!/^AWS4-HMAC-SHA256 /.test(String(req.headers.authorization ?? ''))) {
+      req.resume()
+      return reply(403, { message: 'Missing Authentication Token' }, 'ForbiddenException')
+    }
+    const c = conns.get(id)
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of req) { size += chunk.length; if (size <= o.maxPostBytes) chunks.push(chunk) }
+      if (size > o.maxPostBytes) return reply(413, { message: `Message too long, max size is ${o.maxPostBytes} bytes` }, 'PayloadTooLargeException')
+      if (!c || sendTo(c, Buffer.concat(chunks).toString('utf8')) === 'gone') return gone()
+      return reply(200)
+    }
+    req.resume()
+    if (!c) return gone()
+    if (req.method === 'GET') {
+      return reply(200, { connectedAt: new Date(c.connectedAt).toISOString(), identity: { sourceIp: c.sourceIp, userAgent: c.userAgent }, lastActiveAt: new Date(c.lastActiveAt).toISOString() })
+    }
+    if (req.method === 'DELETE') { c.ws.close(1000, 'Goodbye'); return reply(204) }
+    return reply(405, { message: `${req.method} is not allowed on /@connections/{id}` })
+  }
+
+  const managementPath = new RegExp(`^(?:/${o.stage.replace(/[^\w-]/g, '')})?/@connections/([^/]+)$`)
+
   return {
     handleUpgrade(req, socket, head) {
       if (new URL(req.url ?? '/', 'http://x').pathname !== o.path) return false
-      const host = req.headers.host ?? 'localhost'
-      const c: Conn = { id: connectionId(), ws: undefined as any, connectedAt: Date.now(), sourceIp: req.socket.remoteAddress ?? '127.0.0.1', lastActiveAt: Date.now(), alive: true, dropped: 0 }
-      void invoke('$connect', event(c, '$connect', 'CONNECT', host)).then((r) => {
-        if (r.statusCode >= 300) { socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n'); return }
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          c.ws = ws
-          conns.set(c.id, c)
-          ws.on('pong', () => { c.alive = true })
-          ws.on('message', (data, isBinary) => {
-            c.lastActiveAt = Date.now()
-            const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength
-            if (size > o.maxFrameBytes) {
-              sendTo(c, JSON.stringify({ type: 'error', code: 'too_large', message: `frame of ${size} bytes is over the ${o.maxFrameBytes} byte limit` }))
-              return
-            }
-            const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString()
-            const route = routeOf(body)
-            void invoke(route, event(c, route, 'MESSAGE', host, body)).then((r) => {
-              if (r.statusCode >= 500) sendTo(c, JSON.stringify({ message: 'Internal server error', connectionId: c.id, requestId: randomUUID() }))
-            })
-          })
-          ws.on('close', () => {
-            conns.delete(c.id)
-            void invoke('$disconnect', event(c, '$disconnect', 'DISCONNECT', host))
-          })
-          ws.on('error', (e) => log(`gateway: connection ${c.id}: ${e.message}`))
-        })
+      if (closed) { refuse(socket, 500); return true }
+      const now = Date.now()
+      const c = {
+        id: awsId(), host: req.headers.host ?? 'localhost', connectedAt: now, lastActiveAt: now, alive: true, inFlight: 0, dropped: 0,
+        sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1', userAgent: String(req.headers['user-agent'] ?? ''),
+      }
+      const query = Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams)
+      const ev = event(c, '$connect', 'CONNECT', { ...headersOf(req.headers), ...(Object.keys(query).length ? { queryStringParameters: query } : {}) })
+      socket.on('error', (e) => log(`gateway: upgrade socket: ${e.message}`))
+      void invoke('$connect', ev).then((r) => {
+        if (r.statusCode < 200 || r.statusCode >= 300 || closed) return refuse(socket, r.statusCode >= 300 ? r.statusCode : 500)
+        if (socket.destroyed || !socket.writable) {
+          // The client left while $connect ran: what $connect registered is undone.
+          void invoke('$disconnect', event(c, '$disconnect', 'DISCONNECT', { headers: { Host: c.host } }, { disconnectStatusCode: 1006, disconnectReason: '' }))
+          return
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => accept(c, ws))
       })
       return true
     },
 
     async handleManagement(req, res) {
-      const m = /^(?:\/[^/]+)?\/@connections\/([^/?]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname)
+      const m = managementPath.exec(new URL(req.url ?? '/', 'http://x').pathname)
       if (!m) return false
-      const id = decodeURIComponent(m[1])
-      const c = conns.get(id)
-      const reply = (status: number, body?: object) => {
-        res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() })
-        res.end(body ? JSON.stringify(body) : undefined)
-      }
-      const gone = () => reply(410, { message: null, __type: 'GoneException' })
-      if (req.method === 'POST') {
-        const chunks: Buffer[] = []
-        let size = 0
-        for await (const chunk of req) { size += chunk.length; if (size <= o.maxPostBytes) chunks.push(chunk) }
-        if (size > o.maxPostBytes) return reply(413, { message: 'Request entity too large', __type: 'PayloadTooLargeException' }), true
-        if (!c) return gone(), true
-        sendTo(c, Buffer.concat(chunks).toString('utf8'))
-        return reply(200), true
-      }
-      if (!c) return gone(), true
-      if (req.method === 'GET') return reply(200, { ConnectedAt: new Date(c.connectedAt).toISOString(), LastActiveAt: new Date(c.lastActiveAt).toISOString(), Identity: { SourceIp: c.sourceIp } }), true
-      if (req.method === 'DELETE') { c.ws.close(1000); return reply(204), true }
-      return reply(405, { message: 'method not allowed' }), true
+      let id: string
+      try { id = decodeURIComponent(m[1]) } catch { id = m[1] }
+      await management(req, res, id)
+      return true
     },
 
     connections: () => conns.size,
     stats: () => ({ connections: conns.size, ...totals }),
+
     async close() {
+      closed = true
       clearInterval(pinger)
       for (const c of conns.values()) c.ws.terminate()
       await new Promise((r) => wss.close(r))
+      // A terminated socket's 'close' (and so its $disconnect) comes on a later tick; a handler
+      // that never settles is not waited for past the deadline.
+      const deadline = Date.now() + 5_000
+      while ((conns.size || running.size) && Date.now() < deadline) {
+        await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 20))])
+      }
     },
   }
 }

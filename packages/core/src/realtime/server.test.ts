@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest'
+import type { ConnectionPoster, ConnectionStore, ObjectStore } from '../ports/index'
+import { broadcast, onConnect, onDisconnect, onMessage } from './server'
+
+/** A minimal ConnectionStore over one map (core may not import the local one). */
+function connections(): ConnectionStore {
+  const subs = new Map<string, Set<string>>()
+  return {
+    async add(id) { if (!subs.has(id)) subs.set(id, new Set()) },
+    async remove(id) { subs.delete(id) },
+    async subscribe(id, chs) { const s = subs.get(id); if (!s) return 0; chs.forEach((c) => s.add(c)); return s.size },
+    async unsubscribe(id, chs) { chs.forEach((c) => subs.get(id)?.delete(c)) },
+    async subscribers(ch) { return [...subs].filter(([, s]) => s.has(ch)).map(([id]) => id) },
+    async channelsOf(id) { return [...(subs.get(id) ?? [])] },
+  }
+}
+
+/** A poster that records what it sends; `answers` decides per connection. */
+function recorder(answers: Record<string, () => Promise<'ok' | 'gone'>> = {}) {
+  const sent: { id: string; msg: any }[] = []
+  const poster: ConnectionPoster = {
+    async post(id, data) {
+      const answer = answers[id] ? await answers[id]() : 'ok'
+      if (answer === 'ok') sent.push({ id, msg: JSON.parse(data) })
+      return answer
+    },
+  }
+  return { poster, sent, to: (id: string) => sent.filter((s) => s.id === id).map((s) => s.msg) }
+}
+
+/** An ObjectStore holding a few keys. */
+function objects(files: Record<string, string> = {}): ObjectStore {
+  const enc = new TextEncoder()
+  return {
+    async get(key) { return key in files ? enc.encode(files[key]) : undefined },
+    async head() { return undefined },
+    async put() { throw new Error('read only') },
+    async list() { return [] },
+    async delete() {},
+  }
+}
+
+const BTC = 'candles:binance:BTC-USDT:1m'
+const candle = { open_time: 60_000, close: 5 }
+
+async function connected(id = 'c1') {
+  const store = connections()
+  await onConnect(store, id, 1)
+  return store
+}
+
+describe('onMessage', () => {
+  it('subscribes, answers subscribed, then sends a snapshot from the serving window of each candle channel', async () => {
+    const store = await connected()
+    const r = recorder()
+    const objs = objects({ 'serving/binance/BTC-USDT/1m.json': JSON.stringify({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', updated_at: 1, candles: [candle] }) })
+    await onMessage({ store, poster: r.poster, objects: objs, connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: [BTC, 'trades:binance:BTC-USDT', 'candles:binance:ETH-USDT:5m'] }) })
+    expect(r.to('c1')).toEqual([
+      { type: 'subscribed', channels: [BTC, 'trades:binance:BTC-USDT', 'candles:binance:ETH-USDT:5m'] },
+      { type: 'snapshot', channel: BTC, candles: [candle] },
+      { type: 'snapshot', channel: 'candles:binance:ETH-USDT:5m', candles: [] },
+    ])
+    expect(await store.subscribers(BTC)).toEqual(['c1'])
+  })
+
+  it('sends an empty snapshot when the serving window is unreadable', async () => {
+    const store = await connected()
+    const r = recorder()
+    await onMessage({ store, poster: r.poster, objects: objects({ 'serving/binance/BTC-USDT/1m.json': '{broken' }), connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: [BTC] }) })
+    expect(r.to('c1')[1]).toEqual({ type: 'snapshot', channel: BTC, candles: [] })
+  })
+
+  it('unsubscribes and answers unsubscribed', async () => {
+    const store = await connected()
+    const r = recorder()
+    await store.subscribe('c1', [BTC])
+    await onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: JSON.stringify({ action: 'unsubscribe', channels: [BTC] }) })
+    expect(r.to('c1')).toEqual([{ type: 'unsubscribed', channels: [BTC] }])
+    expect(await store.subscribers(BTC)).toEqual([])
+  })
+
+  it('answers ping with pong and the server time', async () => {
+    const r = recorder()
+    await onMessage({ store: await connected(), poster: r.poster, objects: objects(), connectionId: 'c1', body: '{"action":"ping"}', now: () => 42 })
+    expect(r.to('c1')).toEqual([{ type: 'pong', time: 42 }])
+  })
+
+  it('answers every kind of bad frame with an error code instead of throwing', async () => {
+    const store = await connected()
+    const r = recorder()
+    const frames: [string | undefined, string][] = [
+      [undefined, 'bad_json'], ['{nope', 'bad_json'], ['[]', 'bad_message'], ['{"action":"dance"}', 'unknown_action'],
+      ['{"action":"subscribe","channels":["candles:binance:BTC-USDT"]}', 'bad_channel'], ['{"action":"subscribe","channels":[]}', 'bad_message'],
+      ['x'.repeat(40_000), 'too_large'],
+    ]
+    for (const [body] of frames) await onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body })
+    expect(r.to('c1').map((m) => [m.type, m.code])).toEqual(frames.map(([, code]) => ['error', code]))
+  })
+
+  it('refuses subscriptions that would take a connection over the total bound, keeping what it held', async () => {
+    const store = await connected()
+    const r = recorder()
+    const ch = (i: number) => `trades:binance:C${i}-USDT`
+    const sub = (from: number, n: number) => onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: Array.from({ length: n }, (_, i) => ch(from + i)) }) })
+    await sub(0, 40)
+    await sub(40, 11)
+    expect(r.to('c1').at(-1)).toMatchObject({ type: 'error', code: 'too_many_subscriptions' })
+    expect(await store.channelsOf('c1')).toHaveLength(40)
+    await sub(30, 20) // 10 held again + 10 new = 50: allowed
+    expect(r.to('c1').at(-1)).toMatchObject({ type: 'subscribed' })
+    expect(await store.channelsOf('c1')).toHaveLength(50)
+  })
+
+  it('keeps the bound when two subscribes of one connection race', async () => {
+    const store = await connected()
+    const r = recorder()
+    const body = (tag: string) => JSON.stringify({ action: 'subscribe', channels: Array.from({ length: 30 }, (_, i) => `trades:binance:${tag}${i}-USDT`) })
+    await Promise.all([
+      onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: body('A') }),
+      onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: body('B') }),
+    ])
+    expect((await store.channelsOf('c1')).length).toBeLessThanOrEqual(50)
+    expect(r.to('c1').map((m) => m.type).sort()).toEqual(['error', 'subscribed'])
+  })
+
+  it('answers internal when the store fails, and survives a poster that throws', async () => {
+    const store = await connected()
+    store.channelsOf = async () => { throw new Error('table down') }
+    const r = recorder()
+    await onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: [BTC] }) })
+    expect(r.to('c1')).toEqual([{ type: 'error', code: 'internal', message: expect.any(String) }])
+    const broken: ConnectionPoster = { post: async () => { throw new Error('network') } }
+    await expect(onMessage({ store, poster: broken, objects: objects(), connectionId: 'c1', body: '{"action":"ping"}' })).resolves.toBeUndefined()
+  })
+})
+
+describe('connect and disconnect', () => {
+  it('registers a connection on connect and forgets it with its subscriptions on disconnect', async () => {
+    const store = await connected('c9')
+    await store.subscribe('c9', [BTC])
+    expect(await store.subscribers(BTC)).toEqual(['c9'])
+    await onDisconnect(store, 'c9')
+    expect(await store.subscribers(BTC)).toEqual([])
+  })
+})
+
+describe('broadcast', () => {
+  it('posts one message to every subscriber of the channel and to no one else', async () => {
+    const store = connections()
+    for (const id of ['a', 'b', 'c']) await store.add(id, 0)
+    await store.subscribe('a', [BTC]); await store.subscribe('b', [BTC]); await store.subscribe('c', ['trades:binance:BTC-USDT'])
+    const r = recorder()
+    expect(await broadcast({ store, poster: r.poster, channel: BTC, message: { type: 'pong', time: 1 } })).toEqual({ sent: 2, gone: 0, failed: 0 })
+    expect(r.sent.map((s) => s.id).sort()).toEqual(['a', 'b'])
+  })
+
+  it('removes connections that are gone and counts failures without stopping the others', async () => {
+    const store = connections()
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`)
+    for (const id of ids) { await store.add(id, 0); await store.subscribe(id, [BTC]) }
+    const r = recorder({ c3: async () => 'gone', c7: async () => { throw new Error('boom') }, c8: () => new Promise(() => {}) })
+    const out = await broadcast({ store, poster: r.poster, channel: BTC, message: { type: 'pong', time: 1 }, concurrency: 2, timeoutMs: 50 })
+    expect(out).toEqual({ sent: 17, gone: 1, failed: 2 })
+    expect(await store.subscribers(BTC)).not.toContain('c3')
+    expect(await store.subscribers(BTC)).toHaveLength(19)
+  })
+
+  it('never has more posts in flight than its concurrency', async () => {
+    const store = connections()
+    for (let i = 0; i < 50; i++) { await store.add(`c${i}`, 0); await store.subscribe(`c${i}`, [BTC]) }
+    let inFlight = 0
+    let most = 0
+    const poster: ConnectionPoster = {
+      async post() {
+        most = Math.max(most, ++inFlight)
+        await new Promise((r) => setTimeout(r, 2))
+        inFlight--
+        return 'ok'
+      },
+    }
+    expect(await broadcast({ store, poster, channel: BTC, message: { type: 'pong', time: 1 }, concurrency: 4 })).toEqual({ sent: 50, gone: 0, failed: 0 })
+    expect(most).toBe(4)
+  })
+
+  it('does nothing for a channel without subscribers', async () => {
+    expect(await broadcast({ store: connections(), poster: recorder().poster, channel: BTC, message: { type: 'pong', time: 1 } })).toEqual({ sent: 0, gone: 0, failed: 0 })
+  })
+})
