@@ -17,6 +17,7 @@ Usage:
   ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
   ticklake record [options]       capture an exchange stream's raw frames to a file
   ticklake replay CAPTURE [opts]  play a capture through the fake exchange and the real ingest
+  ticklake import FILE... [opts]  import Binance public-data archives (trades, aggTrades) and build their candles
   ticklake help                   this text
 
 start:
@@ -51,6 +52,15 @@ record:
 replay:
   CAPTURE                ticklake's own capture, or a cryptofeed recording (*.0, *.jsonl.zst)
   --speed N|max          N times as fast as recorded, or all at once (default max)
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+import:
+  FILE...                daily or monthly trades/aggTrades archives from data.binance.vision,
+                         .csv or .zip, e.g. BTCUSDT-aggTrades-2025-01-01.zip; checked against
+                         FILE.CHECKSUM when it lies beside the file
+  --exchange NAME        binance, binance-us or binance-futures (default binance)
+  --symbol SYMBOL        BTC-USDT or BTCUSDT, when the file name does not say (or says otherwise)
+  --kind trades|aggTrades  when the file name does not say
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
 gaps:
@@ -191,6 +201,37 @@ async function replay(argv: string[]) {
   return 0
 }
 
+async function importFiles(argv: string[]) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, kind: { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  if (!positionals.length) throw new QueryInputError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
+  if (values.kind && values.kind !== 'trades' && values.kind !== 'aggTrades') throw new QueryInputError('--kind is trades or aggTrades')
+  const { importArchives, buildCandles, progressBar } = await import('./import/index')
+  const { fileStore } = await import('./store/index')
+  const store = fileStore(values.data!)
+  const tty = process.stderr.isTTY
+  let last = 0
+  const summaries = await importArchives(positionals, {
+    store, exchange: values.exchange, symbol: values.symbol, kind: values.kind as 'trades' | 'aggTrades' | undefined,
+    onProgress(p) {
+      const now = Date.now()
+      if (now - last < (tty ? 100 : 5_000) && p.bytes < p.totalBytes) return
+      last = now
+      process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`)
+    },
+  })
+  if (tty) process.stderr.write('\n')
+  for (const s of summaries) {
+    const what = s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${s.reason}`
+    console.log(`${s.file}: ${what}`)
+    if (s.errors.count) console.log(`  ${s.errors.count} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
+    for (const w of s.warnings) console.log(`  warning: ${w}`)
+  }
+  const hours = await buildCandles(store, summaries.flatMap((s) => s.files), (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
+  if (tty) process.stderr.write('\n')
+  console.log(`candles built for ${hours} hour(s) in ${values.data}`)
+  return summaries.every((s) => s.status === 'imported') ? 0 : 1
+}
+
 /** Runs the CLI with its arguments; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
@@ -201,6 +242,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'gaps') return await gaps(rest)
     if (cmd === 'record') return await record(rest)
     if (cmd === 'replay') return await replay(rest)
+    if (cmd === 'import') return await importFiles(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
     process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
     return 2

@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { strToU8, zipSync } from 'fflate'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { S3Event } from 'aws-lambda'
 import type { Trade } from '@ticklake/core/market'
 import { readParquet } from '@ticklake/core/parquet'
 import { fileStore } from '../store/index'
 import { importArchives, progressBar, resolveSymbol, type ImportProgress } from './index'
+import { main } from '../cli'
 
 const dirs: string[] = []
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'ticklake-import-')); dirs.push(d); return d }
@@ -153,5 +154,40 @@ describe('archive import', () => {
   it('renders a one-line progress bar with percent, MB and trades per second', () => {
     expect(progressBar({ file: 'a.zip', bytes: 5e6, totalBytes: 1e7, trades: 200_000, elapsedMs: 2_000 }, 10))
       .toBe('a.zip [#####-----]  50.0%  5.0/10.0 MB  200,000 trades  100,000 trades/s')
+  })
+})
+
+describe('ticklake import', () => {
+  it('imports an archive from the command line, builds its candles, and `ticklake candles` answers for it', async () => {
+    const dir = tmp()
+    const data = join(dir, 'lake')
+    const path = archive(dir)
+    const out: string[] = []
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true })
+    const log = vi.spyOn(console, 'log').mockImplementation((s) => { out.push(String(s)) })
+    try {
+      expect(await main(['import', path, '--data', data])).toBe(0)
+      expect(out.join('\n')).toMatch(/imported 5 trades of BTC-USDT \(trades\) into 2 hour\(s\), checksum ok/)
+      expect(out.join('\n')).toMatch(/1 bad row\(s\), e\.g\. line 4/)
+      out.length = 0
+      expect(await main(['candles', '--symbol', 'BTC-USDT', '--from', '2025-01-01T00:00:00Z', '--to', '2025-01-01T00:02:00Z', '--format', 'json', '--data', data])).toBe(0)
+    } finally { write.mockRestore(); log.mockRestore() }
+    const candles = JSON.parse(out.join(''))
+    expect(candles[0]).toMatchObject({ open_time: '2025-01-01T00:00:00.000Z', open: 96000.5, high: 96001, low: 96000.5, close: 96001, trades: 2, first_trade_id: 1000, last_trade_id: 1001 })
+    expect(candles[0].volume).toBeCloseTo(0.251, 9)
+    expect(candles[0].taker_buy_volume).toBeCloseTo(0.25, 9)
+    expect(candles[1]).toMatchObject({ open_time: '2025-01-01T00:01:00.000Z', volume: 0, trades: 0, open: 96001, close: 96001 })
+  })
+
+  it('exits 2 with a usage line when no file is named, and 1 when a file is refused', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+    try {
+      expect(await main(['import'])).toBe(2)
+      expect(String(err.mock.calls[0][0])).toMatch(/name one or more archive files/)
+      const dir = tmp()
+      expect(await main(['import', archive(dir, 'BTCUSDT-trades-2025-01-01', rows, 'bad'), '--data', join(dir, 'lake')])).toBe(1)
+      expect(String(log.mock.calls[0][0])).toMatch(/refused: .*CHECKSUM/)
+    } finally { err.mockRestore(); log.mockRestore() }
   })
 })

@@ -18,6 +18,8 @@ import { bronzeTradesPrefix, dlqKey, partitionOf } from '@ticklake/core/lake'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, TRADE_COLUMNS, type Exchange, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/parquet'
 import type { ObjectStore } from '@ticklake/core/ports'
+import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
+import { s3Event } from '../store/index'
 
 export const defaults = {
   exchange: 'binance' as Exchange,
@@ -252,4 +254,25 @@ export function progressBar(p: ImportProgress, width = 20): string {
   const filled = Math.round(frac * width)
   const rate = p.elapsedMs > 0 ? Math.round((p.trades * 1000) / p.elapsedMs) : 0
   return `${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${mb(p.bytes)}/${mb(p.totalBytes)} MB  ${p.trades.toLocaleString('en-US')} trades  ${rate.toLocaleString('en-US')} trades/s`
+}
+
+/**
+ * Runs the candle handler once for every hour the given bronze keys fall in, oldest first (each
+ * hour's flat candles start from the previous hour's close), with the same S3 event the lake would
+ * send. After an import, this makes `ticklake candles` answer for it.
+ * @example await buildCandles(store, summaries.flatMap((s) => s.files))
+ */
+export async function buildCandles(store: ObjectStore, keys: string[], onHour?: (hour: string, done: number, total: number) => void) {
+  const byHour = new Map<string, string>()
+  for (const key of keys) {
+    const [h] = hoursOf(s3Event('ticklake-local', key, 0, ''))
+    if (h) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, key)
+  }
+  const handler = createCandlesHandler({ store })
+  const hours = [...byHour.keys()].sort()
+  for (const [i, h] of hours.entries()) {
+    await handler(s3Event('ticklake-local', byHour.get(h)!, 0, ''))
+    onHour?.(h, i + 1, hours.length)
+  }
+  return hours.length
 }
