@@ -35,6 +35,7 @@ export function schedule(name: string, fn: (event: ScheduledEvent, context: Cont
   const { budgetMs, retryMs } = { ...defaults, ...o }
   let stopped = false
   let runs = 0
+  let wake = () => {}
   const loop = (async () => {
     while (!stopped) {
       runs++
@@ -43,9 +44,9 @@ export function schedule(name: string, fn: (event: ScheduledEvent, context: Cont
         o.onResult?.(result)
       } catch (e: any) {
         o.log?.(`${name} failed: ${e?.message ?? e}`)
-        if (!stopped) await new Promise((r) => setTimeout(r, retryMs))
+        if (!stopped) await new Promise<void>((r) => { const t = setTimeout(r, retryMs); wake = () => { clearTimeout(t); r() } })
       }
     }
   })()
-  return { runs: () => runs, async stop() { stopped = true; await loop } }
+  return { runs: () => runs, async stop() { stopped = true; wake(); await loop } }
 }
