@@ -1,0 +1,46 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { PriceSnapshot } from '@ticklake/core/coingecko'
+import { readParquet } from '@ticklake/core/parquet'
+import { memoryStore } from '@ticklake/local/store/index'
+import { scheduledEvent, lambdaContext, schedule } from '@ticklake/local/scheduler/index'
+import { startFakeCoinGecko, type FakeCoinGecko } from '@ticklake/local/coingecko/index'
+import { configFromEnv, createPricesHandler } from './prices'
+
+const fakes: FakeCoinGecko[] = []
+afterEach(async () => { for (const f of fakes.splice(0)) await f.close() })
+
+describe('prices function', () => {
+  it('polls CoinGecko for the invocation and writes bitcoin in usd and brl to bronze/prices', async () => {
+    const cg = await startFakeCoinGecko({ coins: ['bitcoin'] })
+    fakes.push(cg)
+    const store = memoryStore()
+    const handler = createPricesHandler({ coins: ['bitcoin'], currencies: ['usd', 'brl'], baseUrl: cg.url, intervalMs: 500 }, { store })
+    const summary = await handler(scheduledEvent('ticklake-prices'), lambdaContext('ticklake-prices', 3_300))
+    expect(summary.polls).toBeGreaterThanOrEqual(2)
+    const keys = store.keys().filter((k) => k.startsWith('bronze/prices/source=coingecko/coin=bitcoin/dt='))
+    expect(keys).toHaveLength(summary.polls)
+    const rows = await readParquet<PriceSnapshot>((await store.get(keys[0]))!)
+    expect(rows.map((r) => r.currency).sort()).toEqual(['brl', 'usd'])
+    expect(rows.every((r) => r.price > 0 && r.complete)).toBe(true)
+  })
+
+  it('fails the invocation with CoinGecko\'s reason when the key is refused, and the schedule waits before trying again', async () => {
+    const cg = await startFakeCoinGecko({ coins: ['bitcoin'], apiKey: 'right' })
+    fakes.push(cg)
+    const handler = createPricesHandler({ coins: ['bitcoin'], currencies: ['usd'], baseUrl: cg.url, apiKey: 'wrong' }, { store: memoryStore() })
+    await expect(handler(scheduledEvent('p'), lambdaContext('p', 5_000))).rejects.toThrow(/401|key/i)
+    const logs: string[] = []
+    const s = schedule('p', handler, { budgetMs: 5_000, retryMs: 60_000, log: (l) => logs.push(l) })
+    await new Promise((r) => setTimeout(r, 300))
+    const stopped = Date.now()
+    await s.stop()
+    expect(Date.now() - stopped).toBeLessThan(1_000)
+    expect(s.runs()).toBe(1)
+    expect(logs[0]).toMatch(/^p failed: .*key/i)
+  })
+
+  it('reads coins, currencies, host and key from the environment', () => {
+    expect(configFromEnv({ TICKLAKE_COINS: 'Bitcoin, solana', TICKLAKE_CURRENCIES: 'usd,BRL', TICKLAKE_COINGECKO_KEY: 'k' })).toMatchObject({ coins: ['bitcoin', 'solana'], currencies: ['usd', 'brl'], apiKey: 'k' })
+    expect(configFromEnv({})).toMatchObject({ coins: ['bitcoin', 'ethereum'], currencies: ['usd'] })
+  })
+})

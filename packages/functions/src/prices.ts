@@ -1,0 +1,39 @@
+/**
+ * Prices function: run by a schedule (EventBridge in AWS, the local scheduler locally); polls
+ * CoinGecko's `simple/price` for the configured coins and currencies with core's `pollPrices` for
+ * the invocation's remaining time, within the rate limit, into `bronze/prices/`.
+ */
+import middy from '@middy/core'
+import type { Context, ScheduledEvent } from 'aws-lambda'
+import { pollPrices, type PollOptions } from '@ticklake/core/coingecko'
+import { s3Store } from '@ticklake/core/aws/s3'
+
+export type PricesConfig = Omit<PollOptions, 'budgetMs' | 'store' | 'signal' | 'log'>
+export interface PricesDeps { store: PollOptions['store']; signal?: AbortSignal; log?: (line: string) => void }
+
+/** Leaves this much of the invocation for writing the last poll and returning. */
+const MARGIN_MS = 2_000
+
+/**
+ * The handler for given adapters and settings. A refusal no retry can fix (bad key, bad coin ids)
+ * fails the invocation with CoinGecko's reason, so it shows as a function error, not as silence.
+ */
+export const createPricesHandler = (config: PricesConfig, deps: PricesDeps) =>
+  async (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
+    const summary = await pollPrices({ ...config, ...deps, budgetMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) })
+    if (summary.stopped) throw new Error(summary.stopped)
+    return summary
+  }
+
+/** Settings from the function's environment (set by stacks/ in AWS). */
+export function configFromEnv(env = process.env): PricesConfig {
+  const list = (s: string | undefined, d: string) => (s ?? d).split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)
+  return { coins: list(env.TICKLAKE_COINS, 'bitcoin,ethereum'), currencies: list(env.TICKLAKE_CURRENCIES, 'usd'), baseUrl: env.TICKLAKE_COINGECKO_URL, apiKey: env.TICKLAKE_COINGECKO_KEY }
+}
+
+/** AWS entry point: the bucket named by the environment. */
+export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
+  const bucket = process.env.TICKLAKE_BUCKET
+  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  return createPricesHandler(configFromEnv(), { store: s3Store(bucket), log: console.log })(event, context)
+})
