@@ -31,6 +31,12 @@ start:
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
                          e.g. https://api.binance.us, or a fake exchange run elsewhere)
   --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
+  --coins LIST           CoinGecko coin ids polled into bronze/prices, e.g. bitcoin,ethereum
+                         (default bitcoin,ethereum; none turns polling off)
+  --currencies LIST      vs_currencies for them (default usd,brl)
+  --coingecko-url URL    CoinGecko host (default https://api.coingecko.com; the simulated one when
+                         the source is sim or CoinGecko is unreachable). A Demo key is read from
+                         TICKLAKE_COINGECKO_KEY
 
 candles:
   --exchange NAME        default binance
@@ -77,7 +83,7 @@ export function parseDuration(s: string): number {
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
 }
 
-/** True when Binance's REST API answers within `timeoutMs`; else the reason. */
+/** True when a REST API (Binance's, CoinGecko's) answers `/ping` within `timeoutMs`; else the reason. */
 export async function binanceReachable(base: string, timeoutMs = 4_000): Promise<true | string> {
   try {
     const res = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(timeoutMs) })
@@ -91,7 +97,7 @@ export async function binanceReachable(base: string, timeoutMs = 4_000): Promise
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' } } })
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
   const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : cloudDefaults.symbols
   for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like BTC-USDT`)
   if (values.source && values.source !== 'sim' && values.source !== 'binance') throw new Error('--source is sim or binance')
@@ -120,10 +126,12 @@ async function start(argv: string[]) {
     restUrl = fake.restUrl
     wsUrl = fake.wsUrl
   }
+  const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim')
   const { startCloud } = await import('./cloud/index')
   const exchange = source === 'sim' ? 'binance' : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
+    await prices?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
   })
   const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : `live Binance (${restUrl})`
@@ -135,7 +143,27 @@ async function start(argv: string[]) {
   })
   await cloud.close()
   await fake?.close()
+  await prices?.close()
   return 0
+}
+
+/** CoinGecko polling for `start`: the real API, or the simulated one when asked or unreachable. */
+async function pricesSource(coinList: string, currencyList: string, url: string | undefined, simulated: boolean) {
+  const list = (s: string) => s.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)
+  const coins = list(coinList)
+  const currencies = list(currencyList)
+  if (coinList.trim() === 'none' || !coins.length) return undefined
+  if (!currencies.length) throw new QueryInputError('--currencies names at least one, e.g. usd')
+  const baseUrl = url ?? 'https://api.coingecko.com'
+  if (!simulated) {
+    const ok = await binanceReachable(`${baseUrl}/api/v3`)
+    if (ok === true) return { config: { coins, currencies, baseUrl, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
+    if (url) throw new Error(`CoinGecko at ${url} is unreachable (${ok})`)
+    console.log(`CoinGecko is unreachable (${ok}): prices come from the SIMULATED CoinGecko instead.`)
+  }
+  const { startFakeCoinGecko } = await import('./coingecko/index')
+  const fake = await startFakeCoinGecko({ coins, currencies })
+  return { config: { coins, currencies, baseUrl: fake.url }, close: () => fake.close() }
 }
 
 async function candles(argv: string[]) {

@@ -20,6 +20,7 @@ import type { Exchange, Timeframe } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
+import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
 import { fileStore } from '../store/index'
 import { startFirehose } from '../firehose/index'
 import { schedule } from '../scheduler/index'
@@ -46,6 +47,8 @@ export interface CloudOptions extends Partial<typeof defaults> {
   /** `sim` when the exchange is the fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */
   source: 'sim' | 'binance' | 'replay'
   firehoseBufferMs?: number
+  /** CoinGecko polling into `bronze/prices/` (coins, currencies, baseUrl); none when absent. */
+  prices?: PricesConfig
   /** Ingest settings beyond the backfill (tests and replays tune them). */
   ingest?: Partial<import('@ticklake/core/ingest').IngestOptions>
   log?: (line: string) => void
@@ -112,6 +115,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     { store, stream: firehoseStream(firehose.streamName, firehose.endpoint), quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
+  // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
+  const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     if (await gateway.handleManagement(req, res)) return
@@ -158,6 +163,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     async close() {
       abort.abort()
       await scheduler.stop()
+      await prices?.stop()
       await firehose.close()
       await gateway.close()
       server.closeAllConnections()
