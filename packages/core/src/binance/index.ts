@@ -23,7 +23,18 @@ export const defaults = {
   /** Binance allows at most one hour between startTime and endTime. */
   maxWindowMs: 3_600_000,
   requestTimeoutMs: 10_000,
+  /**
+   * REQUEST_WEIGHT per minute (spot's limit; USD-M futures hosts get 2400). Once a host has
+   * used `weightShare` of it in the current minute, requests wait for the next minute instead of
+   * running into a 429, and the wait is logged through `onWeightPause`.
+   */
+  weightLimit: 6000,
+  weightShare: 0.8,
 }
+
+/** Called when `getJson` holds a request back to stay under the weight limit (the ingest logs it). */
+let onWeightPause: ((base: string, usedWeight: number, waitMs: number) => void) | undefined
+export const setWeightPauseListener = (f: typeof onWeightPause) => { onWeightPause = f }
 
 /** Raw aggTrade as Binance sends it (stream frames add e, E, s). */
 export interface AggTrade { e?: string; E?: number; s?: string; a: number; p: string; q: string; f: number; l: number; T: number; m: boolean; M?: boolean }
@@ -147,18 +158,28 @@ function explain(status: number, body: any, url: string): string {
  * (`X-MBX-USED-WEIGHT-1M`) and, after a 429 or 418, when requests may resume. While a host is
  * backing off, `getJson` refuses without sending, so retries cannot turn a 429 into a 418 ban.
  */
-export const budget = new Map<string, { usedWeight: number; until: number; status?: number }>() // by REST base
+export const budget = new Map<string, { usedWeight: number; until: number; status?: number; minute?: number }>() // by REST base
+
+/** Ms to wait before the next request to a host that has used most of this minute's weight; 0 when it may go. */
+export function weightWaitMs(b: { usedWeight: number; minute?: number }, now: number, limit = defaults.weightLimit, share = defaults.weightShare) {
+  const minute = Math.floor(now / 60_000)
+  if (b.minute !== minute || b.usedWeight < limit * share) return 0
+  return (minute + 1) * 60_000 - now + 50
+}
 
 /** GETs a path under a REST base (`https://api.binance.com/api/v3`) and returns the parsed JSON, or throws a BinanceError that names the fix. */
 export async function getJson<T>(base: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
   const b = budget.get(base) ?? { usedWeight: 0, until: 0 }
   budget.set(base, b)
   if (Date.now() < b.until) throw new BinanceError(b.status ?? 429, undefined, `Binance asked to wait (HTTP ${b.status}); ${Math.ceil((b.until - Date.now()) / 1000)} s left`, b.until - Date.now())
+  const pause = weightWaitMs(b, Date.now(), /\/fapi\//.test(base) ? 2400 : defaults.weightLimit)
+  if (pause > 0) { onWeightPause?.(base, b.usedWeight, pause); await new Promise((r) => setTimeout(r, pause)) }
   const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
   const url = `${base}${path}${qs ? `?${qs}` : ''}`
   const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
   const body: any = await res.json().catch(() => undefined)
-  b.usedWeight = Number(res.headers.get('x-mbx-used-weight-1m') ?? b.usedWeight)
+  const used = res.headers.get('x-mbx-used-weight-1m')
+  if (used !== null && Number.isFinite(Number(used))) Object.assign(b, { usedWeight: Number(used), minute: Math.floor(Date.now() / 60_000) })
   if (!res.ok) {
     const retry = Number(res.headers.get('retry-after'))
     const wait = Number.isFinite(retry) && retry > 0 ? retry * 1000 : res.status === 418 ? 120_000 : res.status === 429 ? 60_000 : undefined

@@ -8,7 +8,7 @@
 import WebSocket from 'ws'
 import type { Candle, Exchange, Quote, Trade } from '../market/index'
 import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, setWeightPauseListener, streamUrl, toTrade, type AggTrade } from '../binance/index'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { addTrade, emptyCandle } from '../candles/index'
 import { dlqKey } from '../lake/index'
@@ -95,6 +95,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const log = deps.log ?? (() => {})
   const fetchImpl = deps.fetch ?? fetch
   const deadline = now() + opts.budgetMs - s.stopMarginMs
+  setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
   const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, checkpoints: {} }
   const states = new Map<string, SymbolState>()
   const outbox: Trade[] = []
