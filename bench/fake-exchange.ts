@@ -3,6 +3,6 @@
 import { startFakeExchange } from '../packages/local/src/exchange/index'
 
 const [rate = '5000', history = '0'] = process.argv.slice(2)
-const fx = await startFakeExchange({ symbols: ['BTC-USDT'], ratePerSec: Number(rate), historyMs: Number(history), seed: 5, maxTrades: 1_000_000 })
+const fx = await startFakeExchange({ symbols: ['BTC-USDT'], ratePerSec: Number(rate), historyMs: Number(history), seed: 5, bursts: false, maxTrades: 1_000_000 })
 console.log(JSON.stringify({ restUrl: fx.restUrl, wsUrl: fx.wsUrl }))
 process.on('SIGTERM', () => { void fx.close().then(() => process.exit(0)) })

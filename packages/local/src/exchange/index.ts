@@ -23,6 +23,8 @@ export const defaults = {
   historyMs: 6 * 3_600_000,
   /** Mean aggTrades per second per symbol, bursts included (bursts run 3-8 times the calm rate). */
   ratePerSec: 4,
+  /** Activity bursts on (realistic) or off (a steady rate, for load tests and soaks). */
+  bursts: true,
   pingIntervalMs: 20_000,
   /** A connection that has not answered a ping for this long is dropped (Binance: one minute). */
   pongTimeoutMs: 60_000,
@@ -129,14 +131,14 @@ const regime = { calmMs: 90_000, burstMs: 15_000, meanActivity: (90 + 15 * 5.5) 
  * One symbol's generator, deterministic for (seed, symbol, start): the trade sequence does not depend on
  * how often it is called. `generate(until, out)` appends the trades with `T <= until`.
  */
-export function generator(symbol: string, seed: number, start: number, ratePerSec: number) {
+export function generator(symbol: string, seed: number, start: number, ratePerSec: number, bursts = true) {
   const m = marketOf(symbol)
   const rand = prng(seed ^ hash(symbol))
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
   const expo = () => -Math.log(1 - rand())
   const priceUnit = 10n ** BigInt(8 - m.priceDecimals)
   const qtyUnit = 10n ** BigInt(8 - m.qtyDecimals)
-  const baseRate = ratePerSec / regime.meanActivity
+  const baseRate = bursts ? ratePerSec / regime.meanActivity : ratePerSec
   let price = m.price * (0.9 + 0.2 * rand())
   let t = start
   let activity = 1
@@ -146,7 +148,7 @@ export function generator(symbol: string, seed: number, start: number, ratePerSe
   function draw(): AggTrade {
     const gap = (expo() * 1000) / (baseRate * activity)
     t += gap
-    if (rand() < gap / (activity > 1 ? regime.burstMs : regime.calmMs)) activity = activity > 1 ? 1 : 3 + 5 * rand()
+    if (rand() < gap / (activity > 1 ? regime.burstMs : regime.calmMs) && bursts) activity = activity > 1 ? 1 : 3 + 5 * rand()
     vol = 1 + (vol - 1) * Math.exp(-gap / 60_000)
     if (rand() < gap / 900_000) vol = 2 + 3 * rand()
     const move = gauss() * 0.00015 * vol * Math.sqrt(Math.max(gap, 1) / 1000)
@@ -304,7 +306,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   if (replay) o.symbols = replay.symbols
   const books = new Map(o.symbols.map((s) => {
     if (replay) return [nativeSymbol(s), { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen: player(nativeSymbol(s)), trades: [] as AggTrade[] }]
-    const gen = generator(s, o.seed, start - o.historyMs, o.ratePerSec)
+    const gen = generator(s, o.seed, start - o.historyMs, o.ratePerSec, o.bursts)
     const book = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen, trades: [] as AggTrade[] }
     for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, start))
     return [nativeSymbol(s), book]
