@@ -1,0 +1,39 @@
+/**
+ * Glue catalog columns from core's schemas: `stacks/` builds the Glue tables that Firehose's
+ * Parquet conversion and Athena use from these, so the lake's one schema (core/market) is the
+ * only place a column is declared. Firehose's JSON deserializer reads epoch numbers as timestamps
+ * only in milliseconds, so microsecond times (`ts`, `ingest_ts`) are `bigint` in AWS, holding the
+ * same INT64 values the local lake stores with a TIMESTAMP_MICROS annotation.
+ */
+import type { Column, ColumnType } from '../market/index'
+
+/** Hive/Glue type of each schema type, as Firehose and Athena take them. */
+export const GLUE_TYPES: Record<ColumnType, string> = {
+  STRING: 'string', INT32: 'int', INT64: 'bigint', DOUBLE: 'double', BOOLEAN: 'boolean',
+  TIMESTAMP_MICROS: 'bigint', TIMESTAMP_MILLIS: 'timestamp',
+}
+
+export interface GlueColumn { name: string; type: string; comment?: string }
+
+/**
+ * Glue columns of a schema, leaving out the ones that are partitions of the table's path.
+ * @example glueColumns(TRADE_COLUMNS, ['exchange', 'symbol']) // [{ name: 'native_symbol', type: 'string', ... }, ...]
+ */
+export function glueColumns(columns: Column<any>[], partitions: string[] = []): GlueColumn[] {
+  return columns.filter((c) => !partitions.includes(c.name)).map((c) => ({
+    name: c.name,
+    type: GLUE_TYPES[c.type],
+    ...(c.note || c.type === 'TIMESTAMP_MICROS' ? { comment: [c.type === 'TIMESTAMP_MICROS' ? 'epoch microseconds' : '', c.note ?? ''].filter(Boolean).join('; ').slice(0, 255) } : {}),
+  }))
+}
+
+/**
+ * Firehose's JQ query for dynamic partitioning: the Hive partitions of a trade or quote record, the
+ * date and hour from the record's own time (µs), so a record lands in the hour it belongs to, not
+ * the hour it arrived in.
+ */
+export const PARTITION_QUERY = '{exchange: .exchange, symbol: .symbol, dt: (.ts / 1000000 | floor | strftime("%Y-%m-%d")), hour: (.ts / 1000000 | floor | strftime("%H"))}'
+
+/** The S3 prefix Firehose writes under, with the partitions `PARTITION_QUERY` extracts. */
+export const firehosePrefix = (folder: string) =>
+  `${folder}/exchange=!{partitionKeyFromQuery:exchange}/symbol=!{partitionKeyFromQuery:symbol}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`

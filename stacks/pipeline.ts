@@ -1,0 +1,68 @@
+// The functions of the flow (DESIGN.md section 1): ingest and prices on a schedule (reserved
+// concurrency 1, so two runs never race for one checkpoint), candles and features on the lake's
+// S3 events. Each gets only the links it needs.
+import { lake } from './lake'
+import { realtime } from './realtime'
+
+const config = new sst.Linkable('TicklakeConfig', {
+  properties: { exchange: process.env.TICKLAKE_EXCHANGE ?? 'binance', symbols: process.env.TICKLAKE_SYMBOLS ?? 'BTC-USDT,ETH-USDT' },
+})
+const live = {
+  TICKLAKE_CONNECTIONS_TABLE: realtime.connections.name,
+  TICKLAKE_WS_ENDPOINT: realtime.ws.managementEndpoint,
+}
+const livePermissions = [{ actions: ['execute-api:ManageConnections'], resources: ['*'] }]
+
+export const ingest = new sst.aws.Cron('Ingest', {
+  schedule: 'rate(1 minute)',
+  function: {
+    handler: 'packages/functions/src/ingest.handler',
+    timeout: '60 seconds',
+    memory: '1024 MB',
+    concurrency: { reserved: 1 },
+    link: [lake.bucket, lake.trades, realtime.connections, config],
+    environment: {
+      TICKLAKE_BUCKET: lake.bucket.name,
+      TICKLAKE_FIREHOSE_STREAM: lake.trades.name,
+      TICKLAKE_QUOTES_STREAM: lake.quotes.name,
+      TICKLAKE_EXCHANGE: config.properties.exchange,
+      TICKLAKE_SYMBOLS: config.properties.symbols,
+      ...live,
+    },
+    permissions: [
+      { actions: ['firehose:PutRecordBatch'], resources: [lake.trades.arn, lake.quotes.arn] },
+      ...livePermissions,
+    ],
+  },
+})
+
+export const prices = new sst.aws.Cron('Prices', {
+  schedule: 'rate(1 minute)',
+  function: {
+    handler: 'packages/functions/src/prices.handler',
+    timeout: '60 seconds',
+    concurrency: { reserved: 1 },
+    link: [lake.bucket],
+    environment: { TICKLAKE_BUCKET: lake.bucket.name, TICKLAKE_COINS: process.env.TICKLAKE_COINS ?? 'bitcoin,ethereum', TICKLAKE_CURRENCIES: process.env.TICKLAKE_CURRENCIES ?? 'usd,brl' },
+  },
+})
+
+const lakeFunction = (name: 'candles' | 'features', memory: `${number} MB`) => ({
+  handler: `packages/functions/src/${name}.handler`,
+  timeout: '120 seconds' as const,
+  memory,
+  link: [lake.bucket, realtime.connections],
+  environment: { TICKLAKE_BUCKET: lake.bucket.name, ...live },
+  permissions: livePermissions,
+})
+
+// One notify call per bucket: the candle job on every new bronze trades object (it writes silver
+// and gold), the feature job on every silver hour it wrote.
+lake.bucket.notify({
+  notifications: [
+    { name: 'Candles', function: lakeFunction('candles', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
+    { name: 'Features', function: lakeFunction('features', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
+  ],
+})
+
+export const pipeline = { ingest, prices }
