@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { AggTrade } from '@ticklake/core/binance'
+import type { AggTrade } from './index'
 import { generator } from './index'
 
 /** Trades per second in each of the first `minutes` minutes of a generator at `rate`. */
