@@ -225,3 +225,61 @@ export async function listedSymbols(base: string, symbols: string[], fetchImpl: 
     base, '/exchangeInfo', { symbols: JSON.stringify(symbols.map(nativeSymbol)) }, fetchImpl)
   return new Map(info.symbols.map((s) => [s.symbol, s]))
 }
+
+/** A REST kline by name: open/close times in ms, decimals kept as Binance's strings (exact). */
+export interface RestKline {
+  open_time: number; close_time: number
+  open: string; high: string; low: string; close: string
+  volume: string; quote_volume: string; trades: number
+  taker_buy_volume: string; taker_buy_quote_volume: string
+}
+
+/** Reads one REST kline row (`GET /api/v3/klines`); returns the reason when it is not one. */
+export function parseKlineRow(row: unknown): RestKline | { error: string } {
+  if (!Array.isArray(row) || row.length < 11) return { error: 'kline is not an array of at least 11 fields' }
+  const [t, o, h, l, c, v, T, q, n, V, Q] = row
+  if (!isInt(t) || !isInt(T) || T < t) return { error: 'kline open/close times are not integers with close >= open' }
+  if (!isInt(n)) return { error: 'kline trade count is not a non-negative integer' }
+  const decimals = { o, h, l, c, v, q, V, Q }
+  for (const [k, d] of Object.entries(decimals)) if (!isDecimal(d)) return { error: `kline field ${k} is not a decimal string` }
+  return { open_time: t, close_time: T, open: o, high: h, low: l, close: c, volume: v, quote_volume: q, trades: n, taker_buy_volume: V, taker_buy_quote_volume: Q }
+}
+
+/**
+ * Every kline of `symbol` and `interval` (`1m`, `1h`, ...) with open time in `[startTime, endTime]`,
+ * page by page (`limit` 1000, next page from the last open time + 1), through `getJson` and its
+ * rate-limit budget. Yields each page; throws on a malformed row.
+ * @example for await (const page of klinesBetween(restBase('binance', host), 'BTC-USDT', '1m', from, to - 1)) ...
+ */
+export async function* klinesBetween(base: string, symbol: string, interval: string, startTime: number, endTime: number, fetchImpl: typeof fetch = fetch): AsyncGenerator<RestKline[]> {
+  let next = startTime
+  while (next <= endTime) {
+    const rows = await getJson<unknown[]>(base, '/klines', { symbol: nativeSymbol(symbol), interval, startTime: next, endTime, limit: defaults.pageLimit }, fetchImpl)
+    if (!Array.isArray(rows)) throw new BinanceError(200, undefined, `klines answer for ${symbol} is not an array`)
+    const page = rows.map((r) => {
+      const k = parseKlineRow(r)
+      if ('error' in k) throw new BinanceError(200, undefined, `bad kline from ${base}: ${k.error}`)
+      return k
+    }).filter((k) => k.open_time >= next && k.open_time <= endTime)
+    if (page.length) yield page
+    if (rows.length < defaults.pageLimit || !page.length) return
+    next = page[page.length - 1].open_time + 1
+  }
+}
+
+/** The whole `exchangeInfo` of a venue (spot, US or futures: same shape where it matters). */
+export const exchangeInfo = (base: string, fetchImpl: typeof fetch = fetch) => getJson<{ serverTime?: number; symbols: unknown[] }>(base, '/exchangeInfo', {}, fetchImpl)
+
+/** A kline stream event's candle (`<symbol>@kline_<interval>`): decimals kept as strings, `closed` once final. */
+export interface StreamKline extends RestKline { symbol: string; interval: string; first_trade_id: number; last_trade_id: number; closed: boolean; event_time: number }
+
+/** Reads a `kline` stream event (the `data` of a combined frame); returns the reason when it is not one. */
+export function parseKlineEvent(d: any): StreamKline | { error: string } {
+  if (!d || typeof d !== 'object' || d.e !== 'kline' || !d.k || typeof d.k !== 'object') return { error: 'not a kline event' }
+  const k = d.k
+  const row = parseKlineRow([k.t, k.o, k.h, k.l, k.c, k.v, k.T, k.q, k.n, k.V, k.Q])
+  if ('error' in row) return row
+  if (typeof k.s !== 'string' || typeof k.i !== 'string') return { error: 'kline symbol "s" or interval "i" is missing' }
+  if (!Number.isSafeInteger(k.f) || !Number.isSafeInteger(k.L) || typeof k.x !== 'boolean') return { error: 'kline trade ids "f"/"L" or closed flag "x" are malformed' }
+  return { ...row, symbol: k.s, interval: k.i, first_trade_id: k.f, last_trade_id: k.L, closed: k.x, event_time: d.E }
+}
