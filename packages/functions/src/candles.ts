@@ -1,7 +1,7 @@
 /**
- * Candle function: triggered by each new bronze object (an S3 event); recomputes that hour's 1m
- * candles with core's `recomputeHour` and announces the minutes that became final to live
- * subscribers.
+ * Candle function: triggered by each new bronze object (an S3 event); recomputes that hour with
+ * core's `recomputeHour` (silver, exact minute sums, gold and serving windows of every timeframe)
+ * and announces the candles that became final to live subscribers of each timeframe.
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
@@ -10,6 +10,7 @@ import { partitionsOfKey } from '@ticklake/core/lake'
 import { candleChannel, type ServerMessage } from '@ticklake/core/realtime'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
+import type { Candle, Timeframe } from '@ticklake/core/market'
 
 export interface CandlesDeps {
   store: ObjectStore
@@ -35,11 +36,13 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
   const results = []
   for (const h of hoursOf(event)) {
     const r = await recomputeHour({ store: deps.store, ...h, now })
-    const channel = candleChannel(h.exchange, h.symbol, '1m')
-    for (const candle of r.candles.filter((c) => c.final && c.close_time > now - (deps.announceMs ?? 120_000))) {
-      await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
+    for (const [tf, candles] of Object.entries(r.byTf) as [Timeframe, Candle[]][]) {
+      const channel = candleChannel(h.exchange, h.symbol, tf)
+      for (const candle of candles.filter((c) => c.final && c.close_time > now - (deps.announceMs ?? 120_000))) {
+        await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
+      }
     }
-    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, files: r.files, candles: r.candles.length })
+    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
   }
   return results
 }

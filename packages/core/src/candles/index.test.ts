@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../market/index'
-import { candles1m } from './index'
+import { addTrade, candles1m, emptyCandle } from './index'
 import { dedupe } from '../silver/index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
@@ -36,5 +36,11 @@ describe('1m candles', () => {
     const t = trade(1, 10)
     const cs = candles1m(dedupe([t, { ...t, source: 'rest' }, trade(2, 11)]), { exchange: 'binance', symbol: 'BTC-USDT', from: T0, until: T0 + 60_000 })
     expect(cs[0]).toMatchObject({ volume: 2, trades: 2, close: 11 })
+  })
+
+  it('keeps a live candle\'s volumes exact decimals as trades are added one by one', () => {
+    const c = emptyCandle('binance', 'BTC-USDT', T0)
+    for (const q of [0.1, 0.2, 0.00000001]) addTrade(c, trade(1, 10, q, 'buy'))
+    expect(c).toMatchObject({ volume: 0.30000001, taker_buy_volume: 0.30000001, trades: 3, open_time: T0 })
   })
 })

@@ -1,16 +1,25 @@
 /**
- * Candle math and the hour job of the lake path: merges the hour's new bronze files into silver
- * (every trade once), rebuilds the 1m candles of that hour from it, fills minutes without trades with flat
- * candles at the previous close as Binance does, and writes gold Parquet plus the serving window
- * for the page. Recomputing a whole hour makes repeated or late S3 events harmless.
+ * Candles of the lake path, in every timeframe (1m 5m 15m 1h 4h 1d), exact to the exchange's
+ * klines. The hour job merges an hour's new bronze files into silver (every trade once), computes
+ * that hour's exact 1m sums with the columnar kernel (`./kernel`) and keeps them as the hour's
+ * state (`state/candles/...`, written only over an older view: fewer individual trades, or as many
+ * with an earlier completeness horizon). Gold files and serving windows are then derived from the
+ * day's states alone, coarser timeframes rolled up from the exact minute sums, and written over
+ * the version seen before the states were read, so racing, repeated or late runs all converge on
+ * the same files. Minutes without trades are flat at the previous close, across hour and day
+ * boundaries; a candle is final once every minute of it is (it closes before the horizon).
  */
-import type { Candle, Trade } from '../market/index'
+import { createHash } from 'node:crypto'
+import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
-import { goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
+import { candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { readParquet, writeParquet } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { updateSilver } from '../silver/index'
+import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollup, type Aggregates } from './kernel'
+
+export * from './kernel'
 
 export const defaults = {
   /**
@@ -18,40 +27,39 @@ export const defaults = {
    * lake, or once ingest's checkpoint has passed it and this long has gone by since.
    */
   finalAfterMs: 10_000,
-  /** Candles kept in `serving/<exchange>/<symbol>/1m.json`. */
+  /** Candles kept in each `serving/<exchange>/<symbol>/<tf>.json`. */
   servingCandles: 720,
   /** Conditional-write retries when another run wrote the same key meanwhile. */
-  writeRetries: 5,
+  writeRetries: 20,
 }
 
 const MINUTE = TIMEFRAMES['1m']
+const HOUR = TIMEFRAMES['1h']
+const DAY = TIMEFRAMES['1d']
+const round8 = (x: number) => Math.round(x * 1e8) / 1e8
 
-function flat(exchange: string, symbol: string, openTime: number, price: number): Candle {
-  return {
-    exchange, symbol, tf: '1m', open_time: openTime, close_time: openTime + MINUTE - 1,
-    open: price, high: price, low: price, close: price, volume: 0, quote_volume: 0, trades: 0,
-    taker_buy_volume: 0, taker_buy_quote_volume: 0, vwap: price, first_trade_id: -1, last_trade_id: -1, final: false,
-  }
-}
-
-/** Adds one trade to a candle (the candle's minute must hold the trade). */
+/**
+ * Adds one trade to a live candle (the candle's period must hold the trade). Volumes stay exact
+ * decimals (both addends have at most 8 decimals); quote volumes are float sums, the lake's
+ * candles correct them.
+ */
 export function addTrade(c: Candle, t: Trade) {
   if (c.trades === 0) { c.open = c.high = c.low = t.price; c.first_trade_id = t.first_trade_id }
   c.high = Math.max(c.high, t.price)
   c.low = Math.min(c.low, t.price)
   c.close = t.price
-  c.volume += t.qty
+  c.volume = round8(c.volume + t.qty)
   c.quote_volume += t.price * t.qty
   c.trades += t.trades
-  if (t.side === 'buy') { c.taker_buy_volume += t.qty; c.taker_buy_quote_volume += t.price * t.qty }
+  if (t.side === 'buy') { c.taker_buy_volume = round8(c.taker_buy_volume + t.qty); c.taker_buy_quote_volume += t.price * t.qty }
   c.vwap = c.quote_volume / c.volume
   c.last_trade_id = Math.max(c.last_trade_id, t.last_trade_id)
   c.first_trade_id = Math.min(c.first_trade_id, t.first_trade_id)
 }
 
-/** An empty candle for the minute that holds `tsMs`, ready for `addTrade`. */
+/** An empty 1m candle for the minute that holds `tsMs`, ready for `addTrade`. */
 export function emptyCandle(exchange: string, symbol: string, tsMs: number): Candle {
-  return { ...flat(exchange, symbol, Math.floor(tsMs / MINUTE) * MINUTE, 0), first_trade_id: Infinity }
+  return { ...flatCandle(exchange, symbol, '1m', Math.floor(tsMs / MINUTE) * MINUTE, 0), first_trade_id: Infinity }
 }
 
 export interface MinuteOptions {
@@ -64,36 +72,203 @@ export interface MinuteOptions {
   prevClose?: number
 }
 
-/**
- * 1m candles over `[from, until)` from deduplicated trades in trade-id order; flat candles fill
- * minutes without trades once a price is known.
- */
+/** 1m candles over `[from, until)` from deduplicated trade rows in trade-id order (the kernel on rows). */
 export function candles1m(trades: Trade[], o: MinuteOptions): Candle[] {
-  const out: Candle[] = []
-  let price = o.prevClose
-  let i = 0
-  for (let t0 = Math.floor(o.from / MINUTE) * MINUTE; t0 < o.until; t0 += MINUTE) {
-    let c: Candle | undefined
-    while (i < trades.length && trades[i].ts / 1000 < t0 + MINUTE) {
-      const t = trades[i++]
-      if (t.ts / 1000 < t0) continue
-      c ??= emptyCandle(o.exchange, o.symbol, t0)
-      addTrade(c, t)
-    }
-    if (c) { out.push(c); price = c.close } else if (price !== undefined) out.push(flat(o.exchange, o.symbol, t0, price))
-  }
-  return out
+  return candlesOf(aggregateMinutes(columnsOf(trades), o.from, o.until), o)
 }
 
-export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
-export interface HourResult { trades: number; duplicates: number; files: number; candles: Candle[]; key: string }
+// ---- the hour's state: exact minute sums -------------------------------------------------------
 
-async function previousClose(store: ObjectStore, exchange: string, symbol: string, hourStart: number) {
-  const p = partitionOf(hourStart - 1)
-  const bytes = await store.get(goldCandlesKey(exchange, symbol, '1m', p.dt, p.hour))
-  if (!bytes) return undefined
-  const rows = await readParquet<Candle>(bytes, ['open_time', 'close'])
-  return rows.sort((a, b) => a.open_time - b.open_time).at(-1)?.close
+/** One minute with trades: times and prices as numbers, sums as decimal integer strings. */
+type MinuteRow = [open_time: number, open: number, high: number, low: number, close: number, trades: number, records: number, first: number, last: number, v: string, q: string, bv: string, bq: string]
+
+/** What `state/candles/<exchange>/<symbol>/<dt>/<hour>.json` holds. */
+export interface HourState {
+  exchange: string; symbol: string; dt: string; hour: string
+  /** Individual trades covered (the view's version: silver only grows). */
+  individual: number
+  /** Trades before this time (ms) are all in the lake: the completeness horizon. */
+  complete: number
+  /** Decimals of prices and quantities the sums are scaled by. */
+  dp: number; dq: number
+  minutes: MinuteRow[]
+}
+
+function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq' | 'minutes'>): HourState {
+  const minutes: MinuteRow[] = []
+  let individual = 0
+  for (let i = 0; i < a.length; i++) {
+    if (a.records[i] === 0) continue
+    individual += a.trades[i]
+    const s = (hi: Float64Array, lo: Float64Array) => bigOf(hi[i], lo[i]).toString()
+    minutes.push([a.start + i * MINUTE, a.open[i], a.high[i], a.low[i], a.close[i], a.trades[i], a.records[i], a.first[i], a.last[i], s(a.vHi, a.vLo), s(a.qHi, a.qLo), s(a.bvHi, a.bvLo), s(a.bqHi, a.bqLo)])
+  }
+  return { ...base, individual, dp: a.dp, dq: a.dq, minutes }
+}
+
+/** True when `a` is a newer view of the hour than `b`. */
+const newer = (a: HourState, b: HourState) => a.individual > b.individual || (a.individual === b.individual && a.complete > b.complete)
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const b = await store.get(key)
+  return b ? JSON.parse(new TextDecoder().decode(b)) : undefined
+}
+
+/**
+ * Writes an hour's state unless the stored one is as new or newer (then returns that one): an
+ * older view never replaces a newer one, whatever order runs finish in.
+ */
+export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries): Promise<{ state: HourState; written: boolean }> {
+  const key = candleStateKey(next.exchange, next.symbol, next.dt, next.hour)
+  for (let attempt = 0; ; attempt++) {
+    const head = await store.head(key)
+    const current = head ? await readJson<HourState>(store, key) : undefined
+    if (current && !newer(next, current)) return { state: current, written: false }
+    const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
+    try {
+      await store.put(key, JSON.stringify(state), head ? { ifMatch: head.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
+      return { state, written: true }
+    } catch (e) {
+      if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
+    }
+  }
+}
+
+/** The day's states, in hour order. */
+async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string): Promise<HourState[]> {
+  const keys = (await store.list(candleStatePrefix(exchange, symbol, dt))).map((o) => o.key).filter((k) => k.endsWith('.json'))
+  const states = await Promise.all(keys.map((k) => readJson<HourState>(store, k)))
+  return states.filter((s): s is HourState => !!s).sort((a, b) => a.hour.localeCompare(b.hour))
+}
+
+/** Close of the last traded minute of the day before `dt` (undefined when that day has no state). */
+async function closeBefore(store: ObjectStore, exchange: string, symbol: string, dt: string) {
+  const prev = partitionOf(Date.parse(`${dt}T00:00:00Z`) - 1).dt
+  const keys = (await store.list(candleStatePrefix(exchange, symbol, prev))).map((o) => o.key).filter((k) => k.endsWith('.json')).sort()
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const m = (await readJson<HourState>(store, keys[i]))?.minutes.at(-1)
+    if (m) return m[4]
+  }
+  return undefined
+}
+
+/** One day of exact 1m aggregates from its hour states, at the finest scale any of them uses. */
+export function dayAggregates(states: HourState[], dayStart: number): Aggregates {
+  const dp = Math.max(0, ...states.map((s) => s.dp)), dq = Math.max(0, ...states.map((s) => s.dq))
+  const a = emptyAggregates('1m', dayStart, DAY / MINUTE, dp, dq)
+  for (const s of states) {
+    const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
+    for (const [t, o, h, l, c, n, r, f, last, v, q, bv, bq] of s.minutes) {
+      const i = (t - dayStart) / MINUTE
+      if (!(i >= 0 && i < a.length)) continue
+      a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last;
+      [a.vHi[i], a.vLo[i]] = limbsOf(BigInt(v) * kv);
+      [a.qHi[i], a.qLo[i]] = limbsOf(BigInt(q) * kq);
+      [a.bvHi[i], a.bvLo[i]] = limbsOf(BigInt(bv) * kv);
+      [a.bqHi[i], a.bqLo[i]] = limbsOf(BigInt(bq) * kq)
+    }
+  }
+  return a
+}
+
+// ---- gold and serving, derived from the states ------------------------------------------------
+
+/** S3's ETag of a single-part object: a file whose ETag already matches the new bytes is not rewritten. */
+const md5 = (b: Uint8Array) => `"${createHash('md5').update(b).digest('hex')}"`
+
+export interface DayPlan { from: number; until: number; horizon: number }
+
+/**
+ * Candles of one day from its states, every timeframe: `from` is where files are rewritten (an hour
+ * start), `until` the end of the 1m candles (the last trade's minute, or the horizon).
+ */
+export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined) {
+  const minutes = dayAggregates(states, dayStart)
+  const horizon = Math.max(-Infinity, ...states.map((s) => s.complete))
+  let lastMinute = -1
+  for (let i = minutes.length - 1; i >= 0; i--) if (minutes.records[i]) { lastMinute = i; break }
+  const lastEnd = lastMinute >= 0 ? dayStart + (lastMinute + 1) * MINUTE : -Infinity
+  const until = Math.min(dayStart + DAY, Math.max(lastEnd, Math.floor(horizon / MINUTE) * MINUTE))
+  const out = {} as Record<Timeframe, Candle[]>
+  for (const tf of ALL_TIMEFRAMES) out[tf] = candlesOf(tf === '1m' ? minutes : rollup(minutes, tf), { exchange, symbol, prevClose, complete: horizon, from: dayStart, until })
+  return { candles: out, until, horizon }
+}
+
+interface Target { key: string; etag?: string; body?: Uint8Array | string }
+
+/**
+ * Rewrites the gold files and serving windows of `dt` from hour `fromHour` on, from the day's
+ * states. Every target's version is taken before the states are read and each write is
+ * conditional on it, so a run that read older states can never overwrite a newer run's files.
+ */
+export async function deriveDay(store: ObjectStore, exchange: string, symbol: string, dt: string, fromHour: number, now: number, options: Partial<typeof defaults> = {}, hint?: HourState) {
+  const o = { ...defaults, ...options }
+  const dayStart = Date.parse(`${dt}T00:00:00Z`)
+  const prevClose = await closeBefore(store, exchange, symbol, dt)
+  // the first plan comes from the state keys alone (and the state this run wrote); states are read once, below
+  const hours = (await store.list(candleStatePrefix(exchange, symbol, dt))).map((x) => Number(/(\d\d)\.json$/.exec(x.key)?.[1])).filter((h) => h >= 0 && h < 24)
+  let plan: HourState[] | undefined
+  for (let attempt = 0; ; attempt++) {
+    // from the hour before the job's hour that holds state (its flat tail may grow) to the last hour with candles
+    // (with no earlier state, from the day's start when the day before gave a close: its flat minutes)
+    const before = plan ? plan.map((x) => Number(x.hour)).filter((h) => h < fromHour).at(-1) : Math.max(-1, ...hours.filter((h) => h < fromHour))
+    const start = dayStart + Math.min(fromHour, before !== undefined && before >= 0 ? before : prevClose !== undefined ? 0 : fromHour) * HOUR
+    const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose).until
+      : Math.min(dayStart + DAY, Math.max(dayStart + (Math.max(fromHour, ...hours) + 1) * HOUR, Math.ceil((hint?.complete ?? 0) / HOUR) * HOUR))
+    const end = Math.max(plannedUntil, start + HOUR)
+    const keys = new Set<string>()
+    for (let h = start; h < end; h += HOUR) for (const tf of ['1m', '5m', '15m', '1h'] as const) keys.add(goldCandleFileKey(exchange, symbol, tf, h))
+    keys.add(goldCandleFileKey(exchange, symbol, '4h', dayStart)).add(goldCandleFileKey(exchange, symbol, '1d', dayStart))
+    for (const tf of ALL_TIMEFRAMES) keys.add(servingKey(exchange, symbol, tf))
+    const targets = new Map<string, Target>()
+    await Promise.all([...keys].map(async (key) => { const h = await store.head(key); targets.set(key, { key, etag: h?.etag }) }))
+    // the states, read after every version above was taken
+    const states = await dayStates(store, exchange, symbol, dt)
+    const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose)
+    if (until > end) { plan = states; continue } // the horizon moved past what was planned: plan again
+    for (const [tf, list] of Object.entries(candles) as [Timeframe, Candle[]][]) {
+      const inRange = tf === '4h' || tf === '1d' ? list : list.filter((c) => c.open_time >= start && c.open_time < end)
+      const files = new Map<string, Candle[]>()
+      for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); files.set(k, [...(files.get(k) ?? []), c]) }
+      for (const [k, rows] of files) {
+        const t = targets.get(k)!
+        if (tf === '1d') t.body = writeParquet(CANDLE_COLUMNS, await mergeYear(store, t, rows))
+        else t.body = writeParquet(CANDLE_COLUMNS, rows)
+      }
+      const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
+      const s = targets.get(servingKey(exchange, symbol, tf))!
+      s.body = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
+    }
+    try {
+      await Promise.all([...targets.values()].filter((t) => t.body !== undefined).map(async (t) => {
+        const bytes = typeof t.body === 'string' ? new TextEncoder().encode(t.body) : t.body!
+        if (t.etag && md5(bytes) === t.etag) return
+        await store.put(t.key, bytes, t.etag ? { ifMatch: t.etag, contentType: t.key.endsWith('.json') ? 'application/json' : undefined } : { ifNoneMatch: '*' })
+      }))
+      return { candles, from: start, until, states }
+    } catch (e) {
+      if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
+      plan = states
+      await new Promise((r) => setTimeout(r, Math.random() * 20))
+    }
+  }
+}
+
+/** The year's daily candles: what the file held for other days, plus `rows`. */
+async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise<Candle[]> {
+  const bytes = t.etag ? await store.get(t.key) : undefined
+  const old = bytes ? await readParquet<Candle>(bytes) : []
+  const replaced = new Set(rows.map((r) => r.open_time))
+  return [...old.filter((c) => !replaced.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
+}
+
+/** A serving window with the candles opening in `[from, until)` replaced by `candles`, newest `keep` kept. */
+async function mergeServing(store: ObjectStore, t: Target, exchange: string, symbol: string, tf: Timeframe, from: number, until: number, candles: Candle[], now: number, keep: number) {
+  let old: ServingWindow | undefined
+  try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
+  const kept = (old?.candles ?? []).filter((c) => c.open_time < from || c.open_time >= until)
+  const merged = [...kept, ...candles].sort((a, b) => a.open_time - b.open_time).slice(-keep)
+  return JSON.stringify({ exchange, symbol, tf, updated_at: now, candles: merged } satisfies ServingWindow)
 }
 
 /**
@@ -112,42 +287,58 @@ export async function putFresh(store: ObjectStore, key: string, make: (current: 
   }
 }
 
+// ---- the hour job ------------------------------------------------------------------------------
+
+export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
+export interface HourResult {
+  trades: number; duplicates: number; files: number
+  /** The hour's 1m candles. */
+  candles: Candle[]
+  /** Candles of every timeframe that were (re)written, from the job's hour on. */
+  byTf: Record<Timeframe, Candle[]>
+  /** Where the hour's 1m candles are. */
+  key: string
+  /** False when a newer view of the hour was already stored (this run's view was older). */
+  stateWritten: boolean
+}
+
 /**
- * Recomputes the 1m candles of one hour from bronze and writes them to gold and the serving window.
+ * Recomputes one hour from bronze: silver, the hour's exact minute sums, then the day's gold files
+ * (all timeframes) and serving windows.
  * @example await recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15', now: Date.now() })
  */
 export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
-  const hourEnd = hourStart + 3_600_000
+  const hourEnd = hourStart + HOUR
   const silver = await updateSilver(job.store, job.exchange, job.symbol, job.dt, job.hour)
-  const trades = silver.trades.filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
-  const prevClose = await previousClose(job.store, job.exchange, job.symbol, hourStart)
-  const lastTs = trades.length ? trades[trades.length - 1].ts / 1000 : -Infinity
+  const inHour = silver.trades.filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
+  const minutes = aggregateMinutes(columnsOf(inHour), hourStart, hourEnd)
+  const lastTs = inHour.reduce((m, t) => Math.max(m, t.ts / 1000), -Infinity)
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
   const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
   const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
-  const from = prevClose !== undefined ? hourStart : trades.length ? trades[0].ts / 1000 : hourEnd
-  const until = Math.min(hourEnd, Math.max(Math.floor(lastTs / MINUTE) * MINUTE + MINUTE, Math.floor(complete / MINUTE) * MINUTE))
-  const candles = candles1m(trades, { exchange: job.exchange, symbol: job.symbol, from, until, prevClose })
-  for (const c of candles) c.final = c.close_time < complete
-  const key = goldCandlesKey(job.exchange, job.symbol, '1m', job.dt, job.hour)
-  if (candles.length) {
-    await putFresh(job.store, key, async () => writeParquet(CANDLE_COLUMNS, candles))
-    await updateServing(job.store, job.exchange, job.symbol, hourStart, hourEnd, candles, job.now, o.servingCandles)
+  const state = stateOf(minutes, { exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1 })
+  const { state: stored, written } = await writeHourState(job.store, state, o.writeRetries)
+  const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored)
+  // the next day's first minutes may be flat at this day's last close: rewrite them if that day has begun
+  const next = partitionOf(Date.parse(`${job.dt}T00:00:00Z`) + DAY).dt
+  if (derived.until >= Date.parse(`${next}T00:00:00Z`) && (await job.store.list(candleStatePrefix(job.exchange, job.symbol, next))).length) {
+    await deriveDay(job.store, job.exchange, job.symbol, next, 0, job.now, o)
   }
-  return { trades: trades.length, duplicates: silver.duplicates, files: silver.bronzeFiles, candles, key }
+  const byTf = {} as Record<Timeframe, Candle[]>
+  for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
+  const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
+  return { trades: inHour.length, duplicates: silver.duplicates, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written }
 }
 
-/** Replaces one hour of the serving window with `candles`, keeping the newest `keep` candles. */
+/** Replaces `[from, until)` of the serving window of `candles[0].tf` (1m when empty) with `candles`, keeping the newest `keep`. */
 export async function updateServing(store: ObjectStore, exchange: string, symbol: string, from: number, until: number, candles: Candle[], now: number, keep = defaults.servingCandles) {
-  await putFresh(store, servingKey(exchange, symbol, '1m'), async (read) => {
-    const current = await read()
-    const old: ServingWindow | undefined = current ? JSON.parse(new TextDecoder().decode(current)) : undefined
-    const kept = (old?.candles ?? []).filter((c) => c.open_time < from || c.open_time >= until)
-    const merged = [...kept, ...candles].sort((a, b) => a.open_time - b.open_time).slice(-keep)
-    const doc: ServingWindow = { exchange, symbol, tf: '1m', updated_at: now, candles: merged }
-    return JSON.stringify(doc)
+  const tf = candles[0]?.tf ?? '1m'
+  const key = servingKey(exchange, symbol, tf)
+  await putFresh(store, key, async () => {
+    const head = await store.head(key)
+    return mergeServing(store, { key, etag: head?.etag }, exchange, symbol, tf, from, until, candles, now, keep)
   })
 }

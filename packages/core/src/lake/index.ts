@@ -32,6 +32,41 @@ export const silverManifestKey = (exchange: string, symbol: string, dt: string, 
 export const goldCandlesKey = (exchange: string, symbol: string, tf: Timeframe, dt: string, hour: string) =>
   `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}/dt=${dt}/hour=${hour}.parquet`
 
+/** Per-trade ML features of one silver hour (docs/features.md). */
+export const goldTradeFeaturesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `gold/features/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
+
+/** Indicators of the 1m candles of one hour (docs/features.md). */
+export const goldCandleFeaturesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `gold/features/candles/exchange=${exchange}/symbol=${symbol}/tf=1m/dt=${dt}/hour=${hour}.parquet`
+
+/** What the features of one hour were computed from (silver ETags), and how many targets were still unknown. */
+export const featuresStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/features/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The symbol dimension: one object for every exchange (`gold/dim_symbols/dim_symbols.parquet`). */
+export const dimSymbolsKey = () => 'gold/dim_symbols/dim_symbols.parquet'
+
+/**
+ * Gold candle layout by timeframe: 1m, 5m, 15m and 1h in one file per UTC hour
+ * (`tf=5m/dt=2026-11-24/hour=15.parquet`), 4h in one file per UTC day (`tf=4h/dt=2026-11-24.parquet`),
+ * 1d in one file per UTC year (`tf=1d/year=2026.parquet`). Each file holds the candles opening in it.
+ */
+export const CANDLE_FILE_SPAN: Record<Timeframe, 'hour' | 'day' | 'year'> = { '1m': 'hour', '5m': 'hour', '15m': 'hour', '1h': 'hour', '4h': 'day', '1d': 'year' }
+
+/** The gold file holding the `tf` candle that opens at `ms`. */
+export function goldCandleFileKey(exchange: string, symbol: string, tf: Timeframe, ms: number) {
+  const { dt, hour } = partitionOf(ms)
+  const base = `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}`
+  const span = CANDLE_FILE_SPAN[tf]
+  return span === 'hour' ? `${base}/dt=${dt}/hour=${hour}.parquet` : span === 'day' ? `${base}/dt=${dt}.parquet` : `${base}/year=${dt.slice(0, 4)}.parquet`
+}
+
+/** Exact minute sums of one hour's candles (the state coarser timeframes roll up from). */
+export const candleStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/candles/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** Folder of one day's candle states. */
+export const candleStatePrefix = (exchange: string, symbol: string, dt: string) => `state/candles/${exchange}/${symbol}/${dt}/`
+
 /** Recent window of candles for the page: `serving/binance/BTC-USDT/1m.json`. */
 export const servingKey = (exchange: string, symbol: string, tf: Timeframe) => `serving/${exchange}/${symbol}/${tf}.json`
 

@@ -83,7 +83,7 @@ describe('firehose emulator and the lake path', () => {
     expect(await store.get(gold)).toEqual(first)
 
     const db = await duckdbEngine(dir)
-    const rows = await db.query({ sql: 'SELECT open_time, open, close, volume, trades, final FROM candles ORDER BY open_time', params: [] })
+    const rows = await db.query({ sql: 'SELECT open_time, open, close, volume, trades, final FROM candles WHERE tf = ? AND open_time < CAST(? AS TIMESTAMP) ORDER BY open_time', params: ['1m', '2026-11-24 16:00:00'] })
     db.close()
     expect(rows).toHaveLength(60)
     expect(rows.slice(0, 3)).toEqual([

@@ -1,0 +1,336 @@
+/**
+ * The candle kernel: exact OHLCV aggregates of trades held as columns (typed arrays), in one tight
+ * loop with no per-trade objects, then rolled up from 1m to every coarser timeframe. Volumes are
+ * summed as integers, never as floats: prices and quantities are decimal strings of at most 8
+ * decimals at the exchange, so each parses back to an integer at the smallest power of ten the
+ * data needs (derived from the data), and every sum (quantities, and the exact products
+ * price x quantity) is kept in two limbs, `hi * 2^52 + lo`, each an exact double. Finished
+ * candles carry the double nearest to the exact decimal (volumes) or to the exact decimal rounded
+ * half up to 8 places (quote volumes), which is what Binance prints in its klines.
+ */
+import type { Candle, Timeframe } from '../market/index'
+import { TIMEFRAMES } from '../market/index'
+
+export const defaults = {
+  /** Most decimals a price or quantity may have (Binance and Coinbase: 8). */
+  maxDecimals: 8,
+  /** Trades the decimals are first guessed from (all are checked). */
+  decimalsSample: 4096,
+  /** Decimals of the quote volumes in finished candles (Binance prints 8). */
+  quoteDecimals: 8,
+}
+
+/** Trades as columns, sorted by first trade id (the decoder and silver give them so). */
+export interface TradeColumns {
+  length: number
+  /** Exchange trade time, epoch µs. */
+  ts: Float64Array
+  price: Float64Array
+  qty: Float64Array
+  /** 1 where the taker bought. */
+  buy: Uint8Array
+  /** Individual trades a record covers. */
+  trades: Float64Array
+  first_trade_id: Float64Array
+  last_trade_id: Float64Array
+  trade_id: Float64Array
+}
+
+/**
+ * Exact aggregates of consecutive periods of one timeframe, columnar: period `i` opens at
+ * `start + i * TIMEFRAMES[tf]`. A period without records has `records[i] === 0`. Volume sums are
+ * integers at 10^-dq, quote sums at 10^-(dp+dq), each as `hi * 2^52 + lo`.
+ */
+export interface Aggregates {
+  tf: Timeframe
+  start: number
+  length: number
+  /** Decimals of prices and of quantities. */
+  dp: number
+  dq: number
+  open: Float64Array; high: Float64Array; low: Float64Array; close: Float64Array
+  trades: Float64Array; records: Float64Array
+  first: Float64Array; last: Float64Array
+  vHi: Float64Array; vLo: Float64Array; qHi: Float64Array; qLo: Float64Array
+  bvHi: Float64Array; bvLo: Float64Array; bqHi: Float64Array; bqLo: Float64Array
+}
+
+const LIMB = 2 ** 52
+const HALF = 2 ** 26
+/** Largest scaled price or quantity: sums of them stay exact in one limb's headroom. */
+const MAX_SCALED = 2 ** 51
+const MINUTE = TIMEFRAMES['1m']
+const SUMS = ['vHi', 'vLo', 'qHi', 'qLo', 'bvHi', 'bvLo', 'bqHi', 'bqLo'] as const
+
+/** Empty aggregates of `length` periods. */
+export function emptyAggregates(tf: Timeframe, start: number, length: number, dp: number, dq: number): Aggregates {
+  const f = () => new Float64Array(length)
+  return { tf, start, length, dp, dq, open: f(), high: f(), low: f(), close: f(), trades: f(), records: f(), first: f(), last: f(), vHi: f(), vLo: f(), qHi: f(), qLo: f(), bvHi: f(), bvLo: f(), bqHi: f(), bqLo: f() }
+}
+
+/**
+ * The fewest decimals (0..8) at which every value of `x[0..n)` is a whole number, checked on the
+ * doubles themselves: `Math.round(v * 10^d) / 10^d === v` holds exactly when `v` is the double of
+ * a decimal with at most `d` places. Throws when the scaled values would not stay exact.
+ * @example decimalsOf(new Float64Array([1.5, 0.25]), 2) === 2
+ */
+export function decimalsOf(x: Float64Array, n = x.length, max = defaults.maxDecimals): number {
+  let d = 0, s = 1, prev = NaN, top = 0
+  for (let i = 0; i < n; i++) {
+    const v = x[i]
+    if (v === prev) continue
+    prev = v
+    if (v > top) top = v
+    while (d < max && Math.round(v * s) / s !== v) { d++; s *= 10 }
+  }
+  if (top * s > MAX_SCALED) throw new RangeError(`values up to ${top} with ${d} decimals do not fit exact integer arithmetic`)
+  return d
+}
+
+/** True when `first_trade_id` never decreases (the kernel's duplicate check relies on it). */
+function sortedById(c: TradeColumns) {
+  for (let i = 1; i < c.length; i++) if (c.first_trade_id[i] < c.first_trade_id[i - 1]) return false
+  return true
+}
+
+/** The rows of `c` reordered by first trade id, widest range first (a copy). */
+export function sortColumns(c: TradeColumns): TradeColumns {
+  const idx = Array.from({ length: c.length }, (_, i) => i)
+  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.trade_id[a] - c.trade_id[b])
+  const pick = <T extends Float64Array | Uint8Array>(x: T) => { const y = new (x.constructor as any)(c.length) as T; for (let i = 0; i < c.length; i++) y[i] = x[idx[i]]; return y }
+  return { length: c.length, ts: pick(c.ts), price: pick(c.price), qty: pick(c.qty), buy: pick(c.buy), trades: pick(c.trades), first_trade_id: pick(c.first_trade_id), last_trade_id: pick(c.last_trade_id), trade_id: pick(c.trade_id) }
+}
+
+// Slots of the scratch array one minute is summed in (see `scanMinute`).
+const O = 0, H = 1, L = 2, C = 3, N = 4, R = 5, F = 6, LAST = 7, VH = 8, VL = 9, QH = 10, QL = 11, BVH = 12, BVL = 13, BQH = 14, BQL = 15, COVERED = 16, INEXACT = 17
+const FIELDS = ['open', 'high', 'low', 'close', 'trades', 'records', 'first', 'last', 'vHi', 'vLo', 'qHi', 'qLo', 'bvHi', 'bvLo', 'bqHi', 'bqLo'] as const
+
+/**
+ * Adds trades from index `i` on to the minute `[lo, hi)` (µs) summed in `acc`, until one falls
+ * outside it; returns that index. Kept small so the JIT optimizes it at once: the whole kernel's
+ * time is spent here.
+ */
+function scanMinute(c: TradeColumns, i: number, lo: number, hi: number, acc: Float64Array, sp: number, sq: number, strict: boolean): number {
+  const { ts, price, qty, buy, trades, first_trade_id, last_trade_id } = c
+  const n = c.length
+  let o = acc[O], h = acc[H], l = acc[L], cl = acc[C], nt = acc[N], nr = acc[R], first = acc[F], last = acc[LAST]
+  let vHi = acc[VH], vLo = acc[VL], qHi = acc[QH], qLo = acc[QL], bvHi = acc[BVH], bvLo = acc[BVL], bqHi = acc[BQH], bqLo = acc[BQL], covered = acc[COVERED]
+  for (; i < n; i++) {
+    const t = ts[i]
+    if (t < lo || t >= hi) break
+    const lastId = last_trade_id[i]
+    if (lastId <= covered) continue // its trade ids were counted already
+    covered = lastId
+    const p = price[i]
+    const q = qty[i]
+    const P = Math.round(p * sp), Q = Math.round(q * sq)
+    if (strict && (P / sp !== p || Q / sq !== q || P > MAX_SCALED || Q > MAX_SCALED)) { acc[INEXACT] = 1; return i } // more decimals than guessed, or too large
+    if (nr === 0) { o = h = l = p; first = first_trade_id[i] } else { if (p > h) h = p; if (p < l) l = p }
+    cl = p; last = lastId; nt += trades[i]; nr++
+    vLo += Q; if (vLo >= LIMB) { vLo -= LIMB; vHi++ }
+    // exact P * Q as pHi * 2^52 + pLo: directly when below 2^52, else from 26-bit halves
+    let pHi = 0, pLo = P * Q
+    if (pLo >= LIMB) {
+      const a1 = Math.floor(P / HALF), a0 = P - a1 * HALF, b1 = Math.floor(Q / HALF), b0 = Q - b1 * HALF
+      const mid = a1 * b0 + a0 * b1, mh = Math.floor(mid / HALF)
+      pHi = a1 * b1 + mh; pLo = (mid - mh * HALF) * HALF + a0 * b0
+      if (pLo >= LIMB) { pLo -= LIMB; pHi++ }
+    }
+    qHi += pHi; qLo += pLo; if (qLo >= LIMB) { qLo -= LIMB; qHi++ }
+    if (buy[i] === 1) {
+      bvLo += Q; if (bvLo >= LIMB) { bvLo -= LIMB; bvHi++ }
+      bqHi += pHi; bqLo += pLo; if (bqLo >= LIMB) { bqLo -= LIMB; bqHi++ }
+    }
+  }
+  acc[O] = o; acc[H] = h; acc[L] = l; acc[C] = cl; acc[N] = nt; acc[R] = nr; acc[F] = first; acc[LAST] = last
+  acc[VH] = vHi; acc[VL] = vLo; acc[QH] = qHi; acc[QL] = qLo; acc[BVH] = bvHi; acc[BVL] = bvLo; acc[BQH] = bqHi; acc[BQL] = bqLo; acc[COVERED] = covered
+  return i
+}
+
+/**
+ * Exact 1m aggregates of the trades in `[from, until)` (ms; minutes aligned to UTC). Records whose
+ * individual trade ids are already covered by an earlier record are duplicates and skipped; input
+ * not sorted by first trade id is sorted first (a slower path).
+ * @example aggregateMinutes(cols, dayStart, dayStart + 86_400_000).length === 1440
+ */
+export function aggregateMinutes(cols: TradeColumns, from: number, until: number): Aggregates {
+  const c = sortedById(cols) ? cols : sortColumns(cols)
+  const n = c.length
+  // decimals guessed from the first trades and checked on every one; a miss starts over with all
+  const guess = Math.min(n, defaults.decimalsSample)
+  let a = scanAll(c, from, until, decimalsOf(c.price, guess), decimalsOf(c.qty, guess))
+  if (!a) a = scanAll(c, from, until, decimalsOf(c.price, n), decimalsOf(c.qty, n))
+  // values that are no decimals of at most 8 places: summed rounded to 8 places (not exact)
+  return a ?? scanAll(c, from, until, defaults.maxDecimals, defaults.maxDecimals, false)!
+}
+
+function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: number, strict = true): Aggregates | undefined {
+  const n = c.length
+  const sp = 10 ** dp, sq = 10 ** dq
+  const start = Math.floor(from / MINUTE) * MINUTE
+  const len = Math.max(0, Math.ceil((until - start) / MINUTE))
+  const a = emptyAggregates('1m', start, len, dp, dq)
+  const startUs = start * 1000, endUs = startUs + len * MINUTE * 1000, minUs = MINUTE * 1000
+  const acc = new Float64Array(18)
+  let covered = -Infinity
+  for (let i = 0; i < n;) {
+    const t = c.ts[i]
+    if (!(t >= startUs && t < endUs)) { i++; continue }
+    const m = Math.floor((t - startUs) / minUs)
+    for (let f = 0; f < FIELDS.length; f++) acc[f] = a[FIELDS[f]][m]
+    acc[COVERED] = covered
+    i = scanMinute(c, i, startUs + m * minUs, startUs + (m + 1) * minUs, acc, sp, sq, strict)
+    if (acc[INEXACT]) return undefined
+    covered = acc[COVERED]
+    for (let f = 0; f < FIELDS.length; f++) a[FIELDS[f]][m] = acc[f]
+  }
+  return a
+}
+
+/**
+ * Aggregates of a coarser timeframe from finer ones (sums stay exact): open of the first period
+ * with records, close of the last, extremes over periods with records.
+ * @example rollup(aggregateMinutes(cols, dayStart, dayEnd), '1h') // 24 hourly aggregates
+ */
+export function rollup(src: Aggregates, tf: Timeframe): Aggregates {
+  const size = TIMEFRAMES[tf], step = TIMEFRAMES[src.tf]
+  if (size % step !== 0) throw new RangeError(`cannot roll ${src.tf} up to ${tf}`)
+  const start = Math.floor(src.start / size) * size
+  const len = src.length ? Math.floor((src.start + (src.length - 1) * step - start) / size) + 1 : 0
+  const a = emptyAggregates(tf, start, len, src.dp, src.dq)
+  for (let i = 0; i < src.length; i++) {
+    if (src.records[i] === 0) continue
+    const k = Math.floor((src.start + i * step - start) / size)
+    if (a.records[k] === 0) { a.open[k] = src.open[i]; a.high[k] = src.high[i]; a.low[k] = src.low[i]; a.first[k] = src.first[i] } else {
+      if (src.high[i] > a.high[k]) a.high[k] = src.high[i]
+      if (src.low[i] < a.low[k]) a.low[k] = src.low[i]
+    }
+    a.close[k] = src.close[i]; a.last[k] = src.last[i]; a.trades[k] += src.trades[i]; a.records[k] += src.records[i]
+    for (let j = 0; j < SUMS.length; j += 2) {
+      const H = SUMS[j], L = SUMS[j + 1]
+      a[H][k] += src[H][i]; a[L][k] += src[L][i]
+      if (a[L][k] >= LIMB) { a[L][k] -= LIMB; a[H][k]++ }
+    }
+  }
+  return a
+}
+
+/** The exact integer `hi * 2^52 + lo` as a BigInt. */
+export const bigOf = (hi: number, lo: number) => BigInt(hi) * 2n ** 52n + BigInt(lo)
+
+/** `[hi, lo]` limbs of a non-negative BigInt. */
+export const limbsOf = (v: bigint): [number, number] => [Number(v >> 52n), Number(v & (2n ** 52n - 1n))]
+
+/** `v / 10^digits` written out as a decimal: `decimalString(12345n, 2) === '123.45'`. */
+export function decimalString(v: bigint, digits: number): string {
+  if (digits === 0) return v.toString()
+  const s = v.toString().padStart(digits + 1, '0')
+  return `${s.slice(0, -digits)}.${s.slice(-digits)}`
+}
+
+/** The double nearest to the exact decimal `(hi * 2^52 + lo) / 10^digits`. */
+export function exactNumber(hi: number, lo: number, digits: number): number {
+  if (hi === 0) return lo / 10 ** digits // both exact, and IEEE division rounds correctly
+  return Number(decimalString(bigOf(hi, lo), digits))
+}
+
+/** Like `exactNumber`, rounded half up to `keep` decimals first. */
+export function roundedNumber(hi: number, lo: number, digits: number, keep = defaults.quoteDecimals): number {
+  if (digits <= keep) return exactNumber(hi, lo, digits)
+  const d = 10 ** (digits - keep)
+  if (hi === 0) {
+    let q = Math.floor(lo / d), r = lo - q * d
+    if (r < 0) { q--; r += d } else if (r >= d) { q++; r -= d }
+    if (2 * r >= d) q++
+    return q / 10 ** keep
+  }
+  const D = BigInt(d), v = bigOf(hi, lo)
+  return Number(decimalString((v + D / 2n) / D, keep))
+}
+
+export interface CandleOptions {
+  exchange: string
+  symbol: string
+  /** Close before the first period: periods without trades before the first trade are flat at it; without it they are left out. */
+  prevClose?: number
+  /** Periods that close before this time (ms) are final. */
+  complete?: number
+  /** Only periods opening in `[from, until)` (ms) are returned. */
+  from?: number
+  until?: number
+}
+
+/**
+ * Candles of aggregates: periods with trades as they are, periods without at the previous close
+ * with zero volume (once a close is known), each final when it closes before `complete`.
+ */
+export function candlesOf(a: Aggregates, o: CandleOptions): Candle[] {
+  const size = TIMEFRAMES[a.tf], out: Candle[] = []
+  const complete = o.complete ?? -Infinity, from = o.from ?? -Infinity, until = o.until ?? Infinity
+  const qd = a.dp + a.dq
+  let price = o.prevClose
+  for (let i = 0; i < a.length; i++) {
+    const open_time = a.start + i * size, close_time = open_time + size - 1
+    if (a.records[i] === 0) {
+      if (price !== undefined && open_time >= from && open_time < until) out.push(flatCandle(o.exchange, o.symbol, a.tf, open_time, price, close_time < complete))
+      continue
+    }
+    price = a.close[i]
+    if (open_time < from || open_time >= until) continue
+    const volume = exactNumber(a.vHi[i], a.vLo[i], a.dq), quote_volume = roundedNumber(a.qHi[i], a.qLo[i], qd)
+    out.push({
+      exchange: o.exchange, symbol: o.symbol, tf: a.tf, open_time, close_time,
+      open: a.open[i], high: a.high[i], low: a.low[i], close: a.close[i],
+      volume, quote_volume, trades: a.trades[i],
+      taker_buy_volume: exactNumber(a.bvHi[i], a.bvLo[i], a.dq), taker_buy_quote_volume: roundedNumber(a.bqHi[i], a.bqLo[i], qd),
+      vwap: exactNumber(a.qHi[i], a.qLo[i], qd) / volume,
+      first_trade_id: a.first[i], last_trade_id: a.last[i], final: close_time < complete,
+    })
+  }
+  return out
+}
+
+/** A zero-volume candle at `price` (a period without trades). */
+export function flatCandle(exchange: string, symbol: string, tf: Timeframe, openTime: number, price: number, final = false): Candle {
+  return {
+    exchange, symbol, tf, open_time: openTime, close_time: openTime + TIMEFRAMES[tf] - 1,
+    open: price, high: price, low: price, close: price, volume: 0, quote_volume: 0, trades: 0,
+    taker_buy_volume: 0, taker_buy_quote_volume: 0, vwap: price, first_trade_id: -1, last_trade_id: -1, final,
+  }
+}
+
+export const ALL_TIMEFRAMES = Object.keys(TIMEFRAMES) as Timeframe[]
+
+export interface ColumnsOptions extends CandleOptions {
+  /** Range of the 1m candles (ms, `until` exclusive); coarser candles cover the periods it touches. */
+  from: number
+  until: number
+  timeframes?: Timeframe[]
+}
+
+/**
+ * Candles of every timeframe from trade columns: exact 1m aggregates in one pass, rolled up.
+ * @example candlesOfColumns(cols, { exchange: 'binance', symbol: 'BTC-USDT', from: dayStart, until: dayStart + 86_400_000 })['1h'].length === 24
+ */
+export function candlesOfColumns(cols: TradeColumns, o: ColumnsOptions): Record<Timeframe, Candle[]> {
+  const minutes = aggregateMinutes(cols, o.from, o.until)
+  const out = {} as Record<Timeframe, Candle[]>
+  for (const tf of o.timeframes ?? ALL_TIMEFRAMES) {
+    const size = TIMEFRAMES[tf]
+    const a = tf === '1m' ? minutes : rollup(minutes, tf)
+    out[tf] = candlesOf(a, { ...o, from: Math.floor(o.from / size) * size, until: o.until })
+  }
+  return out
+}
+
+/** Trade rows as columns (for callers holding `Trade` objects). */
+export function columnsOf(trades: readonly { ts: number; price: number; qty: number; side: string; trades: number; first_trade_id: number; last_trade_id: number; trade_id: number }[]): TradeColumns {
+  const n = trades.length, f = () => new Float64Array(n)
+  const c: TradeColumns = { length: n, ts: f(), price: f(), qty: f(), buy: new Uint8Array(n), trades: f(), first_trade_id: f(), last_trade_id: f(), trade_id: f() }
+  for (let i = 0; i < n; i++) {
+    const t = trades[i]
+    c.ts[i] = t.ts; c.price[i] = t.price; c.qty[i] = t.qty; c.buy[i] = t.side === 'buy' ? 1 : 0
+    c.trades[i] = t.trades; c.first_trade_id[i] = t.first_trade_id; c.last_trade_id[i] = t.last_trade_id; c.trade_id[i] = t.trade_id
+  }
+  return c
+}
