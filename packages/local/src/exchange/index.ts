@@ -71,7 +71,16 @@ export interface Replay {
   speed: number | 'max'
 }
 
-export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay }
+/** Kline fields by their index in a REST kline row. */
+export const KLINE_INDEX = { open: 1, high: 2, low: 3, close: 4, volume: 5, quote_volume: 7, trades: 8, taker_buy_volume: 9, taker_buy_quote_volume: 10 } as const
+
+/**
+ * A kline the exchange reports wrongly on purpose (tests of `ticklake verify`): `GET /api/v3/klines`
+ * answers `value` for `field` of the kline of `symbol` and `interval` opening at `openTime`.
+ */
+export interface PlantedKline { symbol: string; interval: string; openTime: number; field: keyof typeof KLINE_INDEX; value: string | number }
+
+export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay; planted?: PlantedKline[] }
 
 export interface FakeExchange {
   /** `http://127.0.0.1:PORT` */
@@ -88,6 +97,8 @@ export interface FakeExchange {
   setFaults(f: Partial<Faults>): void
   /** Closes every stream connection abruptly (as a network cut does: code 1006 at the client). */
   dropConnections(): void
+  /** Makes `GET /api/v3/klines` report one field of one kline wrongly from now on. */
+  plantKline(p: PlantedKline): void
   close(): Promise<void>
 }
 
@@ -277,6 +288,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   const start = now()
   /** Generates a book's trades up to `until`, trims the oldest beyond the cap (to 15/16 of it), returns the new ones. */
   const faults: Faults = { ...noFaults, ...options.faults }
+  const planted: PlantedKline[] = [...(options.planted ?? [])]
   const chance = prng(o.seed + 7919)
   function advance(b: { gen: ReturnType<typeof generator>; trades: AggTrade[] }, until: number) {
     const before = b.trades.length
@@ -403,7 +415,13 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     const limit = limitOf(params)
     const endTime = Math.min(int(params, 'endTime') ?? Infinity, now())
     const startTime = int(params, 'startTime') ?? (Math.floor(endTime / interval) - limit + 1) * interval
-    return klinesOf(b.trades, interval, startTime, endTime, limit)
+    const rows = klinesOf(b.trades, interval, startTime, endTime, limit)
+    for (const p of planted) {
+      if (nativeSymbol(p.symbol) !== params.get('symbol') || p.interval !== name) continue
+      const row = rows.find((r) => r[0] === p.openTime)
+      if (row) row[KLINE_INDEX[p.field]] = p.value
+    }
+    return rows
   }
 
   /** Counts the request's weight in the current minute; throws 429 past the limit. */
@@ -502,6 +520,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     replayDone: () => !!replay && [...books.entries()].every(([n, b]) => b.trades.length === (replay.trades.get(n)?.length ?? 0)),
     setFaults(f) { Object.assign(faults, f) },
     dropConnections() { for (const ws of subs.keys()) ws.terminate() },
+    plantKline(p) { planted.push(p) },
     async close() {
       clearInterval(ticker)
       for (const ws of subs.keys()) ws.terminate()
