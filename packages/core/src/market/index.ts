@@ -6,7 +6,7 @@
 
 export type Exchange = 'binance' | 'binance-us' | 'binance-futures' | 'coinbase'
 export type Side = 'buy' | 'sell'
-export type TradeSource = 'ws' | 'rest' | 'archive' | 'replay'
+export type TradeSource = 'ws' | 'rest' | 'archive' | 'replay' | 'api'
 export type Timeframe = '1m' | '5m' | '15m' | '1h' | '4h' | '1d'
 
 export const TIMEFRAMES: Record<Timeframe, number> = {
@@ -84,7 +84,7 @@ export const TRADE_COLUMNS: Column<Trade>[] = [
   { name: 'side', type: 'STRING', note: 'taker side: buy / sell' },
   { name: 'trades', type: 'INT32', note: 'individual trades represented' },
   { name: 'ingest_ts', type: 'TIMESTAMP_MICROS', note: 'when ticklake received it' },
-  { name: 'source', type: 'STRING', note: 'ws, rest, archive, replay' },
+  { name: 'source', type: 'STRING', note: 'ws, rest, archive, replay, api' },
 ]
 
 export const QUOTE_COLUMNS: Column<Quote>[] = [

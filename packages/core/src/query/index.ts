@@ -1,38 +1,92 @@
 /**
  * Query SQL shared by the query engines (Athena in AWS, DuckDB locally): the same statements run
- * on both, over tables named as the Glue catalog names them; values are always bound as
- * parameters, never spliced into the text. Also the validation of query input.
+ * on both, over tables named as the Glue catalog names them (`candles`, `trades`, `bronze_trades`,
+ * `quotes`, `features_trades`, `features_candles`); values are always bound as `?` parameters,
+ * never spliced into the text. Also the validation of query input and the `QueryEngine` port.
+ *
+ * The SQL keeps to what both engines accept: Athena takes `?` only in WHERE clauses (not in
+ * SELECT or LIMIT), so a caller's limit is bound through `row_number() ... WHERE rn <= ?`; times
+ * are bound as `'YYYY-MM-DD HH:MM:SS.mmm'` strings under `CAST(? AS TIMESTAMP)`; `min_by`/`max_by`
+ * exist in both (DuckDB aliases of arg_min/arg_max). Column aliases avoid words either engine
+ * reserves (`first`, `last`, `min`, `max`, `count`).
  */
 import { CANDLE_COLUMNS, TIMEFRAMES, isSymbol, type Timeframe } from '../market/index'
 
 /** A statement with positional parameters (`?`), as both engines take them. */
 export interface Statement { sql: string; params: (string | number)[] }
 
-/** One of the engines. Rows come back with column names as keys. */
-export interface QueryEngine { query(st: Statement): Promise<Record<string, unknown>[]> }
+/** One result row, column names as keys: times as ISO-8601 strings, integers and doubles as numbers. */
+export type Row = Record<string, unknown>
 
+/**
+ * The query port: Athena (`core/aws/athena.ts`) in AWS, DuckDB (`@ticklake/local`) locally.
+ * @example const rows = await engine.query(candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m' }))
+ */
+export interface QueryEngine { query(st: Statement): Promise<Row[]> }
+
+/** Bad query input: the message says what was wrong (the HTTP API answers it with 400). */
 export class QueryInputError extends Error {}
+
+export const defaults = {
+  maxLimit: 100_000,
+  /** How far back `latest` looks for a trade. */
+  latestLookbackMs: 86_400_000,
+  maxHours: 24 * 366,
+}
+
+/** Placeholders in a statement (`?` outside string literals), for adapters to check `params` against. */
+export function placeholders(sql: string): number {
+  let n = 0
+  let quoted = false
+  for (const ch of sql) { if (ch === "'") quoted = !quoted; else if (ch === '?' && !quoted) n++ }
+  return n
+}
+
+const EXCHANGE = /^[a-z][a-z0-9-]{0,30}$/
+const show = (v: unknown) => JSON.stringify(v)?.slice(0, 80)
+
+/** Throws unless `exchange` is lowercase letters, digits or '-'. */
+export function checkExchange(exchange: unknown): string {
+  if (typeof exchange !== 'string' || !EXCHANGE.test(exchange)) throw new QueryInputError(`exchange must be lowercase letters, digits or '-', starting with a letter (got ${show(exchange)})`)
+  return exchange
+}
+
+/** Throws unless `symbol` is a normalized BASE-QUOTE symbol. */
+export function checkSymbol(symbol: unknown): string {
+  if (!isSymbol(symbol)) throw new QueryInputError(`symbol must look like BTC-USDT (got ${show(symbol)})`)
+  return symbol
+}
 
 export interface CandleQuery { exchange: string; symbol: string; tf: Timeframe; from?: number; to?: number; limit?: number }
 
-const EXCHANGE = /^[a-z][a-z0-9-]{0,30}$/
+function checkRange(q: { from?: number; to?: number; limit?: number }) {
+  for (const k of ['from', 'to'] as const) if (q[k] !== undefined && !Number.isFinite(q[k])) throw new QueryInputError(`${k} must be an ISO-8601 time`)
+  if (q.from !== undefined && q.to !== undefined && q.to < q.from) throw new QueryInputError('to must not be before from')
+  if (q.limit !== undefined && (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > defaults.maxLimit)) throw new QueryInputError(`limit must be a whole number from 1 to ${defaults.maxLimit}`)
+}
 
 /** Checks candle query input; throws a QueryInputError that says what is wrong. */
 export function validateCandleQuery(q: CandleQuery): CandleQuery {
-  if (!EXCHANGE.test(q.exchange)) throw new QueryInputError(`exchange must be lowercase letters, digits or '-' (got ${JSON.stringify(q.exchange)})`)
-  if (!isSymbol(q.symbol)) throw new QueryInputError(`symbol must look like BTC-USDT (got ${JSON.stringify(q.symbol)})`)
-  if (!(q.tf in TIMEFRAMES)) throw new QueryInputError(`tf must be one of ${Object.keys(TIMEFRAMES).join(', ')} (got ${JSON.stringify(q.tf)})`)
-  for (const k of ['from', 'to'] as const) if (q[k] !== undefined && !Number.isFinite(q[k])) throw new QueryInputError(`${k} must be an ISO-8601 time`)
-  if (q.from !== undefined && q.to !== undefined && q.to < q.from) throw new QueryInputError('to must not be before from')
-  if (q.limit !== undefined && (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > 100_000)) throw new QueryInputError('limit must be a whole number from 1 to 100000')
+  checkExchange(q.exchange)
+  checkSymbol(q.symbol)
+  if (typeof q.tf !== 'string' || !Object.hasOwn(TIMEFRAMES, q.tf)) throw new QueryInputError(`tf must be one of ${Object.keys(TIMEFRAMES).join(', ')} (got ${show(q.tf)})`)
+  checkRange(q)
   return q
 }
 
 /** A UTC time as both engines cast it to TIMESTAMP: `2026-11-24 15:00:00.000`. */
 export const sqlTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
+/** `SELECT cols FROM (... row_number() ...) WHERE rn <= ?`: a bound limit that Athena accepts. */
+function limited(cols: string, table: string, where: string[], order: string, desc: boolean, limit: number, params: (string | number)[]): Statement {
+  const dir = desc ? ' DESC' : ''
+  const inner = `SELECT ${cols}, row_number() OVER (ORDER BY ${order.split(', ').map((c) => c + dir).join(', ')}) AS rn FROM ${table} WHERE ${where.join(' AND ')}`
+  return { sql: `SELECT ${cols} FROM (${inner}) AS t WHERE rn <= ? ORDER BY ${order}`, params: [...params, limit] }
+}
+
 /**
- * Candles of one symbol and timeframe, open time in `[from, to)`, oldest first.
+ * Candles of one symbol and timeframe, open time in `[from, to)`, oldest first: the first `limit`
+ * from `from`, or without `from` the newest `limit` (as Binance's klines answer).
  * @example candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', from: Date.parse('2026-11-24T00:00Z') })
  */
 export function candlesQuery(q: CandleQuery): Statement {
@@ -42,6 +96,98 @@ export function candlesQuery(q: CandleQuery): Statement {
   if (q.from !== undefined) { where.push('open_time >= CAST(? AS TIMESTAMP)'); params.push(sqlTime(q.from)) }
   if (q.to !== undefined) { where.push('open_time < CAST(? AS TIMESTAMP)'); params.push(sqlTime(q.to)) }
   const cols = CANDLE_COLUMNS.map((c) => c.name).join(', ')
-  params.push(q.limit ?? 100_000)
-  return { sql: `SELECT ${cols} FROM candles WHERE ${where.join(' AND ')} ORDER BY open_time LIMIT ?`, params }
+  return limited(cols, 'candles', where, 'open_time', q.from === undefined && q.limit !== undefined, q.limit ?? defaults.maxLimit, params)
+}
+
+/**
+ * The span of one symbol's 1m candles. Per symbol, with equality on exchange and symbol, because
+ * Athena's tables project `symbol` as an injected partition, which every query must pin.
+ */
+export function symbolSpanQuery(q: { exchange: string; symbol: string }): Statement {
+  checkExchange(q.exchange); checkSymbol(q.symbol)
+  return {
+    sql: 'SELECT min(open_time) AS first_candle, max(open_time) AS last_candle, count(*) AS candles FROM candles WHERE exchange = ? AND symbol = ? AND tf = ?',
+    params: [q.exchange, q.symbol, '1m'],
+  }
+}
+
+/** The newest trade of a symbol as ingested (bronze: the freshest table), within `lookbackMs` of `now`. */
+export function latestQuery(q: { exchange: string; symbol: string; now: number; lookbackMs?: number }): Statement {
+  checkExchange(q.exchange); checkSymbol(q.symbol)
+  return {
+    sql: 'SELECT exchange, symbol, trade_id, ts, price, qty, side, ingest_ts, source FROM bronze_trades WHERE exchange = ? AND symbol = ? AND ts >= CAST(? AS TIMESTAMP) ORDER BY ts DESC, trade_id DESC LIMIT 1',
+    params: [q.exchange, q.symbol, sqlTime(q.now - (q.lookbackMs ?? defaults.latestLookbackMs))],
+  }
+}
+
+/** Aggregates of a symbol's 1m candles opened at or after `from`: see `statisticsOf`. */
+export function statisticsQuery(q: { exchange: string; symbol: string; from: number }): Statement {
+  checkExchange(q.exchange); checkSymbol(q.symbol); checkRange(q)
+  return {
+    sql: 'SELECT count(*) AS candles, sum(trades) AS trade_count, sum(volume) AS volume, sum(quote_volume) AS quote_volume, min(low) AS low_price, max(high) AS high_price, '
+      + 'min_by(open, open_time) AS first_price, max_by(close, open_time) AS last_price, min(open_time) AS first_time, max(open_time) AS last_time '
+      + 'FROM candles WHERE exchange = ? AND symbol = ? AND tf = ? AND open_time >= CAST(? AS TIMESTAMP)',
+    params: [q.exchange, q.symbol, '1m', sqlTime(q.from)],
+  }
+}
+
+export interface Statistics {
+  exchange: string; symbol: string; hours: number; from: string; to: string
+  /** Volume-weighted average price (quote volume / volume); null without volume. */
+  avg: number | null
+  min: number | null; max: number | null; first: number | null; last: number | null
+  /** (last - first) / first * 100. */
+  change_pct: number | null
+  volume: number; quote_volume: number
+  /** Individual trades. */
+  count: number
+  candles: number
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+
+/** Shapes the one row of `statisticsQuery` into the API's statistics. */
+export function statisticsOf(row: Row | undefined, q: { exchange: string; symbol: string; hours: number; from: number; now: number }): Statistics {
+  const r = row ?? {}
+  const volume = num(r.volume) ?? 0
+  const quote = num(r.quote_volume) ?? 0
+  const first = num(r.first_price)
+  const last = num(r.last_price)
+  return {
+    exchange: q.exchange, symbol: q.symbol, hours: q.hours, from: new Date(q.from).toISOString(), to: new Date(q.now).toISOString(),
+    avg: volume > 0 ? quote / volume : null,
+    min: num(r.low_price), max: num(r.high_price), first, last,
+    change_pct: first && last !== null ? ((last - first) / first) * 100 : null,
+    volume, quote_volume: quote, count: num(r.trade_count) ?? 0, candles: num(r.candles) ?? 0,
+  }
+}
+
+/** Feature tables (`gold/features/trades`, `gold/features/candles`): per-trade rows stamped by `ts`, per-1m-candle rows by `open_time`. */
+export const FEATURE_TABLES = {
+  trades: { table: 'features_trades', time: 'ts' },
+  candles: { table: 'features_candles', time: 'open_time' },
+} as const
+export type FeatureKind = keyof typeof FEATURE_TABLES
+
+export interface FeatureQuery { kind: FeatureKind; exchange: string; symbol: string; from?: number; to?: number; limit?: number }
+
+/** Gold feature rows of one symbol (candle features are of 1m candles), time in `[from, to)`, oldest first (newest `limit` without `from`). */
+export function featuresQuery(q: FeatureQuery): Statement {
+  const t = Object.hasOwn(FEATURE_TABLES, q.kind) ? FEATURE_TABLES[q.kind] : undefined
+  if (!t) throw new QueryInputError(`kind must be one of ${Object.keys(FEATURE_TABLES).join(', ')} (got ${show(q.kind)})`)
+  checkExchange(q.exchange); checkSymbol(q.symbol); checkRange(q)
+  const where = ['exchange = ?', 'symbol = ?']
+  const params: (string | number)[] = [q.exchange, q.symbol]
+  if (q.from !== undefined) { where.push(`${t.time} >= CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.from)) }
+  if (q.to !== undefined) { where.push(`${t.time} < CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.to)) }
+  return limited('*', t.table, where, t.time, q.from === undefined, q.limit ?? 1000, params)
+}
+
+/** Per source of one symbol: newest trade and ingest times and records in bronze ingested since `since`. */
+export function lastTradesQuery(q: { exchange: string; symbol: string; since: number }): Statement {
+  checkExchange(q.exchange); checkSymbol(q.symbol)
+  return {
+    sql: 'SELECT source, max(ts) AS last_trade_time, max(ingest_ts) AS last_ingest_time, count(*) AS records FROM bronze_trades WHERE exchange = ? AND symbol = ? AND ingest_ts >= CAST(? AS TIMESTAMP) GROUP BY source ORDER BY source',
+    params: [q.exchange, q.symbol, sqlTime(q.since)],
+  }
 }

@@ -1,13 +1,16 @@
 /**
  * The local query engine: DuckDB (`@duckdb/node-api`) over the lake's Parquet files on disk, with
  * the tables Athena has in AWS defined as views over Hive-partitioned globs, so core's SQL runs
- * unchanged. Times come back as ISO-8601 strings, 64-bit integers as numbers.
+ * unchanged, plus the analyst views `fact_trades` and `fact_candles` (facts joined to `dim_symbols`).
+ * Times come back as ISO-8601 strings, 64-bit integers as numbers.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import type { QueryEngine, Statement } from '@ticklake/core/query'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbols'
+import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
 
 /** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
 export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
@@ -18,6 +21,11 @@ export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> 
   bronze_trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
   /** Best bid and ask, as ingested. */
   quotes: { folder: 'bronze/quotes', columns: QUOTE_COLUMNS },
+  /** The symbol dimension (`ticklake symbols` writes it). */
+  dim_symbols: { folder: 'gold/dim_symbols', columns: DIM_SYMBOL_COLUMNS },
+  /** Gold features: per trade, and per 1m candle (the HTTP API's /api/features). */
+  features_trades: { folder: 'gold/features/trades', columns: FEATURE_COLUMNS as Column<any>[] },
+  features_candles: { folder: 'gold/features/candles', columns: CANDLE_FEATURE_COLUMNS as Column<any>[] },
 }
 
 const DUCK_TYPES: Record<ColumnType, string> = {
@@ -47,19 +55,35 @@ export async function duckdbEngine(dataDir: string): Promise<DuckEngine> {
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
   await connection.run(`SET TimeZone = 'UTC'`)
-  for (const [name, { folder, columns }] of Object.entries(TABLES)) {
+  // Tables whose folder holds no file yet are empty views, made real once files appear (checked before each query)
+  const waiting = new Set<string>()
+  async function define(name: string) {
+    const { folder, columns } = TABLES[name]
     const empty = `SELECT ${columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
     const files = `SELECT * FROM read_parquet(${quote(join(dataDir, folder, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`
+    waiting.delete(name)
     await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${existsSync(join(dataDir, folder)) ? files : empty}`).catch(async (e) => {
       if (!/No files found/i.test(e.message)) throw e
       await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${empty}`)
+      waiting.add(name)
     })
+    if (!existsSync(join(dataDir, folder))) waiting.add(name)
   }
+  for (const name of Object.keys(TABLES)) await define(name)
+  // The analyst views (fact_trades, fact_candles): core's SQL, the same text Athena runs
+  for (const sql of analystViewStatements()) await connection.run(sql)
+  let queue: Promise<unknown> = Promise.resolve()
   return {
     connection,
-    async query(st: Statement) {
-      const reader = await connection.runAndReadAll(st.sql, st.params as any)
-      return reader.getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])))
+    /** Runs one statement at a time on the connection (concurrent callers queue). */
+    query(st: Statement) {
+      const run = queue.then(async () => {
+        for (const name of [...waiting]) if (existsSync(join(dataDir, TABLES[name].folder))) await define(name)
+        const reader = await connection.runAndReadAll(st.sql, st.params as any)
+        return reader.getRowObjects().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)])))
+      })
+      queue = run.catch(() => {})
+      return run
     },
     close() { connection.closeSync(); instance.closeSync?.() },
   }

@@ -1,0 +1,177 @@
+/**
+ * The HTTP API's parts that need no lake: the TTL cache, API keys and the token bucket, trade
+ * record validation, time parsing, and the SQL rules both engines impose (parameters bound only
+ * where Athena takes them). The routes over a real lake are tested in @ticklake/local (src/api).
+ */
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { ttlCache, normalizedKey } from './cache'
+import { jsonKeyStore, newApiKey, tokenBuckets, verifyApiKey } from './keys'
+import { tradeOf, batchOf, defaults as ingestDefaults } from './ingest'
+import { parseTime, openApi, ROUTES } from './index'
+import { TRADE_COLUMNS } from '../market/index'
+import { candlesQuery, featuresQuery, lastTradesQuery, latestQuery, placeholders, statisticsQuery, symbolSpanQuery } from '../query/index'
+
+describe('ttlCache', () => {
+  it('serves an entry until its type’s TTL passes, counting hits and misses per type', async () => {
+    let t = 0
+    const cache = ttlCache({ ttlMs: { latest: 1_000, candles: 60_000 }, now: () => t })
+    let computed = 0
+    const compute = async () => ++computed
+    expect(await cache.get('latest', { symbol: 'BTC-USDT' }, compute)).toBe(1)
+    expect(await cache.get('latest', { symbol: 'BTC-USDT' }, compute)).toBe(1)
+    t = 1_001
+    expect(await cache.get('latest', { symbol: 'BTC-USDT' }, compute)).toBe(2)
+    expect(await cache.get('candles', { symbol: 'BTC-USDT' }, compute)).toBe(3)
+    t = 50_000
+    expect(await cache.get('candles', { symbol: 'BTC-USDT' }, compute)).toBe(3)
+    expect(cache.stats().types.latest).toEqual({ hits: 1, misses: 2, hit_rate: 0.3333, entries: 1, ttl_ms: 1_000 })
+    expect(cache.stats().types.candles).toMatchObject({ hits: 1, misses: 1, hit_rate: 0.5 })
+  })
+
+  it('keys by normalized input, shares one computation between concurrent misses, and never keeps a failure', async () => {
+    expect(normalizedKey({ b: 1, a: 'x', c: undefined })).toBe(normalizedKey({ a: 'x', b: 1 }))
+    const cache = ttlCache()
+    let calls = 0
+    const slow = () => new Promise<number>((r) => setTimeout(() => r(++calls), 10))
+    const [a, b] = await Promise.all([cache.get('symbols', {}, slow), cache.get('symbols', {}, slow)])
+    expect([a, b, calls]).toEqual([1, 1, 1])
+    await expect(cache.get('status', {}, () => Promise.reject(new Error('engine down')))).rejects.toThrow('engine down')
+    expect(await cache.get('status', {}, async () => 'ok')).toBe('ok')
+  })
+})
+
+describe('API keys', () => {
+  it('verifies a key against its salted hash and refuses wrong, unknown and malformed keys', async () => {
+    const { key, record } = newApiKey('feed-1')
+    expect(key).toMatch(/^tlk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/)
+    expect(JSON.stringify(record)).not.toContain(key.slice('tlk_000000000000_'.length))
+    const store = jsonKeyStore(JSON.stringify({ version: 1, keys: [record] }))
+    expect((await verifyApiKey(store, key))?.name).toBe('feed-1')
+    const other = newApiKey('feed-2')
+    for (const bad of [other.key, key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'), key + 'x', '', undefined, 42, `tlk_${record.id}_`]) expect(await verifyApiKey(store, bad)).toBeUndefined()
+    expect(() => newApiKey('bad name!')).toThrow(/key name/)
+  })
+
+  it('reads key records as the file or a bare array (the SST secret defaults to []), and fails lookups, not startup, on a bad secret', async () => {
+    const { key, record } = newApiKey('feed-3')
+    expect((await verifyApiKey(jsonKeyStore(JSON.stringify([record])), key))?.name).toBe('feed-3')
+    expect(await verifyApiKey(jsonKeyStore('[]'), key)).toBeUndefined()
+    expect(await verifyApiKey(jsonKeyStore(undefined), key)).toBeUndefined()
+    const broken = jsonKeyStore(`{"keys": [${JSON.stringify(record)}`)
+    await expect(verifyApiKey(broken, key)).rejects.toThrow('API key records are not valid JSON')
+  })
+
+  it('lets a key spend its burst, then refills at its rate', () => {
+    let t = 0
+    const limit = tokenBuckets({ perSecond: 2, burst: 3 }, () => t)
+    expect([1, 2, 3, 4].map(() => limit.take('k').ok)).toEqual([true, true, true, false])
+    expect(limit.take('k').retryAfterMs).toBe(500)
+    expect(limit.take('other').ok).toBe(true)
+    t = 500
+    expect(limit.take('k').ok).toBe(true)
+    expect(limit.take('k').ok).toBe(false)
+  })
+})
+
+describe('ingest records', () => {
+  const now = Date.parse('2026-11-25T00:00:00Z') * 1000
+  const good = { exchange: 'myfeed', symbol: 'ETH-USD', trade_id: 7, ts: now - 1_000_000, price: 3000.5, qty: 0.25, side: 'sell' }
+
+  it('makes a bronze trade of a good record, with defaults, the receive time and source api', () => {
+    expect(tradeOf({ ...good, ingest_ts: 1, source: 'ws' }, now)).toEqual({ trade: { ...good, native_symbol: 'ETHUSD', first_trade_id: 7, last_trade_id: 7, trades: 1, ingest_ts: now, source: 'api' } })
+    expect(tradeOf({ ...good, first_trade_id: 5, last_trade_id: 9 }, now)).toMatchObject({ trade: { trades: 5 } })
+  })
+
+  it('says why a record is refused', () => {
+    const reason = (o: unknown) => ('reason' in tradeOf(o, now) ? (tradeOf(o, now) as any).reason : 'accepted')
+    expect(reason([])).toBe('record is not a JSON object')
+    expect(reason({ ...good, exchange: 'My Feed' })).toMatch(/^exchange must be/)
+    expect(reason({ ...good, symbol: 'ethusd' })).toMatch(/^symbol must be/)
+    expect(reason({ ...good, trade_id: 1.5 })).toMatch(/^trade_id must be a whole number/)
+    expect(reason({ ...good, first_trade_id: 9, last_trade_id: 5 })).toMatch(/^first_trade_id must not be above/)
+    expect(reason({ ...good, ts: String(good.ts) })).toMatch(/^ts must be a whole number of microseconds/)
+    expect(reason({ ...good, ts: now + 2 * 86_400_000_000 })).toMatch(/^ts is outside/)
+    expect(reason({ ...good, qty: 0 })).toBe('qty must be a number above 0')
+    expect(reason({ ...good, price: Number.POSITIVE_INFINITY })).toBe('price must be a number above 0')
+    expect(reason({ ...good, __proto__x: 1 })).toMatch(/^unknown field/)
+  })
+
+  it('never throws on arbitrary JSON, and accepts only records that fit the bronze schema', () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.record({ exchange: fc.string(), symbol: fc.string(), trade_id: fc.anything(), ts: fc.anything(), price: fc.anything(), qty: fc.anything(), side: fc.string() }, { requiredKeys: [] }), (a, b) => {
+      for (const r of [a, b]) {
+        const out = tradeOf(r, now)
+        if ('trade' in out) expect(out.trade.price > 0 && Number.isSafeInteger(out.trade.ts) && ['buy', 'sell'].includes(out.trade.side)).toBe(true)
+      }
+    }))
+  })
+
+  it('reads a batch as an array or {trades}, and refuses other bodies and oversized batches', () => {
+    expect(batchOf('[1]')).toEqual({ records: [1] })
+    expect(batchOf('{"trades":[]}')).toEqual({ records: [] })
+    expect(batchOf('{')).toEqual({ error: 'body is not valid JSON' })
+    expect(batchOf('"x"')).toMatchObject({ error: expect.stringMatching(/JSON array/) })
+    expect(batchOf(JSON.stringify(Array(ingestDefaults.maxRecords + 1).fill(0)))).toMatchObject({ error: expect.stringMatching(/at most 5000/) })
+  })
+})
+
+describe('parseTime', () => {
+  it('takes ISO-8601 and epoch milliseconds, and nothing else', () => {
+    expect(parseTime('from', '2026-11-24')).toBe(Date.parse('2026-11-24T00:00:00Z'))
+    expect(parseTime('from', '2026-11-24T15:00')).toBe(Date.parse('2026-11-24T15:00:00Z'))
+    expect(parseTime('from', '2026-11-24T15:00:00+02:00')).toBe(Date.parse('2026-11-24T13:00:00Z'))
+    expect(parseTime('from', '1764000000000')).toBe(1764000000000)
+    for (const bad of ['yesterday', '2026-13-01', '2026-02-30', '2026-11-24 15:00', '2026-11-24T15:00:00Z OR 1=1', '99999999999999999', '-5', '']) {
+      expect(() => parseTime('from', bad), bad).toThrow(/from must be an ISO-8601 time/)
+    }
+  })
+})
+
+describe('query SQL', () => {
+  const statements = [
+    candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', from: 0, to: 1, limit: 5 }),
+    candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1h' }),
+    symbolSpanQuery({ exchange: 'binance', symbol: 'BTC-USDT' }),
+    latestQuery({ exchange: 'binance', symbol: 'BTC-USDT', now: 0 }),
+    statisticsQuery({ exchange: 'binance', symbol: 'BTC-USDT', from: 0 }),
+    featuresQuery({ kind: 'trades', exchange: 'binance', symbol: 'BTC-USDT', limit: 3 }),
+    featuresQuery({ kind: 'candles', exchange: 'binance', symbol: 'BTC-USDT', from: 0 }),
+    lastTradesQuery({ exchange: 'binance', symbol: 'BTC-USDT', since: 0 }),
+  ]
+  it('binds every value as a parameter, only in WHERE clauses (as Athena requires), never LIMIT ?', () => {
+    for (const st of statements) {
+      expect(placeholders(st.sql)).toBe(st.params.length)
+      expect(st.sql).not.toMatch(/LIMIT \?/)
+      expect(st.sql).not.toContain("'")
+      const beforeWhere = st.sql.split(/\bWHERE\b/)[0]
+      expect(beforeWhere).not.toContain('?')
+      // Athena's tables project symbol as an injected partition: every query must pin it
+      expect(st.sql).toMatch(/exchange = \? AND symbol = \?/)
+    }
+  })
+  it('keeps hostile values out of the SQL text', () => {
+    expect(() => candlesQuery({ exchange: 'binance', symbol: "BTC-USDT' OR 1=1 --", tf: '1m' })).toThrow(/symbol must look like/)
+    for (const kind of ['orders', 'constructor', '__proto__']) expect(() => featuresQuery({ kind: kind as any, exchange: 'binance', symbol: 'BTC-USDT' })).toThrow(/kind must be one of/)
+    for (const tf of ['constructor', 'toString']) expect(() => candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: tf as any })).toThrow(/tf must be one of/)
+  })
+})
+
+describe('OpenAPI document', () => {
+  it('has an operation for every route with its parameters, responses and errors', () => {
+    const doc = openApi()
+    for (const r of ROUTES) {
+      const op = (doc.paths[r.path] as any)[r.method.toLowerCase()]
+      expect(op.operationId).toMatch(/^(get|post)[A-Z]/)
+      expect(op.parameters.map((p: any) => p.name)).toEqual(r.params.map((p) => p.name))
+      for (const code of r.errors) expect(op.responses[code]).toBeDefined()
+    }
+    expect(new Set(ROUTES.map((r) => (doc.paths[r.path] as any)[r.method.toLowerCase()].operationId)).size).toBe(ROUTES.length)
+  })
+  it('documents as the ingest body exactly the bronze columns that record validation takes', () => {
+    const body = (openApi().paths['/api/ingest'] as any).post.requestBody.content['application/json'].schema
+    expect(Object.keys(body.items.properties).sort()).toEqual(TRADE_COLUMNS.map((c) => c.name).sort())
+    const now = Date.now() * 1000
+    const minimal = Object.fromEntries(body.items.required.map((k: string) => [k, { exchange: 'x', symbol: 'A-B', side: 'buy', ts: now }[k] ?? 1]))
+    expect('trade' in tradeOf(minimal, now)).toBe(true)
+  })
+})

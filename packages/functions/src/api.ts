@@ -1,0 +1,55 @@
+/**
+ * HTTP API function: API Gateway HTTP API (payload v2) events handed to core's `createApi`, under
+ * middy with `@middy/http-cors` and `@middy/http-error-handler`. `createApiHandler` takes the
+ * adapters (the local cloud passes DuckDB, its file lake and its Firehose emulator); the default
+ * `handler` builds the AWS ones from the environment on first use: Athena (`TICKLAKE_ATHENA_WORKGROUP`,
+ * `TICKLAKE_ATHENA_DATABASE`, `TICKLAKE_ATHENA_OUTPUT`), the lake bucket (`TICKLAKE_BUCKET`), the
+ * trades delivery stream (`TICKLAKE_FIREHOSE_STREAM`) and the hashed API keys (`TICKLAKE_API_KEYS`,
+ * the JSON of the SST Secret `ApiKeys`, see stacks/api.ts).
+ */
+import middy from '@middy/core'
+import httpCors from '@middy/http-cors'
+import httpErrorHandler from '@middy/http-error-handler'
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
+import { createApi, jsonKeyStore, type ApiDeps } from '@ticklake/core/api'
+import { athenaEngine } from '@ticklake/core/aws/athena'
+import { s3Store } from '@ticklake/core/aws/s3'
+import { firehoseStream } from '@ticklake/core/aws/firehose'
+
+type Result = APIGatewayProxyStructuredResultV2
+
+/** Core's request from an HTTP API v2 event (a base64 body decoded). */
+export function requestOf(event: APIGatewayProxyEventV2) {
+  const body = event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body
+  return { method: event.requestContext.http.method, path: event.rawPath, rawQuery: event.rawQueryString ?? '', headers: event.headers ?? {}, body }
+}
+
+/** The middy handler for given adapters. */
+export function createApiHandler(deps: ApiDeps | (() => ApiDeps)) {
+  let api: ReturnType<typeof createApi> | undefined
+  return middy<APIGatewayProxyEventV2, Result>()
+    .use(httpErrorHandler({ logger: (e: any) => console.error(`api error: ${String(e?.message ?? e).slice(0, 300)}`), fallbackMessage: JSON.stringify({ error: 'internal error' }) }))
+    .use(httpCors({ origin: '*', headers: 'content-type,x-api-key', methods: 'GET,POST,OPTIONS' }))
+    .handler(async (event: APIGatewayProxyEventV2): Promise<Result> => {
+      api ??= createApi(typeof deps === 'function' ? deps() : deps)
+      const res = await api.handle(requestOf(event))
+      return { statusCode: res.status, headers: res.headers, body: res.body }
+    })
+}
+
+/** The AWS adapters from the environment (set by stacks/). */
+export function awsApiDeps(env = process.env): ApiDeps {
+  const bucket = env.TICKLAKE_BUCKET
+  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  return {
+    engine: athenaEngine({ workGroup: env.TICKLAKE_ATHENA_WORKGROUP, database: env.TICKLAKE_ATHENA_DATABASE, outputLocation: env.TICKLAKE_ATHENA_OUTPUT }),
+    store: s3Store(bucket),
+    stream: env.TICKLAKE_FIREHOSE_STREAM ? firehoseStream(env.TICKLAKE_FIREHOSE_STREAM) : undefined,
+    keys: jsonKeyStore(env.TICKLAKE_API_KEYS),
+    exchange: env.TICKLAKE_EXCHANGE,
+    log: (line) => console.log(line),
+  }
+}
+
+/** AWS entry point. */
+export const handler = createApiHandler(() => awsApiDeps())
