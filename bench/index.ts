@@ -1,14 +1,34 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
- * Flags: --json (machine-readable), --soak SECONDS (default 60; 0 skips), --rate N (default 5000).
+ * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
+ * features), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles and
+ * features: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
  */
 import { parseArgs } from 'node:util'
 import { parseBench, soak, type Row } from './ingest'
 
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, soak: { type: 'string', default: '60' }, rate: { type: 'string', default: '5000' } } })
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false }, only: { type: 'string' }, soak: { type: 'string', default: '60' }, rate: { type: 'string', default: '5000' },
+    trades: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' },
+  },
+})
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-const rows: Row[] = [...parseBench()]
-if (Number(values.soak) > 0) rows.push(...(await soak(Number(values.soak), Number(values.rate))))
+
+/** The sections, in order; each returns its rows. A new benchmark adds itself here. */
+export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
+  { name: 'ingest', run: () => parseBench() },
+  { name: 'candles', run: async () => (await import('./candles')).candlesBench({ trades: Number(values.trades), runs: Number(values.runs) }) },
+  { name: 'soak', run: () => (Number(values.soak) > 0 ? soak(Number(values.soak), Number(values.rate)) : []) },
+  { name: 'api', run: async () => (await import('./api')).apiBench() },
+  { name: 'features', run: async () => (await import('./features')).featuresBench(Number(values.trades)) },
+]
+
+const only = values.only?.split(',')
+const unknown = only?.filter((n) => !sections.some((s) => s.name === n))
+if (unknown?.length) throw new Error(`unknown bench section ${unknown.join(', ')}; sections: ${sections.map((s) => s.name).join(', ')}`)
+const rows: Row[] = []
+for (const s of sections) if (!only || only.includes(s.name)) rows.push(...(await s.run()))
 if (values.json) console.log(JSON.stringify(Object.fromEntries(rows.map((r) => [r.name, r.value])), null, 1))
 else {
   const w = Math.max(...rows.map((r) => r.name.length))

@@ -1,17 +1,22 @@
 /**
  * The Parquet codec of the lake: writes rows described by a column list of `market` (the one
  * schema) into Parquet bytes that DuckDB, Athena and Spark read, and reads such files back into
- * plain rows. Pure JavaScript (hyparquet), so a Lambda bundle stays small and starts fast.
+ * plain rows. Pure JavaScript (hyparquet), so a Lambda bundle stays small and starts fast. Jobs
+ * that read many trades read them as columns instead (`readTradeColumns`, see `columns.ts`).
  */
 import { ByteWriter, parquetWrite } from 'hyparquet-writer'
 import { parquetReadObjects, parquetMetadata } from 'hyparquet'
 import type { Column, ColumnType } from '../market/index'
 
+export { readColumns, readTradeColumns, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns } from './columns'
+
 export const defaults = {
-  codec: 'SNAPPY' as const,
+  codec: 'SNAPPY' as 'SNAPPY' | 'UNCOMPRESSED',
   rowGroupSize: 100_000,
   /** REQUIRED for files ticklake writes; Firehose's Parquet conversion writes OPTIONAL columns. */
   nullable: false,
+  /** Bytes per data page before compression (hyparquet-writer's default). */
+  pageSize: 1_048_576,
 }
 
 function schemaElement(name: string, type: ColumnType, nullable: boolean) {
@@ -32,14 +37,14 @@ function schemaElement(name: string, type: ColumnType, nullable: boolean) {
  * @example writeParquet(TRADE_COLUMNS, trades) // Uint8Array, ready for ObjectStore.put
  */
 export function writeParquet<T>(columns: Column<T>[], rows: readonly T[], options: Partial<typeof defaults> = {}): Uint8Array {
-  const { codec, rowGroupSize, nullable } = { ...defaults, ...options }
+  const { codec, rowGroupSize, nullable, pageSize } = { ...defaults, ...options }
   const columnData = columns.map((c) => {
     const wide = c.type === 'INT64' || c.type.startsWith('TIMESTAMP')
-    return { name: c.name, data: rows.map((r) => (wide ? BigInt(r[c.name] as number) : r[c.name]) as any) }
+    return { name: c.name, data: rows.map((r) => { const v = r[c.name] as any; return wide && v != null ? BigInt(v) : v }) }
   })
   const schema = [{ name: 'root', num_children: columns.length }, ...columns.map((c) => schemaElement(c.name, c.type, nullable))]
   const writer = new ByteWriter()
-  parquetWrite({ writer, columnData, schema: schema as any, codec, rowGroupSize, createdBy: 'ticklake' } as any)
+  parquetWrite({ writer, columnData, schema: schema as any, codec, rowGroupSize, pageSize, createdBy: 'ticklake' } as any)
   return new Uint8Array(writer.getBuffer())
 }
 
