@@ -1,0 +1,39 @@
+/**
+ * Features function: triggered by each new 1m gold candle object (an S3 event; the candle job has
+ * then merged the hour into silver), recomputes that hour's per-trade features and candle
+ * indicators with core's `runFeatures`. Also accepts silver trade objects as triggers.
+ */
+import middy from '@middy/core'
+import type { S3Event } from 'aws-lambda'
+import { runFeatures } from '@ticklake/core/features'
+import { partitionsOfKey } from '@ticklake/core/lake'
+import { s3Store } from '@ticklake/core/aws/s3'
+import type { ObjectStore } from '@ticklake/core/ports'
+
+/** Hours named by an event's keys (URL-encoded as S3 sends them), each once; candles of other timeframes are ignored. */
+export function featureHoursOf(event: S3Event) {
+  const hours = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
+  for (const r of event.Records ?? []) {
+    const p = partitionsOfKey(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
+    if (p.exchange && p.symbol && p.dt && p.hour && (p.tf ?? '1m') === '1m') hours.set(`${p.exchange}/${p.symbol}/${p.dt}/${p.hour}`, { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour })
+  }
+  return [...hours.values()]
+}
+
+/** The handler for a given store: one `runFeatures` per hour, in turn; input skipped for a reason is logged. */
+export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: string) => void }) => async (event: S3Event) => {
+  const results = []
+  for (const h of featureHoursOf(event)) {
+    const r = await runFeatures({ store: deps.store, ...h })
+    for (const w of r.warnings) (deps.log ?? console.warn)(`features ${h.exchange}/${h.symbol}/${h.dt}/${h.hour}: ${w}`)
+    results.push({ ...h, rows: r.rows, pendingTargets: r.pendingTargets, candleRows: r.candleRows, refreshed: r.refreshed, warnings: r.warnings })
+  }
+  return results
+}
+
+/** AWS entry point: the bucket named by the environment. */
+export const handler = middy<S3Event>().handler((event: S3Event) => {
+  const bucket = process.env.TICKLAKE_BUCKET
+  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  return createFeaturesHandler({ store: s3Store(bucket) })(event)
+})
