@@ -57,11 +57,12 @@ const lakeFunction = (name: 'candles' | 'features', memory: `${number} MB`) => (
 })
 
 // One notify call per bucket: the candle job on every new bronze trades object (it writes silver
-// and gold), the feature job on every silver hour it wrote.
+// and gold), the feature job on every gold candle object it wrote (the handler keeps the 1m ones,
+// whose silver hour is then complete).
 lake.bucket.notify({
   notifications: [
     { name: 'Candles', function: lakeFunction('candles', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
-    { name: 'Features', function: lakeFunction('features', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
+    { name: 'Features', function: lakeFunction('features', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
   ],
 })
 
