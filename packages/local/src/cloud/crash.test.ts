@@ -19,14 +19,21 @@ const BIN = join(__dirname, '../../bin/ticklake.mjs')
 const SYMBOL = 'BTC-USDT'
 let fx: FakeExchange
 const dir = mkdtempSync(join(tmpdir(), 'ticklake-crash-'))
-afterAll(async () => { await fx?.close(); rmSync(dir, { recursive: true, force: true }) })
+/** Every child started, so none outlives the test, whatever way it ends. */
+const children = new Set<ChildProcess>()
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  await fx?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 /** Starts `ticklake start` on the fake exchange; resolves once it says it is running. */
 function start(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'start', '--rest-url', fx.restUrl, '--ws-url', fx.wsUrl, '--symbols', SYMBOL, '--port', '0', '--data', dir, '--backfill', '2m'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, 'start', '--rest-url', fx.restUrl, '--ws-url', fx.wsUrl, '--symbols', SYMBOL, '--port', '0', '--data', dir, '--backfill', '2m', '--coins', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
   return new Promise((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => reject(new Error(`ticklake did not start: ${out}`)), 20_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`ticklake did not start within 60 s: ${out}`)) }, 60_000)
     child.stdout!.on('data', (d) => { out += d; if (out.includes('Ticklake is running')) { clearTimeout(timer); resolve(child) } })
     child.stderr!.on('data', (d) => { out += d })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ticklake exited with ${code}: ${out}`)) })
