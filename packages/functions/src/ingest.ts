@@ -6,8 +6,10 @@ import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
 import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/ingest'
 import { ENDPOINTS } from '@ticklake/core/binance'
+import { defaults as coinbase } from '@ticklake/core/coinbase'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
+import { awsPublish } from './realtime'
 import type { Exchange } from '@ticklake/core/market'
 
 export type IngestConfig = Omit<IngestOptions, 'budgetMs'>
@@ -20,8 +22,8 @@ export const createIngestHandler = (config: IngestConfig, deps: IngestDeps) =>
 /** Settings from the function's environment (set by stacks/ in AWS). */
 export function configFromEnv(env = process.env): IngestConfig {
   const exchange = (env.TICKLAKE_EXCHANGE ?? 'binance') as Exchange
-  const ep = ENDPOINTS[exchange]
-  if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${Object.keys(ENDPOINTS).join(' or ')}`)
+  const ep = exchange === 'coinbase' ? { rest: coinbase.restUrl, ws: coinbase.wsUrl } : ENDPOINTS[exchange]
+  if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${[...Object.keys(ENDPOINTS), 'coinbase'].join(' or ')}`)
   return {
     exchange, restUrl: env.TICKLAKE_REST_URL ?? ep.rest, wsUrl: env.TICKLAKE_WS_URL ?? ep.ws,
     symbols: (env.TICKLAKE_SYMBOLS ?? 'BTC-USDT').split(',').map((s) => s.trim()).filter(Boolean),
@@ -32,5 +34,5 @@ export function configFromEnv(env = process.env): IngestConfig {
 export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
   const { TICKLAKE_BUCKET, TICKLAKE_FIREHOSE_STREAM } = process.env
   if (!TICKLAKE_BUCKET || !TICKLAKE_FIREHOSE_STREAM) throw new Error('TICKLAKE_BUCKET and TICKLAKE_FIREHOSE_STREAM must be set')
-  return createIngestHandler(configFromEnv(), { store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM), log: console.log })(event, context)
+  return createIngestHandler(configFromEnv(), { store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM), publish: awsPublish(), log: console.log })(event, context)
 })

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { parseCapture } from '../capture/index'
 import type { Trade } from '../market/index'
 import {
-  CoinbaseError, defaults, isoToMicros, parseAdvancedFrame, parseExchangeFrame, sequenceTracker, subscribeMessages, tradesBefore,
+  CoinbaseError, coinbaseExchangeVenue, coinbaseVenue, defaults, isoToMicros, parseAdvancedFrame, parseExchangeFrame, sequenceTracker, subscribeMessages, tradesBefore, tradesFrom,
   type CoinbaseContext,
 } from './index'
 
@@ -278,6 +279,19 @@ describe('coinbase ISO times', () => {
       expect(isoToMicros(bad), String(bad)).toBeUndefined()
     }
   })
+
+  it('reads the fraction of a second it saw last as exactly as a new second, and still refuses a bad one', () => {
+    // the fast path keeps the last whole second: every tail after it must give what a cold parse gives
+    fc.assert(fc.property(fc.integer({ min: 0, max: 4_000_000_000_000 }), fc.integer({ min: 0, max: 9 }), fc.stringMatching(/^[0-9a.]{0,11}$/), (ms, digits, junk) => {
+      const whole = new Date(ms).toISOString().slice(0, 19)
+      const frac = String(ms % 1000).padStart(3, '0') + '372918'.slice(0, Math.max(0, digits - 3))
+      const good = `${whole}${digits ? `.${frac.slice(0, digits)}` : ''}Z`
+      const expected = Math.floor(ms / 1000) * 1_000_000 + (digits ? Number(frac.slice(0, digits).padEnd(6, '0').slice(0, 6)) : 0)
+      isoToMicros(`${whole}Z`) // warm
+      expect(isoToMicros(good)).toBe(expected)
+      expect(isoToMicros(`${whole}${junk}Z`)).toBe(/^(\.\d{1,9})?$/.test(junk) ? Math.floor(ms / 1000) * 1_000_000 + Number(junk.slice(1).padEnd(6, '0').slice(0, 6)) : undefined)
+    }), { numRuns: 2_000 })
+  })
 })
 
 describe('coinbase REST backfill', () => {
@@ -346,5 +360,74 @@ describe('coinbase REST backfill', () => {
     expect([err.status, err.retryAfterMs]).toEqual([429, 2000])
     const bad = fakeExchange(10, { mangle: (rows) => { rows[3].price = '-1' } })
     await expect(tradesBefore('https://x', 'BTC-USD', 1, bad.fetchImpl, quick)).rejects.toThrow(/row 3: price/)
+  })
+
+  it('fills an id range oldest first from after cursors, exclusive or inclusive, with no hole and no repeat', async () => {
+    for (const inclusive of [false, true]) {
+      const { fetchImpl, urls } = fakeExchange(5000, { inclusive })
+      const pages: number[][] = []
+      // a host of its own: the 429 test above rightly holds https://x back for its Retry-After
+      for await (const page of tradesFrom('https://another-host', 'BTC-USD', 1200, 3300, fetchImpl, quick)) pages.push(page.map((t) => t.trade_id))
+      expect(pages.flat()).toEqual(Array.from({ length: 2101 }, (_, i) => 1200 + i))
+      expect(urls[0]).toBe('/products/BTC-USD/trades?limit=1000&after=2199')
+    }
+  })
+
+  it('fills up to the newest trade when the range is open, asking the newest page first', async () => {
+    const { fetchImpl, urls } = fakeExchange(2500)
+    const ids: number[] = []
+    for await (const page of tradesFrom('https://other-host', 'BTC-USD', 1000, Infinity, fetchImpl, quick)) ids.push(...page.map((t) => t.trade_id))
+    expect(ids).toEqual(Array.from({ length: 1501 }, (_, i) => 1000 + i))
+    expect(urls).toEqual(['/products/BTC-USD/trades?limit=1000', '/products/BTC-USD/trades?limit=1000&after=1999', '/products/BTC-USD/trades?limit=1000&after=2501'])
+  })
+})
+
+describe('coinbase ticker quotes and venue', () => {
+  it.skipIf(!haveData)('turns every ticker frame of the recording into best bid/ask quotes when asked, and ignores them otherwise', () => {
+    let n = 0
+    for (const data of frames(ADVANCED)) {
+      const msg = JSON.parse(data)
+      if (msg.channel !== 'ticker') continue
+      expect(parseAdvancedFrame(data, ctx).kind).toBe('ignored')
+      const r = parseAdvancedFrame(data, { ...ctx, quotes: true })
+      expect(r.kind).toBe('quotes')
+      if (r.kind !== 'quotes') continue
+      const raws = msg.events.flatMap((e: any) => e.tickers)
+      expect(r.quotes).toEqual(raws.map((t: any) => ({
+        exchange: 'coinbase', symbol: t.product_id, native_symbol: t.product_id, update_id: msg.sequence_num, ts: micros(msg.timestamp),
+        bid: parseFloat(t.best_bid), bid_qty: parseFloat(t.best_bid_quantity), ask: parseFloat(t.best_ask), ask_qty: parseFloat(t.best_ask_quantity), ingest_ts: 1, source: 'replay',
+      })))
+      n++
+    }
+    expect(n).toBe(160)
+  })
+
+  it('gives a reason, never a throw, for a ticker with a broken best bid', () => {
+    const frame = JSON.stringify({ channel: 'ticker', sequence_num: 3, timestamp: '2026-08-09T21:05:48.2Z', events: [{ type: 'update', tickers: [{ product_id: 'BTC-USD', best_bid: 'x', best_ask: '1', best_bid_quantity: '1', best_ask_quantity: '1' }] }] })
+    expect(parseAdvancedFrame(frame, { ...ctx, quotes: true })).toEqual({ kind: 'error', reason: 'events[0]: ticker of BTC-USD has a best bid/ask that is not a decimal string' })
+  })
+
+  it('subscribes to market_trades and heartbeats (ticker with quotes), numbers frames per connection, and keeps only configured products', () => {
+    const v = coinbaseVenue({ restUrl: 'https://x', wsUrl: 'wss://y', symbols: ['BTC-USD'] })
+    expect(v.subscribe().map((m) => JSON.parse(m).channel)).toEqual(['market_trades', 'heartbeats'])
+    expect(coinbaseVenue({ restUrl: 'https://x', wsUrl: 'wss://y', symbols: ['BTC-USD'], quotes: true }).subscribe().map((m) => JSON.parse(m).channel)).toEqual(['market_trades', 'ticker', 'heartbeats'])
+    expect([v.streamUrl(), v.sequenced]).toEqual(['wss://y', true])
+    const trade = (p: string, id: number) => ({ product_id: p, trade_id: String(id), price: '1', size: '1', time: '2026-08-09T21:05:48Z', side: 'BUY' })
+    const r = v.parse(JSON.stringify({ channel: 'market_trades', sequence_num: 7, events: [{ type: 'update', trades: [trade('ETH-USD', 2), trade('BTC-USD', 1)] }] }), 1, 'ws')
+    expect([r.sequence, r.trades!.map((t) => t.symbol)]).toEqual([7, ['BTC-USD']])
+    expect(v.parse('{"channel":"heartbeats","sequence_num":8,"events":[]}', 1, 'ws')).toEqual({ sequence: 8 })
+    expect(v.parse('nope', 1, 'ws').error).toBe('frame is not valid JSON')
+  })
+
+  it('reads the legacy ws-feed as a venue: one subscribe for matches and heartbeat, trades from matches, the newest id from a heartbeat unless it says 0', () => {
+    const v = coinbaseExchangeVenue({ restUrl: 'https://x', wsUrl: 'wss://ws-feed', symbols: ['BTC-USD'] })
+    expect(v.subscribe()).toEqual(['{"type":"subscribe","product_ids":["BTC-USD"],"channels":["matches","heartbeat"]}'])
+    expect(v.sequenced).toBe(false)
+    const match = { type: 'match', trade_id: 7, maker_order_id: 'a', taker_order_id: 'b', side: 'sell', size: '0.5', price: '100', product_id: 'BTC-USD', sequence: 50, time: '2026-08-09T21:05:48Z' }
+    expect(v.parse(JSON.stringify(match), 1, 'ws').trades!.map((t) => [t.trade_id, t.side])).toEqual([[7, 'buy']])
+    const hb = (id: number, p = 'BTC-USD') => JSON.stringify({ type: 'heartbeat', last_trade_id: id, product_id: p, sequence: 51, time: '2026-08-09T21:05:49Z' })
+    expect(v.parse(hb(9), 1, 'ws')).toEqual({ latest: { symbol: 'BTC-USD', id: 9 } })
+    expect(v.parse(hb(0), 1, 'ws')).toEqual({})
+    expect(v.parse(hb(9, 'ETH-USD'), 1, 'ws')).toEqual({})
   })
 })

@@ -6,8 +6,9 @@
  * reports the MAKER order's side on all three; every trade here carries the TAKER side (see
  * `takerSide`). Every parse failure is returned as a reason, never thrown into the stream.
  */
-import type { Side, Trade, TradeSource } from '../market/index'
+import type { Quote, Side, Trade, TradeSource } from '../market/index'
 import { isSymbol } from '../market/index'
+import type { Venue } from '../ingest/venue'
 
 export const defaults = {
   /** Coinbase Exchange public REST API (products, trades). */
@@ -33,6 +34,8 @@ export interface CoinbaseContext {
   source: TradeSource
   /** Normalized symbol of a product id, undefined to skip its trades. Default: the product id itself when it is `BASE-QUOTE`. */
   resolve?: (productId: string) => string | undefined
+  /** Also turn `ticker` frames into best bid/ask quotes (result kind `quotes`); otherwise they are ignored. */
+  quotes?: boolean
 }
 
 /**
@@ -44,7 +47,8 @@ export interface CoinbaseContext {
  */
 export type CoinbaseResult =
   | { kind: 'trades'; trades: Trade[]; sequence: number; snapshot: boolean }
-  | { kind: 'ignored'; channel?: string; sequence?: number }
+  | { kind: 'quotes'; quotes: Quote[]; sequence: number }
+  | { kind: 'ignored'; channel?: string; sequence?: number; latest?: { productId: string; tradeId: number } }
   | { kind: 'error'; reason: string }
 
 /** One raw trade as Coinbase sends it (Advanced Trade: id string, side upper case; Exchange: id number, side lower case). */
@@ -81,6 +85,8 @@ export function takerSide(makerSide: unknown): Side | undefined {
  */
 export function isoToMicros(iso: unknown): number | undefined {
   if (typeof iso !== 'string' || iso.length > 40) return undefined
+  const fast = lastSecond && iso.startsWith(lastSecond) ? fractionMicros(iso) : -1
+  if (fast >= 0) return lastSecondMs * 1000 + fast
   const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(iso)
   if (!m) return undefined
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number)
@@ -89,7 +95,30 @@ export function isoToMicros(iso: unknown): number | undefined {
   if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return undefined
   const micros = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6))
   const offset = m[8] === 'Z' ? 0 : (m[8][0] === '-' ? -1 : 1) * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60_000
+  if (offset === 0 && m[8] === 'Z') { lastSecond = iso.slice(0, 19); lastSecondMs = ms }
   return (ms - offset) * 1000 + micros
+}
+
+/**
+ * The fast path of `isoToMicros`: the trades of a frame mostly share their second, so the last
+ * valid `YYYY-MM-DDTHH:MM:SS` seen (UTC) is kept and only the rest (`Z` or `.ffffffZ`) is read here.
+ */
+let lastSecond = ''
+let lastSecondMs = 0
+/** Microseconds of the `[.f{1,9}]Z` tail after the 19-character second; -1 when it is not that form. */
+function fractionMicros(iso: string): number {
+  const n = iso.length
+  if (iso.charCodeAt(n - 1) !== 90) return -1 // 'Z'
+  if (n === 20) return 0
+  if (iso.charCodeAt(19) !== 46 || n < 22 || n > 30) return -1 // '.' and 1-9 digits
+  let micros = 0
+  for (let i = 20; i < n - 1; i++) {
+    const d = iso.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    if (i < 26) micros = micros * 10 + d
+  }
+  for (let i = Math.min(n - 1, 26); i < 26; i++) micros *= 10
+  return micros
 }
 
 /** Checks one raw trade; returns the reason it is bad, or undefined when good. */
@@ -160,6 +189,7 @@ export function parseAdvancedFrame(raw: string, ctx: CoinbaseContext): CoinbaseR
   if (msg.type === 'error') return { kind: 'error', reason: coinbaseError(msg) }
   if (typeof msg.channel !== 'string') return { kind: 'error', reason: 'frame has no channel' }
   const sequence = isSeq(msg.sequence_num) ? msg.sequence_num : undefined
+  if (msg.channel === 'ticker' && ctx.quotes && sequence !== undefined) return tickerQuotes(msg, sequence, ctx)
   if (msg.channel !== 'market_trades') return sequence === undefined ? { kind: 'ignored', channel: msg.channel } : { kind: 'ignored', channel: msg.channel, sequence }
   if (sequence === undefined) return { kind: 'error', reason: 'sequence_num is not a non-negative integer' }
   if (!Array.isArray(msg.events)) return { kind: 'error', reason: 'events is not an array' }
@@ -179,10 +209,41 @@ export function parseAdvancedFrame(raw: string, ctx: CoinbaseContext): CoinbaseR
 }
 
 /**
+ * Best bid/ask quotes of a `ticker` frame (one per ticker that carries `best_bid` and `best_ask`;
+ * `ticker_batch` omits them). `update_id` is the frame's `sequence_num`, `ts` the frame's
+ * `timestamp` (the exchange's time). Products the resolver does not know are skipped.
+ */
+function tickerQuotes(msg: any, sequence: number, ctx: CoinbaseContext): CoinbaseResult {
+  if (!Array.isArray(msg.events)) return { kind: 'error', reason: 'events is not an array' }
+  const resolve = ctx.resolve ?? defaultResolve
+  const ts = isoToMicros(msg.timestamp) ?? ctx.ingestTs
+  const quotes: Quote[] = []
+  for (let e = 0; e < msg.events.length; e++) {
+    const tickers = msg.events[e]?.tickers
+    if (!Array.isArray(tickers)) return { kind: 'error', reason: `events[${e}].tickers is not an array` }
+    for (const t of tickers) {
+      if (!t || typeof t !== 'object' || !isProductId(t.product_id)) return { kind: 'error', reason: `events[${e}]: a ticker has no Coinbase product_id` }
+      if (t.best_bid === undefined && t.best_ask === undefined) continue
+      if (![t.best_bid, t.best_ask, t.best_bid_quantity, t.best_ask_quantity].every(isDecimal)) return { kind: 'error', reason: `events[${e}]: ticker of ${t.product_id} has a best bid/ask that is not a decimal string` }
+      const symbol = resolve(t.product_id)
+      if (!symbol) continue
+      quotes.push({
+        exchange: 'coinbase', symbol, native_symbol: t.product_id, update_id: sequence, ts,
+        bid: Number(t.best_bid), bid_qty: Number(t.best_bid_quantity), ask: Number(t.best_ask), ask_qty: Number(t.best_ask_quantity),
+        ingest_ts: ctx.ingestTs, source: ctx.source,
+      })
+    }
+  }
+  return quotes.length ? { kind: 'quotes', quotes, sequence } : { kind: 'ignored', channel: msg.channel, sequence }
+}
+
+/**
  * Parses one legacy Exchange ws-feed frame: `match` (live) and `last_match` (the latest trade, sent
  * on subscribe: marked `snapshot`) give one trade; every other type is ignored. `sequence` here is
  * per product and counts every order event, so with only `matches` subscribed it jumps between
- * matches without any loss: do not feed it to a `sequenceTracker`. Never throws.
+ * matches without any loss: do not feed it to a `sequenceTracker`. A `heartbeat` with a
+ * `last_trade_id` above 0 gives it as `latest` (the product's newest trade; Coinbase has been seen
+ * sending 0 there, which says nothing). Never throws.
  */
 export function parseExchangeFrame(raw: string, ctx: CoinbaseContext): CoinbaseResult {
   const { msg, error } = parseJson(raw)
@@ -190,6 +251,9 @@ export function parseExchangeFrame(raw: string, ctx: CoinbaseContext): CoinbaseR
   if (msg.type === 'error') return { kind: 'error', reason: coinbaseError(msg) }
   if (typeof msg.type !== 'string') return { kind: 'error', reason: 'frame has no type' }
   const sequence = isSeq(msg.sequence) ? msg.sequence : undefined
+  if (msg.type === 'heartbeat' && isSeq(msg.last_trade_id) && msg.last_trade_id > 0 && isProductId(msg.product_id)) {
+    return { kind: 'ignored', channel: msg.type, ...(sequence === undefined ? {} : { sequence }), latest: { productId: msg.product_id, tradeId: msg.last_trade_id } }
+  }
   if (msg.type !== 'match' && msg.type !== 'last_match') return sequence === undefined ? { kind: 'ignored', channel: msg.type } : { kind: 'ignored', channel: msg.type, sequence }
   if (sequence === undefined) return { kind: 'error', reason: 'sequence is not a non-negative integer' }
   const r = normalize([msg], ctx, msg.type)
@@ -231,18 +295,118 @@ export class CoinbaseError extends Error {
   constructor(readonly status: number, message: string, readonly retryAfterMs?: number) { super(message) }
 }
 
-/** One page of `/products/{id}/trades` and its `CB-AFTER` cursor (undefined when Coinbase sends none). */
-async function tradesPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch) {
-  const url = `${restUrl}/products/${encodeURIComponent(productId)}/trades?limit=${defaults.pageLimit}${after ? `&after=${encodeURIComponent(after)}` : ''}`
+/** When each REST host may next be asked (all callers share Coinbase's per-IP limit of about 10 public requests a second). */
+const nextSlot = new Map<string, number>()
+
+/** Waits for this host's next free request slot, `gapMs` after the previous one. */
+async function pace(restUrl: string, gapMs: number) {
+  const t = Date.now()
+  const at = Math.max(t, nextSlot.get(restUrl) ?? 0)
+  nextSlot.set(restUrl, at + gapMs)
+  if (at > t) await new Promise((r) => setTimeout(r, at - t))
+}
+
+/** One page of `/products/{id}/trades` (newest first) and its `CB-AFTER` cursor (undefined when Coinbase sends none). */
+async function tradesPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, limit = defaults.pageLimit) {
+  const url = `${restUrl}/products/${encodeURIComponent(productId)}/trades?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`
   const res = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
   const body: any = await res.json().catch(() => undefined)
   if (!res.ok) {
     const retry = Number(res.headers.get('retry-after'))
     const wait = res.status === 429 ? (Number.isFinite(retry) && retry > 0 ? retry * 1000 : 1000) : undefined
+    if (wait) nextSlot.set(restUrl, Math.max(nextSlot.get(restUrl) ?? 0, Date.now() + wait))
     throw new CoinbaseError(res.status, `Coinbase answered HTTP ${res.status}${body?.message ? `: ${body.message}` : ''} for ${url}`, wait)
   }
   if (!Array.isArray(body)) throw new CoinbaseError(res.status, `Coinbase answered ${url} with something other than a list of trades`)
   return { rows: body as RawTrade[], after: res.headers.get('cb-after') ?? undefined, url }
+}
+
+/** `tradesPage` in this host's pace, asked again after a 429 (its wait kept), up to `tries` times. */
+async function pacedPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, gapMs: number, tries = 4) {
+  for (let attempt = 1; ; attempt++) {
+    await pace(restUrl, gapMs)
+    try { return await tradesPage(restUrl, productId, after, fetchImpl) } catch (e) {
+      if (!(e instanceof CoinbaseError) || e.status !== 429 || attempt >= tries) throw e
+    }
+  }
+}
+
+/** A page's rows as normalized REST trades, newest first as sent; a malformed row throws (the page is retried or the gap deferred, never half used). */
+function pageTrades(page: { rows: RawTrade[]; url: string }, productId: string, symbol: string, ingestTs: number): Trade[] {
+  const ctx: CoinbaseContext = { ingestTs, source: 'rest' }
+  return page.rows.map((row, i) => {
+    const problem = tradeProblem(row, false)
+    if (problem) throw new CoinbaseError(200, `${page.url}: row ${i}: ${problem}`)
+    return toTrade(row, productId, symbol, ctx)
+  })
+}
+
+export interface RestOptions { pageDelayMs?: number; ingestTs?: number; symbol?: string }
+
+/**
+ * Every trade of `productId` with an id in `fromId..untilId` (inclusive; `Infinity`: up to the
+ * newest when the walk starts), oldest first, page by page, with `source: 'rest'`. This is how a
+ * gap is filled BY ID: Coinbase's trade ids are consecutive integers per product and the trades
+ * cursor is the trade id, so `after=C` asks for the (up to 1000) trades just below id C. Each
+ * request sets `after` to `next + 999`, which gives `next..next+998` whether the cursor is
+ * exclusive (as documented) or inclusive. Ids the exchange does not have are simply absent. A 429
+ * is waited out and asked again (up to 4 tries a page); other errors throw.
+ * @example for await (const page of tradesFrom(restUrl, 'BTC-USD', 1068572000, 1068572090)) console.log(page.length)
+ */
+export async function* tradesFrom(restUrl: string, productId: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch, opts: RestOptions = {}): AsyncGenerator<Trade[]> {
+  const symbol = opts.symbol ?? productId
+  const gap = opts.pageDelayMs ?? defaults.pageDelayMs
+  const ingestTs = () => opts.ingestTs ?? Date.now() * 1000
+  let next = fromId
+  let until = untilId
+  if (until === Infinity) {
+    const newest = pageTrades(await pacedPage(restUrl, productId, undefined, fetchImpl, gap), productId, symbol, ingestTs())
+    if (!newest.length) return
+    until = newest[0].trade_id
+    if (newest[newest.length - 1].trade_id <= next) {
+      const wanted = newest.filter((t) => t.trade_id >= next).reverse()
+      if (wanted.length) yield wanted
+      return
+    }
+  }
+  while (next <= until) {
+    const cursor = Math.min(next + defaults.pageLimit - 1, until + 1)
+    const rows = pageTrades(await pacedPage(restUrl, productId, String(cursor), fetchImpl, gap), productId, symbol, ingestTs())
+    const wanted = rows.filter((t) => t.trade_id >= next && t.trade_id < cursor).reverse()
+    if (wanted.length) yield wanted
+    next = cursor
+  }
+}
+
+/**
+ * The id of the first trade of `productId` at or after `sinceMs`, for a first run's backfill; undefined
+ * when no trade is that recent. The trades endpoint has no time filter, so it looks by id: from the
+ * newest page it estimates the trade rate and jumps back to a page near `sinceMs`, then halves the
+ * range page by page (each page covers 1000 ids) until one page holds the boundary. Typically 2-4 requests.
+ */
+export async function firstTradeAfter(restUrl: string, productId: string, sinceMs: number, fetchImpl: typeof fetch = fetch, opts: RestOptions = {}): Promise<number | undefined> {
+  const gap = opts.pageDelayMs ?? defaults.pageDelayMs
+  const since = sinceMs * 1000
+  const probe = async (cursor?: number) => pageTrades(await pacedPage(restUrl, productId, cursor === undefined ? undefined : String(cursor), fetchImpl, gap), productId, productId, 0)
+  const boundary = (page: Trade[]) => page.filter((t) => t.ts >= since).at(-1)?.trade_id
+  let page = await probe()
+  if (!page.length || page[0].ts < since) return undefined
+  let hi = page[page.length - 1]
+  if (hi.ts < since || page.length < defaults.pageLimit) return boundary(page)
+  const perMicro = (page[0].trade_id - hi.trade_id) / Math.max(1, page[0].ts - hi.ts)
+  let lo: number | undefined
+  for (let i = 0; i < 60; i++) {
+    const cursor = lo === undefined
+      ? Math.max(1, hi.trade_id - Math.max(defaults.pageLimit, Math.ceil((hi.ts - since) * perMicro * 1.2)))
+      : Math.floor((lo + hi.trade_id) / 2) + Math.floor(defaults.pageLimit / 2)
+    page = await probe(cursor)
+    if (!page.length) { lo = cursor - 1; if (cursor <= 1) return hi.trade_id; continue }
+    if (page[0].ts < since) lo = page[0].trade_id
+    else if (page[page.length - 1].ts < since || page.length < defaults.pageLimit) return boundary(page)
+    else hi = page[page.length - 1]
+    if (lo !== undefined && hi.trade_id - lo <= 1) return hi.trade_id
+  }
+  throw new CoinbaseError(0, `${productId}: could not find the first trade after ${new Date(sinceMs).toISOString()}`)
 }
 
 /**
@@ -284,4 +448,56 @@ export async function tradesBefore(restUrl: string, productId: string, afterTrad
     after = next
   }
   return [...seen.values()].sort(byId)
+}
+
+/**
+ * The Coinbase venue for `runIngest`: the Advanced Trade WebSocket (`market_trades`, `heartbeats`,
+ * and `ticker` when quotes are on), its per-connection `sequence_num` checked for lost frames, and
+ * gaps filled by id from the Exchange REST trades endpoint (`tradesFrom`). The Advanced Trade REST
+ * `market/products/{id}/ticker` is not used for backfill: it selects by time window, not by trade
+ * id, so it cannot say whether a hole is filled. Symbols are Coinbase product ids (`BTC-USD`).
+ */
+export function coinbaseVenue(o: { restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean; pageDelayMs?: number }): Venue {
+  const wanted = new Set(o.symbols)
+  const resolve = (productId: string) => (wanted.has(productId) ? productId : undefined)
+  const rest: RestOptions = { pageDelayMs: o.pageDelayMs }
+  return {
+    exchange: 'coinbase',
+    sequenced: true,
+    streamUrl: () => o.wsUrl,
+    subscribe: () => subscribeMessages(o.symbols, o.quotes ? defaults.channels : defaults.channels.filter((c) => c !== 'ticker')),
+    parse(raw, ingestTs, source) {
+      const r = parseAdvancedFrame(raw, { ingestTs, source, resolve, quotes: o.quotes })
+      if (r.kind === 'trades') return { trades: r.trades, sequence: r.sequence }
+      if (r.kind === 'quotes') return { quotes: r.quotes, sequence: r.sequence }
+      if (r.kind === 'error') return { error: r.reason }
+      return { sequence: r.sequence }
+    },
+    pages: (symbol, fromId, untilId, fetchImpl) => tradesFrom(o.restUrl, symbol, fromId, untilId, fetchImpl, { ...rest, symbol }),
+    firstIdAfter: (symbol, sinceMs, _now, fetchImpl) => firstTradeAfter(o.restUrl, symbol, sinceMs, fetchImpl, rest),
+  }
+}
+
+/**
+ * The legacy Exchange ws-feed as an alternative source (`wss://ws-feed.exchange.coinbase.com`):
+ * `matches` and `heartbeat` in one subscribe message, trades from `match`/`last_match`, REST
+ * backfill as `coinbaseVenue`. Its `sequence` is per product and counts every order event, so it
+ * cannot reveal lost matches; a heartbeat's `last_trade_id` (when not 0) can, and makes ingest catch
+ * up; otherwise a loss shows at the next trade id. No quotes (its ticker lacks sizes on older feeds).
+ */
+export function coinbaseExchangeVenue(o: { restUrl: string; wsUrl: string; symbols: string[]; pageDelayMs?: number }): Venue {
+  const wanted = new Set(o.symbols)
+  const resolve = (productId: string) => (wanted.has(productId) ? productId : undefined)
+  return {
+    ...coinbaseVenue(o),
+    sequenced: false,
+    subscribe: () => [JSON.stringify({ type: 'subscribe', product_ids: o.symbols, channels: ['matches', 'heartbeat'] })],
+    parse(raw, ingestTs, source) {
+      const r = parseExchangeFrame(raw, { ingestTs, source, resolve })
+      if (r.kind === 'trades') return { trades: r.trades }
+      if (r.kind === 'error') return { error: r.reason }
+      if (r.kind === 'ignored' && r.latest && wanted.has(r.latest.productId)) return { latest: { symbol: r.latest.productId, id: r.latest.tradeId } }
+      return {}
+    },
+  }
 }

@@ -6,14 +6,15 @@
  * and partial candles and trades published to live subscribers within a few hundred milliseconds.
  */
 import WebSocket from 'ws'
-import type { Candle, Exchange, Quote, Trade } from '../market/index'
-import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, setWeightPauseListener, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import type { Exchange, Quote, Trade } from '../market/index'
+import { setWeightPauseListener } from '../binance/index'
+import { coinbaseVenue } from '../coinbase/index'
+import { binanceVenue, type Venue } from './venue'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
-import { addTrade, emptyCandle } from '../candles/index'
 import { dlqKey } from '../lake/index'
 import { recordDisconnect, recordGap, type GapKind } from '../quality/index'
-import { candleChannel, tradeChannel, type ServerMessage } from '../realtime/index'
+import type { ServerMessage } from '../realtime/index'
+import { coalescer, liveFeed, defaults as liveDefaults } from '../realtime/live'
 import type { ObjectStore, RecordStream } from '../ports/index'
 
 export const defaults = {
@@ -37,6 +38,8 @@ export const defaults = {
   rotateOverlapMs: 5_000,
   /** Tries to get a batch accepted by the stream before the run gives up (checkpoint unmoved). */
   sendAttempts: 20,
+  /** Live path: least time between two updates of one channel, by message type (see realtime/live). */
+  liveIntervalMs: liveDefaults.intervalMs,
 }
 
 export interface IngestOptions {
@@ -46,6 +49,8 @@ export interface IngestOptions {
   symbols: string[]
   /** Also stream best bid/ask (`bookTicker`) into `deps.quoteStream`. */
   quotes?: boolean
+  /** The exchange's protocol; by default the one `exchange` names (`binanceVenue` or `coinbaseVenue`). */
+  venue?: Venue
   /** What stream trades are labelled (`replay` when the exchange plays a capture). */
   streamSource?: Trade['source']
   /** Time this run may take, in ms (a Lambda's remaining time). */
@@ -58,7 +63,10 @@ export interface IngestDeps {
   stream: RecordStream
   /** Where quotes go when `quotes` is on (the quotes delivery stream). */
   quoteStream?: RecordStream
-  /** Live path: called with each channel's update; errors are logged, never fatal. */
+  /**
+   * Live path: called with each channel's update (a broadcast), at most one call in flight per
+   * channel and rate-bounded per channel (`coalescer`); errors are logged, never fatal.
+   */
   publish?: (channel: string, message: ServerMessage) => Promise<unknown>
   fetch?: typeof fetch
   now?: () => number
@@ -67,7 +75,15 @@ export interface IngestDeps {
   signal?: AbortSignal
 }
 
-export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; checkpoints: Record<string, number> }
+export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; checkpoints: Record<string, number> }
+
+export type { Venue, VenueFrame } from './venue'
+export { binanceVenue } from './venue'
+
+/** The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues. */
+export function venueFor(opts: Pick<IngestOptions, 'exchange' | 'restUrl' | 'wsUrl' | 'symbols' | 'quotes'>): Venue {
+  return opts.exchange === 'coinbase' ? coinbaseVenue(opts) : binanceVenue(opts)
+}
 
 interface SymbolState {
   symbol: string
@@ -78,11 +94,12 @@ interface SymbolState {
   etag?: string
   saved?: number
   savedAt?: number
-  live?: Candle
-  liveTrades: Trade[]
-  liveDirty: boolean
   /** Set when a hole could not be filled in this run: later trades wait for the next run. */
   halted?: boolean
+  /** Set when frames were lost on the connection (a sequence jump): fetch up to the newest over REST before going on. */
+  catchUp?: boolean
+  /** Highest trade id the stream has handed over for this symbol. */
+  streamed?: number
 }
 
 /**
@@ -96,21 +113,21 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const fetchImpl = deps.fetch ?? fetch
   const deadline = now() + opts.budgetMs - s.stopMarginMs
   setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
-  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, checkpoints: {} }
+  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, checkpoints: {} }
   const states = new Map<string, SymbolState>()
   const outbox: Trade[] = []
   const quoteOutbox: Quote[] = []
   const dlq: string[] = []
-  const resolve = resolverFor(opts.symbols)
-  const base = restBase(opts.exchange, opts.restUrl)
-  const ctx = (source: Trade['source']) => ({ exchange: opts.exchange, resolve, ingestTs: now() * 1000, source })
+  const venue = opts.venue ?? venueFor(opts)
+  const lanes = deps.publish && coalescer(deps.publish, { now, log, settings: { intervalMs: s.liveIntervalMs } })
+  const live = lanes && liveFeed({ exchange: opts.exchange, publish: lanes.publish, store: deps.store, now, log })
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
-    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, liveTrades: [], liveDirty: false, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts } })
+    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts } })
     if (!cp && s.initialBackfillMs > 0) {
-      const first = await firstAggTradeAfter(base, symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
-      if (first) states.get(symbol)!.nextId = first.a
+      const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
+      if (first !== undefined) states.get(symbol)!.nextId = first
     }
   }
 
@@ -125,10 +142,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   function emit(st: SymbolState, t: Trade) {
     st.nextId = t.trade_id + 1
     outbox.push(t)
-    if (!st.live || t.ts / 1000 >= st.live.close_time + 1) st.live = emptyCandle(opts.exchange, st.symbol, t.ts / 1000)
-    if (t.ts / 1000 >= st.live.open_time) addTrade(st.live, t)
-    st.liveTrades.push(t)
-    st.liveDirty = true
+    live?.trade(t)
   }
 
   /**
@@ -141,11 +155,11 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     const from = st.nextId!
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const page of aggTradesFrom(base, st.symbol, st.nextId!, untilId, fetchImpl)) {
-          for (const raw of page) {
-            if (raw.a < st.nextId!) continue
-            if (raw.a > st.nextId!) await gap(st, 'unfillable', st.nextId!, raw.a - 1, 'the exchange has no trades with these ids')
-            emit(st, toTrade(raw as AggTrade, nativeSymbol(st.symbol), st.symbol, ctx('rest')))
+        for await (const page of venue.pages(st.symbol, st.nextId!, untilId, fetchImpl)) {
+          for (const t of page) {
+            if (t.trade_id < st.nextId!) continue
+            if (t.trade_id > st.nextId!) await gap(st, 'unfillable', st.nextId!, t.trade_id - 1, 'the exchange has no trades with these ids')
+            emit(st, t)
             sum.backfilled++
           }
           if (now() > deadline) { st.halted = true; log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`); return false }
@@ -180,7 +194,14 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     if (st.working) return
     st.working = true
     try {
-      while (st.queue.length) await accept(st, st.queue.shift()!)
+      while (st.queue.length || st.catchUp) {
+        if (st.catchUp) {
+          st.catchUp = false
+          if (st.nextId !== undefined && !st.halted) await fill(st, Infinity)
+          continue
+        }
+        await accept(st, st.queue.shift()!)
+      }
     } finally { st.working = false }
   }
 
@@ -195,8 +216,9 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const firstOpen = new Promise<void>((r) => { connected = r })
   function connect(): WebSocket | undefined {
     if (stopped) return
-    const socket = new WebSocket(streamUrl(opts.wsUrl, opts.symbols, opts.quotes ? ['aggTrade', 'bookTicker'] : 'aggTrade'))
+    const socket = new WebSocket(venue.streamUrl())
     ws = socket
+    let lastSeq: number | undefined
     let lastSeen = now()
     const alive = () => { lastSeen = now() }
     const watchdog = setInterval(() => {
@@ -213,6 +235,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     socket.on('ping', alive)
     socket.on('open', () => {
       alive()
+      for (const m of venue.subscribe()) socket.send(m)
       delay = s.reconnectMinMs
       connected()
       log(`stream open: ${opts.symbols.join(', ')}`)
@@ -225,17 +248,39 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     socket.on('message', (data) => {
       alive()
       const raw = data.toString()
-      const r = parseFrame(raw, ctx(opts.streamSource ?? 'ws'))
-      if (r.kind === 'trade') {
-        sum.received++
-        const st = states.get(r.trade.symbol)!
-        st.queue.push(r.trade)
-        void work(st)
-      } else if (r.kind === 'quote') {
-        if (opts.quotes) quoteOutbox.push(r.quote)
-      } else if (r.kind === 'error') {
-        dlq.push(JSON.stringify({ received_at: new Date(now()).toISOString(), reason: r.reason, frame: raw.slice(0, 10_000) }))
+      const r = venue.parse(raw, now() * 1000, opts.streamSource ?? 'ws')
+      if (r.error !== undefined) {
+        dlq.push(JSON.stringify({ received_at: new Date(now()).toISOString(), reason: r.error, frame: raw.slice(0, 10_000) }))
+        return
       }
+      if (venue.sequenced && r.sequence !== undefined) {
+        // Numbers count every frame of this connection from 0: a jump means frames were lost, and
+        // with them perhaps the last trades before a quiet spell, which no later id would reveal.
+        const expected = lastSeq === undefined ? 0 : lastSeq + 1
+        if (r.sequence > expected) {
+          sum.sequenceGaps++
+          log(`stream lost frames ${expected}..${r.sequence - 1}; catching up over REST`)
+          for (const st of states.values()) { st.catchUp = true; void work(st) }
+        }
+        if (lastSeq === undefined || r.sequence > lastSeq) lastSeq = r.sequence
+      }
+      if (r.trades) {
+        for (const t of r.trades) {
+          const st = states.get(t.symbol)
+          if (!st) continue
+          sum.received++
+          if (!(t.trade_id <= st.streamed!)) st.streamed = t.trade_id
+          st.queue.push(t)
+          void work(st)
+        }
+      }
+      const st = r.latest && states.get(r.latest.symbol)
+      if (st && st.nextId !== undefined && r.latest!.id >= st.nextId && !(r.latest!.id <= st.streamed!)) {
+        log(`${st.symbol}: the exchange's newest trade is ${r.latest!.id}, the stream's ${st.streamed ?? 'none'}; catching up over REST`)
+        st.catchUp = true
+        void work(st)
+      }
+      if (r.quotes && opts.quotes) for (const q of r.quotes) { quoteOutbox.push(q); live?.quote(q) }
     })
     socket.on('error', (e) => log(`stream error: ${e.message}`))
     socket.on('close', (code, why) => {
@@ -312,31 +357,23 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     if (quoteOutbox.length > 100_000) { log(`dropping ${quoteOutbox.length - 100_000} quotes the stream could not take`); quoteOutbox.splice(0, quoteOutbox.length - 100_000) }
   }
 
-  async function publishLive() {
-    if (!deps.publish) { for (const st of states.values()) { st.liveTrades = []; st.liveDirty = false } return }
-    const sends: Promise<unknown>[] = []
-    for (const st of states.values()) {
-      if (!st.liveDirty || !st.live) continue
-      st.liveDirty = false
-      const trades = st.liveTrades.splice(0).slice(-200).map((t) => ({ id: t.trade_id, time: Math.floor(t.ts / 1000), price: t.price, qty: t.qty, side: t.side }))
-      const cc = candleChannel(opts.exchange, st.symbol, '1m')
-      sends.push(deps.publish(cc, { type: 'candle', channel: cc, candle: { ...st.live }, final: false }))
-      const tc = tradeChannel(opts.exchange, st.symbol)
-      sends.push(deps.publish(tc, { type: 'trade', channel: tc, trades }))
-    }
-    for (const r of await Promise.allSettled(sends)) if (r.status === 'rejected') log(`live publish failed: ${r.reason?.message ?? r.reason}`)
-  }
-
   try {
     while (now() < deadline && !deps.signal?.aborted) {
       await new Promise((r) => setTimeout(r, s.flushMs))
-      await Promise.all([publishLive(), flush(false)])
+      await flush(false)
     }
   } finally {
     stopped = true
     for (const socket of sockets) socket.close()
   }
-  for (const st of states.values()) await work(st)
-  await flush(true)
+  try {
+    for (const st of states.values()) await work(st)
+    await flush(true)
+  } finally {
+    // The last updates go out (bounded in time); the feed's timer never outlives the run.
+    await live?.close()
+    if (lanes) await Promise.race([lanes.idle(), new Promise((r) => setTimeout(r, 2_000))])
+    lanes?.close()
+  }
   return sum
 }

@@ -1,0 +1,62 @@
+/**
+ * Venues: what `runIngest` needs to know of one exchange's protocol, so a single ingest loop (REST
+ * catch-up, id continuity, gap fill, checkpoints, watchdog, rotation, DLQ, live publish) serves
+ * every exchange. A venue names the stream URL and the messages to send on open, parses a frame
+ * into trades and quotes (plus a per-connection sequence number where the venue has one), pages
+ * REST trades by id, and finds where a first run's backfill starts. `binanceVenue` is here;
+ * `coinbaseVenue` lives in core/coinbase.
+ */
+import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
+import { nativeSymbol } from '../market/index'
+import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
+
+/**
+ * One frame's outcome, venue-neutral. `sequence` is set only by venues with `sequenced: true`;
+ * `latest` is the exchange saying which trade id of a symbol is the newest (a heartbeat), so a loss
+ * shows even when no later trade comes.
+ */
+export interface VenueFrame { trades?: Trade[]; quotes?: Quote[]; error?: string; sequence?: number; latest?: { symbol: string; id: number } }
+
+export interface Venue {
+  exchange: Exchange
+  /** The WebSocket URL to open for these symbols. */
+  streamUrl(): string
+  /** Messages sent as soon as a connection opens (subscriptions); none for Binance's combined streams. */
+  subscribe(): string[]
+  /** True when every frame of a connection carries a number that rises by one (Coinbase `sequence_num`): a jump means lost frames. */
+  sequenced: boolean
+  /** Parses one frame; never throws. */
+  parse(raw: string, ingestTs: number, source: TradeSource): VenueFrame
+  /** Trades of `symbol` with ids `fromId..untilId` (inclusive; Infinity: up to the newest) over REST, oldest first, page by page. */
+  pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch): AsyncIterable<Trade[]>
+  /** Id of the first trade at or after `sinceMs`, where a first run's backfill starts; undefined when none. */
+  firstIdAfter(symbol: string, sinceMs: number, nowMs: number, fetchImpl: typeof fetch): Promise<number | undefined>
+}
+
+export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean }
+
+/**
+ * Binance spot, Binance.US and USD-M futures: combined streams of `aggTrade` (and `bookTicker`),
+ * REST `aggTrades` paged by `fromId`. Trade ids are aggTrade ids.
+ */
+export function binanceVenue(o: VenueOptions): Venue {
+  const resolve = resolverFor(o.symbols)
+  const base = restBase(o.exchange, o.restUrl)
+  return {
+    exchange: o.exchange,
+    sequenced: false,
+    streamUrl: () => streamUrl(o.wsUrl, o.symbols, o.quotes ? ['aggTrade', 'bookTicker'] : 'aggTrade'),
+    subscribe: () => [],
+    parse(raw, ingestTs, source) {
+      const r = parseFrame(raw, { exchange: o.exchange, resolve, ingestTs, source })
+      return r.kind === 'trade' ? { trades: [r.trade] } : r.kind === 'quote' ? { quotes: [r.quote] } : r.kind === 'error' ? { error: r.reason } : {}
+    },
+    async *pages(symbol, fromId, untilId, fetchImpl) {
+      for await (const page of aggTradesFrom(base, symbol, fromId, untilId, fetchImpl)) {
+        const ingestTs = Date.now() * 1000
+        yield page.map((raw) => toTrade(raw as AggTrade, nativeSymbol(symbol), symbol, { exchange: o.exchange, resolve, ingestTs, source: 'rest' }))
+      }
+    },
+    firstIdAfter: async (symbol, sinceMs, nowMs, fetchImpl) => (await firstAggTradeAfter(base, symbol, sinceMs, nowMs, fetchImpl))?.a,
+  }
+}
