@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '@ticklake/core/ports'
-import { awsDeps, connect, createRealtimeHandlers, endpointOf } from './realtime'
+import { awsDeps, awsPublish, connect, createRealtimeHandlers, endpointOf } from './realtime'
 
 /** An API Gateway WebSocket event as AWS sends it. */
 function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', routeKey: string, body?: string): APIGatewayProxyWebsocketEventV2 {
@@ -53,9 +53,15 @@ describe('realtime handlers', () => {
     expect(endpointOf(event('MESSAGE', '$default'), { TICKLAKE_WS_ENDPOINT: 'http://127.0.0.1:8750' })).toBe('http://127.0.0.1:8750')
   })
 
-  it('refuses to run in AWS with a clear "not configured" error while adapters or settings are missing', async () => {
+  it('gives the live path no publish in AWS unless the connections table and the management endpoint are named', () => {
+    expect(awsPublish({})).toBeUndefined()
+    expect(awsPublish({ TICKLAKE_CONNECTIONS_TABLE: 't' })).toBeUndefined()
+    expect(awsPublish({ TICKLAKE_CONNECTIONS_TABLE: 't', TICKLAKE_WS_ENDPOINT: 'https://abc123.execute-api.us-east-1.amazonaws.com/prod' })).toBeTypeOf('function')
+  })
+
+  it('refuses to run in AWS with a clear "not configured" error while settings are missing', async () => {
     expect(() => awsDeps(event('CONNECT', '$connect'), {})).toThrow(/not configured: TICKLAKE_BUCKET/)
-    expect(() => awsDeps(event('CONNECT', '$connect'), { TICKLAKE_BUCKET: 'lake' })).toThrow(/not configured: the DynamoDB ConnectionStore adapter/)
+    expect(() => awsDeps(event('CONNECT', '$connect'), { TICKLAKE_BUCKET: 'lake' })).toThrow(/not configured: TICKLAKE_CONNECTIONS_TABLE/)
     await expect(connect(event('CONNECT', '$connect'), {} as Context)).rejects.toThrow(/not configured/)
   })
 })

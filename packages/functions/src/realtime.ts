@@ -6,10 +6,12 @@
  */
 import middy from '@middy/core'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
-import { onConnect, onDisconnect, onMessage } from '@ticklake/core/realtime/server'
+import { broadcast, onConnect, onDisconnect, onMessage } from '@ticklake/core/realtime/server'
+import type { ServerMessage } from '@ticklake/core/realtime'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '@ticklake/core/ports'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { s3Store } from '@ticklake/core/aws/s3'
+import { dynamoConnectionStore } from '@ticklake/core/aws/dynamodb'
 
 export interface RealtimeDeps { store: ConnectionStore; poster: ConnectionPoster; objects: ObjectStore }
 type Event = APIGatewayProxyWebsocketEventV2
@@ -41,21 +43,39 @@ export const endpointOf = (e: Event, env = process.env) => env.TICKLAKE_WS_ENDPO
 
 const posters = new Map<string, ConnectionPoster>()
 let objects: ObjectStore | undefined
+let store: ConnectionStore | undefined
 
 /**
- * The AWS adapters, built once per container from the environment. The seam: the DynamoDB
- * `ConnectionStore` adapter (`core/src/aws/dynamo.ts`, table in `TICKLAKE_CONNECTIONS_TABLE`) is
- * not written yet, so these entry points refuse to run rather than pretend.
+ * The AWS adapters, built once per container from the environment: the lake bucket
+ * (`TICKLAKE_BUCKET`, for snapshots), the connections table (`TICKLAKE_CONNECTIONS_TABLE`, see
+ * `core/src/aws/dynamodb.ts` for its design) and the management API poster.
  */
 export function awsDeps(e: Event, env = process.env): RealtimeDeps {
   const bucket = env.TICKLAKE_BUCKET
+  const table = env.TICKLAKE_CONNECTIONS_TABLE
   if (!bucket) throw new Error('realtime handlers not configured: TICKLAKE_BUCKET (the lake holding serving/ windows) must be set')
+  if (!table) throw new Error('realtime handlers not configured: TICKLAKE_CONNECTIONS_TABLE (the DynamoDB connections table) must be set')
   objects ??= s3Store(bucket)
+  store ??= dynamoConnectionStore(table)
   const endpoint = endpointOf(e, env)
   const poster = posters.get(endpoint) ?? apigwPoster(endpoint)
   posters.set(endpoint, poster)
-  throw new Error('realtime handlers not configured: the DynamoDB ConnectionStore adapter (core/src/aws/dynamo.ts, TICKLAKE_CONNECTIONS_TABLE) does not exist yet; the WebSocket API runs in the local cloud only')
-  // return { store: dynamoConnectionStore(env.TICKLAKE_CONNECTIONS_TABLE), poster, objects }
+  return { store, poster, objects }
+}
+
+/**
+ * The live path's publish for functions that push to subscribers (ingest, candles) in AWS: a
+ * broadcast over the connections table and the management API named by the environment
+ * (`TICKLAKE_CONNECTIONS_TABLE`, `TICKLAKE_WS_ENDPOINT`); undefined (no live path) without them.
+ */
+export function awsPublish(env = process.env): ((channel: string, message: ServerMessage) => Promise<unknown>) | undefined {
+  const table = env.TICKLAKE_CONNECTIONS_TABLE
+  const endpoint = env.TICKLAKE_WS_ENDPOINT
+  if (!table || !endpoint) return undefined
+  store ??= dynamoConnectionStore(table)
+  const poster = posters.get(endpoint) ?? apigwPoster(endpoint)
+  posters.set(endpoint, poster)
+  return (channel, message) => broadcast({ store: store!, poster, channel, message })
 }
 
 /** AWS entry points. */

@@ -22,20 +22,62 @@ export type ClientMessage =
   | { action: 'unsubscribe'; channels: string[] }
   | { action: 'ping' }
 
-/** A trade as the live path sends it: times in epoch ms for the browser. */
-export interface LiveTrade { id: number; time: number; price: number; qty: number; side: Trade['side'] }
+/**
+ * A trade as the live path sends it: times in epoch ms for the browser. `ingest_time` is when
+ * Ticklake received it (the trade's `ingest_ts` in ms): live latency is measured from it.
+ */
+export interface LiveTrade { id: number; time: number; price: number; qty: number; side: Trade['side']; ingest_time?: number }
 
-/** Server to client. */
+/** Last price of a symbol, with best bid/ask when quotes are streamed. Times in epoch ms. */
+export interface Ticker {
+  exchange: string
+  symbol: string
+  /** Exchange time of the last trade. */
+  time: number
+  price: number
+  bid?: number
+  bid_qty?: number
+  ask?: number
+  ask_qty?: number
+  /** Open of the current UTC day as far as this live path has seen it, and the change from it in %. */
+  day_open?: number
+  day_change_pct?: number
+}
+
+/** Live activity of a symbol, as the ingest function sees it. Times in epoch ms. */
+export interface Stats {
+  exchange: string
+  symbol: string
+  time: number
+  /** Trades (individual ones) per second over the last `window_ms`. */
+  trades_per_s: number
+  window_ms: number
+  /** Base volume and trades in the current UTC minute and hour (from this run's trades). */
+  minute_volume: number
+  minute_trades: number
+  hour_volume: number
+  hour_trades: number
+  /** Receipt minus exchange time of the last trade: how far the feed runs behind. */
+  ingest_lag_ms: number
+}
+
+/**
+ * Server to client. A `snapshot` always carries `candles` (empty outside candle channels) and,
+ * on the other channels, `trades`, `ticker` or `stats` (`null` while none is known).
+ */
 export type ServerMessage =
-  | { type: 'snapshot'; channel: string; candles: Candle[]; source?: string }
+  | { type: 'snapshot'; channel: string; candles: Candle[]; trades?: LiveTrade[]; ticker?: Ticker | null; stats?: Stats | null }
   | { type: 'candle'; channel: string; candle: Candle; final: boolean }
   | { type: 'trade'; channel: string; trades: LiveTrade[] }
+  | { type: 'ticker'; channel: string; ticker: Ticker }
+  | { type: 'stats'; channel: string; stats: Stats }
   | { type: 'subscribed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; time: number }
   | { type: 'error'; code: ErrorCode; message: string }
 
-export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'internal'
+/** `rate_limited` comes from the gateway (a flood of frames); the rest from the protocol. */
+export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'rate_limited' | 'internal'
 
 export class ProtocolError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message) }
@@ -45,8 +87,15 @@ export class ProtocolError extends Error {
 export const candleChannel = (exchange: string, symbol: string, tf: Timeframe) => `candles:${exchange}:${symbol}:${tf}`
 /** `tradeChannel('binance', 'BTC-USDT') === 'trades:binance:BTC-USDT'` */
 export const tradeChannel = (exchange: string, symbol: string) => `trades:${exchange}:${symbol}`
+/** `tickerChannel('binance', 'BTC-USDT') === 'ticker:binance:BTC-USDT'` */
+export const tickerChannel = (exchange: string, symbol: string) => `ticker:${exchange}:${symbol}`
+/** `statsChannel('binance', 'BTC-USDT') === 'stats:binance:BTC-USDT'` */
+export const statsChannel = (exchange: string, symbol: string) => `stats:${exchange}:${symbol}`
 
 const EXCHANGE = /^[a-z][a-z0-9-]{0,30}$/
+
+/** Is this message a partial (not final) update, which may be coalesced? */
+export const isPartial = (m: ServerMessage) => m.type === 'candle' ? !m.final : m.type === 'trade' || m.type === 'ticker' || m.type === 'stats'
 
 /** Parses a channel name, or throws a ProtocolError saying what is wrong with it. */
 export function parseChannel(name: unknown): Channel {

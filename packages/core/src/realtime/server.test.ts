@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '../ports/index'
-import { broadcast, onConnect, onDisconnect, onMessage } from './server'
+import { broadcast, onConnect, onDisconnect, onMessage, snapshotOf } from './server'
 
 /** A minimal ConnectionStore over one map (core may not import the local one). */
 function connections(): ConnectionStore {
@@ -58,6 +58,7 @@ describe('onMessage', () => {
     expect(r.to('c1')).toEqual([
       { type: 'subscribed', channels: [BTC, 'trades:binance:BTC-USDT', 'candles:binance:ETH-USDT:5m'] },
       { type: 'snapshot', channel: BTC, candles: [candle] },
+      { type: 'snapshot', channel: 'trades:binance:BTC-USDT', candles: [], trades: [] },
       { type: 'snapshot', channel: 'candles:binance:ETH-USDT:5m', candles: [] },
     ])
     expect(await store.subscribers(BTC)).toEqual(['c1'])
@@ -68,6 +69,46 @@ describe('onMessage', () => {
     const r = recorder()
     await onMessage({ store, poster: r.poster, objects: objects({ 'serving/binance/BTC-USDT/1m.json': '{broken' }), connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: [BTC] }) })
     expect(r.to('c1')[1]).toEqual({ type: 'snapshot', channel: BTC, candles: [] })
+  })
+
+  it('keeps a snapshot frame under API Gateway\'s 128 KB post limit by sending the newest candles of a long window', async () => {
+    const full = (i: number) => ({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', open_time: i * 60_000, close_time: i * 60_000 + 59_999, open: 97012.5, high: 97020.1, low: 97001, close: 97015.3, volume: 3.214, quote_volume: 311825.7, trades: 412, taker_buy_volume: 1.9, taker_buy_quote_volume: 184330.2, vwap: 97020.5, first_trade_id: 3301200 + i, last_trade_id: 3301611 + i, final: true })
+    const candles = Array.from({ length: 720 }, (_, i) => full(i))
+    const s = await snapshotOf(objects({ 'serving/binance/BTC-USDT/1m.json': JSON.stringify({ candles }) }), BTC)
+    const bytes = JSON.stringify(s).length
+    expect(bytes).toBeLessThanOrEqual(120_000)
+    expect(bytes).toBeGreaterThan(100_000)
+    expect(s.candles.at(-1)).toEqual(candles.at(-1))
+    expect(s.candles.map((c) => c.open_time)).toEqual(candles.slice(-s.candles.length).map((c) => c.open_time))
+  })
+
+  it('sends snapshots of every timeframe from its own serving window, rolled up from 1m when that window is missing', async () => {
+    const m = (i: number, o: object = {}) => ({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', open_time: i * 60_000, close_time: i * 60_000 + 59_999, open: i, high: i + 1, low: i - 1, close: i + 0.5, volume: 1, quote_volume: i, trades: 2, taker_buy_volume: 0.5, taker_buy_quote_volume: i / 2, vwap: i, first_trade_id: i * 10, last_trade_id: i * 10 + 1, final: true, ...o })
+    const hour = { ...m(0), tf: '1h', close_time: 3_599_999, volume: 60 }
+    const objs = objects({
+      'serving/binance/BTC-USDT/1m.json': JSON.stringify({ candles: [m(0), m(1), m(2), m(3), m(4), m(5), m(6)] }),
+      'serving/binance/BTC-USDT/1h.json': JSON.stringify({ candles: [hour] }),
+    })
+    const five = await snapshotOf(objs, 'candles:binance:BTC-USDT:5m')
+    expect(five.candles.map((c) => [c.tf, c.open_time, c.open, c.high, c.low, c.close, c.volume, c.trades, c.first_trade_id, c.last_trade_id, c.final])).toEqual([
+      ['5m', 0, 0, 5, -1, 4.5, 5, 10, 0, 41, true],
+      ['5m', 300_000, 5, 7, 4, 6.5, 2, 4, 50, 61, false],
+    ])
+    expect((await snapshotOf(objs, 'candles:binance:BTC-USDT:1h')).candles).toEqual([hour])
+    expect((await snapshotOf(objs, 'candles:binance:BTC-USDT:1d')).candles).toHaveLength(1)
+    expect((await snapshotOf(objects(), 'candles:binance:BTC-USDT:4h')).candles).toEqual([])
+  })
+
+  it('sends the snapshot of trades, ticker and stats channels from live.json, or an empty one when there is none', async () => {
+    const ticker = { exchange: 'binance', symbol: 'BTC-USDT', time: 5, price: 100, bid: 99, ask: 101 }
+    const stats = { exchange: 'binance', symbol: 'BTC-USDT', time: 6, trades_per_s: 3, window_ms: 10_000, minute_volume: 1, minute_trades: 2, hour_volume: 3, hour_trades: 4, ingest_lag_ms: 7 }
+    const trades = [{ id: 1, time: 5, price: 100, qty: 1, side: 'buy', ingest_time: 6 }]
+    const objs = objects({ 'serving/binance/BTC-USDT/live.json': JSON.stringify({ exchange: 'binance', symbol: 'BTC-USDT', updated_at: 6, trades, ticker, stats }), 'serving/binance/ETH-USDT/live.json': '{torn' })
+    expect(await snapshotOf(objs, 'trades:binance:BTC-USDT')).toEqual({ type: 'snapshot', channel: 'trades:binance:BTC-USDT', candles: [], trades })
+    expect(await snapshotOf(objs, 'ticker:binance:BTC-USDT')).toEqual({ type: 'snapshot', channel: 'ticker:binance:BTC-USDT', candles: [], ticker })
+    expect(await snapshotOf(objs, 'stats:binance:BTC-USDT')).toEqual({ type: 'snapshot', channel: 'stats:binance:BTC-USDT', candles: [], stats })
+    expect(await snapshotOf(objs, 'ticker:binance:ETH-USDT')).toEqual({ type: 'snapshot', channel: 'ticker:binance:ETH-USDT', candles: [], ticker: null })
+    expect(await snapshotOf(objs, 'stats:binance:SOL-USDT')).toEqual({ type: 'snapshot', channel: 'stats:binance:SOL-USDT', candles: [], stats: null })
   })
 
   it('unsubscribes and answers unsubscribed', async () => {
@@ -107,7 +148,7 @@ describe('onMessage', () => {
     expect(r.to('c1').at(-1)).toMatchObject({ type: 'error', code: 'too_many_subscriptions' })
     expect(await store.channelsOf('c1')).toHaveLength(40)
     await sub(30, 20) // 10 held again + 10 new = 50: allowed
-    expect(r.to('c1').at(-1)).toMatchObject({ type: 'subscribed' })
+    expect(r.to('c1').filter((m) => m.type !== 'snapshot').at(-1)).toMatchObject({ type: 'subscribed' })
     expect(await store.channelsOf('c1')).toHaveLength(50)
   })
 
@@ -120,7 +161,7 @@ describe('onMessage', () => {
       onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: body('B') }),
     ])
     expect((await store.channelsOf('c1')).length).toBeLessThanOrEqual(50)
-    expect(r.to('c1').map((m) => m.type).sort()).toEqual(['error', 'subscribed'])
+    expect(r.to('c1').map((m) => m.type).filter((t) => t !== 'snapshot').sort()).toEqual(['error', 'subscribed'])
   })
 
   it('answers internal when the store fails, and survives a poster that throws', async () => {

@@ -4,15 +4,33 @@
  * frame gets an `error` frame with a code; nothing a client sends can throw out of here, and no
  * single connection (gone, failing or hung) can stop a broadcast to the others.
  */
-import { servingKey, type ServingWindow } from '../lake/index'
+import type { Candle } from '../market/index'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '../ports/index'
 import { ProtocolError, defaults, parseChannel, parseClientMessage, type ServerMessage } from './index'
+import { liveKey, periodOf, rollUp, servingCandles, type LiveDoc } from './live'
+
+export const snapshots = {
+  /** A snapshot frame stays under this many bytes (API Gateway posts at most 128 KB): the newest candles are kept. */
+  maxBytes: 120_000,
+}
+
+/** The newest candles whose snapshot frame fits in `maxBytes`. */
+function fit(channel: string, candles: Candle[], maxBytes = snapshots.maxBytes): Candle[] {
+  let kept = candles
+  for (let size = JSON.stringify({ type: 'snapshot', channel, candles: kept }).length; size > maxBytes && kept.length; size = JSON.stringify({ type: 'snapshot', channel, candles: kept }).length) {
+    kept = kept.slice(Math.max(1, Math.ceil(kept.length * (1 - maxBytes / size)) + 1))
+  }
+  return kept
+}
 
 export const fanout = {
   /** Posts in flight at once during a broadcast. */
   concurrency: 32,
-  /** A post that has not answered by then counts as failed (it is not awaited any longer). */
-  postTimeoutMs: 10_000,
+  /**
+   * A post that has not answered by then counts as failed (it is not awaited any longer), so one
+   * hung client delays its channel's next update by at most this long.
+   */
+  postTimeoutMs: 1_000,
 }
 
 export interface MessageContext {
@@ -36,17 +54,31 @@ export const onConnect = (store: ConnectionStore, connectionId: string, now = Da
 /** Forgets a connection and its subscriptions. */
 export const onDisconnect = (store: ConnectionStore, connectionId: string) => store.remove(connectionId)
 
-/** The recent window of a candle channel, for the `snapshot` sent on subscribe: empty when absent or unreadable. */
-export async function snapshotOf(objects: ObjectStore, channel: string): Promise<ServerMessage & { type: 'snapshot' }> {
+type Snapshot = ServerMessage & { type: 'snapshot' }
+
+/**
+ * The recent window of a channel, sent on subscribe so a client never draws a hole: a candle
+ * channel's serving window (`serving/<ex>/<sym>/<tf>.json`; when a timeframe has none yet, rolled
+ * up from the 1m window), and for trades, ticker and stats the live feed's `live.json`. Empty (or
+ * `null`) when absent or unreadable.
+ */
+export async function snapshotOf(objects: ObjectStore, channel: string): Promise<Snapshot> {
   const c = parseChannel(channel)
-  if (!c.tf) return { type: 'snapshot', channel, candles: [] }
-  try {
-    const bytes = await objects.get(servingKey(c.exchange, c.symbol, c.tf))
-    const doc: Partial<ServingWindow> | undefined = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : undefined
-    return { type: 'snapshot', channel, candles: Array.isArray(doc?.candles) ? doc.candles : [] }
-  } catch {
-    return { type: 'snapshot', channel, candles: [] }
+  if (c.tf) {
+    const own = await servingCandles(objects, c.exchange, c.symbol, c.tf)
+    if (own.length || c.tf === '1m') return { type: 'snapshot', channel, candles: fit(channel, own) }
+    const minutes = await servingCandles(objects, c.exchange, c.symbol, '1m')
+    const opens = [...new Set(minutes.map((m) => periodOf(c.tf!, m.open_time)))].sort((a, b) => a - b)
+    return { type: 'snapshot', channel, candles: fit(channel, opens.flatMap((t) => rollUp(minutes, c.tf!, t) ?? [])) }
   }
+  let doc: Partial<LiveDoc> | undefined
+  try {
+    const bytes = await objects.get(liveKey(c.exchange, c.symbol))
+    doc = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : undefined
+  } catch { doc = undefined }
+  if (c.kind === 'trades') return { type: 'snapshot', channel, candles: [], trades: Array.isArray(doc?.trades) ? doc.trades : [] }
+  if (c.kind === 'ticker') return { type: 'snapshot', channel, candles: [], ticker: doc?.ticker ?? null }
+  return { type: 'snapshot', channel, candles: [], stats: doc?.stats ?? null }
 }
 
 /** Adds channels within the per-connection bound; throws `too_many_subscriptions` over it. */
@@ -75,7 +107,7 @@ export async function onMessage(ctx: MessageContext): Promise<void> {
       return
     }
     await subscribe(ctx.store, ctx.connectionId, msg.channels, limits.maxSubscriptions)
-    const snapshots = Promise.all(msg.channels.filter((ch) => ch.startsWith('candles:')).map((ch) => snapshotOf(ctx.objects, ch)))
+    const snapshots = Promise.all(msg.channels.map((ch) => snapshotOf(ctx.objects, ch)))
     if ((await reply({ type: 'subscribed', channels: msg.channels })) !== 'ok') return
     for (const s of await snapshots) await reply(s)
   } catch (e) {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { ApiGatewayManagementApiClient, GetConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi'
@@ -109,6 +110,73 @@ describe('WebSocket gateway emulator with the real realtime handlers', () => {
     expect(await good.next()).toMatchObject({ type: 'pong', time: expect.any(Number) })
     bad.send('{"action":"ping"}')
     expect(await bad.next()).toMatchObject({ type: 'pong' })
+  })
+
+  it('closes a flooding client with 1008 after rate_limited error frames, and keeps serving another client meanwhile', async () => {
+    const { port, gateway } = await cloud({ ratePerSec: 20, burst: 10, maxStrikes: 30 })
+    const flood = await client(port)
+    const good = await client(port)
+    for (let i = 0; i < 200; i++) flood.send('{"action":"ping"}')
+    good.send('{"action":"ping"}')
+    expect(await good.next()).toMatchObject({ type: 'pong' })
+    expect(await flood.closed).toBe(1008)
+    const kinds = flood.frames.map((m) => m.type === 'error' ? m.code : m.type)
+    expect(kinds.filter((k) => k === 'pong').length).toBeLessThanOrEqual(12) // the burst, and what the rate refilled
+    expect(kinds.filter((k) => k === 'rate_limited')).toHaveLength(30)
+    expect(gateway.stats()).toMatchObject({ abusive: 1, rateLimited: expect.any(Number) })
+    good.send('{"action":"ping"}')
+    expect(await good.next()).toMatchObject({ type: 'pong' })
+    expect(gateway.connections()).toBe(1)
+  })
+
+  it('answers random hostile frames from a real client with error codes or valid answers, and stays up for others', async () => {
+    const { port } = await cloud({ ratePerSec: 10_000, burst: 10_000 })
+    const hostile = await client(port)
+    const frames = fc.sample(fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+      fc.record({ action: fc.constantFrom('subscribe', 'unsubscribe', 'ping', '$connect', 'x'), channels: fc.array(fc.oneof(fc.string(), fc.constantFrom(BTC, 'trades:binance:ETH-USDT', 'ticker:binance:BTC-USDT:1m')), { maxLength: 60 }) }).map((v) => JSON.stringify(v)),
+    ).filter((f) => f.length > 0), { numRuns: 300, seed: 42 })
+    for (const f of frames) hostile.send(f)
+    hostile.send('{"action":"ping"}')
+    await until(() => hostile.frames.some((m) => m.type === 'pong'), 10_000)
+    const codes = new Set(['bad_json', 'bad_message', 'unknown_action', 'bad_channel', 'too_many_subscriptions', 'too_large'])
+    for (const m of hostile.frames) {
+      if (m.type === 'error') expect(codes).toContain(m.code)
+      else if (!m.type) expect(m.message).toBe('Too Many Requests') // over 32 handler invocations still running, as API Gateway answers
+      else expect(['subscribed', 'unsubscribed', 'snapshot', 'pong']).toContain(m.type)
+    }
+    const other = await client(port)
+    other.send('{"action":"ping"}')
+    expect(await other.next()).toMatchObject({ type: 'pong' })
+  })
+
+  it('closes a client that keeps sending over-size frames, after error frames', async () => {
+    const { port } = await cloud({ maxStrikes: 3 })
+    const c = await client(port)
+    for (let i = 0; i < 5; i++) c.send('x'.repeat(33 * 1024))
+    expect(await c.closed).toBe(1008)
+    expect(c.frames.map((m) => m.code)).toEqual(['too_large', 'too_large', 'too_large'])
+  })
+
+  it('fans out through the in-process poster to every reading client while one client never reads', async () => {
+    const { port, store, gateway } = await cloud({ maxBufferedBytes: 512 * 1024 })
+    const ch = 'trades:binance:BTC-USDT'
+    const readers = await Promise.all(Array.from({ length: 10 }, () => client(port)))
+    const stuck = await client(port)
+    for (const c of [...readers, stuck]) { c.send(JSON.stringify({ action: 'subscribe', channels: [ch] })); await c.next(); await c.next() }
+    ;(stuck.ws as any)._socket.pause()
+    const poster = gateway.poster()
+    const pad = 'p'.repeat(30_000)
+    const started = Date.now()
+    for (let i = 0; i < 200; i++) {
+      expect(await broadcast({ store, poster, channel: ch, message: { type: 'trade', channel: ch, trades: [{ id: i, time: i, price: 1, qty: 1, side: 'buy', pad } as any] } })).toEqual({ sent: 11, gone: 0, failed: 0 })
+      await new Promise((r) => setTimeout(r, 2)) // updates come spaced out, as the coalescer sends them
+    }
+    expect(Date.now() - started).toBeLessThan(5_000)
+    await until(() => readers.every((r) => r.frames.length === 200), 5_000)
+    for (const r of readers) expect(r.frames.map((m) => m.trades[0].id)).toEqual(Array.from({ length: 200 }, (_, i) => i))
+    expect(gateway.stats().dropped).toBeGreaterThan(0) // the stuck client's frames, not the readers'
   })
 
   it("answers 'gone' for an unknown connection, and broadcast forgets connections that are gone", async () => {

@@ -8,15 +8,19 @@
  * Like API Gateway: a `$connect` answering non-2xx refuses the upgrade; a handler that throws
  * makes the client receive `{"message":"Internal server error",...}`; a binary frame closes the
  * connection with 1003; an unsigned management call gets 403. Beyond it, for a laptop: frames over
- * `maxFrameBytes` get an error frame and reach no handler, a client flooding frames faster than
- * its handlers finish is throttled, a slow client loses frames instead of growing memory, and dead
- * clients are found by ping and disconnected. Nothing a client does takes the gateway down.
+ * `maxFrameBytes` get an error frame and reach no handler, a client sending more than `ratePerSec`
+ * frames a second (after a `burst`) gets `rate_limited` error frames and, past `maxStrikes` refused
+ * frames in `strikeWindowMs`, is closed with 1008; a client flooding frames faster than its handlers
+ * finish is throttled, a slow client loses frames instead of growing memory, and dead clients are
+ * found by ping and disconnected. Nothing a client does takes the gateway down. `poster()` posts
+ * in-process (the local fan-out of thousands of frames a second), `handleManagement` over HTTP.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import type { ConnectionPoster } from '@ticklake/core/ports'
 
 export const defaults = {
   /** The path clients connect to. */
@@ -35,6 +39,12 @@ export const defaults = {
   pingIntervalMs: 30_000,
   /** Largest management POST (API Gateway's PostToConnection limit). */
   maxPostBytes: 128 * 1024,
+  /** Frames a client may send per second on average, and in one burst. */
+  ratePerSec: 20,
+  burst: 40,
+  /** Refused frames (rate limited or over-size) a client may send within `strikeWindowMs` before it is closed (1008). */
+  maxStrikes: 50,
+  strikeWindowMs: 10_000,
 }
 
 export type WsResult = { statusCode: number; body?: string } | void
@@ -51,6 +61,10 @@ export interface GatewayStats {
   throttled: number
   /** Frames over `maxFrameBytes`. */
   oversize: number
+  /** Frames refused because their client sent over `ratePerSec`. */
+  rateLimited: number
+  /** Connections closed for abuse (1008). */
+  abusive: number
   handlerErrors: number
 }
 
@@ -60,6 +74,8 @@ export interface Gateway {
   /** Serves `/@connections/{id}` (optionally under `/{stage}`); false (and `res` untouched) for any other path. */
   handleManagement(req: IncomingMessage, res: ServerResponse): Promise<boolean>
   connections(): number
+  /** Posts to a connection in-process, as the management API's POST does over HTTP. */
+  poster(): ConnectionPoster
   stats(): GatewayStats
   /** Drops every client, waits for their `$disconnect` and any handler still running. */
   close(): Promise<void>
@@ -76,6 +92,10 @@ interface Conn {
   alive: boolean
   inFlight: number
   dropped: number
+  tokens: number
+  refilledAt: number
+  strikes: number
+  strikesFrom: number
 }
 
 type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT'
@@ -120,7 +140,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const log = opts.log ?? (() => {})
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(o.maxPayloadBytes, o.maxFrameBytes) })
   const conns = new Map<string, Conn>()
-  const totals = { dropped: 0, throttled: 0, oversize: 0, handlerErrors: 0 }
+  const totals = { dropped: 0, throttled: 0, oversize: 0, rateLimited: 0, abusive: 0, handlerErrors: 0 }
   const running = new Set<Promise<unknown>>()
   const apiId = randomBytes(5).toString('hex')
   let closed = false
@@ -155,10 +175,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   /** Sends a frame unless the client is closed or too far behind (then the frame is dropped and counted). */
-  function sendTo(c: Conn, data: string | Buffer): 'ok' | 'gone' | 'dropped' {
+  function sendTo(c: Conn, data: string | Buffer, binary = typeof data !== 'string'): 'ok' | 'gone' | 'dropped' {
     if (c.ws.readyState !== c.ws.OPEN) return 'gone'
     if (c.ws.bufferedAmount > o.maxBufferedBytes) { c.dropped++; totals.dropped++; return 'dropped' }
-    c.ws.send(data)
+    c.ws.send(data, { binary })
     return 'ok'
   }
 
@@ -174,13 +194,42 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return '$default'
   }
 
+  /** Refuses a frame with an error frame; a client refused too often is closed as abusive. */
+  function strike(c: Conn, code: string, message: string) {
+    const now = Date.now()
+    if (now - c.strikesFrom > o.strikeWindowMs) { c.strikes = 0; c.strikesFrom = now }
+    if (++c.strikes > o.maxStrikes) {
+      if (c.ws.readyState !== c.ws.OPEN) return
+      totals.abusive++
+      log(`gateway: closing ${c.id}: ${c.strikes} refused frames within ${o.strikeWindowMs} ms`)
+      c.ws.close(1008, 'Policy Violation: too many refused frames')
+      return
+    }
+    sendTo(c, JSON.stringify({ type: 'error', code, message }))
+  }
+
+  /** Takes one token from the client's bucket; false when it is empty. */
+  function admit(c: Conn, now: number) {
+    c.tokens = Math.min(o.burst, c.tokens + ((now - c.refilledAt) * o.ratePerSec) / 1000)
+    c.refilledAt = now
+    if (c.tokens < 1) return false
+    c.tokens -= 1
+    return true
+  }
+
   function onFrame(c: Conn, data: RawData, isBinary: boolean) {
-    c.lastActiveAt = Date.now()
+    const now = Date.now()
+    c.lastActiveAt = now
     if (isBinary) { c.ws.close(1003, 'Binary frames are not supported'); return }
     const size = sizeOf(data)
     if (size > o.maxFrameBytes) {
       totals.oversize++
-      sendTo(c, JSON.stringify({ type: 'error', code: 'too_large', message: `frame of ${size} bytes is over the ${o.maxFrameBytes} byte limit` }))
+      strike(c, 'too_large', `frame of ${size} bytes is over the ${o.maxFrameBytes} byte limit`)
+      return
+    }
+    if (!admit(c, now)) {
+      totals.rateLimited++
+      strike(c, 'rate_limited', `more than ${o.ratePerSec} frames a second (burst ${o.burst}): frame ignored`)
       return
     }
     if (c.inFlight >= o.maxInFlight) { totals.throttled++; gatewayMessage(c, 'Too Many Requests'); return }
@@ -258,6 +307,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const now = Date.now()
       const c = {
         id: awsId(), host: req.headers.host ?? 'localhost', connectedAt: now, lastActiveAt: now, alive: true, inFlight: 0, dropped: 0,
+        tokens: o.burst, refilledAt: now, strikes: 0, strikesFrom: now,
         sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1', userAgent: String(req.headers['user-agent'] ?? ''),
       }
       const query = Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams)
@@ -285,6 +335,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
 
     connections: () => conns.size,
+    poster: () => {
+      // A broadcast posts one string to many connections: it is encoded once, not once per client.
+      let last: { data: string; bytes: Buffer } | undefined
+      return {
+        // A frame dropped for a client too far behind still counts as posted, as API Gateway's 200 does.
+        post: async (id, data) => {
+          const c = conns.get(id)
+          if (!c) return 'gone'
+          if (last?.data !== data) last = { data, bytes: Buffer.from(data) }
+          return sendTo(c, last.bytes, false) === 'gone' ? 'gone' : 'ok'
+        },
+      }
+    },
     stats: () => ({ connections: conns.size, ...totals }),
 
     async close() {

@@ -1,0 +1,122 @@
+// The subscribers of `npm run load`, in their own process so their work is not counted against
+// the gateway: opens N WebSocket clients, subscribes each to a trades and a 1m candles channel,
+// and measures what arrives. Driven over IPC by bench/load.ts: `connect`, then `report`.
+import WebSocket from 'ws'
+
+interface Connect { cmd: 'connect'; url: string; clients: number; channels: string[] }
+/** Starts the window: trade ids from `firstId` on are tracked, latency sampled. */
+interface Measure { cmd: 'measure'; firstId: number; capacity: number }
+interface Report { cmd: 'report'; from: number; to: number; lastId: number }
+
+/** Latency histogram in 1 ms buckets up to 60 s. */
+const hist = new Uint32Array(60_001)
+let samples = 0
+interface Client { ws: WebSocket; seen: Uint8Array; finals: Set<number>; partials: number; errors: number; open: boolean }
+const clients: Client[] = []
+let firstId = 0
+let cpu0 = process.cpuUsage()
+let measuring = false
+/** Set when the window ends: trades up to this id are still on their way and measured, partial candles no longer counted. */
+let lastId = Infinity
+
+const TRADE = Buffer.from('{"type":"trade"')
+const ID = Buffer.from('{"id":')
+const INGEST = Buffer.from('"ingest_time":')
+
+/** The integer at `at` in a buffer of ASCII digits. */
+function intAt(buf: Buffer, at: number) {
+  let n = 0
+  for (let i = at; i < buf.length; i++) { const d = buf[i] - 48; if (d < 0 || d > 9) break; n = n * 10 + d }
+  return n
+}
+
+/**
+ * Trade messages are scanned, not parsed: a thousand clients parsing every trade would take a core
+ * of this machine's two. Each trade object starts with `{"id":` and carries `"ingest_time":`.
+ */
+function onTrades(c: Client, buf: Buffer, now: number) {
+  for (let at = buf.indexOf(ID); at >= 0; at = buf.indexOf(ID, at + 6)) {
+    const i = intAt(buf, at + 6) - firstId
+    if (i >= 0 && i < c.seen.length) c.seen[i] = 1
+    if (!measuring || i + firstId > lastId) continue
+    const t = buf.indexOf(INGEST, at)
+    if (t < 0) continue
+    hist[Math.min(60_000, Math.max(0, now - intAt(buf, t + INGEST.length)))]++
+    samples++
+  }
+}
+
+function onMessage(c: Client, data: WebSocket.RawData) {
+  const now = Date.now()
+  const buf = data as Buffer
+  if (buf.subarray(0, TRADE.length).equals(TRADE)) return onTrades(c, buf, now)
+  const m = JSON.parse(buf.toString())
+  if (m.type === 'candle') {
+    if (m.final) c.finals.add(m.candle.open_time)
+    else if (measuring && lastId === Infinity) c.partials++
+  } else if (m.type === 'error') c.errors++
+}
+
+function open(url: string, channels: string[]) {
+  return new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(url, { skipUTF8Validation: true })
+    const c: Client = { ws, seen: new Uint8Array(0), finals: new Set(), partials: 0, errors: 0, open: false }
+    let subscribed = false
+    ws.on('message', (d) => {
+      if (!subscribed) { subscribed = true; resolve(true) }
+      onMessage(c, d)
+    })
+    ws.on('open', () => { c.open = true; clients.push(c); ws.send(JSON.stringify({ action: 'subscribe', channels })) })
+    ws.on('close', () => { c.open = false })
+    ws.on('error', () => resolve(false))
+    setTimeout(() => resolve(false), 30_000).unref()
+  })
+}
+
+const quantile = (q: number) => {
+  let n = 0
+  const want = Math.ceil(samples * q)
+  for (let ms = 0; ms < hist.length; ms++) { n += hist[ms]; if (n >= want && want > 0) return ms }
+  return NaN
+}
+
+process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'exit' }) => {
+  if (msg.cmd === 'connect') {
+    let ok = 0
+    for (let i = 0; i < msg.clients; i += 50) {
+      const batch = await Promise.all(Array.from({ length: Math.min(50, msg.clients - i) }, () => open(msg.url, msg.channels)))
+      ok += batch.filter(Boolean).length
+    }
+    process.send!({ connected: ok })
+  } else if (msg.cmd === 'measure') {
+    firstId = msg.firstId
+    for (const c of clients) c.seen = new Uint8Array(msg.capacity)
+    measuring = true
+    cpu0 = process.cpuUsage()
+    process.send!({ measuring: true })
+  } else if (msg.cmd === 'stop') {
+    lastId = msg.lastId
+    process.send!({ stopped: true })
+  } else if (msg.cmd === 'report') {
+    measuring = false
+    const span = msg.lastId - firstId + 1
+    const got = clients.map((c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return n })
+    process.send!({
+      clients: clients.length,
+      open: clients.filter((c) => c.open).length,
+      tradesExpected: span,
+      tradesReceived: got.reduce((a, b) => a + b, 0),
+      clientsWithAllTrades: got.filter((n) => n === span).length,
+      latency: { samples, p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max: quantile(1) },
+      hist: Array.from(hist),
+      finals: clients.map((c) => [...c.finals]),
+      partials: clients.reduce((a, c) => a + c.partials, 0),
+      errors: clients.reduce((a, c) => a + c.errors, 0),
+      cpuSeconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
+    })
+  } else if (msg.cmd === 'exit') {
+    for (const c of clients) c.ws.terminate()
+    process.exit(0)
+  }
+})
+process.send!({ ready: true })
