@@ -1,10 +1,12 @@
 /**
  * The `ticklake` command line: `start` runs the local cloud (live Binance when reachable, else the
- * clearly labelled simulated exchange) and `candles` answers from the lake with DuckDB.
+ * clearly labelled simulated exchange), `candles` answers from the lake with DuckDB, `verify`
+ * compares the lake's candles with the exchange's klines and `symbols` refreshes `gold/dim_symbols`.
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { ENDPOINTS } from '@ticklake/core/binance'
+import { defaults as coinbaseDefaults } from '@ticklake/core/coinbase'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
@@ -17,17 +19,23 @@ Usage:
   ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
   ticklake record [options]       capture an exchange stream's raw frames to a file
   ticklake replay CAPTURE [opts]  play a capture through the fake exchange and the real ingest
+  ticklake verify [options]       compare the lake's candles with the exchange's own klines
+  ticklake symbols [options]      refresh gold/dim_symbols from exchangeInfo / Coinbase products
   ticklake import FILE... [opts]  import Binance public-data archives (trades, aggTrades) and build their candles
+  ticklake keys add NAME [--data DIR]  make an API key for POST /api/ingest (printed once; stored hashed)
+  ticklake keys list [--data DIR]      list API key names (never the keys)
   ticklake help                   this text
 
 start:
-  --source sim|binance   where trades come from (default: live Binance if reachable within
-                         a few seconds, else the simulated exchange, labelled SIMULATED)
+  --source sim|live      where trades come from (default: the live exchange if reachable within
+                         a few seconds, else the simulated one, labelled SIMULATED; live insists
+                         on the live exchange; binance and coinbase are accepted for live)
   --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
-  --exchange NAME        binance, binance-us or binance-futures (default binance)
+  --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
+                         coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
                          e.g. https://api.binance.us, or a fake exchange run elsewhere)
   --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
@@ -69,6 +77,20 @@ import:
   --kind trades|aggTrades  when the file name does not say
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
+verify:
+  --exchange NAME        binance, binance-us or binance-futures (default binance)
+  --symbol SYMBOL        e.g. BTC-USDT (required)
+  --from ISO, --to ISO   open times, from inclusive, to exclusive (required)
+  --tf TF                ${Object.keys(TIMEFRAMES).join(' ')} (default 1m)
+  --rest-url URL         the exchange's REST host (default: the venue's public one)
+  --format text|json     default text; exit code 0 when all candles match, 1 when any differs
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+symbols:
+  --exchange LIST        comma-separated: binance, binance-us, binance-futures, coinbase (default binance)
+  --rest-url URL         REST host for a single exchange (default: its public one)
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
 gaps:
   --exchange NAME        only this exchange
   --symbol SYMBOL        only this symbol
@@ -81,6 +103,16 @@ export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(s.trim())
   if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30m, 3h, 0)`)
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
+}
+
+/** True when Coinbase's Exchange REST API answers `/time` within `timeoutMs`; else the reason. */
+export async function coinbaseReachable(restUrl: string, timeoutMs = 4_000): Promise<true | string> {
+  try {
+    const res = await fetch(`${restUrl}/time`, { signal: AbortSignal.timeout(timeoutMs) })
+    return res.ok ? true : `HTTP ${res.status}`
+  } catch (e: any) {
+    return e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(e))
+  }
 }
 
 /** True when a REST API (Binance's, CoinGecko's) answers `/ping` within `timeoutMs`; else the reason. */
@@ -98,43 +130,48 @@ async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
-  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : cloudDefaults.symbols
-  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like BTC-USDT`)
-  if (values.source && values.source !== 'sim' && values.source !== 'binance') throw new Error('--source is sim or binance')
+  const coinbase = values.exchange === 'coinbase'
+  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
+  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
+  if (values.source && !['sim', 'live', 'binance', 'coinbase'].includes(values.source)) throw new Error('--source is sim or live')
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
   const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
 
-  let source: 'sim' | 'binance' = values.source === 'sim' ? 'sim' : 'binance'
+  let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
+  // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
+  const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : binanceReachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3`)
   if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
-  const venue = ENDPOINTS[values.exchange!]
-  if (!venue) throw new Error(`--exchange is one of ${Object.keys(ENDPOINTS).join(', ')}`)
+  const venue = coinbase ? { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' } : ENDPOINTS[values.exchange!]
+  if (!venue) throw new Error(`--exchange is one of ${[...Object.keys(ENDPOINTS), 'coinbase'].join(', ')}`)
+  const venueName = coinbase ? 'Coinbase' : 'Binance'
   let restUrl = values['rest-url'] ?? venue.rest
   let wsUrl = values['ws-url'] ?? venue.ws
   let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
-  if (source === 'binance') {
-    const ok = await binanceReachable(restUrl + venue.api)
+  if (source !== 'sim') {
+    const ok = coinbase ? await coinbaseReachable(restUrl) : await binanceReachable(restUrl + venue.api)
     if (ok !== true) {
-      if (values.source === 'binance') throw new Error(`Binance is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
-      console.log(`Binance is unreachable (${ok}): running on the SIMULATED exchange instead.`)
+      if (values.source) throw new Error(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
+      console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
       source = 'sim'
     }
   }
   if (source === 'sim') {
-    const { startFakeExchange } = await import('./exchange/index')
-    fake = await startFakeExchange({ symbols, port: 0 })
+    fake = coinbase
+      ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
+      : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
     restUrl = fake.restUrl
     wsUrl = fake.wsUrl
   }
-  const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim')
+  const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
   const { startCloud } = await import('./cloud/index')
-  const exchange = source === 'sim' ? 'binance' : (values.exchange as Exchange)
+  const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
   const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
     await prices?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
   })
-  const label = source === 'sim' ? 'SIMULATED exchange (fake trades, not market data)' : `live Binance (${restUrl})`
+  const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
   console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
   await new Promise<void>((resolve) => {
     const stop = () => { console.log('\nstopping: flushing records and checkpoints…'); resolve() }
@@ -147,17 +184,21 @@ async function start(argv: string[]) {
   return 0
 }
 
-/** CoinGecko polling for `start`: the real API, or the simulated one when asked or unreachable. */
-async function pricesSource(coinList: string, currencyList: string, url: string | undefined, simulated: boolean) {
+const COINGECKO = 'https://api.coingecko.com'
+
+/**
+ * CoinGecko polling for `start`: the real API when `probe` (started beside the exchange's) found it,
+ * the simulated one when the exchange is simulated (no probe) or CoinGecko is unreachable.
+ */
+async function pricesSource(coinList: string, currencyList: string, url: string | undefined, probe: Promise<true | string> | undefined) {
   const list = (s: string) => s.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)
   const coins = list(coinList)
   const currencies = list(currencyList)
   if (coinList.trim() === 'none' || !coins.length) return undefined
   if (!currencies.length) throw new QueryInputError('--currencies names at least one, e.g. usd')
-  const baseUrl = url ?? 'https://api.coingecko.com'
-  if (!simulated) {
-    const ok = await binanceReachable(`${baseUrl}/api/v3`)
-    if (ok === true) return { config: { coins, currencies, baseUrl, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
+  if (probe) {
+    const ok = await probe
+    if (ok === true) return { config: { coins, currencies, baseUrl: url ?? COINGECKO, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
     if (url) throw new Error(`CoinGecko at ${url} is unreachable (${ok})`)
     console.log(`CoinGecko is unreachable (${ok}): prices come from the SIMULATED CoinGecko instead.`)
   }
@@ -260,7 +301,55 @@ async function importFiles(argv: string[]) {
   return summaries.every((s) => s.status === 'imported') ? 0 : 1
 }
 
+async function verify(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, 'rest-url': { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new QueryInputError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
+  const time = (name: string, s: string) => { const t = Date.parse(s); if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`); return t }
+  if (values.format !== 'text' && values.format !== 'json') throw new QueryInputError('--format is text or json')
+  const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
+  const { duckdbEngine } = await import('./duckdb/index')
+  const engine = await duckdbEngine(values.data!)
+  try {
+    const report = await verifyCandles({ exchange: values.exchange!, symbol: values.symbol!, tf: values.tf as Timeframe, from: time('from', values.from!), to: time('to', values.to!), restUrl: values['rest-url'], engine })
+    process.stdout.write(values.format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
+    return report.ok ? 0 : 1
+  } finally { engine.close() }
+}
+
+async function symbols(argv: string[]) {
+  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const exchanges = values.exchange!.split(',').map((s) => s.trim()).filter(Boolean)
+  if (values['rest-url'] && exchanges.length !== 1) throw new QueryInputError('--rest-url goes with one --exchange')
+  const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/symbols')
+  for (const x of exchanges) if (!DIM_EXCHANGES.includes(x)) throw new QueryInputError(`--exchange: ${x} is not one of ${DIM_EXCHANGES.join(', ')}`)
+  const { fileStore } = await import('./store/index')
+  const store = fileStore(values.data!)
+  for (const x of exchanges) {
+    const r = await refreshDimSymbols(store, x, values['rest-url'])
+    console.log(`${x}: ${r.rows} symbol${r.rows === 1 ? "" : "s"} written to gold/dim_symbols (${r.total} in all)${r.rejected.length ? `; ${r.rejected.length} left out, e.g. ${r.rejected[0]}` : ''}`)
+  }
+  return 0
+}
+
 /** Runs the CLI with its arguments; resolves with the exit code. */
+/** `keys add NAME` / `keys list`: API keys in <data>/state/api-keys.json, stored hashed; a new key is printed once. */
+async function keys(argv: string[]) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const [action, name] = positionals
+  const { fileStore } = await import('./store/index')
+  const { addApiKey, listApiKeys } = await import('@ticklake/core/api')
+  const store = fileStore(values.data!)
+  if (action === 'list' && positionals.length === 1) {
+    for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\n`)
+    return 0
+  }
+  if (action !== 'add' || !name || positionals.length !== 2) throw new QueryInputError('usage: ticklake keys add NAME | ticklake keys list')
+  const { key } = await addApiKey(store, name).catch((e) => { throw new QueryInputError(e.message) })
+  process.stdout.write(`${key}\n`)
+  process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown). Send it as the x-api-key header of POST /api/ingest.\n`)
+  return 0
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0 }
@@ -270,7 +359,10 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'gaps') return await gaps(rest)
     if (cmd === 'record') return await record(rest)
     if (cmd === 'replay') return await replay(rest)
+    if (cmd === 'verify') return await verify(rest)
+    if (cmd === 'symbols') return await symbols(rest)
     if (cmd === 'import') return await importFiles(rest)
+    if (cmd === 'keys') return await keys(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
     process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
     return 2

@@ -1,7 +1,7 @@
 /**
  * The local cloud: the whole Ticklake pipeline in one process. Exchange (live or the fake one) ->
  * the real ingest handler under the scheduler -> Firehose emulator -> filesystem lake emitting S3
- * events -> the real candle handler -> WebSocket gateway emulator and HTTP API -> the built page,
+ * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
  * all on one port. `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -14,11 +14,11 @@ import type { S3Event } from 'aws-lambda'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { broadcast } from '@ticklake/core/realtime/server'
-import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import type { ServerMessage } from '@ticklake/core/realtime'
-import type { Exchange, Timeframe } from '@ticklake/core/market'
+import type { Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
+import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
 import { fileStore } from '../store/index'
@@ -26,7 +26,7 @@ import { startFirehose } from '../firehose/index'
 import { schedule } from '../scheduler/index'
 import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
-import { duckdbEngine } from '../duckdb/index'
+import { localApiHandler, serveHttpEvent } from '../api/index'
 
 export const defaults = {
   port: 8750,
@@ -45,8 +45,16 @@ export interface CloudOptions extends Partial<typeof defaults> {
   restUrl: string
   wsUrl: string
   /** `sim` when the exchange is the fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */
-  source: 'sim' | 'binance' | 'replay'
+  source: 'sim' | 'binance' | 'coinbase' | 'replay'
   firehoseBufferMs?: number
+  /**
+   * How frames reach subscribers (live updates and the handlers' answers): `sdk` (default) posts
+   * each through the management API with the real SDK client, as in AWS (about 1,300 posts a second
+   * here); `direct` posts in-process, for thousands of subscribers (`npm run load`).
+   */
+  fanout?: 'sdk' | 'direct'
+  /** `false` leaves the features job out (it shares this process's event loop with the live path). */
+  features?: boolean
   /** CoinGecko polling into `bronze/prices/` (coins, currencies, baseUrl); none when absent. */
   prices?: PricesConfig
   /** Ingest settings beyond the backfill (tests and replays tune them). */
@@ -86,29 +94,34 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const port = (server.address() as AddressInfo).port
   const url = `http://${o.host}:${port}/`
   const poster = apigwPoster(`http://${o.host}:${port}`)
-  const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster, channel, message })
+  const fanout = () => (opts.fanout === 'direct' ? gateway.poster() : poster)
+  const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster: fanout(), channel, message })
 
-  const realtime = createRealtimeHandlers({ store: connections, poster, objects: store })
+  const realtime = createRealtimeHandlers({ store: connections, poster: { post: (id, data) => fanout().post(id, data) }, objects: store })
   const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
-  // The lake path: each bronze object triggers the candle handler; events for an hour that is
-  // being recomputed are folded into one rerun (the handler recomputes whole hours anyway).
+  // The lake path: each bronze object triggers the candle handler, and each 1m gold candle object
+  // it writes the features handler; events for an hour that is being recomputed are folded into
+  // one rerun (the handlers recompute whole hours anyway).
   const candles = createCandlesHandler({ store, publish })
+  const features = createFeaturesHandler({ store, log })
   const busy = new Map<string, S3Event | null>()
-  function onBronze(event: S3Event) {
-    const key = hoursOf(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
+  const folded = (name: string, run: (event: S3Event) => Promise<unknown>) => (event: S3Event) => {
+    const key = name + ':' + hoursOf(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
     if (busy.has(key)) { busy.set(key, event); return }
     busy.set(key, null)
     void (async () => {
       for (let next: S3Event | null = event; next; next = busy.get(key) ?? null) {
         busy.set(key, null)
-        await candles(next).catch((e) => log(`candles handler failed: ${e.message}`))
+        await run(next).catch((e) => log(`${name} handler failed: ${e.message}`))
       }
       busy.delete(key)
     })()
   }
-  store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: onBronze })
+  store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: folded('candles', candles) })
+  const onCandles = folded('features', features)
+  if (opts.features !== false) store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onCandles(e) } }) // 1m files only
 
   const ingest = createIngestHandler(
     { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
@@ -118,24 +131,16 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
   const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
+  const api = await localApiHandler({
+    dataDir, store, stream: firehoseStream(firehose.streamName, firehose.endpoint), exchange, log,
+    health: () => ({ source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
+  })
+
   async function route(req: IncomingMessage, res: ServerResponse) {
     if (await gateway.handleManagement(req, res)) return
     const u = new URL(req.url ?? '/', url)
-    if (u.pathname === '/api/health') {
-      return json(res, 200, { ok: true, source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() })
-    }
-    if (u.pathname === '/api/candles') {
-      const q = u.searchParams
-      const iso = (s: string | null) => (s ? Date.parse(s) : undefined)
-      try {
-        const st = candlesQuery({ exchange: q.get('exchange') ?? exchange, symbol: q.get('symbol') ?? '', tf: (q.get('tf') ?? '1m') as Timeframe, from: iso(q.get('from')), to: iso(q.get('to')), limit: q.has('limit') ? Number(q.get('limit')) : undefined })
-        const engine = await duckdbEngine(dataDir)
-        try { return json(res, 200, await engine.query(st)) } finally { engine.close() }
-      } catch (e: any) {
-        if (e instanceof QueryInputError) return json(res, 400, { error: e.message })
-        throw e
-      }
-    }
+    // The HTTP API: the real handler of @ticklake/functions/api, given API Gateway HTTP API events
+    if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res)
     if (u.pathname.startsWith('/serving/')) {
       const body = await store.get(decodeURIComponent(u.pathname.slice(1))).catch(() => undefined)
       if (!body) return json(res, 404, { error: 'not found' })
@@ -162,13 +167,13 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     url, port, dataDir, idle,
     async close() {
       abort.abort()
-      await scheduler.stop()
-      await prices?.stop()
+      await Promise.all([scheduler.stop(), prices?.stop()])
       await firehose.close()
       await gateway.close()
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
       await idle()
+      api.close()
     },
   }
 }

@@ -42,6 +42,8 @@ export function schedule(name: string, fn: (event: ScheduledEvent, context: Cont
       try {
         const result = await fn(scheduledEvent(name), lambdaContext(name, budgetMs))
         o.onResult?.(result)
+        // a run that ends at once (its signal aborted, its budget spent) must not starve the event loop
+        await new Promise((r) => setImmediate(r))
       } catch (e: any) {
         o.log?.(`${name} failed: ${e?.message ?? e}`)
         if (!stopped) await new Promise<void>((r) => { const t = setTimeout(r, retryMs); wake = () => { clearTimeout(t); r() } })
