@@ -9,6 +9,7 @@ import { recomputeHour } from '@ticklake/core/candles'
 import { partitionsOfKey } from '@ticklake/core/lake'
 import { candleChannel, type ServerMessage } from '@ticklake/core/realtime'
 import { s3Store } from '@ticklake/core/aws/s3'
+import { awsPublish } from './realtime'
 import type { ObjectStore } from '@ticklake/core/ports'
 import type { Candle, Timeframe } from '@ticklake/core/market'
 
@@ -51,5 +52,5 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
 export const handler = middy<S3Event>().handler((event: S3Event) => {
   const bucket = process.env.TICKLAKE_BUCKET
   if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  return createCandlesHandler({ store: s3Store(bucket) })(event)
+  return createCandlesHandler({ store: s3Store(bucket), publish: awsPublish() })(event)
 })

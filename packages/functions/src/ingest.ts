@@ -30,9 +30,13 @@ export function configFromEnv(env = process.env): IngestConfig {
   }
 }
 
-/** AWS entry point: S3 bucket and Firehose stream named by the environment. */
+/** AWS entry point: S3 bucket, trades and (optional) quotes delivery streams named by the environment. */
 export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
   const { TICKLAKE_BUCKET, TICKLAKE_FIREHOSE_STREAM } = process.env
   if (!TICKLAKE_BUCKET || !TICKLAKE_FIREHOSE_STREAM) throw new Error('TICKLAKE_BUCKET and TICKLAKE_FIREHOSE_STREAM must be set')
-  return createIngestHandler(configFromEnv(), { store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM), publish: awsPublish(), log: console.log })(event, context)
+  const quotes = process.env.TICKLAKE_QUOTES_STREAM
+  return createIngestHandler({ ...configFromEnv(), quotes: !!quotes }, {
+    store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM),
+    quoteStream: quotes ? firehoseStream(quotes) : undefined, publish: awsPublish(), log: console.log,
+  })(event, context)
 })
