@@ -1,15 +1,24 @@
 /**
- * The candle job as the benchmark times it: a day's bronze trade files (bytes) to all six
- * timeframes written as gold Parquet. Uses core's columnar kernel `candlesOfColumns` when core
- * has it, else a plain typed-array loop of this file. Run directly (`node job.mjs DIR`, after
- * bundling) it does the job once on DIR's files and prints its time and peak memory as JSON.
+ * The candle job as the benchmark times it. `productionJob` is the job itself: the day's bronze
+ * files put in an object store (memory, or the local file store) at the keys the lake holds them
+ * under, then the candle function's handler (packages/functions/src/candles.ts) run on one real
+ * S3 event per file, in hour order, as S3 would call it: silver merged, the hour's exact minute
+ * sums, gold files of all six timeframes and serving windows written, hour after hour. `candleJob`
+ * is the bare pipeline the bench used to time (decode all files at once, core's kernel
+ * `candlesOfColumns`, gold Parquet), kept to show what the production path costs on top. Run
+ * directly (bundled, `TICKLAKE_CANDLE_JOB_CHILD=1 node job.mjs`) it takes one JSON job per stdin
+ * line and prints its times, CPU and peak memory as JSON.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Candle, type Timeframe } from '../packages/core/src/market/index'
 import { readTradeColumns, writeParquet, type TradeColumns } from '../packages/core/src/parquet/index'
+import { bronzeTradesPrefix } from '../packages/core/src/lake/index'
+import type { ObjectStore } from '../packages/core/src/ports/index'
 import * as candles from '../packages/core/src/candles/index'
+import { createCandlesHandler } from '../packages/functions/src/candles'
+import { fileStore, memoryStore, s3Event } from '../packages/local/src/store/index'
 
 export interface Window { exchange: string; symbol: string; from: number; until: number }
 type Kernel = (cols: TradeColumns, o: Window & { prevClose?: number }) => Record<Timeframe, Candle[]> | Candle[]
@@ -109,6 +118,44 @@ export async function candleJobOnDisk(inDir: string, outDir: string, w: Window, 
   return { ...r, totalMs: performance.now() - t0 }
 }
 
+export type StoreKind = 'memory' | 'file'
+
+/**
+ * The production candle job on a day of bronze files (`hour=HH.parquet` each): they are put into
+ * a fresh store under `bronze/trades/exchange=/symbol=/dt=/hour=HH/` first (untimed: that is
+ * Firehose's work), then the candle handler runs once per file on S3's event for it (timed).
+ */
+export async function productionJob(files: { hour: string; bytes: Uint8Array }[], w: Window, kind: StoreKind = 'memory', root?: string) {
+  const store: ObjectStore = kind === 'file' ? fileStore(root!) : memoryStore()
+  const dt = new Date(w.from).toISOString().slice(0, 10)
+  const events = []
+  for (const f of files) {
+    const key = `${bronzeTradesPrefix(w.exchange, w.symbol, dt, f.hour)}part-0000.parquet`
+    const { etag } = await store.put(key, f.bytes)
+    events.push(s3Event('bench', key, f.bytes.length, etag))
+  }
+  const handler = createCandlesHandler({ store, now: () => w.until + 3_600_000 })
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  let trades = 0, duplicates = 0
+  for (const e of events) for (const r of await handler(e)) { trades += r.trades; duplicates += r.duplicates }
+  const totalMs = performance.now() - t0
+  const u = process.cpuUsage(cpu)
+  return { store, totalMs, cpuMs: (u.user + u.system) / 1000, trades, duplicates, invocations: events.length }
+}
+
+/** The bronze files of `inDir` (`hour=HH.parquet`), with their hours. */
+export function hourFiles(inDir: string) {
+  return readdirSync(inDir).filter((f) => /^hour=\d\d\.parquet$/.test(f)).sort().map((f) => ({ hour: f.slice(5, 7), bytes: new Uint8Array(readFileSync(join(inDir, f))) }))
+}
+
+/** The gold files of each timeframe that a job wrote to `store`. */
+export async function goldCounts(store: ObjectStore, w: Window) {
+  const out = {} as Record<Timeframe, number>
+  for (const tf of Object.keys(TIMEFRAMES) as Timeframe[]) out[tf] = (await store.list(`gold/candles/exchange=${w.exchange}/symbol=${w.symbol}/tf=${tf}/`)).length
+  return out
+}
+
 /**
  * This process's peak resident memory in KB: VmHWM on Linux (reset by exec, unlike getrusage's
  * maxrss, which a spawned child inherits from its parent), else maxRSS.
@@ -121,7 +168,16 @@ export function peakRssKb() {
   return process.resourceUsage().maxRSS
 }
 
-/** One timed job, as the child process reports it. */
+/** One timed production job, as the child process reports it (the file store lives under `outDir`). */
+export async function timedProductionJob(inDir: string, outDir: string, w: Window, kind: StoreKind) {
+  const root = join(outDir, `lake-${Date.now()}-${Math.random().toString(36).slice(2)}`)
+  const r = await productionJob(hourFiles(inDir), w, kind, root)
+  const gold = await goldCounts(r.store, w)
+  if (kind === 'file') rmSync(root, { recursive: true, force: true })
+  return { totalMs: r.totalMs, cpuMs: r.cpuMs, trades: r.trades, duplicates: r.duplicates, invocations: r.invocations, gold, maxRssKb: peakRssKb() }
+}
+
+/** One timed bare pipeline, as the child process reports it. */
 export async function timedJob(inDir: string, outDir: string, w: Window, threads: number) {
   const cpu = process.cpuUsage()
   const r = await candleJobOnDisk(inDir, outDir, w, threads)
@@ -132,12 +188,12 @@ export async function timedJob(inDir: string, outDir: string, w: Window, threads
 
 const entry = process.argv[1] ?? ''
 if (isMainThread && process.env.TICKLAKE_CANDLE_JOB_CHILD === '1' && /job\.mjs$/.test(entry)) {
-  // one JSON job per stdin line ({ inDir, outDir, window, threads }), one JSON result per stdout line
+  // one JSON job per stdin line ({ inDir, outDir, window, threads, production? }), one JSON result per stdout line
   const { createInterface } = await import('node:readline')
   for await (const line of createInterface({ input: process.stdin })) {
     if (!line.trim()) continue
-    const { inDir, outDir, window, threads } = JSON.parse(line)
-    console.log(JSON.stringify(await timedJob(inDir, outDir, window, threads)))
+    const { inDir, outDir, window, threads, production } = JSON.parse(line)
+    console.log(JSON.stringify(production ? await timedProductionJob(inDir, outDir, window, production) : await timedJob(inDir, outDir, window, threads)))
   }
   process.exit(0)
 }

@@ -43,7 +43,7 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
         await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
       }
     }
-    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
+    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, nulls: r.nulls, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
   }
   return results
 }

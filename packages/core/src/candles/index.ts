@@ -1,7 +1,8 @@
 /**
  * Candles of the lake path, in every timeframe (1m 5m 15m 1h 4h 1d), exact to the exchange's
- * klines. The hour job merges an hour's new bronze files into silver (every trade once), computes
- * that hour's exact 1m sums with the columnar kernel (`./kernel`) and keeps them as the hour's
+ * klines. The hour job merges an hour's new bronze files into silver (every trade once; decoded,
+ * deduplicated and written as columns, see `../silver`), computes that hour's exact 1m sums from
+ * those columns with the columnar kernel (`./kernel`) and keeps them as the hour's
  * state (`state/candles/...`, written only over an older view: fewer individual trades, or as many
  * with an earlier completeness horizon). Gold files and serving windows are then derived from the
  * day's states alone, coarser timeframes rolled up from the exact minute sums, and written over
@@ -13,10 +14,11 @@ import { createHash } from 'node:crypto'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
 import { candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
-import { readParquet, writeParquet } from '../parquet/index'
+import { readParquet, writeTable } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
-import { updateSilver } from '../silver/index'
+import { pickRows, updateSilverTable } from '../silver/index'
+import type { TradeTable } from '../parquet/index'
 import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollup, type Aggregates } from './kernel'
 
 export * from './kernel'
@@ -179,10 +181,11 @@ const md5 = (b: Uint8Array) => `"${createHash('md5').update(b).digest('hex')}"`
 export interface DayPlan { from: number; until: number; horizon: number }
 
 /**
- * Candles of one day from its states, every timeframe: `from` is where files are rewritten (an hour
- * start), `until` the end of the 1m candles (the last trade's minute, or the horizon).
+ * Candles of one day from its states, every timeframe: `until` is the end of the 1m candles (the
+ * last trade's minute, or the horizon). Candles of 1m to 1h are made from `fineFrom` on (where
+ * files are rewritten; the day's start by default), 4h and 1d for the whole day.
  */
-export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined) {
+export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined, fineFrom = dayStart) {
   const minutes = dayAggregates(states, dayStart)
   const horizon = Math.max(-Infinity, ...states.map((s) => s.complete))
   let lastMinute = -1
@@ -190,7 +193,10 @@ export function dayCandles(exchange: string, symbol: string, dayStart: number, s
   const lastEnd = lastMinute >= 0 ? dayStart + (lastMinute + 1) * MINUTE : -Infinity
   const until = Math.min(dayStart + DAY, Math.max(lastEnd, Math.floor(horizon / MINUTE) * MINUTE))
   const out = {} as Record<Timeframe, Candle[]>
-  for (const tf of ALL_TIMEFRAMES) out[tf] = candlesOf(tf === '1m' ? minutes : rollup(minutes, tf), { exchange, symbol, prevClose, complete: horizon, from: dayStart, until })
+  for (const tf of ALL_TIMEFRAMES) {
+    const from = tf === '4h' || tf === '1d' ? dayStart : Math.max(dayStart, fineFrom)
+    out[tf] = candlesOf(tf === '1m' ? minutes : rollup(minutes, tf), { exchange, symbol, prevClose, complete: horizon, from, until })
+  }
   return { candles: out, until, horizon }
 }
 
@@ -213,7 +219,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     // (with no earlier state, from the day's start when the day before gave a close: its flat minutes)
     const before = plan ? plan.map((x) => Number(x.hour)).filter((h) => h < fromHour).at(-1) : Math.max(-1, ...hours.filter((h) => h < fromHour))
     const start = dayStart + Math.min(fromHour, before !== undefined && before >= 0 ? before : prevClose !== undefined ? 0 : fromHour) * HOUR
-    const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose).until
+    const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose, dayStart + DAY).until
       : Math.min(dayStart + DAY, Math.max(dayStart + (Math.max(fromHour, ...hours) + 1) * HOUR, Math.ceil((hint?.complete ?? 0) / HOUR) * HOUR))
     const end = Math.max(plannedUntil, start + HOUR)
     const keys = new Set<string>()
@@ -224,16 +230,16 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     await Promise.all([...keys].map(async (key) => { const h = await store.head(key); targets.set(key, { key, etag: h?.etag }) }))
     // the states, read after every version above was taken
     const states = await dayStates(store, exchange, symbol, dt)
-    const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose)
+    const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose, start)
     if (until > end) { plan = states; continue } // the horizon moved past what was planned: plan again
     for (const [tf, list] of Object.entries(candles) as [Timeframe, Candle[]][]) {
       const inRange = tf === '4h' || tf === '1d' ? list : list.filter((c) => c.open_time >= start && c.open_time < end)
       const files = new Map<string, Candle[]>()
-      for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); files.set(k, [...(files.get(k) ?? []), c]) }
+      for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); const rows = files.get(k); if (rows) rows.push(c); else files.set(k, [c]) }
       for (const [k, rows] of files) {
         const t = targets.get(k)!
-        if (tf === '1d') t.body = writeParquet(CANDLE_COLUMNS, await mergeYear(store, t, rows))
-        else t.body = writeParquet(CANDLE_COLUMNS, rows)
+        if (tf === '1d') t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows))
+        else t.body = writeTable(CANDLE_COLUMNS, rows)
       }
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
@@ -289,9 +295,22 @@ export async function putFresh(store: ObjectStore, key: string, make: (current: 
 
 // ---- the hour job ------------------------------------------------------------------------------
 
+/** The rows of `t` whose time falls in `[from, until)` (ms): `t` itself when all do, as they should. */
+function withinHour(t: TradeTable, from: number, until: number): TradeTable {
+  const lo = from * 1000, hi = until * 1000
+  let all = true
+  for (let i = 0; i < t.length && all; i++) all = t.ts[i] >= lo && t.ts[i] < hi
+  if (all) return t
+  const rows: number[] = []
+  for (let i = 0; i < t.length; i++) if (t.ts[i] >= lo && t.ts[i] < hi) rows.push(i)
+  return pickRows(t, Uint32Array.from(rows))
+}
+
 export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
 export interface HourResult {
   trades: number; duplicates: number; files: number
+  /** Bronze rows left out of silver for a null field. */
+  nulls: number
   /** The hour's 1m candles. */
   candles: Candle[]
   /** Candles of every timeframe that were (re)written, from the job's hour on. */
@@ -311,10 +330,12 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
-  const silver = await updateSilver(job.store, job.exchange, job.symbol, job.dt, job.hour)
-  const inHour = silver.trades.filter((t) => t.ts / 1000 >= hourStart && t.ts / 1000 < hourEnd)
-  const minutes = aggregateMinutes(columnsOf(inHour), hourStart, hourEnd)
-  const lastTs = inHour.reduce((m, t) => Math.max(m, t.ts / 1000), -Infinity)
+  const silver = await updateSilverTable(job.store, job.exchange, job.symbol, job.dt, job.hour)
+  const inHour = withinHour(silver.table, hourStart, hourEnd)
+  const minutes = aggregateMinutes(inHour, hourStart, hourEnd)
+  let lastUs = -Infinity
+  for (let i = 0; i < inHour.length; i++) if (inHour.ts[i] > lastUs) lastUs = inHour.ts[i]
+  const lastTs = lastUs / 1000
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
   const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
@@ -330,7 +351,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: inHour.length, duplicates: silver.duplicates, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written }
+  return { trades: inHour.length, duplicates: silver.duplicates, nulls: silver.nulls, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written }
 }
 
 /** Replaces `[from, until)` of the serving window of `candles[0].tf` (1m when empty) with `candles`, keeping the newest `keep`. */

@@ -25,11 +25,14 @@ export const defaults = {
 /**
  * How one column is read: `number` keeps the stored value (INT64 as a double, exact below 2^53);
  * `micros` converts a timestamp of any unit (and INT96) to epoch microseconds; `flag` gives 1
- * where a string equals `equals`, else 0.
+ * where a string equals `equals`, else 0; `code` gives a string's index in `values` (up to 255
+ * strings), and strings not yet there are appended to it (by this thread; a worker meeting one
+ * leaves its file to this thread).
  */
 export type ColumnRequest =
   | { name: string; as: 'number' | 'micros' }
   | { name: string; as: 'flag'; equals: string }
+  | { name: string; as: 'code'; values: string[] }
 
 export interface DecodedColumns {
   /** Rows kept: rows with a null in a requested column are left out. */
@@ -75,6 +78,44 @@ export async function readTradeColumns(files: Uint8Array | Uint8Array[], options
   return { columns, nulls: d.nulls, fallbacks: d.fallbacks, threads: d.threads }
 }
 
+/**
+ * Every column of a trade file (TRADE_COLUMNS) as arrays: the kernel's columns plus `ingest_ts`,
+ * and the string columns as one-byte codes into `strings` (`buy` is side's code: the list starts
+ * `sell`, `buy`, so 1 means a taker buy, as the kernel reads it).
+ */
+export interface TradeTable extends TradeColumns {
+  ingest_ts: Float64Array
+  exchange: Uint8Array; symbol: Uint8Array; native_symbol: Uint8Array; source: Uint8Array
+  strings: Record<TradeString, string[]>
+}
+
+export type TradeString = 'exchange' | 'symbol' | 'native_symbol' | 'side' | 'source'
+
+/** Code lists to start a trade table with: side's first two fix the meaning of `buy`. */
+export const tradeStrings = (): Record<TradeString, string[]> => ({ exchange: [], symbol: [], native_symbol: [], side: ['sell', 'buy'], source: [] })
+
+/**
+ * Trade files read whole (every column of TRADE_COLUMNS) as one table, in file order; the code
+ * lists of `strings` (from `tradeStrings()`) grow with the strings met.
+ * @example const { table } = await readTradeTable([silver, ...bronze])
+ */
+export async function readTradeTable(files: Uint8Array | Uint8Array[], options: Partial<ReadOptions> & { strings?: Record<TradeString, string[]> } = {}) {
+  const strings = options.strings ?? tradeStrings()
+  const code = (name: TradeString): ColumnRequest => ({ name, as: 'code', values: strings[name] })
+  const requests: ColumnRequest[] = [
+    ...TRADE_COLUMN_REQUESTS.filter((r) => r.name !== 'side'), { name: 'ingest_ts', as: 'micros' },
+    code('side'), code('exchange'), code('symbol'), code('native_symbol'), code('source'),
+  ]
+  const d = await readColumns(files, requests, options)
+  const v = d.values as Record<string, Float64Array>, b = d.values as Record<string, Uint8Array>
+  const table: TradeTable = {
+    length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: b.side, trades: v.trades,
+    first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.trade_id, ingest_ts: v.ingest_ts,
+    exchange: b.exchange, symbol: b.symbol, native_symbol: b.native_symbol, source: b.source, strings,
+  }
+  return { table, nulls: d.nulls, fallbacks: d.fallbacks, threads: d.threads }
+}
+
 export interface ReadOptions {
   /**
    * Threads to decode with (files are split between them; needs more than one file). The extra
@@ -101,7 +142,7 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   // every row of every column is written by the decode, so the value arrays need no zeroing
   const make = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : Buffer.allocUnsafeSlow(bytes).buffer)
   const values: Record<string, Float64Array | Uint8Array> = {}
-  for (const r of requests) values[r.name] = r.as === 'flag' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
+  for (const r of requests) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
   const nullRows = shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)
   const state = { nulls: false }
   // the files split into contiguous parts of about equal bytes: this thread decodes the first
@@ -109,7 +150,7 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   const unsupported = new Map<number, string>()
   const decodePart = (part: number[]) => {
     for (const i of part) {
-      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state) } catch (e) {
+      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true) } catch (e) {
         if (!(e instanceof Unsupported)) throw e
         unsupported.set(i, e.message)
       }
@@ -123,6 +164,10 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   }
   const fallbacks: string[] = []
   for (const [i, reason] of [...unsupported].sort((x, y) => x[0] - y[0])) {
+    // a worker stops at a string its copy of a code list lacks: this thread, which may add it, decodes the file
+    if (!parts[0].includes(i)) {
+      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true); continue } catch (e) { if (!(e instanceof Unsupported)) throw e }
+    }
     fallbacks.push(`file ${i}: ${reason}; read with hyparquet`)
     await fallbackFile(list[i], metas[i], requests, values, starts[i], nullRows, state)
   }
@@ -191,10 +236,17 @@ function dropNullRows(values: Record<string, Float64Array | Uint8Array>, nullRow
   return kept
 }
 
-interface Target { req: ColumnRequest; out: Float64Array | Uint8Array; at: number; rows: number; scale: number; int96: boolean; flag?: Uint8Array }
+interface Target {
+  req: ColumnRequest; out: Float64Array | Uint8Array; at: number; rows: number; scale: number; int96: boolean
+  /** Set for string columns read as one byte per row (flags and codes). */
+  bytes: boolean
+  flag?: Uint8Array
+  /** `code`: the strings known so far, UTF-8, and whether new ones may be appended. */
+  codes?: { list: string[]; encoded: Uint8Array[]; grow: boolean }
+}
 interface State { nulls: boolean }
 
-function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State) {
+function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State, grow: boolean) {
   const leaves = leavesOf(meta)
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength)
   let groupAt = at
@@ -206,7 +258,7 @@ function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnReques
       const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === req.name)?.meta_data
       if (!chunk) throw new Unsupported(`column ${req.name} has no chunk metadata in a row group`)
       if (chunk.type !== leaf.type) throw new Unsupported(`column ${req.name}: chunk type ${chunk.type} differs from schema ${leaf.type}`)
-      const t = targetOf(req, leaf, values[req.name], groupAt, rows)
+      const t = targetOf(req, leaf, values[req.name], groupAt, rows, grow)
       decodeChunk(file, view, chunk, leaf, t, nullRows, state)
     }
     groupAt += rows
@@ -227,11 +279,14 @@ function leavesOf(meta: FileMetaData) {
 
 const NUMBER_TYPES = new Set(['INT32', 'INT64', 'INT96', 'FLOAT', 'DOUBLE'])
 
-function targetOf(req: ColumnRequest, el: SchemaElement, out: Float64Array | Uint8Array, at: number, rows: number): Target {
+const utf8 = new TextEncoder()
+
+function targetOf(req: ColumnRequest, el: SchemaElement, out: Float64Array | Uint8Array, at: number, rows: number, grow: boolean): Target {
   const type = el.type!
-  if (req.as === 'flag') {
-    if (type !== 'BYTE_ARRAY') throw new Unsupported(`column ${req.name}: a flag needs a string column, found ${type}`)
-    return { req, out, at, rows, scale: 1, int96: false, flag: new TextEncoder().encode(req.equals) }
+  if (req.as === 'flag' || req.as === 'code') {
+    if (type !== 'BYTE_ARRAY') throw new Unsupported(`column ${req.name}: a ${req.as} needs a string column, found ${type}`)
+    if (req.as === 'flag') return { req, out, at, rows, scale: 1, int96: false, bytes: true, flag: utf8.encode(req.equals) }
+    return { req, out, at, rows, scale: 1, int96: false, bytes: true, codes: { list: req.values, encoded: req.values.map((v) => utf8.encode(v)), grow } }
   }
   if (!NUMBER_TYPES.has(type)) throw new Unsupported(`column ${req.name}: type ${type} is not numeric`)
   if (el.converted_type === 'DECIMAL' || el.logical_type?.type === 'DECIMAL') throw new Unsupported(`column ${req.name}: DECIMAL`)
@@ -239,7 +294,7 @@ function targetOf(req: ColumnRequest, el: SchemaElement, out: Float64Array | Uin
   const unit = timeUnit(el)
   if (req.as === 'micros' && !unit && !int96) throw new Error(`parquet column ${req.name} is not a timestamp (type ${type})`)
   const scale = unit === 'MILLIS' ? 1000 : unit === 'NANOS' ? 0.001 : 1
-  return { req, out, at, rows, scale, int96 }
+  return { req, out, at, rows, scale, int96, bytes: false }
 }
 
 /** Decompressed pages, definition levels and dictionary indices live here, reused from page to page. */
@@ -273,7 +328,7 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
     if (h.type === 'DICTIONARY_PAGE') {
       const n = h.dictionary_page_header!.num_values
       const page = inflate(body, h.uncompressed_page_size, codec)
-      dict = t.flag ? new Uint8Array(n) : new Float64Array(n)
+      dict = t.bytes ? new Uint8Array(n) : new Float64Array(n)
       decodePlain(page, 0, page.length, el, t, dict, 0, n)
     } else if (h.type === 'DATA_PAGE') {
       const d = h.data_page_header!
@@ -312,7 +367,7 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
 function decodeValues(page: Uint8Array, p: number, end: number, encoding: string, el: SchemaElement, t: Target, dict: Float64Array | Uint8Array | undefined, row: number, count: number, present: number, nullRows: Uint8Array, state: State) {
   const dense = present === count
   // with nulls, values are decoded densely into a temporary array and then spread over the rows
-  const out = dense ? t.out : t.flag ? new Uint8Array(present) : new Float64Array(present)
+  const out = dense ? t.out : t.bytes ? new Uint8Array(present) : new Float64Array(present)
   const at = dense ? row : 0
   if (encoding === 'PLAIN') decodePlain(page, p, end, el, t, out, at, present)
   else if (encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') {
@@ -322,12 +377,14 @@ function decodeValues(page: Uint8Array, p: number, end: number, encoding: string
     indices = grow(indices, present, (n) => new Uint32Array(n))
     if (width === 0) indices.fill(0, 0, present) // a one-entry dictionary may carry no index data
     else hybrid(page, p + 1, end, width, indices, present, -1)
-    const bad = t.flag ? lookupFlags(indices, dict as Uint8Array, out as Uint8Array, at, present) : lookupNumbers(indices, dict as Float64Array, out as Float64Array, at, present)
+    const bad = t.bytes ? lookupFlags(indices, dict as Uint8Array, out as Uint8Array, at, present) : lookupNumbers(indices, dict as Float64Array, out as Float64Array, at, present)
     if (bad >= 0) throw new Error(`parquet column ${t.req.name}: dictionary index ${bad} out of ${dict.length}`)
+  } else if (encoding === 'DELTA_BINARY_PACKED' && !t.bytes && (el.type === 'INT32' || el.type === 'INT64')) {
+    decodeDelta(page, p, end, t, out as Float64Array, at, present)
   } else throw new Unsupported(`column ${t.req.name}: encoding ${encoding}`)
   if (dense) return
   state.nulls = true
-  if (t.flag) spread8(levels, out as Uint8Array, t.out as Uint8Array, row, count, nullRows)
+  if (t.bytes) spread8(levels, out as Uint8Array, t.out as Uint8Array, row, count, nullRows)
   else spread64(levels, out as Float64Array, t.out as Float64Array, row, count, nullRows)
 }
 
@@ -371,10 +428,11 @@ const TWO32 = 4294967296
 
 function decodePlain(page: Uint8Array, p: number, end: number, el: SchemaElement, t: Target, out: Float64Array | Uint8Array, at: number, count: number) {
   const type = el.type
-  const width = t.flag ? 4 : type === 'INT96' ? 12 : type === 'INT32' || type === 'FLOAT' ? 4 : 8
+  const width = t.bytes ? 4 : type === 'INT96' ? 12 : type === 'INT32' || type === 'FLOAT' ? 4 : 8
   if (p + width * count > end) throw new Error(`parquet column ${t.req.name}: page holds fewer values than its header says`)
-  if (t.flag) {
-    if (plainFlags(page, p, end, t.flag, out as Uint8Array, at, count) > end) throw new Error(`parquet column ${t.req.name}: string runs past its page`)
+  if (t.bytes) {
+    const stop = t.flag ? plainFlags(page, p, end, t.flag, out as Uint8Array, at, count) : plainCodes(page, p, end, t, out as Uint8Array, at, count)
+    if (stop > end) throw new Error(`parquet column ${t.req.name}: string runs past its page`)
     return
   }
   const o = out as Float64Array
@@ -399,6 +457,112 @@ function plainFlags(page: Uint8Array, p: number, end: number, flag: Uint8Array, 
     p += len
   }
   return p
+}
+
+/** A ULEB128 at `r.p` (values below 2^53), moving `r.p` past it. */
+function readUleb(buf: Uint8Array, r: { p: number }, end: number) {
+  let v = 0, scale = 1, b = 0
+  do {
+    if (r.p >= end) throw new Error('parquet delta header runs past its page')
+    b = buf[r.p++]; v += (b & 0x7f) * scale; scale *= 128
+  } while (b & 0x80)
+  return v
+}
+const unzigzag = (v: number) => (v % 2 === 0 ? v / 2 : -(v + 1) / 2)
+
+/**
+ * DELTA_BINARY_PACKED integers (as written by this codebase's silver writer, parquet-mr or DuckDB)
+ * into doubles: miniblock widths up to 32 bits; wider ones are left to hyparquet.
+ */
+function decodeDelta(page: Uint8Array, p: number, end: number, t: Target, out: Float64Array, at: number, count: number) {
+  const r = { p }
+  const block = readUleb(page, r, end), minis = readUleb(page, r, end), total = readUleb(page, r, end)
+  let v = unzigzag(readUleb(page, r, end))
+  const per = block / minis
+  if (!(per > 0 && per % 8 === 0)) throw new Error(`parquet column ${t.req.name}: delta block of ${block} in ${minis} miniblocks`)
+  if (total < count) throw new Error(`parquet column ${t.req.name}: delta page holds ${total} values, expected ${count}`)
+  if (count > 0) out[at] = v
+  let i = 1
+  while (i < count) {
+    const min = unzigzag(readUleb(page, r, end))
+    const widths = r.p
+    r.p += minis
+    for (let k = 0; k < minis && i < count; k++) {
+      const width = page[widths + k]
+      if (width > 32) throw new Unsupported(`column ${t.req.name}: delta width ${width}`)
+      const n = Math.min(per, count - i)
+      if (r.p + (per * width) / 8 > end && r.p + Math.ceil((n * width) / 8) > end) throw new Error(`parquet column ${t.req.name}: delta miniblock runs past its page`)
+      if (width === 0) { for (let j = 0; j < n; j++) out[at + i + j] = v += min } else if (width <= 24) v = unpackSmall(page, r.p, width, n, min, v, out, at + i)
+      else v = unpackWide(page, r.p, width, n, min, v, out, at + i)
+      i += n
+      r.p += (per * width) / 8
+    }
+  }
+  if (t.scale !== 1) rescale(out, at, count, t.scale)
+}
+
+function unpackSmall(buf: Uint8Array, q: number, width: number, n: number, min: number, v: number, out: Float64Array, at: number) {
+  const mask = (1 << width) - 1
+  let acc = 0, bits = 0
+  for (let j = 0; j < n; j++) {
+    while (bits < width) { acc |= buf[q++] << bits; bits += 8 }
+    v += min + (acc & mask)
+    out[at + j] = v
+    acc >>>= width
+    bits -= width
+  }
+  return v
+}
+
+function unpackWide(buf: Uint8Array, q: number, width: number, n: number, min: number, v: number, out: Float64Array, at: number) {
+  // a bit buffer of up to 39 bits kept in a double (bit operations stop at 32)
+  const size = 2 ** width
+  let acc = 0, bits = 0, scale = 1
+  for (let j = 0; j < n; j++) {
+    while (bits < width) { acc += buf[q++] * scale; scale *= 256; bits += 8 }
+    const u = acc % size
+    acc = (acc - u) / size
+    scale /= size
+    bits -= width
+    v += min + u
+    out[at + j] = v
+  }
+  return v
+}
+
+/** Each length-prefixed string's index in the target's list (appended when new and allowed); returns the offset after the last string. */
+function plainCodes(page: Uint8Array, p: number, end: number, t: Target, out: Uint8Array, at: number, count: number) {
+  const c = t.codes!
+  let last = -1
+  for (let i = 0; i < count && p <= end; i++) {
+    const len = page[p] | (page[p + 1] << 8) | (page[p + 2] << 16) | (page[p + 3] << 24)
+    p += 4
+    // runs of one value are common (constant or sorted columns): try the last match first
+    let k = last >= 0 && sameBytes(page, p, len, c.encoded[last]) ? last : -1
+    for (let j = 0; k < 0 && j < c.encoded.length; j++) if (sameBytes(page, p, len, c.encoded[j])) k = j
+    if (k < 0) k = addCode(t, page.subarray(p, Math.min(end, p + len)))
+    out[at + i] = last = k
+    p += len
+  }
+  return p
+}
+
+function sameBytes(page: Uint8Array, p: number, len: number, s: Uint8Array) {
+  if (s.length !== len) return false
+  for (let j = 0; j < len; j++) if (page[p + j] !== s[j]) return false
+  return true
+}
+
+const utf8In = new TextDecoder()
+
+/** Appends a new string to a `code` column's list, where this thread may. */
+function addCode(t: Target, bytes: Uint8Array) {
+  const c = t.codes!
+  if (!c.grow) throw new Unsupported(`column ${t.req.name}: a string not in the list`)
+  if (c.list.length >= 255) throw new Error(`parquet column ${t.req.name} holds more than 255 distinct strings; it cannot be read as codes`)
+  c.list.push(utf8In.decode(bytes))
+  c.encoded.push(bytes.slice())
+  return c.list.length - 1
 }
 
 /** Little-endian INT64 as doubles (exact below 2^53): high half times 2^32 plus the low half. */
@@ -574,9 +738,17 @@ async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: Colu
       const v = rows[i][req.name]
       if (v === null || v === undefined) { nullRows[at + i] = 1; state.nulls = true; continue }
       if (req.as === 'flag') out[at + i] = v === req.equals ? 1 : 0
+      else if (req.as === 'code') out[at + i] = codeOf(req.name, req.values, String(v))
       else out[at + i] = Number(v)
     }
   }
+}
+
+function codeOf(name: string, list: string[], v: string) {
+  const k = list.indexOf(v)
+  if (k >= 0) return k
+  if (list.length >= 255) throw new Error(`parquet column ${name} holds more than 255 distinct strings; it cannot be read as codes`)
+  return list.push(v) - 1
 }
 
 /** A worker's side: decodes the files it is sent into the shared arrays. */
@@ -586,7 +758,7 @@ function serveColumns(port: NonNullable<typeof parentPort>) {
     const unsupported: [number, string][] = []
     try {
       job.files.forEach((f, k) => {
-        try { decodeFile(f, parquetMetadata(f), job.requests, job.values, job.starts[k], job.nullRows, state) } catch (e) {
+        try { decodeFile(f, parquetMetadata(f), job.requests, job.values, job.starts[k], job.nullRows, state, false) } catch (e) {
           if (!(e instanceof Unsupported)) throw e
           unsupported.push([job.ids[k], e.message])
         }

@@ -2,13 +2,15 @@
  * The Parquet codec of the lake: writes rows described by a column list of `market` (the one
  * schema) into Parquet bytes that DuckDB, Athena and Spark read, and reads such files back into
  * plain rows. Pure JavaScript (hyparquet), so a Lambda bundle stays small and starts fast. Jobs
- * that read many trades read them as columns instead (`readTradeColumns`, see `columns.ts`).
+ * that read many trades read and write them as columns instead (`readTradeColumns`, `readTradeTable`,
+ * `writeTradeTable`; see `columns.ts` and `write.ts`).
  */
 import { ByteWriter, parquetWrite } from 'hyparquet-writer'
 import { parquetReadObjects, parquetMetadata } from 'hyparquet'
 import type { Column, ColumnType } from '../market/index'
 
-export { readColumns, readTradeColumns, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns } from './columns'
+export { readColumns, readTradeColumns, readTradeTable, tradeStrings, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns, type TradeString, type TradeTable } from './columns'
+export { writeColumns, writeTable, writeTradeTable, type ColumnSpec } from './write'
 
 export const defaults = {
   codec: 'SNAPPY' as 'SNAPPY' | 'UNCOMPRESSED',

@@ -1,9 +1,14 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { DuckDBInstance } from '@duckdb/node-api'
 import type { Trade } from '../market/index'
 import { TRADE_COLUMNS } from '../market/index'
 import { writeParquet } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
-import { dedupe, updateSilver } from './index'
+import { dedupe, dedupeOrder, pickRows, rowsOf, tableOf, updateSilver, updateSilverTable } from './index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z') * 1000
 const t = (id: number, first = id * 10, last = first, over: Partial<Trade> = {}): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: T0 + first * 1000, price: 1, qty: 1, side: 'buy', trades: last - first + 1, ingest_ts: 0, source: 'ws', ...over })
@@ -61,5 +66,40 @@ describe('silver trades', () => {
     await store.put('silver/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15.parquet', writeParquet(TRADE_COLUMNS, [])) // another writer's file
     const r = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
     expect(r.trades.map((x) => x.trade_id)).toEqual([1])
+  })
+})
+
+describe('silver as columns', () => {
+  const arb = fc.array(fc.record({ first: fc.integer({ min: 0, max: 40 }), span: fc.integer({ min: 0, max: 3 }), id: fc.integer({ min: 0, max: 5 }), src: fc.constantFrom('ws', 'rest', 'archive') }), { maxLength: 60 })
+
+  it('keeps, through an index, exactly the trades dedupe keeps, in its order, whatever order bronze came in', () => {
+    fc.assert(fc.property(arb, (xs) => {
+      const rows = xs.map((x) => t(x.id, x.first, x.first + x.span, { source: x.src as Trade['source'], side: x.id % 2 ? 'buy' : 'sell' }))
+      const table = tableOf(rows)
+      expect(rowsOf(pickRows(table, dedupeOrder(table)))).toEqual(dedupe(rows))
+    }))
+  })
+
+  it('needs no index when the trades are in order and hold no duplicate', () => {
+    expect(dedupeOrder(tableOf([t(1), t(2), t(3, 30, 32), t(4, 33)]))).toBeUndefined()
+    expect(Array.from(dedupeOrder(tableOf([t(1), t(2), t(2)]))!)).toEqual([0, 1])
+  })
+
+  it('writes silver that DuckDB reads back to the same trades, every column', async () => {
+    const { store } = memoryStore()
+    const rows = [t(1, 10, 12), t(2, 13), t(3, 14, 14, { side: 'sell', source: 'rest', ingest_ts: 1_764_000_000_123_456 })]
+    await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [rows[2], rows[0]]))
+    await store.put(bronze('b'), writeParquet(TRADE_COLUMNS, [rows[1], rows[0]]))
+    const r = await updateSilverTable(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+    expect(rowsOf(r.table)).toEqual(rows)
+    const dir = mkdtempSync(join(tmpdir(), 'ticklake-silver-'))
+    try {
+      const file = join(dir, 'hour.parquet')
+      writeFileSync(file, (await store.get(r.key))!)
+      const duck = await (await DuckDBInstance.create(':memory:')).connect()
+      const got = (await duck.runAndReadAll(`SELECT exchange, symbol, native_symbol, trade_id::DOUBLE, first_trade_id::DOUBLE, last_trade_id::DOUBLE, epoch_us(ts)::DOUBLE, price, qty, side, trades, epoch_us(ingest_ts)::DOUBLE, source FROM read_parquet('${file}')`)).getRows()
+      duck.closeSync()
+      expect(got).toEqual(rows.map((x) => [x.exchange, x.symbol, x.native_symbol, x.trade_id, x.first_trade_id, x.last_trade_id, x.ts, x.price, x.qty, x.side, x.trades, x.ingest_ts, x.source]))
+    } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })
