@@ -51,7 +51,8 @@ export async function soak(seconds: number, rate: number): Promise<Row[]> {
   const id0 = await lastId()
   const samples: number[] = []
   const heap: number[] = []
-  const timer = setInterval(() => { samples.push(process.memoryUsage().rss); heap.push(process.memoryUsage().heapUsed) }, 1000)
+  const buffers: number[] = []
+  const timer = setInterval(() => { const m = process.memoryUsage(); samples.push(m.rss); heap.push(m.heapUsed); buffers.push(m.arrayBuffers) }, 1000)
   const cpu0 = process.cpuUsage()
   await new Promise((r) => setTimeout(r, seconds * 1000))
   clearInterval(timer)
@@ -69,6 +70,7 @@ export async function soak(seconds: number, rate: number): Promise<Row[]> {
     { name: 'soak_rss_peak_mb', value: mb(Math.max(...samples)), unit: 'MB' },
     { name: 'soak_rss_last_mb', value: mb(samples.at(-1)!), unit: 'MB' },
     { name: 'soak_heap_peak_mb', value: mb(Math.max(...heap)), unit: 'MB' },
+    { name: 'soak_buffers_peak_mb', value: mb(Math.max(...buffers)), unit: 'MB', note: 'ArrayBuffers and Buffers (Parquet files, frames)' },
     { name: 'soak_cpu_share', value: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)), unit: 'cores', note: 'ingest + Firehose emulator + candle job' },
   ]
 }
