@@ -57,14 +57,17 @@ candles:
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
 record:
-  --symbols LIST         e.g. BTC-USDT,ETH-USDT (required)
+  --symbols LIST         e.g. BTC-USDT,ETH-USDT, or Coinbase product ids BTC-USD,ETH-USD (required)
   --out FILE             capture file (default capture-<time>.jsonl), JSON lines appended
   --duration DURATION    stop after this long (default: at Ctrl+C)
-  --exchange NAME        binance, binance-us or binance-futures (default binance)
-  --ws-url URL           another Binance-compatible stream endpoint
+  --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance;
+                         coinbase records Advanced Trade market_trades and heartbeats)
+  --ws-url URL           another stream endpoint speaking the same protocol
 
 replay:
-  CAPTURE                ticklake's own capture, or a cryptofeed recording (*.0, *.jsonl.zst)
+  CAPTURE                ticklake's own capture, or a cryptofeed recording (*.0, *.jsonl.zst),
+                         Binance or Coinbase (told from the capture; Coinbase trades land
+                         under --exchange coinbase with the recorded trade ids)
   --speed N|max          N times as fast as recorded, or all at once (default max)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
@@ -246,14 +249,17 @@ async function gaps(argv: string[]) {
 async function record(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
   if (!values.symbols) throw new QueryInputError('--symbols is required, e.g. --symbols BTC-USDT')
-  const venue = ENDPOINTS[values.exchange!]
-  if (!venue) throw new QueryInputError(`--exchange is one of ${Object.keys(ENDPOINTS).join(', ')}`)
+  const coinbase = values.exchange === 'coinbase'
+  const venue = coinbase ? { ws: coinbaseDefaults.wsUrl } : ENDPOINTS[values.exchange!]
+  if (!venue) throw new QueryInputError(`--exchange is one of ${[...Object.keys(ENDPOINTS), 'coinbase'].join(', ')}`)
+  const symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
+  if (coinbase) for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new QueryInputError(`--symbols: ${s} is not a Coinbase product id like BTC-USD`)
   const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
   const stop = new AbortController()
   process.once('SIGINT', () => stop.abort())
   const { recordCapture } = await import('./replay/index')
   console.log(`recording ${values.symbols} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`)
-  const frames = await recordCapture({ wsUrl: values['ws-url'] ?? venue.ws, symbols: values.symbols.split(',').map((s) => s.trim().toUpperCase()), out, durationMs: values.duration ? parseDuration(values.duration) : undefined, signal: stop.signal })
+  const frames = await recordCapture({ exchange: values.exchange, wsUrl: values['ws-url'] ?? venue.ws, symbols, out, durationMs: values.duration ? parseDuration(values.duration) : undefined, signal: stop.signal })
   console.log(`${frames} frames recorded in ${out}`)
   return 0
 }

@@ -1,9 +1,12 @@
 /**
  * Captures of raw exchange traffic: reads the cryptofeed recording formats (legacy `*.0` lines
- * `<recv_ts>: <json>` / `<url> -> <recv_ts>: <json>`, and `*.jsonl.zst`) into one shape of
- * message, for parser tests and (later) replay through the real ingest path.
+ * `<recv_ts>: <json>` / `<url> -> <recv_ts>: <json>`, and `*.jsonl.zst`) and ticklake's own
+ * captures into one shape of message, tells which exchange a capture comes from, and picks out its
+ * trades (Binance aggTrades, Coinbase `market_trades` and `match` trades) for parser tests and for
+ * replay through the real ingest path.
  */
 import { decompress } from 'fzstd'
+import { isoToMicros, tradeProblem } from '../coinbase/index'
 
 export interface CapturedMessage {
   kind: 'ws' | 'http' | 'connect' | 'config' | 'send' | 'header'
@@ -14,8 +17,61 @@ export interface CapturedMessage {
   data: string
 }
 
-/** One line of ticklake's own capture format (the same as cryptofeed's JSON lines). */
-export const captureLine = (kind: 'recv' | 'connect', recvMs: number, data: string) => JSON.stringify({ t: kind, ts: recvMs / 1000, data }) + '\n'
+/** One line of ticklake's own capture format (the same as cryptofeed's JSON lines): a frame received, a connection opened (data: its URL) or a message sent. */
+export const captureLine = (kind: 'recv' | 'connect' | 'send', recvMs: number, data: string) => JSON.stringify({ t: kind, ts: recvMs / 1000, data }) + '\n'
+
+/** The header line a capture opens with: the exchange and the symbols recorded (cryptofeed writes the same keys). */
+export const captureHeader = (exchange: string, symbols: string[], recvMs: number) => JSON.stringify({ t: 'header', format: 2, exchange: exchange.toUpperCase(), config: { trades: symbols }, recorded: recvMs / 1000 }) + '\n'
+
+/**
+ * The exchange a capture was recorded from: its header's `exchange`, else its connection (or REST) URL, else
+ * the shape of its frames (Coinbase `market_trades`/`match`, Binance `aggTrade`); undefined when
+ * nothing tells.
+ */
+export function captureExchange(messages: CapturedMessage[]): 'binance' | 'coinbase' | undefined {
+  const named = (s: string | undefined) => (/coinbase/i.test(s ?? '') ? 'coinbase' : /binance/i.test(s ?? '') ? 'binance' : undefined)
+  for (const m of messages) {
+    if (m.kind !== 'header') continue
+    try { const x = named(JSON.parse(m.data).exchange); if (x) return x } catch { /* not JSON */ }
+  }
+  for (const m of messages) { const x = m.kind === 'connect' || m.kind === 'http' ? named(m.url) : undefined; if (x) return x }
+  for (const m of messages) {
+    if (m.kind !== 'ws') continue
+    if (/"channel":\s*"market_trades"|"type":\s*"(last_)?match"/.test(m.data)) return 'coinbase'
+    if (m.data.includes('"aggTrade"')) return 'binance'
+  }
+  return undefined
+}
+
+/** A Coinbase trade as recorded: id, price and size as printed, time, and the MAKER side Coinbase prints (lower case). */
+export interface CapturedCoinbaseTrade { trade_id: number; price: string; size: string; time: string; side: 'buy' | 'sell'; /** epoch µs of `time` */ us: number }
+
+/**
+ * The Coinbase trades of a capture per product id, each id once and in id order: Advanced Trade
+ * `market_trades` (snapshots and updates) and legacy ws-feed `match`/`last_match` frames. The
+ * recorded ids, prices and sizes are kept as printed; trades that fail Coinbase's shape are
+ * counted in `rejected`, never replayed.
+ */
+export function coinbaseTradesOfCapture(messages: CapturedMessage[]) {
+  const byProduct = new Map<string, Map<number, CapturedCoinbaseTrade>>()
+  let rejected = 0
+  const add = (t: any) => {
+    if (tradeProblem(t)) { rejected++; return }
+    const trades = byProduct.get(t.product_id) ?? new Map()
+    byProduct.set(t.product_id, trades)
+    const id = Number(t.trade_id)
+    trades.set(id, { trade_id: id, price: t.price, size: t.size, time: t.time, side: t.side.toLowerCase(), us: isoToMicros(t.time)! })
+  }
+  for (const m of messages) {
+    if (m.kind !== 'ws' || !/market_trades|match/.test(m.data)) continue
+    let msg: any
+    try { msg = JSON.parse(m.data) } catch { continue }
+    if (msg?.channel === 'market_trades' && Array.isArray(msg.events)) {
+      for (const ev of msg.events) if ((ev?.type === 'snapshot' || ev?.type === 'update') && Array.isArray(ev.trades)) for (const t of ev.trades) add(t)
+    } else if (msg?.type === 'match' || msg?.type === 'last_match') add(msg)
+  }
+  return { rejected, trades: new Map([...byProduct].map(([p, m]) => [p, [...m.values()].sort((x, y) => x.trade_id - y.trade_id)])) }
+}
 
 /** A Binance aggTrade as it travels over REST (stream frames add e, E, s). */
 export interface CapturedAggTrade { a: number; p: string; q: string; f: number; l: number; T: number; m: boolean; M: boolean }
@@ -51,6 +107,8 @@ export function parseLegacyLine(line: string): CapturedMessage | undefined {
   if (http) return { kind: 'http', url: http[1], recvTs: Number(http[2]), data: http[3] }
   const conn = /^(\S+) <-> (\d+(?:\.\d+)?)$/.exec(line)
   if (conn) return { kind: 'connect', url: conn[1], recvTs: Number(conn[2]), data: '' }
+  const sent = /^(\S+) <- (\d+(?:\.\d+)?): (.*)$/s.exec(line)
+  if (sent) return { kind: 'send', url: sent[1], recvTs: Number(sent[2]), data: sent[3] }
   return undefined
 }
 
@@ -68,8 +126,9 @@ export function parseCapture(bytes: Uint8Array): CapturedMessage[] {
       if (!line.trim()) continue
       let o: any
       try { o = JSON.parse(line) } catch { continue } // a line cut by a crash while recording
-      if (o.t === 'header') { if (o.config) out.push({ kind: 'config', data: JSON.stringify(o.config) }); continue }
+      if (o.t === 'header') { out.push({ kind: 'header', recvTs: o.recorded, data: line }); if (o.config) out.push({ kind: 'config', data: JSON.stringify(o.config) }); continue }
       const kind = o.t === 'recv' ? 'ws' : o.t
+      if (kind === 'connect' && !o.url && !o.addr && typeof o.data === 'string') o.url = o.data // ticklake's own connect lines name the URL in data
       const data = typeof o.data === 'string' ? o.data : o.data === undefined ? '' : JSON.stringify(o.data)
       out.push({ kind, recvTs: o.ts, url: o.url ?? o.addr, data })
     } else {

@@ -12,10 +12,14 @@
  * public limit (10 requests a second, bursts of 15) answered with 429. Frames are keyed and printed
  * like the real ones in ../shared/data/coinbase. Fault injection takes the fake Binance's options
  * (`Faults`) plus `seqGap`; `trades(symbol)` is the ground truth: every trade the exchange has.
+ * In replay mode (`replay`) it plays a capture's trades instead of generating, with their recorded
+ * ids, prices, sizes and times, on a clock that starts with the first trade subscription (as the
+ * fake Binance's `replay`); it then sends no ticker frames, having none recorded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
+import type { CapturedCoinbaseTrade } from '@ticklake/core/capture'
 import { dec8, generator, marketOf, noFaults, prng, type AggTrade, type Faults } from './index'
 
 export const defaults = {
@@ -40,6 +44,8 @@ export const defaults = {
   /** Public REST requests a second, and the burst allowed above it (Coinbase Exchange: 10 and 15). */
   restRatePerSec: 10,
   restBurst: 15,
+  /** Most trades in one `market_trades` update frame (a replay at `max` speed publishes a whole capture at once). */
+  frameTrades: 500,
 }
 
 /** Faults of the fake Binance, plus sequence numbers skipped without losing any frame. */
@@ -52,7 +58,14 @@ export const noCoinbaseFaults: CoinbaseFaults = { ...noFaults, seqGap: 0 }
 /** One trade as the exchange holds it: id, 8-decimal price and size, time (µs ISO), MAKER side (as Coinbase prints it). */
 export interface CoinbaseTrade { trade_id: number; price: string; size: string; time: string; side: 'buy' | 'sell'; T: number }
 
-export interface FakeCoinbaseOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<CoinbaseFaults> }
+/** Replay mode: the exchange plays these recorded trades (per product id, ascending ids) instead of generating. */
+export interface CoinbaseReplay {
+  trades: Map<string, CapturedCoinbaseTrade[]>
+  /** Capture time per wall time (2 = twice as fast); `max` sends everything at once. The clock starts with the first trade subscription. */
+  speed: number | 'max'
+}
+
+export interface FakeCoinbaseOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<CoinbaseFaults>; replay?: CoinbaseReplay }
 
 export interface FakeCoinbase {
   /** `http://127.0.0.1:PORT` (the Exchange REST API) */
@@ -63,6 +76,8 @@ export interface FakeCoinbase {
   symbols: string[]
   /** Every trade of a product so far, oldest first: the ground truth. */
   trades(symbol: string): ReadonlyArray<CoinbaseTrade>
+  /** In replay mode: true once every captured trade has been published. */
+  replayDone(): boolean
   setFaults(f: Partial<CoinbaseFaults>): void
   /** Closes every stream connection abruptly (code 1006 at the client). */
   dropConnections(): void
@@ -70,7 +85,8 @@ export interface FakeCoinbase {
 }
 
 const CHANNELS = new Set(['market_trades', 'ticker', 'heartbeats'])
-const trim = (dec: string) => dec.replace(/\.?0+$/, '')
+/** Trailing fraction zeros dropped (`'1.50' -> '1.5'`, `'70' -> '70'`), as Coinbase prints decimals. */
+const trim = (dec: string) => (dec.includes('.') ? dec.replace(/\.?0+$/, '') : dec)
 /** `2026-08-09T21:05:42.514318Z` from epoch µs, trailing zeros of the fraction dropped as Coinbase does. */
 const isoMicros = (us: number) => `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 19)}${`.${String(us % 1_000_000).padStart(6, '0')}`.replace(/\.?0+$/, '')}Z`
 /** A frame `timestamp`: nanosecond digits, as Coinbase prints them. */
@@ -131,12 +147,12 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
   const chance = prng(o.seed + 104_729)
   let nanos = 0
 
-  interface Book { symbol: string; gen: ReturnType<typeof generator>; agg: AggTrade[]; trades: CoinbaseTrade[]; open: number; lo: number; hi: number; vol: number }
-  /** Generates a product's trades up to `until` (minus the `idGap` share, which never existed), trims past the cap, returns the new ones. */
+  interface Book { symbol: string; gen: ReturnType<typeof generator>; agg: AggTrade[]; trades: CoinbaseTrade[]; open: number; lo: number; hi: number; vol: number; play?: (until: number) => CoinbaseTrade[] }
+  /** Generates (or plays) a product's trades up to `until` (minus the `idGap` share, which never existed), trims past the cap, returns the new ones. */
   function advance(b: Book, until: number) {
     b.agg.length = 0
-    b.gen(until, b.agg)
-    const fresh = b.agg.filter(() => !(faults.idGap > 0 && chance() < faults.idGap)).map(fromAgg)
+    if (!b.play) b.gen(until, b.agg)
+    const fresh = b.play ? b.play(until) : b.agg.filter(() => !(faults.idGap > 0 && chance() < faults.idGap)).map(fromAgg)
     for (const t of fresh) {
       b.trades.push(t)
       const p = Number(t.price)
@@ -148,9 +164,27 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
     if (b.trades.length > o.maxTrades) b.trades.splice(0, b.trades.length - o.maxTrades + Math.floor(o.maxTrades / 16))
     return fresh
   }
+  const replay = options.replay
+  let replayStart = 0
+  /** The capture time (µs) the replay clock starts from: the first recorded trade of any product. */
+  const t0 = replay ? Math.min(...[...replay.trades.values()].map((l) => l[0]?.us ?? Infinity)) : 0
+  /** Plays one product's recorded trades on the replay clock. */
+  function player(product: string) {
+    const list = replay!.trades.get(product) ?? []
+    let i = 0
+    return (until: number) => {
+      const out: CoinbaseTrade[] = []
+      if (!replayStart) return out
+      const capUs = replay!.speed === 'max' ? Infinity : t0 + (until - replayStart) * 1000 * replay!.speed
+      for (; i < list.length && list[i].us <= capUs; i++) { const r = list[i]; out.push({ trade_id: r.trade_id, price: r.price, size: r.size, time: r.time, side: r.side, T: Math.floor(r.us / 1000) }) }
+      return out
+    }
+  }
+  if (replay) o.symbols = [...replay.trades.keys()]
   const books = new Map<string, Book>(o.symbols.map((s) => {
     const b: Book = { symbol: s, gen: generator(s, o.seed, start - o.historyMs, o.ratePerSec), agg: [], trades: [], open: 0, lo: Infinity, hi: 0, vol: 0 }
-    for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(b, Math.min(t + 3_600_000, start))
+    if (replay) b.play = player(s)
+    else for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(b, Math.min(t + 3_600_000, start))
     return [s, b]
   }))
 
@@ -203,6 +237,7 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
       return ws.send(JSON.stringify({ type: 'error', message: 'Failed to subscribe', reason: 'product_ids must name listed products' }))
     }
     c.subscribed = true
+    if (channel === 'market_trades' && type === 'subscribe') replayStart ||= now()
     if (channel === 'heartbeats') { c.heartbeats = type === 'subscribe'; return send(ws, c, [subscriptions(c)]) }
     const set = c.subs.get(channel) ?? new Set<string>()
     c.subs.set(channel, set)
@@ -213,7 +248,7 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
       set.add(p)
       const b = books.get(p)!
       if (channel === 'market_trades') frames.push({ channel, events: [{ type: 'snapshot', trades: b.trades.slice(-o.snapshotTrades).reverse().map((t) => wsTrade(p, t)) }] })
-      else frames.push({ channel, events: [{ type: 'snapshot', tickers: [ticker(b)] }] })
+      else if (!replay) frames.push({ channel, events: [{ type: 'snapshot', tickers: [ticker(b)] }] })
     }
     send(ws, c, [...frames, subscriptions(c)])
   }
@@ -227,8 +262,10 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
     for (const [ws, c] of conns) {
       const frames: { channel: string; events: unknown[] }[] = []
       for (const [p, f] of fresh) {
-        if (c.subs.get('market_trades')?.has(p)) frames.push({ channel: 'market_trades', events: [{ type: 'update', trades: f.slice().reverse().map((t) => wsTrade(p, t)) }] })
-        if (c.subs.get('ticker')?.has(p)) frames.push({ channel: 'ticker', events: [{ type: 'update', tickers: [ticker(books.get(p)!)] }] })
+        if (c.subs.get('market_trades')?.has(p)) {
+          for (let i = 0; i < f.length; i += o.frameTrades) frames.push({ channel: 'market_trades', events: [{ type: 'update', trades: f.slice(i, i + o.frameTrades).reverse().map((t) => wsTrade(p, t)) }] })
+        }
+        if (c.subs.get('ticker')?.has(p) && !replay) frames.push({ channel: 'ticker', events: [{ type: 'update', tickers: [ticker(books.get(p)!)] }] })
       }
       if (frames.length) send(ws, c, frames)
     }
@@ -275,6 +312,7 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
       return ws.send(JSON.stringify({ type: 'error', message: 'Failed to subscribe', reason: 'subscribe to matches and heartbeat of listed products' }))
     }
     const frames: string[] = []
+    if (channels.includes('matches')) replayStart ||= now()
     for (const p of products as string[]) {
       if (channels.includes('heartbeat')) l.heartbeat.add(p)
       if (!channels.includes('matches') || l.products.has(p)) continue
@@ -377,6 +415,7 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
     port,
     symbols: [...o.symbols],
     trades: (symbol) => books.get(symbol)?.trades ?? [],
+    replayDone: () => !!replay && [...books].every(([p, b]) => b.trades.length === (replay.trades.get(p)?.length ?? 0)),
     setFaults(f) { Object.assign(faults, f) },
     dropConnections() { for (const ws of [...conns.keys(), ...legacy.keys()]) ws.terminate() },
     async close() {
