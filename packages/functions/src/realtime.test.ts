@@ -20,7 +20,7 @@ function fakes() {
   const store = {
     add: async (id: string, at: number) => { calls.push(`add ${id} ${at}`) },
     remove: async (id: string) => { calls.push(`remove ${id}`) },
-    subscribe: async () => 1, unsubscribe: async () => {}, subscribers: async () => [], channelsOf: async () => [],
+    subscribe: async () => 1, unsubscribe: async () => {}, subscribers: async () => [], channelsOf: async () => [], tally: async () => 1,
   } as ConnectionStore
   const poster: ConnectionPoster = { post: async (id, data) => { calls.push(`post ${id} ${data}`); return 'ok' } }
   const objects = { get: async () => undefined } as unknown as ObjectStore

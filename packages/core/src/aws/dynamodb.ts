@@ -13,7 +13,7 @@
  * TTL attribute: API Gateway ends a connection after 2 hours, so items of a connection whose
  * `$disconnect` never ran vanish by themselves.
  */
-import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, type AttributeValue, type WriteRequest } from '@aws-sdk/client-dynamodb'
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type WriteRequest } from '@aws-sdk/client-dynamodb'
 import type { ConnectionStore } from '../ports/index'
 import { clientConfig } from './config'
 
@@ -119,6 +119,18 @@ export function dynamoConnectionStore(table: string, client = new DynamoDBClient
 
     async channelsOf(id) {
       return (await itemsOf(id, 's#')).map((it) => it.channel?.S).filter((c): c is string => !!c)
+    },
+
+    /** One item per connection, counter and window (`n#frames#<window>`), atomically incremented, expiring with the window. */
+    async tally(id, counter, windowMs, now) {
+      const window = Math.floor(now / windowMs)
+      const r = await client.send(new UpdateItemCommand({
+        TableName: table, Key: { pk: S(pk(id)), sk: S(`n#${counter}#${window}`) },
+        UpdateExpression: 'ADD #n :one SET #e = :e', ExpressionAttributeNames: { '#n': 'n', '#e': 'expires_at' },
+        ExpressionAttributeValues: { ':one': { N: '1' }, ':e': { N: String(Math.ceil(((window + 2) * windowMs) / 1000)) } },
+        ReturnValues: 'UPDATED_NEW',
+      }))
+      return Number(r.Attributes?.n?.N ?? 1)
     },
   }
 }

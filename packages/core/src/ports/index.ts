@@ -46,11 +46,18 @@ export interface ConnectionStore {
   unsubscribe(connectionId: string, channels: string[]): Promise<void>
   subscribers(channel: string): Promise<string[]>
   channelsOf(connectionId: string): Promise<string[]>
+  /**
+   * Counts one event of `counter` (`frames`, `strikes`) for a connection in the fixed window of
+   * `windowMs` holding `now`; returns the window's count so far, this one included.
+   */
+  tally(connectionId: string, counter: string, windowMs: number, now: number): Promise<number>
 }
 
 /** Sends one frame to a WebSocket connection: `'gone'` when the connection no longer exists. */
 export interface ConnectionPoster {
   post(connectionId: string, data: string): Promise<'ok' | 'gone'>
+  /** Closes a connection (API Gateway's DeleteConnection), where the poster can. */
+  deleteConnection?(connectionId: string): Promise<'ok' | 'gone'>
 }
 
 export interface Clock { now(): number }

@@ -11,6 +11,14 @@ export const defaults = {
   maxFrameBytes: 32 * 1024,
   /** Most channels one connection may hold. */
   maxSubscriptions: 50,
+  /**
+   * Abuse limits the handlers enforce themselves (in AWS no gateway does it per connection): in any
+   * `abuseWindowMs`, frames beyond `maxFrames` are refused (`rate_limited`), and a connection whose
+   * refused frames pass `maxStrikes` is closed. Looser than the local gateway's own limits.
+   */
+  abuseWindowMs: 10_000,
+  maxFrames: 300,
+  maxStrikes: 50,
 }
 
 export type ChannelKind = 'candles' | 'trades' | 'ticker' | 'stats'
@@ -77,7 +85,7 @@ export type ServerMessage =
   | { type: 'error'; code: ErrorCode; message: string }
 
 /** `rate_limited` comes from the gateway (a flood of frames); the rest from the protocol. */
-export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'rate_limited' | 'internal'
+export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'rate_limited' | 'closing' | 'internal'
 
 export class ProtocolError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message) }

@@ -12,8 +12,14 @@ function connections(): ConnectionStore {
     async unsubscribe(id, chs) { chs.forEach((c) => subs.get(id)?.delete(c)) },
     async subscribers(ch) { return [...subs].filter(([, s]) => s.has(ch)).map(([id]) => id) },
     async channelsOf(id) { return [...(subs.get(id) ?? [])] },
+    async tally(id, counter, windowMs, now) {
+      const key = `${id} ${counter} ${Math.floor(now / windowMs)}`
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+      return counts.get(key)!
+    },
   }
 }
+const counts = new Map<string, number>()
 
 /** A poster that records what it sends; `answers` decides per connection. */
 function recorder(answers: Record<string, () => Promise<'ok' | 'gone'>> = {}) {
@@ -225,5 +231,37 @@ describe('broadcast', () => {
 
   it('does nothing for a channel without subscribers', async () => {
     expect(await broadcast({ store: connections(), poster: recorder().poster, channel: BTC, message: { type: 'pong', time: 1 } })).toEqual({ sent: 0, gone: 0, failed: 0 })
+  })
+})
+
+describe('abuse limits in the handlers (API Gateway has no per-connection guard of its own)', () => {
+  const objects = { get: async () => undefined } as unknown as ObjectStore
+  const limits = { maxFrameBytes: 1024, maxSubscriptions: 5, abuseWindowMs: 10_000, maxFrames: 5, maxStrikes: 3 }
+
+  it('refuses frames over the window\'s count with rate_limited, and serves again in the next window', async () => {
+    const store = connections()
+    const { poster, to } = recorder()
+    await onConnect(store, 'flood')
+    const at = (now: number) => onMessage({ store, poster, objects, connectionId: 'flood', body: '{"action":"ping"}', now: () => now, limits })
+    for (let i = 0; i < 7; i++) await at(1_000_000 + i)
+    expect(to('flood').map((m) => m.type === 'error' ? m.code : m.type)).toEqual(['pong', 'pong', 'pong', 'pong', 'pong', 'rate_limited', 'rate_limited'])
+    await at(1_010_000)
+    expect(to('flood').at(-1).type).toBe('pong')
+  })
+
+  it('closes a connection whose refused frames pass maxStrikes, and forgets it, while another is served', async () => {
+    const store = connections()
+    const closed: string[] = []
+    const { poster: base, to } = recorder()
+    const poster: ConnectionPoster = { post: base.post, deleteConnection: async (id) => { closed.push(id); return 'ok' } }
+    await onConnect(store, 'bad'); await onConnect(store, 'good')
+    await onMessage({ store, poster, objects, connectionId: 'bad', body: '{"action":"subscribe","channels":["trades:binance:BTC-USDT"]}', now: () => 2_000_000, limits })
+    for (let i = 0; i < 4; i++) await onMessage({ store, poster, objects, connectionId: 'bad', body: 'not json', now: () => 2_000_000 + i, limits })
+    await onMessage({ store, poster, objects, connectionId: 'good', body: '{"action":"ping"}', now: () => 2_000_010, limits })
+    expect(to('bad').slice(-2).map((m) => m.code)).toEqual(['bad_json', 'closing'])
+    expect(closed).toEqual(['bad'])
+    expect(await store.channelsOf('bad')).toEqual([])
+    expect(await store.subscribers('trades:binance:BTC-USDT')).toEqual([])
+    expect(to('good').at(-1).type).toBe('pong')
   })
 })

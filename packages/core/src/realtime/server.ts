@@ -94,11 +94,19 @@ async function subscribe(store: ConnectionStore, id: string, channels: string[],
   }
 }
 
-/** Handles one client frame: subscribe, unsubscribe or ping; errors are answered, never thrown. */
+/**
+ * Handles one client frame: subscribe, unsubscribe or ping; errors are answered, never thrown. A
+ * connection over `limits.maxFrames` frames in a window is refused (`rate_limited`); one whose
+ * refused frames pass `limits.maxStrikes` gets a `closing` error and is closed and forgotten.
+ */
 export async function onMessage(ctx: MessageContext): Promise<void> {
   const limits = ctx.limits ?? defaults
+  const now = (ctx.now ?? Date.now)()
   const reply = (m: ServerMessage) => send(ctx.poster, ctx.connectionId, m)
   try {
+    if ((await ctx.store.tally(ctx.connectionId, 'frames', limits.abuseWindowMs, now)) > limits.maxFrames) {
+      throw new ProtocolError('rate_limited', `more than ${limits.maxFrames} frames in ${limits.abuseWindowMs / 1000} s: frame ignored`)
+    }
     const msg = parseClientMessage(ctx.body ?? '', limits)
     if (msg.action === 'ping') { await reply({ type: 'pong', time: (ctx.now ?? Date.now)() }); return }
     if (msg.action === 'unsubscribe') {
@@ -113,7 +121,17 @@ export async function onMessage(ctx: MessageContext): Promise<void> {
   } catch (e) {
     const err = e instanceof ProtocolError ? e : new ProtocolError('internal', 'the server could not handle this message')
     await reply({ type: 'error', code: err.code, message: err.message })
+    if (err.code !== 'internal') await strike(ctx, limits, now)
   }
+}
+
+/** Counts a refused frame; past `maxStrikes` in the window, closes the connection. */
+async function strike(ctx: MessageContext, limits: typeof defaults, now: number) {
+  const strikes = await ctx.store.tally(ctx.connectionId, 'strikes', limits.abuseWindowMs, now).catch(() => 0)
+  if (strikes <= limits.maxStrikes) return
+  await send(ctx.poster, ctx.connectionId, { type: 'error', code: 'closing', message: `more than ${limits.maxStrikes} refused frames in ${limits.abuseWindowMs / 1000} s: closing the connection` })
+  await ctx.poster.deleteConnection?.(ctx.connectionId).catch(() => undefined)
+  await ctx.store.remove(ctx.connectionId)
 }
 
 export interface Broadcast {

@@ -110,7 +110,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const fanout = () => (opts.fanout === 'direct' ? gateway.poster() : poster)
   const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster: fanout(), channel, message })
 
-  const realtime = createRealtimeHandlers({ store: connections, poster: { post: (id, data) => fanout().post(id, data) }, objects: store })
+  const realtime = createRealtimeHandlers({ store: connections, poster: { post: (id, data) => fanout().post(id, data), deleteConnection: (id) => poster.deleteConnection(id) }, objects: store })
   const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 

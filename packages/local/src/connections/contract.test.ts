@@ -76,6 +76,15 @@ describe.each(adapters)('ConnectionStore contract: %s', (_name, make) => {
     await s.remove('wide')
     expect(await s.subscribers(channels[49])).toEqual([])
   })
+
+  it('tallies events per connection, counter and window, starting again in the next window', async () => {
+    const s = make()
+    await s.add('t', 1)
+    const w = 10_000
+    expect([await s.tally('t', 'frames', w, 20_001), await s.tally('t', 'frames', w, 25_000), await s.tally('t', 'strikes', w, 25_000)]).toEqual([1, 2, 1])
+    expect(await s.tally('other', 'frames', w, 25_000)).toBe(1)
+    expect(await s.tally('t', 'frames', w, 30_000)).toBe(1)
+  })
 })
 
 describe('dynamoConnectionStore', () => {

@@ -71,6 +71,23 @@ export async function startDynamoStandIn(tables: TableSpec[], options: { pageSiz
       t.rows.set(keyOf(t.spec, b.Item), b.Item)
       return {}
     },
+    /** `ADD a :x` (numbers) and `SET b = :y` clauses, the subset the adapter uses; `ReturnValues: UPDATED_NEW`. */
+    UpdateItem(b) {
+      const t = tableOf(b.TableName)
+      const k = keyOf(t.spec, b.Key)
+      const item = { ...(t.rows.get(k) ?? b.Key) }
+      const name = (n: string) => (n.startsWith('#') ? b.ExpressionAttributeNames?.[n] : n)
+      const value = (v: string) => b.ExpressionAttributeValues?.[v]
+      const updated: Record<string, unknown> = {}
+      const expr = String(b.UpdateExpression ?? '')
+      const add = /\bADD\s+([#\w]+)\s+(:\w+)/.exec(expr)
+      const set = /\bSET\s+([#\w]+)\s*=\s*(:\w+)/.exec(expr)
+      if (!add && !set) throw new Fault('ValidationException', `unsupported update expression "${expr}"`)
+      if (add) { const a = name(add[1]); item[a] = { N: String(Number(item[a]?.N ?? 0) + Number(value(add[2])?.N)) }; updated[a] = item[a] }
+      if (set) { const a = name(set[1]); item[a] = value(set[2]); updated[a] = item[a] }
+      t.rows.set(k, item)
+      return b.ReturnValues === 'UPDATED_NEW' ? { Attributes: updated } : {}
+    },
     GetItem(b) {
       const t = tableOf(b.TableName)
       const it = t.rows.get(keyOf(t.spec, b.Key))

@@ -8,6 +8,7 @@ import type { ConnectionStore } from '@ticklake/core/ports'
 export function memoryConnectionStore(): ConnectionStore & { size(): number } {
   const byConnection = new Map<string, { connectedAt: number; channels: Set<string> }>()
   const byChannel = new Map<string, Set<string>>()
+  const tallies = new Map<string, { window: number; count: number }>()
   const drop = (id: string, ch: string) => {
     const set = byChannel.get(ch)
     set?.delete(id)
@@ -21,6 +22,7 @@ export function memoryConnectionStore(): ConnectionStore & { size(): number } {
       if (!c) return
       for (const ch of c.channels) drop(id, ch)
       byConnection.delete(id)
+      for (const k of tallies.keys()) if (k.startsWith(`${id}\n`)) tallies.delete(k)
     },
     async subscribe(id, channels) {
       const c = byConnection.get(id)
@@ -40,5 +42,13 @@ export function memoryConnectionStore(): ConnectionStore & { size(): number } {
     },
     async subscribers(channel) { return [...(byChannel.get(channel) ?? [])] },
     async channelsOf(id) { return [...(byConnection.get(id)?.channels ?? [])] },
+    async tally(id, counter, windowMs, now) {
+      const key = `${id}\n${counter}`
+      const window = Math.floor(now / windowMs)
+      const t = tallies.get(key)
+      const next = t && t.window === window ? { window, count: t.count + 1 } : { window, count: 1 }
+      tallies.set(key, next)
+      return next.count
+    },
   }
 }
