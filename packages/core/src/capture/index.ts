@@ -112,6 +112,8 @@ export function parseLegacyLine(line: string): CapturedMessage | undefined {
   return undefined
 }
 
+const KINDS = new Set<unknown>(['ws', 'http', 'connect', 'config', 'send', 'header'])
+
 /**
  * Every message of a capture file's bytes: cryptofeed's legacy lines, or JSON lines
  * (`{"t":"recv","ts":…,"data":"…"}`, cryptofeed's format and ticklake's own), plain or zstd.
@@ -126,11 +128,13 @@ export function parseCapture(bytes: Uint8Array): CapturedMessage[] {
       if (!line.trim()) continue
       let o: any
       try { o = JSON.parse(line) } catch { continue } // a line cut by a crash while recording
+      if (!o || typeof o !== 'object' || Array.isArray(o)) continue // not a capture line (null, a number, a list)
       if (o.t === 'header') { out.push({ kind: 'header', recvTs: o.recorded, data: line }); if (o.config) out.push({ kind: 'config', data: JSON.stringify(o.config) }); continue }
       const kind = o.t === 'recv' ? 'ws' : o.t
       if (kind === 'connect' && !o.url && !o.addr && typeof o.data === 'string') o.url = o.data // ticklake's own connect lines name the URL in data
       const data = typeof o.data === 'string' ? o.data : o.data === undefined ? '' : JSON.stringify(o.data)
-      out.push({ kind, recvTs: o.ts, url: o.url ?? o.addr, data })
+      if (!KINDS.has(kind)) continue // a line of a kind no reader here uses
+      out.push({ kind, recvTs: typeof o.ts === 'number' ? o.ts : undefined, url: typeof (o.url ?? o.addr) === 'string' ? o.url ?? o.addr : undefined, data })
     } else {
       const m = parseLegacyLine(line)
       if (m) out.push(m)
