@@ -3,6 +3,8 @@
 // the Athena workgroup with a bytes-scanned limit; the Firehose delivery streams that turn ingest's
 // JSON records into Parquet under bronze/, partitioned by each record's own exchange, symbol and hour.
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column } from '../packages/core/src/market'
+import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../packages/core/src/features/schema'
+import { DIM_SYMBOL_COLUMNS } from '../packages/core/src/symbols'
 import { firehosePrefix, glueColumns, PARTITION_QUERY } from '../packages/core/src/aws/glue'
 
 // private; CloudFront may read it, and the router exposes only serving/ (stacks/web.ts)
@@ -16,37 +18,47 @@ const parquet = {
 }
 const exchanges = 'binance,binance-us,binance-futures,coinbase'
 
-/** A Parquet table under `folder`, partitioned by exchange/symbol[/dt/hour] with partition projection. */
-function table(name: string, folder: string, columns: Column<any>[], hourly: boolean, extra: Record<string, string> = {}) {
-  const partitions = ['exchange', 'symbol', ...Object.keys(extra), ...(hourly ? ['dt', 'hour'] : [])]
+/**
+ * A Parquet table under `folder`, partitioned (with partition projection) by `partitions` among
+ * exchange, symbol, tf, dt and hour. Named as the local DuckDB engine names its views, so core's
+ * SQL runs unchanged on both.
+ */
+function table(id: string, name: string, folder: string, columns: Column<any>[], partitions: string[], o: { firehose?: boolean } = {}) {
+  const projection: Record<string, Record<string, string>> = {
+    exchange: { type: 'enum', values: exchanges },
+    symbol: { type: 'injected' },
+    tf: { type: 'enum', values: '1m,5m,15m,1h,4h,1d' },
+    dt: { type: 'date', format: 'yyyy-MM-dd', range: '2017-01-01,NOW', interval: '1', 'interval.unit': 'DAYS' },
+    hour: { type: 'integer', range: '0,23', digits: '2' },
+  }
   const template = partitions.map((p) => `${p}=\${${p}}`).join('/')
-  return new aws.glue.CatalogTable(name, {
+  return new aws.glue.CatalogTable(id, {
     databaseName: database.name,
-    name: name.replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase()),
+    name,
     tableType: 'EXTERNAL_TABLE',
     parameters: {
-      classification: 'parquet', 'parquet.compression': 'SNAPPY', 'projection.enabled': 'true',
-      'projection.exchange.type': 'enum', 'projection.exchange.values': exchanges,
-      'projection.symbol.type': 'injected',
-      ...Object.fromEntries(Object.entries(extra).flatMap(([k, v]) => [[`projection.${k}.type`, 'enum'], [`projection.${k}.values`, v]])),
-      ...(hourly ? {
-        'projection.dt.type': 'date', 'projection.dt.format': 'yyyy-MM-dd', 'projection.dt.range': '2017-01-01,NOW', 'projection.dt.interval': '1', 'projection.dt.interval.unit': 'DAYS',
-        'projection.hour.type': 'integer', 'projection.hour.range': '0,23', 'projection.hour.digits': '2',
+      classification: 'parquet',
+      ...(partitions.length ? {
+        'projection.enabled': 'true',
+        ...Object.fromEntries(partitions.flatMap((p) => Object.entries(projection[p]).map(([k, v]) => [`projection.${p}.${k}`, v]))),
+        'storage.location.template': $interpolate`s3://${bucket.name}/${folder}/${template}/`,
       } : {}),
-      'storage.location.template': $interpolate`s3://${bucket.name}/${folder}/${template}/`,
     },
-    partitionKeys: partitions.map((name) => ({ name, type: 'string' })),
-    storageDescriptor: { ...parquet, location: $interpolate`s3://${bucket.name}/${folder}/`, columns: glueColumns(columns, ['exchange', 'symbol', 'tf']) },
+    partitionKeys: partitions.map((p) => ({ name: p, type: 'string' })),
+    storageDescriptor: { ...parquet, location: $interpolate`s3://${bucket.name}/${folder}/`, columns: glueColumns(columns, partitions, o) },
   })
 }
 
+// Hour files (`dt=.../hour=HH.parquet`) and day or year files sit below the last partition folder,
+// where Athena reads them: their partitions stop at exchange, symbol (and tf).
 const tables = {
-  bronzeTrades: table('BronzeTrades', 'bronze/trades', TRADE_COLUMNS, true),
-  bronzeQuotes: table('BronzeQuotes', 'bronze/quotes', QUOTE_COLUMNS, true),
-  // silver keeps one file per hour (`dt=.../hour=HH.parquet`): partitions stop at dt, the hour is in the file name
-  silverTrades: table('SilverTrades', 'silver/trades', TRADE_COLUMNS, false),
-  // gold candles: 1m-1h one file per hour, 4h per day, 1d per year, all under tf=<tf>/
-  candles: table('Candles', 'gold/candles', CANDLE_COLUMNS, false, { tf: '1m,5m,15m,1h,4h,1d' }),
+  bronzeTrades: table('BronzeTrades', 'bronze_trades', 'bronze/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
+  quotes: table('Quotes', 'quotes', 'bronze/quotes', QUOTE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
+  trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol']),
+  candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf']),
+  featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol']),
+  featuresCandles: table('FeaturesCandles', 'features_candles', 'gold/features/candles', CANDLE_FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'tf']),
+  dimSymbols: table('DimSymbols', 'dim_symbols', 'gold/dim_symbols', DIM_SYMBOL_COLUMNS, []),
 }
 
 const athenaResults = new sst.aws.Bucket('AthenaResults')
@@ -108,6 +120,6 @@ export const lake = {
   tables,
   workgroup,
   athenaResults,
-  trades: deliveryStream('Trades', 'bronze/trades', tables.bronzeTrades),
-  quotes: deliveryStream('Quotes', 'bronze/quotes', tables.bronzeQuotes),
+  trades: deliveryStream('TradesStream', 'bronze/trades', tables.bronzeTrades),
+  quotes: deliveryStream('QuotesStream', 'bronze/quotes', tables.quotes),
 }

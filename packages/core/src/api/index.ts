@@ -150,7 +150,7 @@ export const ROUTES: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/latest', summary: 'The newest trade of a symbol (bronze, within a day)', params: [P.exchange, P.symbol], errors: [400, 500],
+    method: 'GET', path: '/api/latest', summary: 'The newest trade of a symbol (silver, within a day)', params: [P.exchange, P.symbol], errors: [400, 500],
     response: s.obj({ exchange: s.str(), symbol: s.str(), trade: s.nullable({ ...TRADE, type: 'object' }), age_ms: s.nullable(s.int('now - trade time')) }),
     async run(c, q) {
       const rows = await c.cache.get('latest', q, () => c.deps.engine.query(latestQuery({ exchange: q.exchange, symbol: q.symbol, now: c.now })))

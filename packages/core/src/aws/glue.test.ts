@@ -12,9 +12,10 @@ describe('glue columns', () => {
     }
   })
 
-  it('types microsecond times as bigint with a comment saying so, since Firehose parses only millisecond epochs', () => {
-    const ts = glueColumns(TRADE_COLUMNS).find((c) => c.name === 'ts')!
+  it('types microsecond times as bigint in tables Firehose writes (it parses only millisecond epochs), as timestamp in ours', () => {
+    const ts = glueColumns(TRADE_COLUMNS, [], { firehose: true }).find((c) => c.name === 'ts')!
     expect(ts).toMatchObject({ type: 'bigint', comment: expect.stringMatching(/^epoch microseconds/) })
+    expect(glueColumns(TRADE_COLUMNS).find((c) => c.name === 'ts')!.type).toBe('timestamp')
     expect(glueColumns(CANDLE_COLUMNS).find((c) => c.name === 'open_time')!.type).toBe('timestamp')
   })
 

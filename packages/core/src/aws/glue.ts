@@ -10,21 +10,23 @@ import type { Column, ColumnType } from '../market/index'
 /** Hive/Glue type of each schema type, as Firehose and Athena take them. */
 export const GLUE_TYPES: Record<ColumnType, string> = {
   STRING: 'string', INT32: 'int', INT64: 'bigint', DOUBLE: 'double', BOOLEAN: 'boolean',
-  TIMESTAMP_MICROS: 'bigint', TIMESTAMP_MILLIS: 'timestamp',
+  TIMESTAMP_MICROS: 'timestamp', TIMESTAMP_MILLIS: 'timestamp',
 }
 
 export interface GlueColumn { name: string; type: string; comment?: string }
 
 /**
  * Glue columns of a schema, leaving out the ones that are partitions of the table's path.
- * @example glueColumns(TRADE_COLUMNS, ['exchange', 'symbol']) // [{ name: 'native_symbol', type: 'string', ... }, ...]
+ * `firehose`: the table is written by Firehose's conversion, so microsecond times are `bigint`;
+ * tables ticklake writes itself (silver, gold) keep them as `timestamp`.
+ * @example glueColumns(TRADE_COLUMNS, ['exchange', 'symbol'], { firehose: true }) // [{ name: 'native_symbol', type: 'string', ... }, ...]
  */
-export function glueColumns(columns: Column<any>[], partitions: string[] = []): GlueColumn[] {
-  return columns.filter((c) => !partitions.includes(c.name)).map((c) => ({
-    name: c.name,
-    type: GLUE_TYPES[c.type],
-    ...(c.note || c.type === 'TIMESTAMP_MICROS' ? { comment: [c.type === 'TIMESTAMP_MICROS' ? 'epoch microseconds' : '', c.note ?? ''].filter(Boolean).join('; ').slice(0, 255) } : {}),
-  }))
+export function glueColumns(columns: Column<any>[], partitions: string[] = [], o: { firehose?: boolean } = {}): GlueColumn[] {
+  return columns.filter((c) => !partitions.includes(c.name)).map((c) => {
+    const micros = c.type === 'TIMESTAMP_MICROS' && o.firehose
+    const comment = [micros ? 'epoch microseconds' : '', c.note ?? ''].filter(Boolean).join('; ').slice(0, 255)
+    return { name: c.name, type: micros ? 'bigint' : GLUE_TYPES[c.type], ...(comment ? { comment } : {}) }
+  })
 }
 
 /**

@@ -111,11 +111,14 @@ export function symbolSpanQuery(q: { exchange: string; symbol: string }): Statem
   }
 }
 
-/** The newest trade of a symbol as ingested (bronze: the freshest table), within `lookbackMs` of `now`. */
+/**
+ * The newest trade of a symbol within `lookbackMs` of `now`, from silver: rewritten on every bronze
+ * object, so as fresh as bronze, and (unlike Firehose's bronze in AWS) with real timestamp columns.
+ */
 export function latestQuery(q: { exchange: string; symbol: string; now: number; lookbackMs?: number }): Statement {
   checkExchange(q.exchange); checkSymbol(q.symbol)
   return {
-    sql: 'SELECT exchange, symbol, trade_id, ts, price, qty, side, ingest_ts, source FROM bronze_trades WHERE exchange = ? AND symbol = ? AND ts >= CAST(? AS TIMESTAMP) ORDER BY ts DESC, trade_id DESC LIMIT 1',
+    sql: 'SELECT exchange, symbol, trade_id, ts, price, qty, side, ingest_ts, source FROM trades WHERE exchange = ? AND symbol = ? AND ts >= CAST(? AS TIMESTAMP) ORDER BY ts DESC, trade_id DESC LIMIT 1',
     params: [q.exchange, q.symbol, sqlTime(q.now - (q.lookbackMs ?? defaults.latestLookbackMs))],
   }
 }
@@ -183,11 +186,11 @@ export function featuresQuery(q: FeatureQuery): Statement {
   return limited('*', t.table, where, t.time, q.from === undefined, q.limit ?? 1000, params)
 }
 
-/** Per source of one symbol: newest trade and ingest times and records in bronze ingested since `since`. */
+/** Per source of one symbol: newest trade and ingest times and records (silver) ingested since `since`. */
 export function lastTradesQuery(q: { exchange: string; symbol: string; since: number }): Statement {
   checkExchange(q.exchange); checkSymbol(q.symbol)
   return {
-    sql: 'SELECT source, max(ts) AS last_trade_time, max(ingest_ts) AS last_ingest_time, count(*) AS records FROM bronze_trades WHERE exchange = ? AND symbol = ? AND ingest_ts >= CAST(? AS TIMESTAMP) GROUP BY source ORDER BY source',
+    sql: 'SELECT source, max(ts) AS last_trade_time, max(ingest_ts) AS last_ingest_time, count(*) AS records FROM trades WHERE exchange = ? AND symbol = ? AND ingest_ts >= CAST(? AS TIMESTAMP) GROUP BY source ORDER BY source',
     params: [q.exchange, q.symbol, sqlTime(q.since)],
   }
 }

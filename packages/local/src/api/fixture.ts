@@ -3,6 +3,7 @@
  * the candle job writes them (one Parquet file per hour under `gold/candles/...`, and the serving
  * window), from a seeded random walk, and a bronze file of recent trades.
  */
+import { updateSilver } from '@ticklake/core/silver'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
 import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake'
 import { writeParquet } from '@ticklake/core/parquet'
@@ -51,5 +52,6 @@ export async function writeBronzeTrades(store: ObjectStore, o: { exchange: strin
   })
   const p = partitionOf(o.endMs)
   await store.put(`${bronzeTradesPrefix(o.exchange, o.symbol, p.dt, p.hour)}fixture-${o.endMs}.parquet`, writeParquet(TRADE_COLUMNS, trades))
+  await updateSilver(store, o.exchange, o.symbol, p.dt, p.hour) // as the candle job would on the bronze object's event
   return trades
 }

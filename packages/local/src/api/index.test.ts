@@ -134,7 +134,7 @@ describe('HTTP API routes', () => {
     expect(none.body).toMatchObject({ candles: 0, count: 0, volume: 0, avg: null, first: null, change_pct: null })
   })
 
-  it('answers the newest bronze trade with its age, and null for a symbol without trades', async () => {
+  it('answers the newest trade with its age, and null for a symbol without trades', async () => {
     const { body } = await get('/api/latest?symbol=BTC-USDT')
     expect(body.trade).toMatchObject({ exchange: 'binance', symbol: 'BTC-USDT', trade_id: 529, price: 129, side: 'sell', ts: new Date(NOW - 2_000).toISOString() })
     expect(body.age_ms).toBe(2_000)
