@@ -148,6 +148,7 @@ export function createChart(el: HTMLElement, legend: HTMLElement): Chart {
 
   return {
     setCandles(candles) {
+      if (!candles.length) zoomed = false // a new series (another symbol or timeframe) starts unzoomed
       data = [[], [], [], [], [], []]
       for (const c of candles) {
         data[0].push(c.open_time / 1000); data[1].push(c.open); data[2].push(c.high)

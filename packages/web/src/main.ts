@@ -1,13 +1,13 @@
 /**
  * The page: asks `/api/health` what runs (exchange, symbols, simulated or live), subscribes over
- * the WebSocket API to the chosen symbol's 1m candles and trades, keeps the candle series (a
+ * the WebSocket API to the chosen symbol's candles (1m to 1d, `?tf=`) and trades, keeps the candle series (a
  * snapshot replaces it, then partial and final candles are upserted by open time), and shows the
  * chart, the price with its change over the window, and the recent trades. Pings every 30 s,
  * drops a connection that has gone silent, reconnects with backoff and subscribes again. Exposes
  * `data-state` and `data-candles` on <body> for tests and monitors.
  */
 import './style.css'
-import type { Candle } from '@ticklake/core/market'
+import type { Candle, Timeframe } from '@ticklake/core/market'
 import { candleChannel, tradeChannel, type LiveTrade, type ServerMessage } from '@ticklake/core/realtime'
 import { createChart, decimalsFor, fmt } from './chart'
 
@@ -23,6 +23,8 @@ const SILENT_MS = 75_000
 
 let health: Health
 let symbol = ''
+let tf: Timeframe = '1m'
+const TIMEFRAMES: Timeframe[] = ['1m', '5m', '15m', '1h', '4h', '1d']
 let candles: Candle[] = []
 let price: number | undefined
 let ws: WebSocket | undefined
@@ -30,7 +32,7 @@ let retry = 0
 let heard = 0
 const chart = createChart($('chart'), $('legend'))
 
-const channels = () => [candleChannel(health.exchange, symbol, '1m'), tradeChannel(health.exchange, symbol)]
+const channels = () => [candleChannel(health.exchange, symbol, tf), tradeChannel(health.exchange, symbol)]
 const utc = (ms: number) => new Date(ms).toISOString().slice(11, 19)
 /** The next reconnect delay: 0.5 s doubling to 15 s, with jitter so a restarted server is not stampeded. */
 const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random() * 0.4)
@@ -147,22 +149,28 @@ function connect() {
   socket.onclose = () => drop(socket)
 }
 
-/** Switches the page to another symbol on the same connection. */
-function choose(next: string) {
-  if (next === symbol) return
+/** Switches the page to another symbol or timeframe on the same connection. */
+function choose(next: { symbol?: string; tf?: Timeframe }) {
+  if ((next.symbol ?? symbol) === symbol && (next.tf ?? tf) === tf) return
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'unsubscribe', channels: channels() }))
-  symbol = next
+  symbol = next.symbol ?? symbol
+  tf = next.tf ?? tf
   candles = []
   price = undefined
   $('trades').replaceChildren()
   $('price').textContent = '—'
   $('change').textContent = ''
+  showSource()
   schedule()
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
   const u = new URL(location.href)
-  u.searchParams.set('symbol', next)
+  u.searchParams.set('symbol', symbol)
+  if (tf === '1m') u.searchParams.delete('tf')
+  else u.searchParams.set('tf', tf)
   history.replaceState(null, '', u)
 }
+
+const showSource = () => { $('source').textContent = `${health.exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · UTC` }
 
 async function start() {
   setState('connecting')
@@ -180,12 +188,17 @@ async function start() {
   retry = 0
   status('')
   $('simulated').hidden = !health.simulated
-  $('source').textContent = `${health.exchange} · ${health.simulated ? 'simulated' : health.source} · 1m · UTC`
-  const wanted = new URLSearchParams(location.search).get('symbol')?.toUpperCase()
+  const params = new URLSearchParams(location.search)
+  const wanted = params.get('symbol')?.toUpperCase()
   symbol = wanted && health.symbols.includes(wanted) ? wanted : health.symbols[0]
+  tf = TIMEFRAMES.find((t) => t === params.get('tf')) ?? '1m'
+  showSource()
   const select = $('symbol') as HTMLSelectElement
   for (const s of health.symbols) select.add(new Option(s, s, false, s === symbol))
-  select.onchange = () => choose(select.value)
+  select.onchange = () => choose({ symbol: select.value })
+  const tfSelect = $('tf') as HTMLSelectElement
+  for (const t of TIMEFRAMES) tfSelect.add(new Option(t, t, false, t === tf))
+  tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
   connect()
   setInterval(() => {
     if (ws?.readyState !== WebSocket.OPEN) return

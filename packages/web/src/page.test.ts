@@ -263,6 +263,25 @@ describe.skipIf(missing)('the page in Chromium', () => {
     } finally { await p.close() }
   })
 
+  it('follows ?tf= and switches timeframe from its selector: the candle channel changes, the trades stay', async () => {
+    const p = await browser.newPage()
+    try {
+      const n = subscribes().length
+      await p.goto(`${base}/?symbol=BTC-USDT&tf=1h`)
+      await until(() => subscribes().length > n)
+      expect(subscribes().at(-1)!.channels).toEqual([candleChannel('binance', 'BTC-USDT', '1h'), BTC_TRADES])
+      expect(await p.locator('#tf').inputValue()).toBe('1h')
+      await p.waitForFunction((c) => document.body.dataset.candles === String(c), COUNT)
+      expect(await p.locator('#source').textContent()).toMatch(/ 1h · UTC$/)
+      await p.locator('#tf').selectOption('15m')
+      await until(() => subscribes().length > n + 1)
+      expect(subscribes().at(-1)!.channels).toEqual([candleChannel('binance', 'BTC-USDT', '15m'), BTC_TRADES])
+      expect(received.some((m) => m.action === 'unsubscribe' && m.channels.includes(candleChannel('binance', 'BTC-USDT', '1h')))).toBe(true)
+      await p.waitForFunction(() => location.search === '?symbol=BTC-USDT&tf=15m')
+      await p.waitForFunction((c) => document.body.dataset.candles === String(c), COUNT)
+    } finally { await p.close() }
+  })
+
   it('pings the server every 30 seconds', async () => {
     const p = await browser.newPage()
     try {
