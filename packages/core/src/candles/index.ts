@@ -200,12 +200,36 @@ export function dayCandles(exchange: string, symbol: string, dayStart: number, s
   return { candles: out, until, horizon }
 }
 
-interface Target { key: string; etag?: string; body?: Uint8Array | string }
+interface Target {
+  key: string; etag?: string; size?: number; body?: Uint8Array | string
+  /** Gold: the rows encoded in `body`, as JSON. Serving: the window `body` holds. */
+  rows?: string; window?: ServingWindow
+}
+
+/**
+ * What this process last wrote at a key, by the ETag the store gave it: a gold file whose rows
+ * are unchanged is not encoded again, and a serving window this process wrote is not read and
+ * parsed again. Only ever a shortcut: a key whose ETag differs (another run wrote) is read.
+ */
+interface Written { etag: string; rows?: string; window?: ServingWindow }
+const writtenBy = new WeakMap<ObjectStore, Map<string, Written>>()
+const writtenIn = (store: ObjectStore) => {
+  let m = writtenBy.get(store)
+  if (!m) writtenBy.set(store, (m = new Map()))
+  return m
+}
+const remember = (store: ObjectStore, key: string, entry: Written) => {
+  const m = writtenIn(store)
+  if (m.size >= 4096) m.clear()
+  m.set(key, entry)
+}
 
 /**
  * Rewrites the gold files and serving windows of `dt` from hour `fromHour` on, from the day's
  * states. Every target's version is taken before the states are read and each write is
  * conditional on it, so a run that read older states can never overwrite a newer run's files.
+ * Files still at the version this process wrote are neither encoded again when their candles
+ * are unchanged nor (serving windows) read back.
  */
 export async function deriveDay(store: ObjectStore, exchange: string, symbol: string, dt: string, fromHour: number, now: number, options: Partial<typeof defaults> = {}, hint?: HourState) {
   const o = { ...defaults, ...options }
@@ -227,7 +251,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     keys.add(goldCandleFileKey(exchange, symbol, '4h', dayStart)).add(goldCandleFileKey(exchange, symbol, '1d', dayStart))
     for (const tf of ALL_TIMEFRAMES) keys.add(servingKey(exchange, symbol, tf))
     const targets = new Map<string, Target>()
-    await Promise.all([...keys].map(async (key) => { const h = await store.head(key); targets.set(key, { key, etag: h?.etag }) }))
+    await Promise.all([...keys].map(async (key) => { const h = await store.head(key); targets.set(key, { key, etag: h?.etag, size: h?.size }) }))
     // the states, read after every version above was taken
     const states = await dayStates(store, exchange, symbol, dt)
     const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose, start)
@@ -238,18 +262,25 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); const rows = files.get(k); if (rows) rows.push(c); else files.set(k, [c]) }
       for (const [k, rows] of files) {
         const t = targets.get(k)!
-        if (tf === '1d') t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows))
-        else t.body = writeTable(CANDLE_COLUMNS, rows)
+        if (tf === '1d') { t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows)); continue }
+        // rows this process wrote at this very version are not encoded (nor written) again
+        t.rows = JSON.stringify(rows)
+        const last = writtenIn(store).get(k)
+        if (t.etag && last?.etag === t.etag && last.rows === t.rows) continue
+        t.body = writeTable(CANDLE_COLUMNS, rows)
       }
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
-      s.body = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
+      s.window = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
+      s.body = JSON.stringify(s.window)
     }
     try {
       await Promise.all([...targets.values()].filter((t) => t.body !== undefined).map(async (t) => {
         const bytes = typeof t.body === 'string' ? new TextEncoder().encode(t.body) : t.body!
-        if (t.etag && md5(bytes) === t.etag) return
-        await store.put(t.key, bytes, t.etag ? { ifMatch: t.etag, contentType: t.key.endsWith('.json') ? 'application/json' : undefined } : { ifNoneMatch: '*' })
+        // S3's ETag of a single-part object is its MD5: the same bytes are not written again (a different size cannot be the same)
+        if (t.etag && (t.size === undefined || t.size === bytes.length) && md5(bytes) === t.etag) { remember(store, t.key, { etag: t.etag, rows: t.rows, window: t.window }); return }
+        const { etag } = await store.put(t.key, bytes, t.etag ? { ifMatch: t.etag, contentType: t.key.endsWith('.json') ? 'application/json' : undefined } : { ifNoneMatch: '*' })
+        remember(store, t.key, { etag, rows: t.rows, window: t.window })
       }))
       return { candles, from: start, until, states }
     } catch (e) {
@@ -268,13 +299,19 @@ async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise
   return [...old.filter((c) => !replaced.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
 }
 
-/** A serving window with the candles opening in `[from, until)` replaced by `candles`, newest `keep` kept. */
-async function mergeServing(store: ObjectStore, t: Target, exchange: string, symbol: string, tf: Timeframe, from: number, until: number, candles: Candle[], now: number, keep: number) {
+/**
+ * A serving window with the candles opening in `[from, until)` replaced by `candles`, newest
+ * `keep` kept. The stored window is read unless this process wrote that very version.
+ */
+async function mergeServing(store: ObjectStore, t: Target, exchange: string, symbol: string, tf: Timeframe, from: number, until: number, candles: Candle[], now: number, keep: number): Promise<ServingWindow> {
   let old: ServingWindow | undefined
-  try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
+  const last = t.etag ? writtenIn(store).get(t.key) : undefined
+  if (last?.window && last.etag === t.etag) old = last.window
+  else try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
   const kept = (old?.candles ?? []).filter((c) => c.open_time < from || c.open_time >= until)
-  const merged = [...kept, ...candles].sort((a, b) => a.open_time - b.open_time).slice(-keep)
-  return JSON.stringify({ exchange, symbol, tf, updated_at: now, candles: merged } satisfies ServingWindow)
+  // copies of the new candles: the window may be kept (see `written`), the caller's candles are the caller's
+  const merged = [...kept, ...candles.map((c) => ({ ...c }))].sort((a, b) => a.open_time - b.open_time).slice(-keep)
+  return { exchange, symbol, tf, updated_at: now, candles: merged }
 }
 
 /**
@@ -360,6 +397,6 @@ export async function updateServing(store: ObjectStore, exchange: string, symbol
   const key = servingKey(exchange, symbol, tf)
   await putFresh(store, key, async () => {
     const head = await store.head(key)
-    return mergeServing(store, { key, etag: head?.etag }, exchange, symbol, tf, from, until, candles, now, keep)
+    return JSON.stringify(await mergeServing(store, { key, etag: head?.etag }, exchange, symbol, tf, from, until, candles, now, keep))
   })
 }

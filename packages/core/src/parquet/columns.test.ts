@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
+import fc from 'fast-check'
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import { TRADE_COLUMNS, type Trade } from '../market/index'
 import { readParquet, writeParquet } from './index'
-import { TRADE_COLUMN_REQUESTS, hybrid, readTradeColumns, snappyUncompress } from './columns'
+import { TRADE_COLUMN_REQUESTS, hybrid, readColumns, readTradeColumns, snappyUncompress } from './columns'
+import { writeColumns } from './write'
 
 const NAMES = TRADE_COLUMN_REQUESTS.map((r) => r.name)
 
@@ -138,6 +141,38 @@ describe('decoding primitives', () => {
     const out = new Uint32Array(11)
     expect(hybrid(buf, 0, buf.length, 3, out, 11, 5)).toBe(4)
     expect(Array.from(out)).toEqual([5, 5, 5, 0, 1, 2, 3, 4, 5, 6, 7])
+  })
+
+  it('decompresses snappy blocks of any mix of literals and copies to the bytes compressed, writing nothing past the size', () => {
+    // runs of repeated short patterns (copies at small and large offsets) between random stretches (literals)
+    const chunk = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 300 }),
+      fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 200 })).map(([p, n]) => Uint8Array.from({ length: p.length * n }, (_, i) => p[i % p.length])),
+    )
+    fc.assert(fc.property(fc.array(chunk, { maxLength: 40 }), (chunks) => {
+      const data = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0))
+      chunks.reduce((at, c) => (data.set(c, at), at + c.length), 0)
+      const packed = snappyCompress(data)
+      const exact = new Uint8Array(data.length)
+      snappyUncompress(packed, exact)
+      expect(exact).toEqual(data)
+      const roomy = new Uint8Array(data.length + 80).fill(7)
+      snappyUncompress(packed, roomy, data.length)
+      expect(roomy.subarray(0, data.length)).toEqual(data)
+      expect(roomy.subarray(data.length).every((b) => b === 7)).toBe(true)
+    }), { numRuns: 300 })
+  })
+
+  it('reads INT64 and millisecond timestamps, negative ones too, from snappy and uncompressed pages over several row groups', async () => {
+    const n = 1000, v = Float64Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i * 37 - (i % 3 ? 0 : 5e12))
+    for (const codec of ['SNAPPY', 'UNCOMPRESSED'] as const) {
+      for (const type of ['TIMESTAMP_MILLIS', 'INT64'] as const) {
+        const file = writeColumns([{ name: 'x', type, values: v }], n, { codec, rowGroupSize: 300 })
+        const r = await readColumns(file, [{ name: 'x', as: type === 'INT64' ? 'number' : 'micros' }])
+        expect(r.fallbacks).toEqual([])
+        expect(Array.from(r.values.x)).toEqual(Array.from(v, (x) => (type === 'INT64' ? x : x * 1000)))
+      }
+    }
   })
 
   it('rejects a snappy block whose copy points before the start', () => {

@@ -8,8 +8,10 @@
  * RLE_DICTIONARY encodings, RLE/bit-packed definition levels, INT32, INT64, INT96, FLOAT, DOUBLE
  * and BYTE_ARRAY. A file using anything else is read by hyparquet instead, and the reason is
  * reported. A row with a null in any requested column is left out and counted. Snappy is
- * decompressed here too (word-at-a-time copies, about 1.6x hyparquet's), and several files can be
- * split over worker threads that write into shared arrays.
+ * decompressed here too (a word-at-a-time fast loop; eight-byte PLAIN values without nulls are
+ * decompressed straight into their rows and INT64 turned into doubles in place), dictionary
+ * strings go straight to one-byte codes, and several files can be split over worker threads that
+ * write into shared arrays.
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet'
 import type { ColumnMetaData, FileMetaData, SchemaElement } from 'hyparquet'
@@ -339,8 +341,11 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
         if (d.definition_level_encoding !== 'RLE') throw new Unsupported(`column ${name}: definition levels ${d.definition_level_encoding}`)
         const len = page[p] | (page[p + 1] << 8) | (page[p + 2] << 16) | (page[p + 3] << 24)
         p += 4
-        levels = grow(levels, d.num_values, (n) => new Uint32Array(n))
-        present = hybrid(page, p, p + len, 1, levels, d.num_values, 1)
+        present = definedLevels(page, p, p + len, d.num_values)
+        if (present !== d.num_values) {
+          levels = grow(levels, d.num_values, (n) => new Uint32Array(n))
+          hybrid(page, p, p + len, 1, levels, d.num_values, 1)
+        }
         p += len
       }
       decodeValues(page, p, page.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
@@ -352,11 +357,24 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
       if (rl) throw new Unsupported(`column ${name}: repetition levels`)
       let present = d.num_values
       if (maxDef) {
-        levels = grow(levels, d.num_values, (n) => new Uint32Array(n))
-        present = hybrid(body, 0, dl, 1, levels, d.num_values, 1)
+        present = definedLevels(body, 0, dl, d.num_values)
+        if (present !== d.num_values) {
+          levels = grow(levels, d.num_values, (n) => new Uint32Array(n))
+          hybrid(body, 0, dl, 1, levels, d.num_values, 1)
+        }
       }
-      const compressed = d.is_compressed !== false
-      const data = compressed ? inflate(body.subarray(rl + dl), h.uncompressed_page_size - rl - dl, codec) : body.subarray(rl + dl)
+      const compressed = d.is_compressed !== false && codec === 'SNAPPY'
+      const size = h.uncompressed_page_size - rl - dl
+      if (compressed && present === d.num_values && row + present <= last && d.encoding === 'PLAIN' && !t.bytes && size === present * 8 && (el.type === 'DOUBLE' || (el.type === 'INT64' && LITTLE_ENDIAN))) {
+        // eight-byte values with no nulls: decompressed straight into their rows, no copy
+        const o = t.out as Float64Array
+        snappyUncompress(body.subarray(rl + dl), new Uint8Array(o.buffer, o.byteOffset + row * 8, size), size)
+        if (el.type === 'INT64') int64InPlace(o, row, present)
+        if (t.scale !== 1) rescale(o, row, present, t.scale)
+        row += d.num_values
+        continue
+      }
+      const data = compressed ? inflate(body.subarray(rl + dl), size, codec) : body.subarray(rl + dl)
       decodeValues(data, 0, data.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
       row += d.num_values
     }
@@ -374,10 +392,15 @@ function decodeValues(page: Uint8Array, p: number, end: number, encoding: string
     if (!dict) throw new Error(`parquet column ${t.req.name}: dictionary-encoded page without a dictionary`)
     const width = page[p]
     if (width > defaults.maxBitWidth) throw new Unsupported(`column ${t.req.name}: dictionary index width ${width}`)
-    indices = grow(indices, present, (n) => new Uint32Array(n))
-    if (width === 0) indices.fill(0, 0, present) // a one-entry dictionary may carry no index data
-    else hybrid(page, p + 1, end, width, indices, present, -1)
-    const bad = t.bytes ? lookupFlags(indices, dict as Uint8Array, out as Uint8Array, at, present) : lookupNumbers(indices, dict as Float64Array, out as Float64Array, at, present)
+    let bad = -1
+    if (t.bytes && width > 0) bad = hybridBytes(page, p + 1, end, width, dict as Uint8Array, out as Uint8Array, at, present)
+    else if (t.bytes && dict.length > 0) (out as Uint8Array).fill((dict as Uint8Array)[0], at, at + present) // a one-entry dictionary may carry no index data
+    else {
+      indices = grow(indices, present, (n) => new Uint32Array(n))
+      if (width === 0) indices.fill(0, 0, present) // a one-entry dictionary may carry no index data
+      else hybrid(page, p + 1, end, width, indices, present, -1)
+      bad = t.bytes ? lookupFlags(indices, dict as Uint8Array, out as Uint8Array, at, present) : lookupNumbers(indices, dict as Float64Array, out as Float64Array, at, present)
+    }
     if (bad >= 0) throw new Error(`parquet column ${t.req.name}: dictionary index ${bad} out of ${dict.length}`)
   } else if (encoding === 'DELTA_BINARY_PACKED' && !t.bytes && (el.type === 'INT32' || el.type === 'INT64')) {
     decodeDelta(page, p, end, t, out as Float64Array, at, present)
@@ -437,7 +460,10 @@ function decodePlain(page: Uint8Array, p: number, end: number, el: SchemaElement
   }
   const o = out as Float64Array
   if (type === 'DOUBLE') new Uint8Array(o.buffer, o.byteOffset + at * 8, count * 8).set(page.subarray(p, p + count * 8))
-  else if (type === 'INT64') plainInt64(new DataView(page.buffer, page.byteOffset + p, count * 8), o, at, count)
+  else if (type === 'INT64' && LITTLE_ENDIAN) {
+    new Uint8Array(o.buffer, o.byteOffset + at * 8, count * 8).set(page.subarray(p, p + count * 8))
+    int64InPlace(o, at, count)
+  } else if (type === 'INT64') plainInt64(new DataView(page.buffer, page.byteOffset + p, count * 8), o, at, count)
   else if (type === 'INT32') plainInt32(new DataView(page.buffer, page.byteOffset + p, count * 4), o, at, count)
   else if (type === 'FLOAT') plainFloat(new DataView(page.buffer, page.byteOffset + p, count * 4), o, at, count)
   else if (type === 'INT96') plainInt96(new DataView(page.buffer, page.byteOffset + p, count * 12), o, at, count)
@@ -565,6 +591,17 @@ function addCode(t: Target, bytes: Uint8Array) {
   return c.list.length - 1
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/**
+ * INT64 values already copied into `o[at, at + count)` turned into doubles where they lie (exact
+ * below 2^53): each slot is read as two 32-bit halves before the double overwrites it.
+ */
+function int64InPlace(o: Float64Array, at: number, count: number) {
+  const w = new Int32Array(o.buffer, o.byteOffset + at * 8, count * 2)
+  for (let i = 0; i < count; i++) o[at + i] = w[2 * i + 1] * TWO32 + (w[2 * i] >>> 0)
+}
+
 /** Little-endian INT64 as doubles (exact below 2^53): high half times 2^32 plus the low half. */
 function plainInt64(v: DataView, o: Float64Array, at: number, count: number) {
   for (let i = 0; i < count; i++) o[at + i] = v.getInt32(i * 8 + 4, true) * TWO32 + v.getUint32(i * 8, true)
@@ -647,6 +684,73 @@ export function hybrid(buf: Uint8Array, p: number, end: number, width: number, o
   return matched
 }
 
+/**
+ * Dictionary indices (RLE/bit-packed hybrid in `buf[p, end)`) of a one-byte-per-row column
+ * (flags, codes) looked up in `dict` straight into `out[at, at + count)`: runs (a constant
+ * column is one) become one fill. Returns the first index past the dictionary, or -1.
+ */
+function hybridBytes(buf: Uint8Array, p: number, end: number, width: number, dict: Uint8Array, out: Uint8Array, at: number, count: number): number {
+  if (width > defaults.maxBitWidth) throw new Unsupported(`bit width ${width}`)
+  const bytes = (width + 7) >> 3, mask = (1 << width) - 1, size = dict.length
+  let i = 0
+  while (i < count) {
+    if (p >= end) throw new Error('parquet RLE/bit-packed run ends before its values')
+    let h = 0, s = 1, b: number
+    do { b = buf[p++]; h += (b & 0x7f) * s; s *= 128 } while (b & 0x80 && p < end)
+    if (h % 2 === 0) {
+      const run = Math.min(h / 2, count - i)
+      let v = 0
+      for (let k = 0; k < bytes; k++) v |= buf[p++] << (8 * k)
+      if (v >= size) return v
+      out.fill(dict[v], at + i, at + i + run)
+      i += run
+    } else {
+      const groups = (h - 1) / 2
+      const stop = p + groups * width
+      if (stop > end) throw new Error('parquet bit-packed run is longer than its page')
+      const n = Math.min(groups * 8, count - i)
+      let q = p, acc = 0, bits = 0
+      for (let k = 0; k < n; k++) {
+        while (bits < width) { acc |= buf[q++] << bits; bits += 8 }
+        const v = acc & mask
+        acc >>>= width
+        bits -= width
+        if (v >= size) return v
+        out[at + i + k] = dict[v]
+      }
+      i += n
+      p = stop
+    }
+  }
+  return -1
+}
+
+/**
+ * How many of `count` one-bit definition levels (RLE/bit-packed hybrid in `buf[p, end)`) are 1,
+ * without writing them out: a page without nulls needs no levels.
+ */
+function definedLevels(buf: Uint8Array, p: number, end: number, count: number): number {
+  let i = 0, ones = 0
+  while (i < count) {
+    if (p >= end) throw new Error('parquet RLE/bit-packed run ends before its values')
+    let h = 0, s = 1, b: number
+    do { b = buf[p++]; h += (b & 0x7f) * s; s *= 128 } while (b & 0x80 && p < end)
+    if (h % 2 === 0) {
+      const run = Math.min(h / 2, count - i)
+      if (buf[p++] === 1) ones += run
+      i += run
+    } else {
+      const groups = (h - 1) / 2
+      if (p + groups > end) throw new Error('parquet bit-packed run is longer than its page')
+      const n = Math.min(groups * 8, count - i)
+      for (let k = 0; k < n; k++) ones += (buf[p + (k >> 3)] >> (k & 7)) & 1
+      i += n
+      p += groups
+    }
+  }
+  return ones
+}
+
 /** The page's bytes uncompressed, in a buffer reused until the next page. */
 function inflate(body: Uint8Array, size: number, codec: string): Uint8Array {
   if (codec === 'UNCOMPRESSED') return body
@@ -656,25 +760,51 @@ function inflate(body: Uint8Array, size: number, codec: string): Uint8Array {
 }
 
 /**
- * Snappy block decompression of `size` bytes (by default all of `output`) into `output`. Integer
- * arithmetic only, so V8 stays on small-integer code; short literals and copies move as 32-bit
- * words where `output` has 16 bytes of room past them (give it that slack for speed), long ones with
- * native `set`/`copyWithin`.
+ * Snappy block decompression of `size` bytes (by default all of `output`) into `output`, never
+ * writing past `size`. Integer arithmetic only, so V8 stays on small-integer code. While both
+ * buffers have 68 bytes left, literals and copies up to 64 bytes move as 32-bit words (a word may
+ * run up to 3 bytes past the op; what follows overwrites them); near the ends, and for long ops,
+ * bytes or native `set`/`copyWithin`.
  */
 export function snappyUncompress(input: Uint8Array, output: Uint8Array, size = output.length) {
   const n = input.length | 0
-  const room = output.length - 16
   const dv = new DataView(output.buffer, output.byteOffset, output.byteLength)
   const iv = new DataView(input.buffer, input.byteOffset, input.byteLength)
-  let pos = 0
-  let len = 0
-  let shift = 0
-  let b = 0
+  let pos = 0, len = 0, shift = 0, b = 0
   do { b = input[pos++] | 0; len |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80 && shift < 35)
   if (len >>> 0 !== size || size > output.length) throw new Error(`snappy length ${len >>> 0} differs from the page's ${size}`)
   let out = 0
+  // the fast loop moves literals and copies of up to 64 bytes as 32-bit words; it stops 68 bytes
+  // short of either end so that whole words never read or write past the buffers
+  const inStop = n - 68, outStop = size - 68
   while (pos < n) {
-    const c = input[pos++] | 0
+    while (pos < inStop && out < outStop) {
+      const c = input[pos]
+      const tag = c & 3
+      if (tag === 0) {
+        const l = (c >>> 2) + 1
+        if (l > 60) break
+        pos++
+        for (let k = 0; k < l; k += 4) dv.setInt32(out + k, iv.getInt32(pos + k, true), true)
+        pos += l
+        out += l
+        continue
+      }
+      let l = 0, off = 0
+      if (tag === 1) { l = ((c >>> 2) & 7) + 4; off = ((c >>> 5) << 8) | input[pos + 1] }
+      else if (tag === 2) { l = (c >>> 2) + 1; off = input[pos + 1] | (input[pos + 2] << 8) }
+      else break
+      if (off < 8 || off > out) break
+      pos += 1 + tag
+      // words in order read bytes at least 8 back, already final even where the copy overlaps itself
+      const from = out - off
+      dv.setInt32(out, dv.getInt32(from, true), true)
+      dv.setInt32(out + 4, dv.getInt32(from + 4, true), true)
+      for (let k = 8; k < l; k += 4) dv.setInt32(out + k, dv.getInt32(from + k, true), true)
+      out += l
+    }
+    if (pos >= n) break
+    const c = input[pos++]
     const tag = c & 3
     if (tag === 0) {
       let l = (c >>> 2) + 1
@@ -688,32 +818,19 @@ export function snappyUncompress(input: Uint8Array, output: Uint8Array, size = o
         pos += extra
       }
       if (l <= 0 || pos + l > n || out + l > size) throw new Error('snappy literal runs past its buffer')
-      if (l <= 8 && out <= room && pos + 8 <= n) {
-        dv.setUint32(out, iv.getUint32(pos, true), true)
-        dv.setUint32(out + 4, iv.getUint32(pos + 4, true), true)
-      } else if (l < 32) for (let k = 0; k < l; k++) output[out + k] = input[pos + k]
+      if (l < 32) for (let k = 0; k < l; k++) output[out + k] = input[pos + k]
       else output.set(input.subarray(pos, pos + l), out)
       pos += l
       out += l
       continue
     }
-    let l = 0
-    let off = 0
+    let l = 0, off = 0
     if (tag === 1) { l = ((c >>> 2) & 7) + 4; off = ((c >>> 5) << 8) | input[pos++] }
     else if (tag === 2) { l = (c >>> 2) + 1; off = input[pos] | (input[pos + 1] << 8); pos += 2 }
     else { l = (c >>> 2) + 1; off = input[pos] | (input[pos + 1] << 8) | (input[pos + 2] << 16) | (input[pos + 3] << 24); pos += 4 }
     if (off <= 0 || off > out || out + l > size) throw new Error('snappy copy out of range')
     let from = out - off
-    if (off >= 8 && l <= 16 && out <= room) {
-      // whole words; bytes written past the copy are overwritten by what follows
-      dv.setUint32(out, dv.getUint32(from, true), true)
-      dv.setUint32(out + 4, dv.getUint32(from + 4, true), true)
-      if (l > 8) {
-        dv.setUint32(out + 8, dv.getUint32(from + 8, true), true)
-        dv.setUint32(out + 12, dv.getUint32(from + 12, true), true)
-      }
-      out += l
-    } else if (off >= l && l > 32) { output.copyWithin(out, from, from + l); out += l }
+    if (off >= l && l > 32) { output.copyWithin(out, from, from + l); out += l }
     else for (const stop = out + l; out < stop;) output[out++] = output[from++]
   }
   if (pos !== n || out !== size) throw new Error(`snappy produced ${out} bytes, expected ${size}`)

@@ -57,9 +57,10 @@ function schemaOf(c: ColumnSpec) {
 function plainNumbers(c: Extract<ColumnSpec, { values: Float64Array }>, rows: Uint32Array | undefined, from: number, to: number) {
   const n = to - from, x = c.values
   if (c.type === 'DOUBLE') {
+    // in order, the values' own bytes (copied once, into the file)
+    if (!rows) return new Uint8Array(x.buffer, x.byteOffset + from * 8, n * 8)
     const out = new Float64Array(n)
-    if (rows) for (let i = 0; i < n; i++) out[i] = x[rows[from + i]]
-    else out.set(x.subarray(from, to))
+    for (let i = 0; i < n; i++) out[i] = x[rows[from + i]]
     return new Uint8Array(out.buffer)
   }
   if (c.type === 'INT32') {
@@ -92,12 +93,15 @@ const zigzag = (v: number) => (v >= 0 ? 2 * v : -2 * v - 1)
 function deltaNumbers(x: Float64Array, rows: Uint32Array | undefined, from: number, to: number): Uint8Array | undefined {
   const n = to - from
   // every delta at once; per block, the least delta and each miniblock's greatest in one pass
-  const d = new Float64Array(n)
+  if (deltas.length < n) deltas = new Float64Array(Math.max(n, deltas.length * 2))
+  const d = deltas
   if (rows) { let prev = x[rows[from]]; for (let i = 1; i < n; i++) { const v = x[rows[from + i]]; d[i] = v - prev; prev = v } } else deltasOf(x, from, n, d)
   const first = x[rows ? rows[from] : from]
   const head: number[] = []
   uleb(128, head); uleb(4, head); uleb(n, head); uleb(zigzag(first), head)
-  const out = new Uint8Array(head.length + Math.ceil((n - 1) / 128) * (12 + 4 + 4 * 32 * 4) + 16)
+  const room = head.length + Math.ceil((n - 1) / 128) * (12 + 4 + 4 * 32 * 4) + 16
+  if (packed.length < room) packed = new Uint8Array(Math.max(room, packed.length * 2))
+  const out = packed
   out.set(head)
   let p = head.length
   const h: number[] = []
@@ -122,8 +126,12 @@ function deltaNumbers(x: Float64Array, rows: Uint32Array | undefined, from: numb
       else if (width > 0) p = packSmall(d, lo, hi, min, width, out, p)
     }
   }
-  return out.subarray(0, p)
+  return out.slice(0, p)
 }
+
+/** Scratch of the delta encoder, reused from page to page (pages are packed one at a time). */
+let deltas = new Float64Array(1 << 16)
+let packed = new Uint8Array(1 << 18)
 
 function deltasOf(x: Float64Array, from: number, n: number, d: Float64Array) {
   for (let i = 1; i < n; i++) d[i] = x[from + i] - x[from + i - 1]
@@ -191,10 +199,12 @@ function plainStrings(dict: string[]) {
 function dictionaryIndexes(codes: Uint8Array, rows: Uint32Array | undefined, from: number, to: number, size: number) {
   const n = to - from
   const width = Math.max(1, Math.ceil(Math.log2(Math.max(2, size))))
-  const at = (i: number) => codes[rows ? rows[from + i] : from + i]
+  // the codes in row order, gathered once (a view, without `rows`)
+  let x = codes.subarray(from, to)
+  if (rows) { x = new Uint8Array(n); for (let i = 0; i < n; i++) x[i] = codes[rows[from + i]] }
+  const first = n ? x[0] : 0
   let same = true
-  const first = n ? at(0) : 0
-  for (let i = 1; i < n && same; i++) same = at(i) === first
+  for (let i = 1; i < n && same; i++) same = x[i] === first
   const head = (v: number, out: number[]) => { do { let b = v & 0x7f; v = Math.floor(v / 128); if (v) b |= 0x80; out.push(b) } while (v) }
   if (same) {
     const h: number[] = [width]
@@ -207,9 +217,20 @@ function dictionaryIndexes(codes: Uint8Array, rows: Uint32Array | undefined, fro
   head(groups * 2 + 1, h)
   const out = new Uint8Array(h.length + groups * width)
   out.set(h)
-  let p = h.length, acc = 0, bits = 0
+  let p = h.length
+  if (width === 1) {
+    // flags (such as side): eight rows a byte
+    const whole = n >> 3
+    for (let g = 0; g < whole; g++) {
+      const i = g << 3
+      out[p++] = x[i] | (x[i + 1] << 1) | (x[i + 2] << 2) | (x[i + 3] << 3) | (x[i + 4] << 4) | (x[i + 5] << 5) | (x[i + 6] << 6) | (x[i + 7] << 7)
+    }
+    if (whole < groups) { let b = 0; for (let i = whole << 3; i < n; i++) b |= x[i] << (i & 7); out[p++] = b }
+    return out
+  }
+  let acc = 0, bits = 0
   for (let i = 0; i < groups * 8; i++) {
-    acc |= (i < n ? at(i) : 0) << bits
+    acc |= (i < n ? x[i] : 0) << bits
     bits += width
     while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
   }
@@ -227,11 +248,13 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
   const out = new Parts()
   out.push(MAGIC)
   const row_groups: any[] = []
+  const schemas = columns.map(schemaOf)
   for (let from = 0; from < n || (from === 0 && n === 0); from += rowGroupSize) {
     const to = Math.min(n, from + rowGroupSize)
     const chunks: any[] = []
     let groupBytes = 0
-    for (const c of columns) {
+    for (let ci = 0; ci < columns.length; ci++) {
+      const c = columns[ci]
       const start = out.offset
       let dictionary_page_offset: bigint | undefined
       let uncompressed = 0
@@ -259,7 +282,7 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
       } as any))
       out.push(packed)
       uncompressed += body.length
-      const schema = schemaOf(c)
+      const schema = schemas[ci]
       chunks.push({
         file_offset: BigInt(start),
         meta_data: {
@@ -273,7 +296,7 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
     row_groups.push({ columns: chunks, total_byte_size: BigInt(groupBytes), num_rows: BigInt(to - from) })
     if (n === 0) break
   }
-  const schema = [{ name: 'root', num_children: columns.length }, ...columns.map(schemaOf)]
+  const schema = [{ name: 'root', num_children: columns.length }, ...schemas]
   out.thrift((w) => writeMetadata(w, { version: 2, created_by: 'ticklake', schema, num_rows: BigInt(n), row_groups } as any)) // footer and its length
   out.push(MAGIC)
   return out.bytes()
@@ -281,17 +304,33 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
 
 const MAGIC = new TextEncoder().encode('PAR1')
 
-/** A file built as a list of parts (page bodies as they are, headers from small thrift buffers), joined once. */
+/**
+ * A file built as a list of parts, joined once: page bodies as they are, and the thrift headers
+ * and footer all written into one growing buffer, kept as [start, end) ranges of it (the buffer
+ * may move as it grows, so the ranges are resolved at the end).
+ */
 class Parts {
-  list: Uint8Array[] = []
+  list: (Uint8Array | number)[] = []
   offset = 0
+  meta = new ByteWriter(4096)
   push(b: Uint8Array) { this.list.push(b); this.offset += b.length }
   /** Pushes what `write` writes (thrift by hyparquet-writer); returns its length. */
-  thrift(write: (w: ByteWriter) => void) { const w = new ByteWriter(256); write(w); const b = w.getBytes(); this.push(b); return b.length }
+  thrift(write: (w: ByteWriter) => void) {
+    const start = this.meta.index
+    write(this.meta)
+    const length = this.meta.index - start
+    this.list.push(start, length)
+    this.offset += length
+    return length
+  }
   bytes() {
     const out = new Uint8Array(this.offset)
+    const meta = new Uint8Array(this.meta.buffer)
     let at = 0
-    for (const b of this.list) { out.set(b, at); at += b.length }
+    for (let i = 0; i < this.list.length; i++) {
+      const b = this.list[i]
+      if (typeof b === 'number') { const length = this.list[++i] as number; out.set(meta.subarray(b, b + length), at); at += length } else { out.set(b, at); at += b.length }
+    }
     return out
   }
 }
