@@ -9,6 +9,7 @@
  * 429s and 500s at a seeded rate. `calls()` is the ground truth of tests: every request, its status
  * and what was served. Also serves `/api/v3/ping` and `/api/v3/simple/supported_vs_currencies`.
  */
+import { prng } from '../exchange/index'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -74,17 +75,6 @@ export interface FakeCoinGecko {
   calls(): Call[]
   setFaults(f: Partial<Faults>): void
   close(): Promise<void>
-}
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function prng(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7)
