@@ -155,6 +155,27 @@ describe('the candle handler', () => {
     expect(after[0].trades).toBe(before[0].trades + 1)
   })
 
+  it('announces each final candle once: a duplicate event announces nothing, a later file only what it made final', async () => {
+    seed = 5
+    const trades = makeTrades(120)
+    const store = memoryStore()
+    const sent: { channel: string; open_time: number }[] = []
+    const publish = async (channel: string, m: any) => { sent.push({ channel, open_time: m.candle.open_time }) }
+    const handler = createCandlesHandler({ store, publish, now: () => NOW, announceMs: 86_400_000 })
+    const [first, second] = bronzeFiles(trades, 2).filter((f) => f.key.includes('dt=2026-11-24/hour=23'))
+    expect(second).toBeDefined()
+    const e1 = await put(store, first)
+    await handler(e1)
+    const once = sent.length
+    expect(once).toBeGreaterThan(0)
+    await handler(e1) // the same event again
+    expect(sent.length).toBe(once)
+    await handler(await put(store, second))
+    const keys = sent.map((x) => `${x.channel} ${x.open_time}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(sent.length).toBeGreaterThan(once)
+  })
+
   it('lets no run that read an older view overwrite a newer result (older state refused, stale gold write retried)', async () => {
     for (const pauseAt of ['checkpoint', 'gold'] as const) {
       seed = 5

@@ -17,7 +17,7 @@ export interface CandlesDeps {
   store: ObjectStore
   publish?: (channel: string, message: ServerMessage) => Promise<unknown>
   now?: () => number
-  /** Final candles closed within this window are announced (older ones were already). */
+  /** Final candles older than this are not announced, even when they just became final (a backfill's). */
   announceMs?: number
 }
 
@@ -39,7 +39,8 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
     const r = await recomputeHour({ store: deps.store, ...h, now })
     for (const [tf, candles] of Object.entries(r.byTf) as [Timeframe, Candle[]][]) {
       const channel = candleChannel(h.exchange, h.symbol, tf)
-      for (const candle of candles.filter((c) => c.final && c.close_time > now - (deps.announceMs ?? 120_000))) {
+      // only what became final in this run: a rerun of the hour (a duplicate event, a late file) announces nothing twice
+      for (const candle of candles.filter((c) => c.final && c.close_time >= r.previousComplete && c.close_time > now - (deps.announceMs ?? 120_000))) {
         await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
       }
     }

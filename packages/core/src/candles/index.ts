@@ -120,16 +120,16 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefin
  * Writes an hour's state unless the stored one is as new or newer (then returns that one): an
  * older view never replaces a newer one, whatever order runs finish in.
  */
-export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries): Promise<{ state: HourState; written: boolean }> {
+export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries): Promise<{ state: HourState; written: boolean; previous?: HourState }> {
   const key = candleStateKey(next.exchange, next.symbol, next.dt, next.hour)
   for (let attempt = 0; ; attempt++) {
     const head = await store.head(key)
     const current = head ? await readJson<HourState>(store, key) : undefined
-    if (current && !newer(next, current)) return { state: current, written: false }
+    if (current && !newer(next, current)) return { state: current, written: false, previous: current }
     const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
     try {
       await store.put(key, JSON.stringify(state), head ? { ifMatch: head.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
-      return { state, written: true }
+      return { state, written: true, previous: current }
     } catch (e) {
       if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
     }
@@ -356,6 +356,11 @@ export interface HourResult {
   key: string
   /** False when a newer view of the hour was already stored (this run's view was older). */
   stateWritten: boolean
+  /**
+   * The completeness horizon (ms) of the hour's view before this run (-Infinity for the first):
+   * candles closing at or after it became final in this run, the ones to announce.
+   */
+  previousComplete: number
 }
 
 /**
@@ -378,7 +383,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
   const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
   const state = stateOf(minutes, { exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1 })
-  const { state: stored, written } = await writeHourState(job.store, state, o.writeRetries)
+  const { state: stored, written, previous } = await writeHourState(job.store, state, o.writeRetries)
   const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored)
   // the next day's first minutes may be flat at this day's last close: rewrite them if that day has begun
   const next = partitionOf(Date.parse(`${job.dt}T00:00:00Z`) + DAY).dt
@@ -388,7 +393,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: inHour.length, duplicates: silver.duplicates, nulls: silver.nulls, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written }
+  return { trades: inHour.length, duplicates: silver.duplicates, nulls: silver.nulls, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
 }
 
 /** Replaces `[from, until)` of the serving window of `candles[0].tf` (1m when empty) with `candles`, keeping the newest `keep`. */
