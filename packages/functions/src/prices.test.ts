@@ -4,7 +4,7 @@ import { readParquet } from '@ticklake/core/parquet'
 import { memoryStore } from '@ticklake/local/store/index'
 import { scheduledEvent, lambdaContext, schedule } from '@ticklake/local/scheduler/index'
 import { startFakeCoinGecko, type FakeCoinGecko } from '@ticklake/local/coingecko/index'
-import { configFromEnv, createPricesHandler } from './prices'
+import { RESUME_KEY, configFromEnv, createPricesHandler } from './prices'
 
 const fakes: FakeCoinGecko[] = []
 afterEach(async () => { for (const f of fakes.splice(0)) await f.close() })
@@ -37,6 +37,21 @@ describe('prices function', () => {
     expect(Date.now() - stopped).toBeLessThan(1_000)
     expect(s.runs()).toBe(1)
     expect(logs[0]).toMatch(/^p failed: .*key/i)
+  })
+
+  it('keeps a Retry-After that outlasts the invocation in the lake, and the next invocation sends nothing before it', async () => {
+    const cg = await startFakeCoinGecko({ coins: ['bitcoin'], faults: { fail429: 1, fail500: 0, retryAfterSec: 60 } })
+    fakes.push(cg)
+    const store = memoryStore()
+    const handler = createPricesHandler({ coins: ['bitcoin'], currencies: ['usd'], baseUrl: cg.url }, { store })
+    const first = await handler(scheduledEvent('p'), lambdaContext('p', 2_500))
+    expect(first.backoffs).toBe(1)
+    expect(first.resumeAt).toBeGreaterThan(Date.now() + 50_000)
+    expect(JSON.parse(new TextDecoder().decode((await store.get(RESUME_KEY))!)).resume_at).toBe(first.resumeAt)
+    const calls = cg.calls().length
+    const second = await handler(scheduledEvent('p'), lambdaContext('p', 2_500))
+    expect(cg.calls().length).toBe(calls)
+    expect(second).toMatchObject({ requests: 0, resumeAt: first.resumeAt })
   })
 
   it('reads coins, currencies, host and key from the environment', () => {

@@ -20,10 +20,34 @@ const MARGIN_MS = 2_000
  */
 export const createPricesHandler = (config: PricesConfig, deps: PricesDeps) =>
   async (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
+    // a Retry-After that outlasted the last invocation is kept in the lake, so the next one (any container) honours it
+    const wait = (await readResume(deps.store)) - Date.now()
+    if (wait > 0) {
+      deps.log?.(`coingecko: asked to wait ${Math.ceil(wait / 1000)} s more before the next request`)
+      await sleep(Math.min(wait, Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS)), deps.signal)
+      if (Date.now() < (await readResume(deps.store))) return { polls: 0, rows: 0, errors: 0, backoffs: 0, requests: 0, problems: 0, resumeAt: await readResume(deps.store) }
+    }
     const summary = await pollPrices({ ...config, ...deps, budgetMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) })
+    if (summary.resumeAt) await deps.store.put(RESUME_KEY, JSON.stringify({ resume_at: summary.resumeAt }), { contentType: 'application/json' })
     if (summary.stopped) throw new Error(summary.stopped)
     return summary
   }
+
+/** Where a Retry-After that outlasts an invocation is kept. */
+export const RESUME_KEY = 'state/prices/coingecko.json'
+
+async function readResume(store: PricesDeps['store']): Promise<number> {
+  try {
+    const bytes = await store.get(RESUME_KEY)
+    return bytes ? Number(JSON.parse(new TextDecoder().decode(bytes)).resume_at) || 0 : 0
+  } catch { return 0 }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  if (ms <= 0 || signal?.aborted) return resolve()
+  const t = setTimeout(resolve, ms)
+  signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+})
 
 /** Settings from the function's environment (set by stacks/ in AWS). */
 export function configFromEnv(env = process.env): PricesConfig {

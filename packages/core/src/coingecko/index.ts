@@ -288,6 +288,8 @@ export interface PollSummary {
   problems: number
   /** Set when polling stopped before the budget for a reason a retry cannot fix (bad key, bad ids). */
   stopped?: string
+  /** Epoch ms before which CoinGecko asked not to be called again (a Retry-After or backoff that outlasted the budget). */
+  resumeAt?: number
 }
 
 type Outcome =
@@ -360,6 +362,7 @@ export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
   let nextAt = now()
   let retries = 0
   let limited = 0
+  let limitedUntil = 0
   /** Waits until `at` unless that is past the deadline; false when polling should end. */
   const waitUntil = async (at: number) => {
     if (at >= deadline) return false
@@ -381,6 +384,7 @@ export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
       const pause = out.waitMs ?? backoffMs(limited, s.backoffBaseMs, s.backoffMaxMs, random)
       log(`${out.message}; waiting ${Math.round(pause)} ms${out.waitMs === undefined ? ' (no Retry-After: exponential backoff)' : ' (Retry-After)'}`)
       nextAt = now() + pause
+      limitedUntil = nextAt
       continue
     }
     if (out.kind === 'retry') {
@@ -420,5 +424,6 @@ export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
       log(`coingecko: writing the poll failed (${(e as Error)?.message ?? e}); the next poll goes on`)
     }
   }
+  if (limitedUntil > now()) summary.resumeAt = limitedUntil
   return summary
 }
