@@ -3,6 +3,7 @@
  * CoinGecko's `simple/price` for the configured coins and currencies with core's `pollPrices` for
  * the invocation's remaining time, within the rate limit, into `bronze/prices/`.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
 import { pollPrices, type PollOptions } from '@ticklake/core/coingecko'
@@ -25,7 +26,8 @@ export const createPricesHandler = (config: PricesConfig, deps: PricesDeps) =>
     if (wait > 0) {
       deps.log?.(`coingecko: asked to wait ${Math.ceil(wait / 1000)} s more before the next request`)
       await sleep(Math.min(wait, Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS)), deps.signal)
-      if (Date.now() < (await readResume(deps.store))) return { polls: 0, rows: 0, errors: 0, backoffs: 0, requests: 0, problems: 0, resumeAt: await readResume(deps.store) }
+      const resumeAt = await readResume(deps.store) // read again: another run may have moved it
+      if (Date.now() < resumeAt) return { polls: 0, rows: 0, errors: 0, backoffs: 0, requests: 0, problems: 0, resumeAt }
     }
     const summary = await pollPrices({ ...config, ...deps, budgetMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) })
     if (summary.resumeAt) await deps.store.put(RESUME_KEY, JSON.stringify({ resume_at: summary.resumeAt }), { contentType: 'application/json' })
@@ -43,11 +45,8 @@ async function readResume(store: PricesDeps['store']): Promise<number> {
   } catch { return 0 }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  if (ms <= 0 || signal?.aborted) return resolve()
-  const t = setTimeout(resolve, ms)
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-})
+/** Sleeps `ms`, or less if `signal` aborts. */
+const sleep = (ms: number, signal?: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
 /** Settings from the function's environment (set by stacks/ in AWS). */
 export function configFromEnv(env = process.env): PricesConfig {

@@ -30,6 +30,7 @@
  *   (https://docs.coingecko.com/changelog/improved-update-frequency-for-selected-pro-api-endpoints), so
  *   polling faster than every 30 s mostly reads the same snapshot.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { partitionOf } from '../lake/index'
 import type { Column } from '../market/index'
 import { writeParquet } from '../parquet/index'
@@ -235,14 +236,7 @@ export function rateWindow(limit: number, windowMs = 60_000) {
 }
 
 /** Sleeps `ms`, or less if `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal) {
-  return new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
-    const t = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
+const sleep = (ms: number, signal?: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
 /** File name of a poll's files: the compact UTC time of receipt, `20261124T153000123Z`. */
 const fileName = (ms: number) => new Date(ms).toISOString().replace(/[-:.]/g, '')

@@ -8,7 +8,7 @@
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../market/index'
 import { setWeightPauseListener } from '../binance/index'
-import { coinbaseVenue } from '../coinbase/index'
+import { coinbaseVenue, sequenceTracker } from '../coinbase/index'
 import { binanceVenue, type Venue } from './venue'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../lake/index'
@@ -218,7 +218,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     if (stopped) return
     const socket = new WebSocket(venue.streamUrl())
     ws = socket
-    let lastSeq: number | undefined
+    const sequence = sequenceTracker({ first: 0 })
     let lastSeen = now()
     const alive = () => { lastSeen = now() }
     const watchdog = setInterval(() => {
@@ -256,13 +256,12 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
       if (venue.sequenced && r.sequence !== undefined) {
         // Numbers count every frame of this connection from 0: a jump means frames were lost, and
         // with them perhaps the last trades before a quiet spell, which no later id would reveal.
-        const expected = lastSeq === undefined ? 0 : lastSeq + 1
-        if (r.sequence > expected) {
+        const c = sequence.check(r.sequence)
+        if (c.gap) {
           sum.sequenceGaps++
-          log(`stream lost frames ${expected}..${r.sequence - 1}; catching up over REST`)
+          log(`stream lost frames ${c.expected}..${r.sequence - 1}; catching up over REST`)
           for (const st of states.values()) { st.catchUp = true; void work(st) }
         }
-        if (lastSeq === undefined || r.sequence > lastSeq) lastSeq = r.sequence
       }
       if (r.trades) {
         for (const t of r.trades) {

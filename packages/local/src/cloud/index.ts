@@ -4,6 +4,7 @@
  * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
  * all on one port. `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -68,12 +69,8 @@ export interface CloudOptions extends Partial<typeof defaults> {
   log?: (line: string) => void
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (ms <= 0 || signal.aborted) return resolve()
-  const t = setTimeout(resolve, ms)
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-})
+/** Resolves after `ms`, or at once when `signal` aborts (the listener goes with the timer). */
+const sleep = (ms: number, signal: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
 export interface Cloud {
   url: string
