@@ -3,6 +3,7 @@
 // (`sst secret set ApiKeys '<json from ticklake keys add>'`).
 import { lake } from './lake'
 import { realtime } from './realtime'
+import { config } from './pipeline'
 
 export const apiKeys = new sst.Secret('ApiKeys', '[]')
 
@@ -20,6 +21,8 @@ const fn = {
     TICKLAKE_FIREHOSE_STREAM: lake.trades.name,
     TICKLAKE_API_KEYS: apiKeys.value,
     TICKLAKE_WS_URL: realtime.ws.url,
+    TICKLAKE_EXCHANGE: config.properties.exchange,
+    TICKLAKE_SYMBOLS: config.properties.symbols,
   },
   permissions: [
     { actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'], resources: [lake.workgroup.arn] },

@@ -16,7 +16,6 @@ const parquet = {
   outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
   serDeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
 }
-const exchanges = 'binance,binance-us,binance-futures,coinbase'
 
 /**
  * A Parquet table under `folder`, partitioned (with partition projection) by `partitions` among
@@ -25,7 +24,8 @@ const exchanges = 'binance,binance-us,binance-futures,coinbase'
  */
 function table(id: string, name: string, folder: string, columns: Column<any>[], partitions: string[], o: { firehose?: boolean } = {}) {
   const projection: Record<string, Record<string, string>> = {
-    exchange: { type: 'enum', values: exchanges },
+    // injected, not an enum: POST /api/ingest takes any exchange name, and every query pins exchange = ?
+    exchange: { type: 'injected' },
     symbol: { type: 'injected' },
     tf: { type: 'enum', values: '1m,5m,15m,1h,4h,1d' },
     dt: { type: 'date', format: 'yyyy-MM-dd', range: '2017-01-01,NOW', interval: '1', 'interval.unit': 'DAYS' },
@@ -96,7 +96,8 @@ function deliveryStream(name: string, folder: string, glueTable: aws.glue.Catalo
       bufferingSize: 64,
       bufferingInterval: 60,
       prefix: firehosePrefix(folder),
-      errorOutputPrefix: `dlq/firehose/${folder.replace('/', '-')}/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/`,
+      // where the local Firehose emulator puts them too, and what /api/status counts as conversion errors
+      errorOutputPrefix: 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/',
       dynamicPartitioningConfiguration: { enabled: true },
       processingConfiguration: {
         enabled: true,

@@ -4,7 +4,7 @@
 import { lake } from './lake'
 import { realtime } from './realtime'
 
-const config = new sst.Linkable('TicklakeConfig', {
+export const config = new sst.Linkable('TicklakeConfig', {
   properties: { exchange: process.env.TICKLAKE_EXCHANGE ?? 'binance', symbols: process.env.TICKLAKE_SYMBOLS ?? 'BTC-USDT,ETH-USDT' },
 })
 const live = {

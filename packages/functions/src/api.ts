@@ -48,6 +48,11 @@ export function awsApiDeps(env = process.env): ApiDeps {
     keys: jsonKeyStore(env.TICKLAKE_API_KEYS),
     exchange: env.TICKLAKE_EXCHANGE,
     log: (line) => console.log(line),
+    // what the page asks first: the exchange, its symbols and where the WebSocket API is
+    health: () => ({
+      source: 'live', simulated: false, exchange: env.TICKLAKE_EXCHANGE ?? 'binance',
+      symbols: (env.TICKLAKE_SYMBOLS ?? 'BTC-USDT').split(',').map((s) => s.trim()).filter(Boolean), ws: env.TICKLAKE_WS_URL,
+    }),
   }
 }
 

@@ -50,8 +50,11 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
 }
 
 /** AWS entry point: the bucket named by the environment. */
+let run: ReturnType<typeof createCandlesHandler> | undefined
 export const handler = middy<S3Event>().handler((event: S3Event) => {
   const bucket = process.env.TICKLAKE_BUCKET
   if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  return createCandlesHandler({ store: s3Store(bucket), publish: awsPublish() })(event)
+  // one store per container, as locally: the job remembers on it which files it wrote, and skips re-reading them
+  run ??= createCandlesHandler({ store: s3Store(bucket), publish: awsPublish() })
+  return run(event)
 })

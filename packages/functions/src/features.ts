@@ -32,8 +32,10 @@ export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: s
 }
 
 /** AWS entry point: the bucket named by the environment. */
+let run: ReturnType<typeof createFeaturesHandler> | undefined
 export const handler = middy<S3Event>().handler((event: S3Event) => {
   const bucket = process.env.TICKLAKE_BUCKET
   if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  return createFeaturesHandler({ store: s3Store(bucket) })(event)
+  run ??= createFeaturesHandler({ store: s3Store(bucket) }) // one store (and S3 client) per container
+  return run(event)
 })
