@@ -15,7 +15,8 @@ import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '../packages/core/src/market/index'
 import { writeParquet } from '../packages/core/src/parquet/index'
-import { bronzeQuotesPrefix, goldCandlesKey, silverTradesKey } from '../packages/core/src/lake/index'
+import { bronzeQuotesPrefix, bronzeTradesPrefix, goldCandlesKey } from '../packages/core/src/lake/index'
+import { updateSilverTable } from '../packages/core/src/silver/index'
 import { FEATURE_COLUMNS, LOOKBACK, tradeFeatures, type TradeSeries } from '../packages/core/src/features/index'
 import { candlesOf, quotesFor, trades as tape } from '../packages/core/src/features/synthetic'
 import { fileStore } from '../packages/local/src/store/index'
@@ -81,7 +82,9 @@ export async function writeDay(dir: string, n: number, o: typeof defaults): Prom
     price = hour.at(-1)?.price ?? price
     id += count
     const p = { dt: o.day, hour: String(h).padStart(2, '0') }
-    await store.put(silverTradesKey(o.exchange, o.symbol, p.dt, p.hour), writeParquet(TRADE_COLUMNS, hour))
+    // silver as the candle job writes it: a bronze file, merged by the production silver step
+    await store.put(`${bronzeTradesPrefix(o.exchange, o.symbol, p.dt, p.hour)}trades-${p.hour}.parquet`, writeParquet(TRADE_COLUMNS, hour))
+    await updateSilverTable(store, o.exchange, o.symbol, p.dt, p.hour)
     await store.put(`${bronzeQuotesPrefix(o.exchange, o.symbol, p.dt, p.hour)}quotes-${p.hour}.parquet`, writeParquet(QUOTE_COLUMNS, quotesFor(hour, o.quoteEvery, o.seed + 100 + h), { nullable: true }))
     await store.put(goldCandlesKey(o.exchange, o.symbol, '1m', p.dt, p.hour), writeParquet(CANDLE_COLUMNS, candlesOf(hour, start, start + 3_600_000)))
     for (const t of hour) { all.tradeId[at] = t.trade_id; all.ts[at] = t.ts; all.price[at] = t.price; all.qty[at] = t.qty; all.buy[at] = t.side === 'buy' ? 1 : 0; at++ }

@@ -9,6 +9,7 @@
 import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverTradesKey } from '../lake/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readColumns, writeColumns } from './columnar'
+import { readTradeColumns } from '../parquet/index'
 import { candleIndicators, type CandleSeries } from './indicators'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS, HORIZONS, LOOKBACK } from './schema'
 import { tradeFeatures, type QuoteSeries, type TradeSeries } from './trades'
@@ -36,7 +37,6 @@ const hourStart = (h: HourRef) => Date.parse(`${h.dt}T${h.hour}:00:00Z`)
 /** The hour `k` hours after `h` (negative: before). */
 export const shiftHour = <T extends HourRef>(h: T, k: number): T => ({ ...h, ...partitionOf(hourStart(h) + k * HOUR) })
 
-const TRADE_READ = { trade_id: 'number', ts: 'number', price: 'number', qty: 'number', side: 'string' } as const
 const QUOTE_READ = { ts: 'number', bid: 'number', ask: 'number', bid_qty: 'number', ask_qty: 'number' } as const
 const CANDLE_READ = { open_time: 'number', high: 'number', low: 'number', close: 'number', volume: 'number', quote_volume: 'number', final: 'number' } as const
 
@@ -56,10 +56,8 @@ async function readSilver(store: ObjectStore, h: HourRef): Promise<{ key: string
   if (hit) return { key, etag: head.etag, series: hit }
   const bytes = await store.get(key)
   if (!bytes) return undefined
-  const c = await readColumns(bytes, TRADE_READ)
-  const buy = new Uint8Array(c.rows)
-  for (let i = 0; i < c.rows; i++) buy[i] = c.side[i] === 'buy' ? 1 : 0
-  const series: TradeSeries = { length: c.rows, tradeId: c.trade_id, ts: c.ts, price: c.price, qty: c.qty, buy }
+  const { columns: c } = await readTradeColumns(bytes) // core's decoder, as the candle job reads silver
+  const series: TradeSeries = { length: c.length, tradeId: c.trade_id, ts: c.ts, price: c.price, qty: c.qty, buy: c.buy }
   decoded.set(id, series)
   for (const k of decoded.keys()) if (decoded.size > defaults.decodedHours) decoded.delete(k)
   return { key, etag: head.etag, series }
