@@ -13,84 +13,27 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import { isMainThread } from 'node:worker_threads'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Candle, type Timeframe } from '../packages/core/src/market/index'
-import { readTradeColumns, writeParquet, type TradeColumns } from '../packages/core/src/parquet/index'
-import { bronzeTradesPrefix } from '../packages/core/src/lake/index'
+import { readTradeColumns, writeTable, type TradeColumns } from '../packages/core/src/parquet/index'
+import { bronzeTradesPrefix, goldCandleFileKey } from '../packages/core/src/lake/index'
 import type { ObjectStore } from '../packages/core/src/ports/index'
 import * as candles from '../packages/core/src/candles/index'
 import { createCandlesHandler } from '../packages/functions/src/candles'
 import { fileStore, memoryStore, s3Event } from '../packages/local/src/store/index'
 
 export interface Window { exchange: string; symbol: string; from: number; until: number }
-type Kernel = (cols: TradeColumns, o: Window & { prevClose?: number }) => Record<Timeframe, Candle[]> | Candle[]
+/** Core's columnar kernel: trade columns to candles of every timeframe. */
+export const kernel = { name: 'core candlesOfColumns', run: (cols: TradeColumns, w: Window) => candles.candlesOfColumns(cols, w) }
 
-/** Core's kernel when it exists, else the plain loop below; `name` says which ran. */
-export const kernel: { name: string; run: (cols: TradeColumns, w: Window) => Record<Timeframe, Candle[]> } = (() => {
-  const core = (candles as any).candlesOfColumns as Kernel | undefined
-  if (!core) return { name: 'bench loop (core has no candlesOfColumns yet)', run: simpleCandles }
-  return { name: 'core candlesOfColumns', run: (cols, w) => byTimeframe(core(cols, w)) }
-})()
-
-function byTimeframe(r: Record<Timeframe, Candle[]> | Candle[]): Record<Timeframe, Candle[]> {
-  if (!Array.isArray(r)) return r
-  const out = Object.fromEntries(Object.keys(TIMEFRAMES).map((tf) => [tf, [] as Candle[]])) as Record<Timeframe, Candle[]>
-  for (const c of r) out[c.tf].push(c)
-  return out
-}
-
-/**
- * Candles of every timeframe from columns sorted by trade id, flat candles at the previous close
- * where a bucket has no trade. The stand-in until core's kernel lands; not Binance-exact.
- */
-export function simpleCandles(c: TradeColumns, w: Window): Record<Timeframe, Candle[]> {
-  const out = {} as Record<Timeframe, Candle[]>
-  for (const [tf, ms] of Object.entries(TIMEFRAMES) as [Timeframe, number][]) {
-    const n = Math.ceil((w.until - w.from) / ms)
-    const o = new Float64Array(n), h = new Float64Array(n).fill(-Infinity), l = new Float64Array(n).fill(Infinity), cl = new Float64Array(n)
-    const v = new Float64Array(n), qv = new Float64Array(n), cnt = new Float64Array(n), bv = new Float64Array(n), bqv = new Float64Array(n)
-    const first = new Float64Array(n).fill(-1), last = new Float64Array(n)
-    const bucketUs = ms * 1000
-    const fromUs = w.from * 1000
-    for (let i = 0; i < c.length; i++) {
-      const b = Math.floor((c.ts[i] - fromUs) / bucketUs)
-      if (b < 0 || b >= n) continue
-      const p = c.price[i], q = c.qty[i]
-      if (first[b] < 0) { o[b] = p; first[b] = c.first_trade_id[i] }
-      if (p > h[b]) h[b] = p
-      if (p < l[b]) l[b] = p
-      cl[b] = p
-      last[b] = c.last_trade_id[i]
-      v[b] += q; qv[b] += p * q; cnt[b] += c.trades[i]
-      if (c.buy[i]) { bv[b] += q; bqv[b] += p * q }
-    }
-    const list: Candle[] = []
-    let prev = NaN
-    for (let b = 0; b < n; b++) {
-      const open_time = w.from + b * ms
-      const base = { exchange: w.exchange, symbol: w.symbol, tf, open_time, close_time: open_time + ms - 1, final: true }
-      if (first[b] < 0) { list.push({ ...base, open: prev, high: prev, low: prev, close: prev, volume: 0, quote_volume: 0, trades: 0, taker_buy_volume: 0, taker_buy_quote_volume: 0, vwap: prev, first_trade_id: -1, last_trade_id: -1 }); continue }
-      prev = cl[b]
-      list.push({ ...base, open: o[b], high: h[b], low: l[b], close: cl[b], volume: v[b], quote_volume: qv[b], trades: cnt[b], taker_buy_volume: bv[b], taker_buy_quote_volume: bqv[b], vwap: qv[b] / v[b], first_trade_id: first[b], last_trade_id: last[b] })
-    }
-    out[tf] = list
-  }
-  return out
-}
-
-/** Gold files of a day: 1m per hour, 5m to 4h per day, 1d per year (as DESIGN.md lays out). */
+/** Gold files of a day, at the lake's keys and written as the candle job writes them (core's `goldCandleFileKey`, `writeTable`). */
 export function goldFiles(byTf: Record<Timeframe, Candle[]>, w: Window): { key: string; bytes: Uint8Array }[] {
-  const dt = new Date(w.from).toISOString().slice(0, 10)
-  const base = `gold/candles/exchange=${w.exchange}/symbol=${w.symbol}`
-  const files: { key: string; bytes: Uint8Array }[] = []
-  const hours = new Map<number, Candle[]>()
-  for (const c of byTf['1m']) {
-    const h = new Date(c.open_time).getUTCHours()
-    if (!hours.has(h)) hours.set(h, [])
-    hours.get(h)!.push(c)
+  const files = new Map<string, Candle[]>()
+  for (const tf of Object.keys(TIMEFRAMES) as Timeframe[]) {
+    for (const c of byTf[tf]) {
+      const key = goldCandleFileKey(w.exchange, w.symbol, tf, c.open_time)
+      files.set(key, [...(files.get(key) ?? []), c])
+    }
   }
-  for (const [h, list] of hours) files.push({ key: `${base}/tf=1m/dt=${dt}/hour=${String(h).padStart(2, '0')}.parquet`, bytes: writeParquet(CANDLE_COLUMNS, list) })
-  for (const tf of ['5m', '15m', '1h', '4h'] as const) files.push({ key: `${base}/tf=${tf}/dt=${dt}.parquet`, bytes: writeParquet(CANDLE_COLUMNS, byTf[tf]) })
-  files.push({ key: `${base}/tf=1d/year=${dt.slice(0, 4)}.parquet`, bytes: writeParquet(CANDLE_COLUMNS, byTf['1d']) })
-  return files
+  return [...files].map(([key, list]) => ({ key, bytes: writeTable(CANDLE_COLUMNS, list) }))
 }
 
 /** Decode, kernel, encode: each step's milliseconds and what came out. */

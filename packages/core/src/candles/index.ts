@@ -314,22 +314,6 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
   return { exchange, symbol, tf, updated_at: now, candles: merged }
 }
 
-/**
- * Writes what `make` returns at `key`, only over the version it saw (or where there was none), and
- * calls `make` again when another run wrote meanwhile. `make` may read the current body.
- */
-export async function putFresh(store: ObjectStore, key: string, make: (current: () => Promise<Uint8Array | undefined>) => Promise<Uint8Array | string>, retries = defaults.writeRetries) {
-  for (let attempt = 0; ; attempt++) {
-    const head = await store.head(key)
-    const body = await make(async () => (head ? store.get(key) : undefined))
-    try {
-      return await store.put(key, body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
-    }
-  }
-}
-
 // ---- the hour job ------------------------------------------------------------------------------
 
 /** The rows of `t` whose time falls in `[from, until)` (ms): `t` itself when all do, as they should. */
@@ -394,14 +378,4 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
   return { trades: inHour.length, duplicates: silver.duplicates, nulls: silver.nulls, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
-}
-
-/** Replaces `[from, until)` of the serving window of `candles[0].tf` (1m when empty) with `candles`, keeping the newest `keep`. */
-export async function updateServing(store: ObjectStore, exchange: string, symbol: string, from: number, until: number, candles: Candle[], now: number, keep = defaults.servingCandles) {
-  const tf = candles[0]?.tf ?? '1m'
-  const key = servingKey(exchange, symbol, tf)
-  await putFresh(store, key, async () => {
-    const head = await store.head(key)
-    return JSON.stringify(await mergeServing(store, { key, etag: head?.etag }, exchange, symbol, tf, from, until, candles, now, keep))
-  })
 }
