@@ -57,10 +57,14 @@ export function awsDeps(e: Event, env = process.env): RealtimeDeps {
   if (!table) throw new Error('realtime handlers not configured: TICKLAKE_CONNECTIONS_TABLE (the DynamoDB connections table) must be set')
   objects ??= s3Store(bucket)
   store ??= dynamoConnectionStore(table)
-  const endpoint = endpointOf(e, env)
-  const poster = posters.get(endpoint) ?? apigwPoster(endpoint)
-  posters.set(endpoint, poster)
-  return { store, poster, objects }
+  return { store, poster: posterFor(endpointOf(e, env)), objects }
+}
+
+/** One management-API poster (and SDK client) per endpoint for the container's life. */
+function posterFor(endpoint: string) {
+  let poster = posters.get(endpoint)
+  if (!poster) posters.set(endpoint, (poster = apigwPoster(endpoint)))
+  return poster
 }
 
 /**
@@ -73,8 +77,7 @@ export function awsPublish(env = process.env): ((channel: string, message: Serve
   const endpoint = env.TICKLAKE_WS_ENDPOINT
   if (!table || !endpoint) return undefined
   store ??= dynamoConnectionStore(table)
-  const poster = posters.get(endpoint) ?? apigwPoster(endpoint)
-  posters.set(endpoint, poster)
+  const poster = posterFor(endpoint)
   return (channel, message) => broadcast({ store: store!, poster, channel, message })
 }
 

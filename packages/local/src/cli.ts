@@ -108,22 +108,15 @@ export function parseDuration(s: string): number {
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
 }
 
-/** True when Coinbase's Exchange REST API answers `/time` within `timeoutMs`; else the reason. */
-export async function coinbaseReachable(restUrl: string, timeoutMs = 4_000): Promise<true | string> {
+/**
+ * True when `url` answers within `timeoutMs` (Binance's and CoinGecko's `/ping`, Coinbase's
+ * `/time`); else the reason, in one line.
+ */
+export async function reachable(url: string, timeoutMs = 4_000): Promise<true | string> {
   try {
-    const res = await fetch(`${restUrl}/time`, { signal: AbortSignal.timeout(timeoutMs) })
-    return res.ok ? true : `HTTP ${res.status}`
-  } catch (e: any) {
-    return e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(e))
-  }
-}
-
-/** True when a REST API (Binance's, CoinGecko's) answers `/ping` within `timeoutMs`; else the reason. */
-export async function binanceReachable(base: string, timeoutMs = 4_000): Promise<true | string> {
-  try {
-    const res = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(timeoutMs) })
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
     if (res.ok) return true
-    return res.status === 451 ? 'HTTP 451: Binance refuses this region' : `HTTP ${res.status}`
+    return res.status === 451 ? 'HTTP 451: this region is refused' : `HTTP ${res.status}`
   } catch (e: any) {
     return e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(e))
   }
@@ -143,7 +136,7 @@ async function start(argv: string[]) {
 
   let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
   // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
-  const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : binanceReachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3`)
+  const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
   if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
   const venue = coinbase ? { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' } : ENDPOINTS[values.exchange!]
   if (!venue) throw new Error(`--exchange is one of ${[...Object.keys(ENDPOINTS), 'coinbase'].join(', ')}`)
@@ -152,7 +145,7 @@ async function start(argv: string[]) {
   let wsUrl = values['ws-url'] ?? venue.ws
   let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
   if (source !== 'sim') {
-    const ok = coinbase ? await coinbaseReachable(restUrl) : await binanceReachable(restUrl + venue.api)
+    const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
     if (ok !== true) {
       if (values.source) throw new Error(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
       console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)

@@ -3,20 +3,16 @@
  * the candle job writes them (one Parquet file per hour under `gold/candles/...`, and the serving
  * window), from a seeded random walk, and a bronze file of recent trades.
  */
+import { prng } from '../exchange/index'
 import { updateSilver } from '@ticklake/core/silver'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
 import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake'
 import { writeParquet } from '@ticklake/core/parquet'
 import type { ObjectStore } from '@ticklake/core/ports'
 
-/** A small seeded generator (mulberry32). */
-export function seeded(seed: number) {
-  return () => { seed |= 0; seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
-}
-
 /** Writes 1440 1m candles of `day` (`2026-11-24`) and returns them, oldest first. */
 export async function writeDayOfCandles(store: ObjectStore, o: { exchange: string; symbol: string; day: string; seed?: number }): Promise<Candle[]> {
-  const rnd = seeded(o.seed ?? 7)
+  const rnd = prng(o.seed ?? 7)
   const start = Date.parse(`${o.day}T00:00:00Z`)
   const candles: Candle[] = []
   let price = 90_000

@@ -136,16 +136,18 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const onCandles = folded('features', features, o.featuresEveryMs)
   if (opts.features !== false) store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onCandles(e) } }) // 1m files only
 
+  // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
+  const trades = firehoseStream(firehose.streamName, firehose.endpoint)
   const ingest = createIngestHandler(
     { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
-    { store, stream: firehoseStream(firehose.streamName, firehose.endpoint), quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
+    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
   const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
   const api = await localApiHandler({
-    dataDir, store, stream: firehoseStream(firehose.streamName, firehose.endpoint), exchange, log,
+    dataDir, store, stream: trades, exchange, log,
     health: () => ({ source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
   })
 

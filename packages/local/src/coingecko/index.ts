@@ -9,7 +9,7 @@
  * 429s and 500s at a seeded rate. `calls()` is the ground truth of tests: every request, its status
  * and what was served. Also serves `/api/v3/ping` and `/api/v3/simple/supported_vs_currencies`.
  */
-import { prng } from '../exchange/index'
+import { hash, prng } from '../exchange/index'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -77,7 +77,6 @@ export interface FakeCoinGecko {
   close(): Promise<void>
 }
 
-const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7)
 
 /** Rounds to `digits` significant digits, as CoinGecko's default precision roughly does. */
 const sig = (v: number, digits = 8) => (v === 0 || !Number.isFinite(v) ? v : Number(v.toPrecision(digits)))

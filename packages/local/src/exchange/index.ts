@@ -80,7 +80,7 @@ export const KLINE_INDEX = { open: 1, high: 2, low: 3, close: 4, volume: 5, quot
  */
 export interface PlantedKline { symbol: string; interval: string; openTime: number; field: keyof typeof KLINE_INDEX; value: string | number }
 
-export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay; planted?: PlantedKline[] }
+export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay }
 
 export interface FakeExchange {
   /** `http://127.0.0.1:PORT` */
@@ -113,7 +113,7 @@ export function prng(seed: number) {
   }
 }
 
-const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7)
+export const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7)
 
 /** A decimal string with 8 decimals as an integer of 1e-8 units: `units8('1.5') === 150000000n`. */
 export const units8 = (s: string) => {
@@ -288,7 +288,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   const start = now()
   /** Generates a book's trades up to `until`, trims the oldest beyond the cap (to 15/16 of it), returns the new ones. */
   const faults: Faults = { ...noFaults, ...options.faults }
-  const planted: PlantedKline[] = [...(options.planted ?? [])]
+  const planted: PlantedKline[] = []
   const chance = prng(o.seed + 7919)
   function advance(b: { gen: ReturnType<typeof generator>; trades: AggTrade[] }, until: number) {
     const before = b.trades.length

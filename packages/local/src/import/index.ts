@@ -14,11 +14,11 @@ import {
   archiveDateMs, checkDigest, csvTrades, parseArchiveName, sha256Of, unzipCsv,
   type ArchiveContext, type ArchiveKind, type RowError,
 } from '@ticklake/core/archive'
-import { bronzeTradesPrefix, dlqKey, partitionOf } from '@ticklake/core/lake'
+import { bronzeTradesPrefix, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, TRADE_COLUMNS, type Exchange, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/parquet'
 import type { ObjectStore } from '@ticklake/core/ports'
-import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
+import { createCandlesHandler } from '@ticklake/functions/candles'
 import { s3Event } from '../store/index'
 
 export const defaults = {
@@ -265,8 +265,8 @@ export function progressBar(p: ImportProgress, width = 20): string {
 export async function buildCandles(store: ObjectStore, keys: string[], onHour?: (hour: string, done: number, total: number) => void) {
   const byHour = new Map<string, string>()
   for (const key of keys) {
-    const [h] = hoursOf(s3Event('ticklake-local', key, 0, ''))
-    if (h) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, key)
+    const h = partitionsOfKey(key)
+    if (h.exchange && h.symbol && h.dt && h.hour) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, key)
   }
   const handler = createCandlesHandler({ store })
   const hours = [...byHour.keys()].sort()
