@@ -38,27 +38,6 @@ export const defaults = {
 const MINUTE = TIMEFRAMES['1m']
 const HOUR = TIMEFRAMES['1h']
 const DAY = TIMEFRAMES['1d']
-const round8 = (x: number) => Math.round(x * 1e8) / 1e8
-
-/**
- * Adds one trade to a live candle (the candle's period must hold the trade). Volumes stay exact
- * decimals (both addends have at most 8 decimals); quote volumes are float sums, the lake's
- * candles correct them.
- */
-export function addTrade(c: Candle, t: Trade) {
-  if (c.trades === 0) { c.open = c.high = c.low = t.price; c.first_trade_id = t.first_trade_id }
-  c.high = Math.max(c.high, t.price)
-  c.low = Math.min(c.low, t.price)
-  c.close = t.price
-  c.volume = round8(c.volume + t.qty)
-  c.quote_volume += t.price * t.qty
-  c.trades += t.trades
-  if (t.side === 'buy') { c.taker_buy_volume = round8(c.taker_buy_volume + t.qty); c.taker_buy_quote_volume += t.price * t.qty }
-  c.vwap = c.quote_volume / c.volume
-  c.last_trade_id = Math.max(c.last_trade_id, t.last_trade_id)
-  c.first_trade_id = Math.min(c.first_trade_id, t.first_trade_id)
-}
-
 /** An empty 1m candle for the minute that holds `tsMs`, ready for `addTrade`. */
 export function emptyCandle(exchange: string, symbol: string, tsMs: number): Candle {
   return { ...flatCandle(exchange, symbol, '1m', Math.floor(tsMs / MINUTE) * MINUTE, 0), first_trade_id: Infinity }

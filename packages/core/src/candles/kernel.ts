@@ -8,7 +8,7 @@
  * candles carry the double nearest to the exact decimal (volumes) or to the exact decimal rounded
  * half up to 8 places (quote volumes), which is what Binance prints in its klines.
  */
-import type { Candle, Timeframe } from '../market/index'
+import type { Candle, Timeframe, Trade } from '../market/index'
 import { TIMEFRAMES } from '../market/index'
 
 export const defaults = {
@@ -300,6 +300,27 @@ export function flatCandle(exchange: string, symbol: string, tf: Timeframe, open
 }
 
 export const ALL_TIMEFRAMES = Object.keys(TIMEFRAMES) as Timeframe[]
+
+const round8 = (x: number) => Math.round(x * 1e8) / 1e8
+
+/**
+ * Adds one trade to a live candle of any timeframe (its period must hold the trade); a candle
+ * without trades takes the trade's price as its open. Volumes stay exact decimals (both addends
+ * have at most 8 decimals); quote volumes are float sums, the lake's candles correct them.
+ */
+export function addTrade(c: Candle, t: Trade) {
+  if (c.trades === 0) { c.open = c.high = c.low = t.price; c.first_trade_id = t.first_trade_id }
+  c.high = Math.max(c.high, t.price)
+  c.low = Math.min(c.low, t.price)
+  c.close = t.price
+  c.volume = round8(c.volume + t.qty)
+  c.quote_volume += t.price * t.qty
+  c.trades += t.trades
+  if (t.side === 'buy') { c.taker_buy_volume = round8(c.taker_buy_volume + t.qty); c.taker_buy_quote_volume += t.price * t.qty }
+  c.vwap = c.volume ? c.quote_volume / c.volume : c.close
+  c.last_trade_id = Math.max(c.last_trade_id, t.last_trade_id)
+  if (c.first_trade_id < 0 || t.first_trade_id < c.first_trade_id) c.first_trade_id = t.first_trade_id
+}
 
 export interface ColumnsOptions extends CandleOptions {
   /** Range of the 1m candles (ms, `until` exclusive); coarser candles cover the periods it touches. */

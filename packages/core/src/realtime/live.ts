@@ -10,6 +10,7 @@
 import type { Candle, Quote, Timeframe, Trade } from '../market/index'
 import { TIMEFRAMES } from '../market/index'
 import { servingKey } from '../lake/index'
+import { addTrade, flatCandle } from '../candles/kernel'
 import type { ObjectStore } from '../ports/index'
 import { candleChannel, isPartial, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from './index'
 
@@ -119,31 +120,8 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
   }
 }
 
-/** A candle of timeframe `tf` opening at `openTime`, with no trade yet (ready for `addToCandle`). */
-export function openCandle(exchange: string, symbol: string, tf: Timeframe, openTime: number): Candle {
-  return {
-    exchange, symbol, tf, open_time: openTime, close_time: openTime + TIMEFRAMES[tf] - 1, open: 0, high: 0, low: 0, close: 0,
-    volume: 0, quote_volume: 0, trades: 0, taker_buy_volume: 0, taker_buy_quote_volume: 0, vwap: 0, first_trade_id: -1, last_trade_id: -1, final: false,
-  }
-}
-
 /** Open time of the `tf` candle that holds `ms` (UTC-aligned). */
 export const periodOf = (tf: Timeframe, ms: number) => Math.floor(ms / TIMEFRAMES[tf]) * TIMEFRAMES[tf]
-
-/** Adds a trade to a candle of any timeframe; a candle without trades takes the trade's price as its open. */
-export function addToCandle(c: Candle, t: Trade) {
-  if (c.trades === 0 && c.volume === 0) { c.open = c.high = c.low = t.price; c.first_trade_id = t.first_trade_id }
-  c.high = Math.max(c.high, t.price)
-  c.low = Math.min(c.low, t.price)
-  c.close = t.price
-  c.volume += t.qty
-  c.quote_volume += t.price * t.qty
-  c.trades += t.trades
-  if (t.side === 'buy') { c.taker_buy_volume += t.qty; c.taker_buy_quote_volume += t.price * t.qty }
-  c.vwap = c.volume ? c.quote_volume / c.volume : c.close
-  if (c.first_trade_id < 0) c.first_trade_id = t.first_trade_id
-  c.last_trade_id = Math.max(c.last_trade_id, t.last_trade_id)
-}
 
 /**
  * The `tf` candle opening at `openTime` rolled up from 1m candles (those inside it, any order);
@@ -153,7 +131,7 @@ export function rollUp(minutes: Candle[], tf: Timeframe, openTime: number): Cand
   const inside = minutes.filter((c) => c.open_time >= openTime && c.open_time < openTime + TIMEFRAMES[tf]).sort((a, b) => a.open_time - b.open_time)
   if (!inside.length) return undefined
   const first = inside[0]
-  const c = { ...openCandle(first.exchange, first.symbol, tf, openTime), open: first.open, high: -Infinity, low: Infinity, final: inside.length === TIMEFRAMES[tf] / 60_000 && inside.every((m) => m.final) }
+  const c = { ...flatCandle(first.exchange, first.symbol, tf, openTime, 0), open: first.open, high: -Infinity, low: Infinity, final: inside.length === TIMEFRAMES[tf] / 60_000 && inside.every((m) => m.final) }
   for (const m of inside) {
     c.high = Math.max(c.high, m.high); c.low = Math.min(c.low, m.low); c.close = m.close
     c.volume += m.volume; c.quote_volume += m.quote_volume; c.trades += m.trades
@@ -263,10 +241,10 @@ export function liveFeed(o: LiveFeedOptions): LiveFeed {
       if (c && open < c.open_time) continue // a late trade of a closed candle: the lake's final has it
       if (!c || open > c.open_time) {
         const base = st.base.get(tf)
-        c = base && base.open_time === open ? { ...base } : openCandle(o.exchange, st.symbol, tf, open)
+        c = base && base.open_time === open ? { ...base } : flatCandle(o.exchange, st.symbol, tf, open, 0)
         st.candles.set(tf, c)
       }
-      if (t.last_trade_id > c.last_trade_id || c.trades === 0) addToCandle(c, t)
+      if (t.last_trade_id > c.last_trade_id || c.trades === 0) addTrade(c, t)
     }
   }
 
