@@ -127,11 +127,10 @@ export const ROUTES: Route[] = [
     method: 'GET', path: '/api/symbols', summary: 'Every exchange and symbol with 1m candles in the lake (found by its serving windows and checkpoints)', params: [], errors: [500],
     response: s.obj({ symbols: s.arr(s.obj({ exchange: s.str(), symbol: s.str(), first_candle: s.time(), last_candle: s.time(), candles: s.int('1m candles held') })) }),
     run: (c) => c.cache.get('symbols', {}, async () => {
-      const symbols = []
-      for (const s of await lakeSymbols(c.deps.store)) {
-        const [span] = await c.deps.engine.query(symbolSpanQuery(s))
-        if (span && Number(span.candles) > 0) symbols.push({ ...s, first_candle: String(span.first_candle), last_candle: String(span.last_candle), candles: Number(span.candles) })
-      }
+      // one query per symbol (Athena's tables need the symbol named), all in flight at once
+      const spans = await Promise.all((await lakeSymbols(c.deps.store)).map(async (s) => ({ s, span: (await c.deps.engine.query(symbolSpanQuery(s)))[0] })))
+      const symbols = spans.filter(({ span }) => span && Number(span.candles) > 0)
+        .map(({ s, span }) => ({ ...s, first_candle: String(span.first_candle), last_candle: String(span.last_candle), candles: Number(span.candles) }))
       return { symbols }
     }),
   },
@@ -195,7 +194,7 @@ export const ROUTES: Route[] = [
         gaps: s.obj({ found: s.int(), filled: s.int(), deferred: s.int(), unfillable: s.int() }, 'trade-id gaps of this exchange and symbol'),
       })),
       dlq: s.obj({ files: s.int('files under dlq/'), by_source: s.map(s.int()), conversion_errors: s.int('files under errors/ (Firehose format conversion)') }),
-      lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold object')) }),
+      lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold candle object')) }),
     }),
     run: (c) => c.cache.get('status', {}, () => status(c)),
   },
@@ -244,11 +243,15 @@ export async function lakeSymbols(store: ObjectStore): Promise<{ exchange: strin
 
 async function status(c: Ctx) {
   const { engine, store } = c.deps
-  const [symbols, quality, dlq, errors, gold] = await Promise.all([lakeSymbols(store), listQuality(store), store.list('dlq/'), store.list('errors/'), store.list('gold/')])
+  const [symbols, quality, dlq, errors, gold] = await Promise.all([lakeSymbols(store), listQuality(store), store.list('dlq/'), store.list('errors/'), store.list('gold/candles/')])
   const sources = []
-  for (const s of symbols) {
-    const recent = await engine.query(lastTradesQuery({ ...s, since: c.now - defaults.rateWindowMs }))
-    const day = await engine.query(lastTradesQuery({ ...s, since: c.now - defaults.statusLookbackMs }))
+  // the per-symbol queries all in flight at once (each an Athena round trip in AWS)
+  const results = await Promise.all(symbols.map((s) => Promise.all([
+    engine.query(lastTradesQuery({ ...s, since: c.now - defaults.rateWindowMs })),
+    engine.query(lastTradesQuery({ ...s, since: c.now - defaults.statusLookbackMs })),
+  ])))
+  for (const [i, s] of symbols.entries()) {
+    const [recent, day] = results[i]
     const recentBy = new Map(recent.map((r) => [String(r.source), Number(r.records)]))
     const gaps = { found: 0, filled: 0, deferred: 0, unfillable: 0 }
     for (const g of quality.gaps) if (g.exchange === s.exchange && g.symbol === s.symbol) { gaps.found++; gaps[g.kind]++ }
