@@ -89,10 +89,10 @@ export function dynamoConnectionStore(table: string, client = new DynamoDBClient
     },
 
     async subscribe(id, channels) {
-      const items = await itemsOf(id)
-      const meta = items.find((it) => it.sk?.S === 'meta')
+      // the meta item and the subscriptions only: the connection's tally counters are not read
+      const [[meta], subs] = await Promise.all([itemsOf(id, 'meta'), itemsOf(id, 's#')])
       if (!meta) return 0
-      const held = new Set(items.filter((it) => it.sk?.S?.startsWith('s#')).map((it) => it.channel?.S))
+      const held = new Set(subs.map((it) => it.channel?.S))
       const added = [...new Set(channels)].filter((ch) => !held.has(ch))
       const expires = meta.expires_at ?? expiresAt(Number(meta.connected_at?.N ?? Date.now()))
       await batchWrite(added.map((ch) => ({ PutRequest: { Item: { pk: S(pk(id)), sk: S(subKey(ch)), channel: S(ch), expires_at: expires } } })))
