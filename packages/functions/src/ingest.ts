@@ -4,9 +4,7 @@
  */
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
-import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/ingest'
-import { ENDPOINTS } from '@ticklake/core/binance'
-import { defaults as coinbase } from '@ticklake/core/coinbase'
+import { EXCHANGES, endpointsOf, runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/ingest'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { awsPublish } from './realtime'
@@ -22,8 +20,8 @@ export const createIngestHandler = (config: IngestConfig, deps: IngestDeps) =>
 /** Settings from the function's environment (set by stacks/ in AWS). */
 export function configFromEnv(env = process.env): IngestConfig {
   const exchange = (env.TICKLAKE_EXCHANGE ?? 'binance') as Exchange
-  const ep = exchange === 'coinbase' ? { rest: coinbase.restUrl, ws: coinbase.wsUrl } : ENDPOINTS[exchange]
-  if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${[...Object.keys(ENDPOINTS), 'coinbase'].join(' or ')}`)
+  const ep = endpointsOf(exchange)
+  if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${EXCHANGES.join(' or ')}`)
   return {
     exchange, restUrl: env.TICKLAKE_REST_URL ?? ep.rest, wsUrl: env.TICKLAKE_WS_URL ?? ep.ws,
     symbols: (env.TICKLAKE_SYMBOLS ?? 'BTC-USDT').split(',').map((s) => s.trim()).filter(Boolean),

@@ -5,8 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { ENDPOINTS } from '@ticklake/core/binance'
-import { defaults as coinbaseDefaults } from '@ticklake/core/coinbase'
+import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
@@ -138,8 +137,8 @@ async function start(argv: string[]) {
   // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
   const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
   if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
-  const venue = coinbase ? { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' } : ENDPOINTS[values.exchange!]
-  if (!venue) throw new Error(`--exchange is one of ${[...Object.keys(ENDPOINTS), 'coinbase'].join(', ')}`)
+  const venue = endpointsOf(values.exchange!)
+  if (!venue) throw new Error(`--exchange is one of ${EXCHANGES.join(', ')}`)
   const venueName = coinbase ? 'Coinbase' : 'Binance'
   let restUrl = values['rest-url'] ?? venue.rest
   let wsUrl = values['ws-url'] ?? venue.ws
@@ -243,8 +242,8 @@ async function record(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
   if (!values.symbols) throw new QueryInputError('--symbols is required, e.g. --symbols BTC-USDT')
   const coinbase = values.exchange === 'coinbase'
-  const venue = coinbase ? { ws: coinbaseDefaults.wsUrl } : ENDPOINTS[values.exchange!]
-  if (!venue) throw new QueryInputError(`--exchange is one of ${[...Object.keys(ENDPOINTS), 'coinbase'].join(', ')}`)
+  const venue = endpointsOf(values.exchange!)
+  if (!venue) throw new QueryInputError(`--exchange is one of ${EXCHANGES.join(', ')}`)
   const symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
   if (coinbase) for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new QueryInputError(`--symbols: ${s} is not a Coinbase product id like BTC-USD`)
   const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`

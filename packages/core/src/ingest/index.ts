@@ -7,8 +7,8 @@
  */
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../market/index'
-import { setWeightPauseListener } from '../binance/index'
-import { coinbaseVenue, sequenceTracker } from '../coinbase/index'
+import { ENDPOINTS, setWeightPauseListener } from '../binance/index'
+import { coinbaseVenue, defaults as coinbaseDefaults, sequenceTracker } from '../coinbase/index'
 import { binanceVenue, type Venue } from './venue'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../lake/index'
@@ -83,6 +83,19 @@ export { binanceVenue } from './venue'
 /** The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues. */
 export function venueFor(opts: Pick<IngestOptions, 'exchange' | 'restUrl' | 'wsUrl' | 'symbols' | 'quotes'>): Venue {
   return opts.exchange === 'coinbase' ? coinbaseVenue(opts) : binanceVenue(opts)
+}
+
+/** Exchanges ingest speaks: Binance's venues and Coinbase. */
+export const EXCHANGES = [...Object.keys(ENDPOINTS), 'coinbase'] as Exchange[]
+
+/**
+ * The public endpoints of an exchange (`api`: the REST path prefix, empty for Coinbase), or
+ * undefined for one ingest does not speak.
+ * @example endpointsOf('coinbase') // { rest: 'https://api.exchange.coinbase.com', ws: 'wss://advanced-trade-ws.coinbase.com', api: '' }
+ */
+export function endpointsOf(exchange: string): { rest: string; ws: string; api: string } | undefined {
+  if (exchange === 'coinbase') return { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' }
+  return ENDPOINTS[exchange]
 }
 
 interface SymbolState {
