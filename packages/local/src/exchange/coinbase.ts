@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { CapturedCoinbaseTrade } from '@ticklake/core/capture'
-import { dec8, generator, marketOf, noFaults, prng, type AggTrade, type Faults } from './index'
+import { dec8, generator, marketOf, noFaults, prng, type AggTrade, type FakeExchange, type Faults } from './index'
 
 export const defaults = {
   host: '127.0.0.1',
@@ -67,21 +67,14 @@ export interface CoinbaseReplay {
 
 export interface FakeCoinbaseOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<CoinbaseFaults>; replay?: CoinbaseReplay }
 
-export interface FakeCoinbase {
-  /** `http://127.0.0.1:PORT` (the Exchange REST API) */
-  restUrl: string
-  /** `ws://127.0.0.1:PORT` (the Advanced Trade WebSocket; the legacy Exchange ws-feed is at `${wsUrl}/ws-feed`) */
-  wsUrl: string
-  port: number
-  symbols: string[]
+/**
+ * The fake Binance's handle, with Coinbase's ground truth and faults: `restUrl` is the Exchange
+ * REST API, `wsUrl` the Advanced Trade WebSocket (the legacy ws-feed is at `${wsUrl}/ws-feed`).
+ */
+export interface FakeCoinbase extends Pick<FakeExchange, 'restUrl' | 'wsUrl' | 'port' | 'symbols' | 'replayDone' | 'dropConnections' | 'close'> {
   /** Every trade of a product so far, oldest first: the ground truth. */
   trades(symbol: string): ReadonlyArray<CoinbaseTrade>
-  /** In replay mode: true once every captured trade has been published. */
-  replayDone(): boolean
   setFaults(f: Partial<CoinbaseFaults>): void
-  /** Closes every stream connection abruptly (code 1006 at the client). */
-  dropConnections(): void
-  close(): Promise<void>
 }
 
 const CHANNELS = new Set(['market_trades', 'ticker', 'heartbeats'])
