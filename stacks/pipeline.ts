@@ -47,7 +47,7 @@ export const prices = new sst.aws.Cron('Prices', {
   },
 })
 
-const lakeFunction = (name: 'candles' | 'features', memory: `${number} MB`) => ({
+const lakeFunction = (name: 'candles' | 'silver' | 'features', memory: `${number} MB`) => ({
   handler: `packages/functions/src/${name}.handler`,
   timeout: '120 seconds' as const,
   memory,
@@ -56,13 +56,19 @@ const lakeFunction = (name: 'candles' | 'features', memory: `${number} MB`) => (
   permissions: livePermissions,
 })
 
-// One notify call per bucket: the candle job on every new bronze trades object (it writes silver
-// and gold), the feature job on every gold candle object it wrote (the handler keeps the 1m ones,
-// whose silver hour is then complete).
+// The feature job runs on two kinds of object (below), so it is one function named by its ARN twice.
+const features = new sst.aws.Function('Features', lakeFunction('features', '2048 MB'))
+
+// One notify call per bucket, a chain of disjoint prefixes: the candle job on every new bronze
+// trades object (it reads bronze and writes gold and the hour's candle state), the silver job on
+// every candle state it wrote (it merges the same bronze into silver, off the candles' path), the
+// feature job on every gold candle object (the handler keeps the 1m ones) and every silver object.
 lake.bucket.notify({
   notifications: [
     { name: 'Candles', function: lakeFunction('candles', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
-    { name: 'Features', function: lakeFunction('features', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
+    { name: 'Silver', function: lakeFunction('silver', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
+    { name: 'FeaturesOnCandles', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
+    { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
   ],
 })
 

@@ -1,8 +1,8 @@
 /**
  * Candles of the lake path, in every timeframe (1m 5m 15m 1h 4h 1d), exact to the exchange's
- * klines. The hour job merges an hour's new bronze files into silver (every trade once; decoded,
- * deduplicated and written as columns, see `../silver`), computes that hour's exact 1m sums from
- * those columns with the columnar kernel (`./kernel`) and keeps them as the hour's
+ * klines. The hour job reads an hour's bronze files straight into the columns candles need (only
+ * those: see `readHourTrades`), orders them by trade id and counts every individual trade once,
+ * computes the hour's exact 1m sums with the columnar kernel (`./kernel`) and keeps them as the hour's
  * state (`state/candles/...`, written only over an older view: fewer individual trades, or as many
  * with an earlier completeness horizon). Gold files and serving windows are then derived from the
  * day's states alone, coarser timeframes rolled up from the exact minute sums, and written over
@@ -13,13 +13,12 @@
 import { createHash } from 'node:crypto'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
-import { candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
-import { readParquet, writeTable } from '../parquet/index'
+import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
+import { readParquet, readTradeColumns, writeTable } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
-import { pickRows, updateSilverTable } from '../silver/index'
-import type { TradeTable } from '../parquet/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollup, type Aggregates } from './kernel'
+import { dedupeOrder } from '../silver/index'
+import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollup, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -66,7 +65,7 @@ type MinuteRow = [open_time: number, open: number, high: number, low: number, cl
 /** What `state/candles/<exchange>/<symbol>/<dt>/<hour>.json` holds. */
 export interface HourState {
   exchange: string; symbol: string; dt: string; hour: string
-  /** Individual trades covered (the view's version: silver only grows). */
+  /** Individual trades covered (the view's version: the hour's bronze only grows). */
   individual: number
   /** Trades before this time (ms) are all in the lake: the completeness horizon. */
   complete: number
@@ -295,21 +294,44 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
 
 // ---- the hour job ------------------------------------------------------------------------------
 
+/**
+ * The hour's bronze trades, every individual trade once and in trade-id order (as silver orders
+ * them), decoded straight from the bronze files: only the columns candles need, so the candle job
+ * never waits for silver (the silver job merges the same files after it, see `../silver`).
+ * `duplicates`: records dropped as already covered; `nulls`: rows left out for a null field.
+ */
+export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) {
+  const keys = (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).map((x) => x.key).filter((k) => k.endsWith('.parquet'))
+  const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
+  const read = await readTradeColumns(files)
+  const columns = pickColumns(read.columns, dedupeOrder(read.columns))
+  return { columns, files: files.length, duplicates: read.columns.length - columns.length, nulls: read.nulls }
+}
+
+/** The rows `rows` of `t`, in that order (`t` itself without `rows`). */
+export function pickColumns(t: TradeColumns, rows?: Uint32Array): TradeColumns {
+  if (!rows) return t
+  const n = rows.length
+  const f = (x: Float64Array) => { const y = new Float64Array(n); for (let i = 0; i < n; i++) y[i] = x[rows[i]]; return y }
+  const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = t.buy[rows[i]]
+  return { length: n, ts: f(t.ts), price: f(t.price), qty: f(t.qty), buy: b, trades: f(t.trades), first_trade_id: f(t.first_trade_id), last_trade_id: f(t.last_trade_id), trade_id: f(t.trade_id) }
+}
+
 /** The rows of `t` whose time falls in `[from, until)` (ms): `t` itself when all do, as they should. */
-function withinHour(t: TradeTable, from: number, until: number): TradeTable {
+function withinHour(t: TradeColumns, from: number, until: number): TradeColumns {
   const lo = from * 1000, hi = until * 1000
   let all = true
   for (let i = 0; i < t.length && all; i++) all = t.ts[i] >= lo && t.ts[i] < hi
   if (all) return t
   const rows: number[] = []
   for (let i = 0; i < t.length; i++) if (t.ts[i] >= lo && t.ts[i] < hi) rows.push(i)
-  return pickRows(t, Uint32Array.from(rows))
+  return pickColumns(t, Uint32Array.from(rows))
 }
 
 export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
 export interface HourResult {
   trades: number; duplicates: number; files: number
-  /** Bronze rows left out of silver for a null field. */
+  /** Bronze rows left out for a null field. */
   nulls: number
   /** The hour's 1m candles. */
   candles: Candle[]
@@ -327,7 +349,7 @@ export interface HourResult {
 }
 
 /**
- * Recomputes one hour from bronze: silver, the hour's exact minute sums, then the day's gold files
+ * Recomputes one hour from bronze: the hour's exact minute sums, then the day's gold files
  * (all timeframes) and serving windows.
  * @example await recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15', now: Date.now() })
  */
@@ -335,8 +357,8 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
-  const silver = await updateSilverTable(job.store, job.exchange, job.symbol, job.dt, job.hour)
-  const inHour = withinHour(silver.table, hourStart, hourEnd)
+  const bronze = await readHourTrades(job.store, job.exchange, job.symbol, job.dt, job.hour)
+  const inHour = withinHour(bronze.columns, hourStart, hourEnd)
   const minutes = aggregateMinutes(inHour, hourStart, hourEnd)
   let lastUs = -Infinity
   for (let i = 0; i < inHour.length; i++) if (inHour.ts[i] > lastUs) lastUs = inHour.ts[i]
@@ -356,5 +378,5 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: inHour.length, duplicates: silver.duplicates, nulls: silver.nulls, files: silver.bronzeFiles, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
+  return { trades: inHour.length, duplicates: bronze.duplicates, nulls: bronze.nulls, files: bronze.files, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
 }

@@ -64,6 +64,12 @@ export function goldCandleFileKey(exchange: string, symbol: string, tf: Timefram
 /** Exact minute sums of one hour's candles (the state coarser timeframes roll up from). */
 export const candleStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/candles/${exchange}/${symbol}/${dt}/${hour}.json`
 
+/** The hour a candle state key names (`candleStateKey`'s inverse), or undefined for any other key. */
+export function hourOfCandleState(key: string): { exchange: string; symbol: string; dt: string; hour: string } | undefined {
+  const m = /^state\/candles\/([^/]+)\/([^/]+)\/(\d{4}-\d\d-\d\d)\/(\d\d)\.json$/.exec(key)
+  return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
+}
+
 /** Folder of one day's candle states. */
 export const candleStatePrefix = (exchange: string, symbol: string, dt: string) => `state/candles/${exchange}/${symbol}/${dt}/`
 

@@ -1,8 +1,9 @@
 /**
  * Silver trades: one Parquet file per (exchange, symbol, hour) holding every trade once, sorted by
  * trade id, so readers never see Firehose's many small files or its duplicates. Built
- * incrementally: a manifest names the bronze files already merged, and each run reads only the
- * new ones. Deduplication works on individual trade ids (`first_trade_id..last_trade_id`): a
+ * incrementally by its own job (`mergeSilver`, the silver function, run after the candle job has
+ * taken the same bronze object: candles never wait for it): a manifest names the bronze files
+ * already merged, and each run reads only the new ones. Deduplication works on individual trade ids (`first_trade_id..last_trade_id`): a
  * record whose range is already covered is a duplicate, so aggTrades and individual trades of one
  * symbol can meet without counting twice. The work is columnar: files are decoded straight into
  * typed arrays (`readTradeTable`), deduplicated and ordered through an index, and written from the
@@ -51,14 +52,15 @@ export interface SilverResult { trades: Trade[]; bronzeFiles: number; newFiles: 
 export interface SilverTable { table: TradeTable; bronzeFiles: number; newFiles: number; duplicates: number; nulls: number; key: string }
 
 /** Row `i` of `t` comes before row `j` (the order of `dedupe`: first id, widest range, record id, then file order). */
-const before = (t: TradeTable, i: number, j: number) =>
+type Ids = Pick<TradeTable, 'length' | 'first_trade_id' | 'last_trade_id' | 'trade_id'>
+const before = (t: Ids, i: number, j: number) =>
   t.first_trade_id[i] - t.first_trade_id[j] || t.last_trade_id[j] - t.last_trade_id[i] || t.trade_id[i] - t.trade_id[j] || i - j
 
 /**
  * The rows of `t` that `dedupe` keeps, in its order, as indexes; undefined when that is every row
  * as it stands (silver and Firehose's files are mostly in order already, so this is one pass).
  */
-export function dedupeOrder(t: TradeTable): Uint32Array | undefined {
+export function dedupeOrder(t: Ids): Uint32Array | undefined {
   const n = t.length
   let sorted = true
   for (let i = 1; i < n && sorted; i++) sorted = before(t, i - 1, i) < 0
@@ -122,6 +124,22 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefin
 /** The objects at `keys` that exist, read in parallel, in key order. */
 async function readAll(store: ObjectStore, keys: string[]) {
   return (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
+}
+
+/**
+ * The silver job: merges the hour's bronze files that silver does not hold yet, and does nothing
+ * more (no decoding) when it holds them all already; `trades`: silver's rows after a merge.
+ * @example await mergeSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15') // { newFiles: 1, ... }
+ */
+export async function mergeSilver(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, options: Partial<typeof defaults> = {}): Promise<Omit<SilverTable, 'table'> & { trades?: number }> {
+  const key = silverTradesKey(exchange, symbol, dt, hour)
+  const [head, manifest, listing] = await Promise.all([store.head(key), readJson<Manifest>(store, silverManifestKey(exchange, symbol, dt, hour)), store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))])
+  const bronze = listing.map((x) => x.key).filter((k) => k.endsWith('.parquet'))
+  if (head && manifest?.silver_etag === head.etag && bronze.every((k) => manifest.bronze.includes(k))) {
+    return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, key }
+  }
+  const { table, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour, options)
+  return { ...r, trades: table.length }
 }
 
 /**

@@ -20,6 +20,7 @@ import type { Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
+import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
 import { fileStore } from '../store/index'
@@ -111,14 +112,16 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
-  // The lake path: each bronze object triggers the candle handler, and each 1m gold candle object
-  // it writes the features handler; events for an hour that is being recomputed are folded into
-  // one rerun (the handlers recompute whole hours anyway).
+  // The lake path, as the bucket notifications of stacks/pipeline.ts chain it: each bronze object
+  // triggers the candle handler; the hour's candle state it writes, the silver handler; each 1m
+  // gold candle object and each silver object, the features handler. Events for an hour that is
+  // being recomputed are folded into one rerun (the handlers recompute whole hours anyway).
   const candles = createCandlesHandler({ store, publish })
+  const silver = createSilverHandler({ store })
   const features = createFeaturesHandler({ store, log })
   const busy = new Map<string, S3Event | null>()
-  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, everyMs = 0) => (event: S3Event) => {
-    const key = name + ':' + hoursOf(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
+  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, everyMs = 0, hours: (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[] = hoursOf) => (event: S3Event) => {
+    const key = name + ':' + hours(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
     if (busy.has(key)) { busy.set(key, event); return }
     busy.set(key, null)
     void (async () => {
@@ -133,8 +136,12 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     })()
   }
   store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: folded('candles', candles) })
-  const onCandles = folded('features', features, o.featuresEveryMs)
-  if (opts.features !== false) store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onCandles(e) } }) // 1m files only
+  store.notify({ prefix: 'state/candles/', suffix: '.json', handler: folded('silver', silver, 0, silverHoursOf) })
+  const onFeatures = folded('features', features, o.featuresEveryMs)
+  if (opts.features !== false) {
+    store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
+    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
+  }
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
   const trades = firehoseStream(firehose.streamName, firehose.endpoint)

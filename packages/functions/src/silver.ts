@@ -1,0 +1,38 @@
+/**
+ * Silver function: triggered by each hour's candle state the candle job writes (an S3 event on
+ * `state/candles/`, written whenever that job's view of the hour grew), merges the hour's new
+ * bronze files into silver with core's `mergeSilver`. Its silver object then triggers the features
+ * function. Candles never wait for silver: they read bronze themselves.
+ */
+import middy from '@middy/core'
+import type { S3Event } from 'aws-lambda'
+import { hourOfCandleState } from '@ticklake/core/lake'
+import { mergeSilver } from '@ticklake/core/silver'
+import { s3Store } from '@ticklake/core/aws/s3'
+import type { ObjectStore } from '@ticklake/core/ports'
+
+/** Hours named by an event's candle state keys (URL-encoded as S3 sends them), each once; other keys are ignored. */
+export function silverHoursOf(event: S3Event) {
+  const hours = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
+  for (const r of event.Records ?? []) {
+    const h = hourOfCandleState(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
+    if (h) hours.set(`${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`, h)
+  }
+  return [...hours.values()]
+}
+
+/** The handler for a given store: one `mergeSilver` per hour, in turn. */
+export const createSilverHandler = (deps: { store: ObjectStore }) => async (event: S3Event) => {
+  const results = []
+  for (const h of silverHoursOf(event)) results.push({ ...h, ...(await mergeSilver(deps.store, h.exchange, h.symbol, h.dt, h.hour)) })
+  return results
+}
+
+/** AWS entry point: the bucket named by the environment. */
+let run: ReturnType<typeof createSilverHandler> | undefined
+export const handler = middy<S3Event>().handler((event: S3Event) => {
+  const bucket = process.env.TICKLAKE_BUCKET
+  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  run ??= createSilverHandler({ store: s3Store(bucket) }) // one store (and S3 client) per container
+  return run(event)
+})
