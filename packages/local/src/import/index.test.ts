@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { S3Event } from 'aws-lambda'
 import type { Trade } from '@ticklake/core/market'
 import { readParquet } from '@ticklake/core/parquet'
+import { silverTradesKey } from '@ticklake/core/lake'
 import { fileStore } from '../store/index'
 import { importArchives, progressBar, resolveSymbol, type ImportProgress } from './index'
 import { main } from '../cli'
@@ -158,7 +159,7 @@ describe('archive import', () => {
 })
 
 describe('ticklake import', () => {
-  it('imports an archive from the command line, builds its candles, and `ticklake candles` answers for it', async () => {
+  it('imports an archive from the command line, builds its candles and silver, and `ticklake candles` answers for it', async () => {
     const dir = tmp()
     const data = join(dir, 'lake')
     const path = archive(dir)
@@ -177,6 +178,10 @@ describe('ticklake import', () => {
     expect(candles[0].volume).toBeCloseTo(0.251, 9)
     expect(candles[0].taker_buy_volume).toBeCloseTo(0.25, 9)
     expect(candles[1]).toMatchObject({ open_time: '2025-01-01T00:01:00.000Z', volume: 0, trades: 0, open: 96001, close: 96001 })
+    const silver = fileStore(data)
+    const ids = async (h: string) => (await readParquet<Trade>((await silver.get(silverTradesKey('binance', 'BTC-USDT', '2025-01-01', h)))!)).map((r) => r.trade_id)
+    expect(await ids('00')).toEqual([1000, 1001, 1002])
+    expect(await ids('01')).toEqual([1004, 1005])
   })
 
   it('exits 2 with a usage line when no file is named, and 1 when a file is refused', async () => {

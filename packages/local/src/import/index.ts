@@ -14,11 +14,12 @@ import {
   archiveDateMs, checkDigest, csvTrades, parseArchiveName, sha256Of, unzipCsv,
   type ArchiveContext, type ArchiveKind, type RowError,
 } from '@ticklake/core/archive'
-import { bronzeTradesPrefix, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
+import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, TRADE_COLUMNS, type Exchange, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/parquet'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { createCandlesHandler } from '@ticklake/functions/candles'
+import { createSilverHandler } from '@ticklake/functions/silver'
 import { s3Event } from '../store/index'
 
 export const defaults = {
@@ -257,21 +258,24 @@ export function progressBar(p: ImportProgress, width = 20): string {
 }
 
 /**
- * Runs the candle handler once for every hour the given bronze keys fall in, oldest first (each
- * hour's flat candles start from the previous hour's close), with the same S3 event the lake would
- * send. After an import, this makes `ticklake candles` answer for it.
+ * Runs the candle handler, then the silver handler, once for every hour the given bronze keys fall
+ * in, oldest first (each hour's flat candles start from the previous hour's close), with the S3
+ * events the lake would send. After an import, this makes `ticklake candles` answer for it.
  * @example await buildCandles(store, summaries.flatMap((s) => s.files))
  */
 export async function buildCandles(store: ObjectStore, keys: string[], onHour?: (hour: string, done: number, total: number) => void) {
-  const byHour = new Map<string, string>()
+  const byHour = new Map<string, { key: string; exchange: string; symbol: string; dt: string; hour: string }>()
   for (const key of keys) {
     const h = partitionsOfKey(key)
-    if (h.exchange && h.symbol && h.dt && h.hour) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, key)
+    if (h.exchange && h.symbol && h.dt && h.hour) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, { key, exchange: h.exchange, symbol: h.symbol, dt: h.dt, hour: h.hour })
   }
-  const handler = createCandlesHandler({ store })
+  const candles = createCandlesHandler({ store })
+  const silver = createSilverHandler({ store })
   const hours = [...byHour.keys()].sort()
   for (const [i, h] of hours.entries()) {
-    await handler(s3Event('ticklake-local', byHour.get(h)!, 0, ''))
+    const { key, exchange, symbol, dt, hour } = byHour.get(h)!
+    await candles(s3Event('ticklake-local', key, 0, ''))
+    await silver(s3Event('ticklake-local', candleStateKey(exchange, symbol, dt, hour), 0, ''))
     onHour?.(h, i + 1, hours.length)
   }
   return hours.length
