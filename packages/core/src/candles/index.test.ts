@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../market/index'
-import { addTrade, candles1m, emptyCandle } from './index'
+import { addTrade, candles1m, emptyCandle, servingJson } from './index'
 import { dedupe } from '../silver/index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
@@ -42,5 +42,16 @@ describe('1m candles', () => {
     const c = emptyCandle('binance', 'BTC-USDT', T0)
     for (const q of [0.1, 0.2, 0.00000001]) addTrade(c, trade(1, 10, q, 'buy'))
     expect(c).toMatchObject({ volume: 0.30000001, taker_buy_volume: 0.30000001, trades: 3, open_time: T0 })
+  })
+})
+
+describe('serving windows', () => {
+  it('are written as exactly JSON.stringify writes them, also from candles whose JSON was made for an earlier window', () => {
+    const candles = candles1m([], { exchange: 'binance', symbol: 'BTC-USDT', from: Date.UTC(2026, 10, 24), until: Date.UTC(2026, 10, 24, 0, 5), prevClose: 101.5 })
+    const first = { exchange: 'binance', symbol: 'BTC-USDT', tf: '1m' as const, updated_at: 1, candles: candles.slice(0, 3) }
+    expect(servingJson(first)).toBe(JSON.stringify(first))
+    const next = { ...first, symbol: 'ETH-"USDT"', updated_at: 2.5, candles: [...candles.slice(1, 3), { ...candles[4], close: 1e-9, volume: -0 }] }
+    expect(servingJson(next)).toBe(JSON.stringify(next))
+    expect(JSON.parse(servingJson(next))).toEqual(JSON.parse(JSON.stringify(next)))
   })
 })

@@ -250,13 +250,14 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
       s.window = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
-      s.body = JSON.stringify(s.window)
+      s.body = servingJson(s.window)
     }
     try {
       await Promise.all([...targets.values()].filter((t) => t.body !== undefined).map(async (t) => {
         const bytes = typeof t.body === 'string' ? new TextEncoder().encode(t.body) : t.body!
-        // S3's ETag of a single-part object is its MD5: the same bytes are not written again (a different size cannot be the same)
-        if (t.etag && (t.size === undefined || t.size === bytes.length) && md5(bytes) === t.etag) { remember(store, t.key, { etag: t.etag, rows: t.rows, window: t.window }); return }
+        // S3's ETag of a single-part object is its MD5: the same bytes are not written again (a different size cannot be the same;
+        // a serving window carries the run's time, so it is not worth hashing)
+        if (t.etag && !t.window && (t.size === undefined || t.size === bytes.length) && md5(bytes) === t.etag) { remember(store, t.key, { etag: t.etag, rows: t.rows, window: t.window }); return }
         const { etag } = await store.put(t.key, bytes, t.etag ? { ifMatch: t.etag, contentType: t.key.endsWith('.json') ? 'application/json' : undefined } : { ifNoneMatch: '*' })
         remember(store, t.key, { etag, rows: t.rows, window: t.window })
       }))
@@ -267,6 +268,21 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       await new Promise((r) => setTimeout(r, Math.random() * 20))
     }
   }
+}
+
+/** Each candle's JSON, made once: a serving window keeps most of its candles from one run to the next. */
+const candleJson = new WeakMap<Candle, string>()
+
+/** `JSON.stringify(w)`, from the candles' cached JSON. */
+export function servingJson(w: ServingWindow): string {
+  const parts = new Array<string>(w.candles.length)
+  for (let i = 0; i < parts.length; i++) {
+    const c = w.candles[i]
+    let json = candleJson.get(c)
+    if (json === undefined) candleJson.set(c, (json = JSON.stringify(c)))
+    parts[i] = json
+  }
+  return `{"exchange":${JSON.stringify(w.exchange)},"symbol":${JSON.stringify(w.symbol)},"tf":${JSON.stringify(w.tf)},"updated_at":${JSON.stringify(w.updated_at)},"candles":[${parts.join(',')}]}`
 }
 
 /** The year's daily candles: what the file held for other days, plus `rows`. */
