@@ -9,6 +9,7 @@
  */
 import { parquetMetadata, parquetRead } from 'hyparquet'
 import type { FeatureColumn } from './schema'
+import { Thrift } from '../parquet/thrift'
 
 export const defaults = { rowGroupSize: 1_000_000 }
 
@@ -43,34 +44,6 @@ export async function readColumns<K extends string>(bytes: Uint8Array, columns: 
     },
   } as any)
   return { rows, ...out } as any
-}
-
-/** Thrift compact protocol, just what Parquet's footer and page headers need. */
-class Thrift {
-  bytes: number[] = []
-  private last: number[] = [0]
-  varint(n: number) { while (n > 127) { this.bytes.push((n & 127) | 128); n = Math.floor(n / 128) } this.bytes.push(n) }
-  zigzag(n: number) { this.varint(n >= 0 ? n * 2 : -n * 2 - 1) }
-  private field(id: number, type: number) {
-    const delta = id - this.last[this.last.length - 1]
-    if (delta > 0 && delta <= 15) this.bytes.push((delta << 4) | type)
-    else { this.bytes.push(type); this.zigzag(id) }
-    this.last[this.last.length - 1] = id
-  }
-  i32(id: number, v: number) { this.field(id, 5); this.zigzag(v) }
-  i64(id: number, v: number) { this.field(id, 6); this.zigzag(v) }
-  bool(id: number, v: boolean) { this.field(id, v ? 1 : 2) }
-  string(id: number, v: string) { const b = new TextEncoder().encode(v); this.field(id, 8); this.varint(b.length); for (const x of b) this.bytes.push(x) }
-  struct(id: number, body: () => void) { this.field(id, 12); this.begin(); body(); this.end() }
-  list(id: number, type: number, n: number, each: (i: number) => void) {
-    this.field(id, 9)
-    if (n < 15) this.bytes.push((n << 4) | type); else { this.bytes.push(0xf0 | type); this.varint(n) }
-    for (let i = 0; i < n; i++) each(i)
-  }
-  begin() { this.last.push(0) }
-  end() { this.bytes.push(0); this.last.pop() }
-  /** A list of structs: `each` writes one struct's fields. */
-  structs(id: number, n: number, each: (i: number) => void) { this.list(id, 12, n, (i) => { this.begin(); each(i); this.end() }) }
 }
 
 const PHYSICAL = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, STRING: 6, TIMESTAMP_MICROS: 2, TIMESTAMP_MILLIS: 2 } as const
@@ -195,7 +168,7 @@ export function writeColumns(columns: FeatureColumn[], table: Table, rows: numbe
       t.struct(3, () => {
         t.i32(1, PHYSICAL[c.type])
         t.list(2, 5, 2, (k) => t.zigzag(k === 0 ? 0 : 3))
-        t.list(3, 8, 1, () => { const b = new TextEncoder().encode(c.name); t.varint(b.length); t.bytes.push(...b) })
+        t.list(3, 8, 1, () => t.string(undefined, c.name))
         t.i32(4, 0)
         t.i64(5, ch.values); t.i64(6, ch.size); t.i64(7, ch.size); t.i64(9, ch.offset)
       })

@@ -8,10 +8,8 @@
  * compressor) or UNCOMPRESSED.
  * The files read back with hyparquet, DuckDB and the fast decoder (`columns.ts`) alike.
  */
-import { ByteWriter } from 'hyparquet-writer'
-import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
-import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
+import { Thrift, BINARY, I32, STRUCT } from './thrift'
 import type { Column, ColumnType } from '../market/index'
 import type { TradeTable } from './columns'
 import { TRADE_COLUMNS } from '../market/index'
@@ -247,24 +245,24 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
   const compress = (b: Uint8Array) => (codec === 'SNAPPY' ? snappyCompress(b) : b)
   const out = new Parts()
   out.push(MAGIC)
-  const row_groups: any[] = []
+  const row_groups: { columns: Chunk[]; total_byte_size: number; num_rows: number }[] = []
   const schemas = columns.map(schemaOf)
   for (let from = 0; from < n || (from === 0 && n === 0); from += rowGroupSize) {
     const to = Math.min(n, from + rowGroupSize)
-    const chunks: any[] = []
+    const chunks: Chunk[] = []
     let groupBytes = 0
     for (let ci = 0; ci < columns.length; ci++) {
       const c = columns[ci]
       const start = out.offset
-      let dictionary_page_offset: bigint | undefined
+      let dictionary_page_offset: number | undefined
       let uncompressed = 0
       let body: Uint8Array
-      let encoding = c.type === 'STRING' ? 'RLE_DICTIONARY' : 'PLAIN'
+      let encoding: Encoding = c.type === 'STRING' ? 'RLE_DICTIONARY' : 'PLAIN'
       if (c.type === 'STRING') {
-        dictionary_page_offset = BigInt(out.offset)
+        dictionary_page_offset = out.offset
         const dict = plainStrings(c.dict)
         const packed = compress(dict)
-        uncompressed += out.thrift((w) => writePageHeader(w, { type: 'DICTIONARY_PAGE', uncompressed_page_size: dict.length, compressed_page_size: packed.length, dictionary_page_header: { num_values: c.dict.length, encoding: 'PLAIN' } } as any))
+        uncompressed += out.thrift((t) => dictionaryPageHeader(t, dict.length, packed.length, c.dict.length))
         out.push(packed)
         uncompressed += dict.length
         body = dictionaryIndexes(c.codes, rows, from, to, c.dict.length)
@@ -274,30 +272,22 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
         encoding = delta ? 'DELTA_BINARY_PACKED' : 'PLAIN'
         body = delta ?? plainNumbers(c, rows, from, to)
       }
-      const data_page_offset = BigInt(out.offset)
+      const data_page_offset = out.offset
       const packed = compress(body)
-      uncompressed += out.thrift((w) => writePageHeader(w, {
-        type: 'DATA_PAGE_V2', uncompressed_page_size: body.length, compressed_page_size: packed.length,
-        data_page_header_v2: { num_values: to - from, num_nulls: 0, num_rows: to - from, encoding, definition_levels_byte_length: 0, repetition_levels_byte_length: 0, is_compressed: codec !== 'UNCOMPRESSED' },
-      } as any))
+      uncompressed += out.thrift((t) => dataPageHeader(t, body.length, packed.length, to - from, encoding, codec !== 'UNCOMPRESSED'))
       out.push(packed)
       uncompressed += body.length
       const schema = schemas[ci]
       chunks.push({
-        file_offset: BigInt(start),
-        meta_data: {
-          type: schema.type, encodings: c.type === 'STRING' ? ['PLAIN', 'RLE_DICTIONARY'] : [encoding], path_in_schema: [c.name], codec,
-          num_values: BigInt(to - from), total_uncompressed_size: BigInt(uncompressed), total_compressed_size: BigInt(out.offset - start),
-          data_page_offset, dictionary_page_offset,
-        },
+        file_offset: start, type: schema.type, encodings: c.type === 'STRING' ? ['PLAIN', 'RLE_DICTIONARY'] : [encoding], name: c.name, codec,
+        num_values: to - from, total_uncompressed_size: uncompressed, total_compressed_size: out.offset - start, data_page_offset, dictionary_page_offset,
       })
       groupBytes += uncompressed
     }
-    row_groups.push({ columns: chunks, total_byte_size: BigInt(groupBytes), num_rows: BigInt(to - from) })
+    row_groups.push({ columns: chunks, total_byte_size: groupBytes, num_rows: to - from })
     if (n === 0) break
   }
-  const schema = [{ name: 'root', num_children: columns.length }, ...schemas]
-  out.thrift((w) => writeMetadata(w, { version: 2, created_by: 'ticklake', schema, num_rows: BigInt(n), row_groups } as any)) // footer and its length
+  out.thrift((t) => footer(t, schemas, n, row_groups)) // footer and its length
   out.push(MAGIC)
   return out.bytes()
 }
@@ -306,33 +296,94 @@ const MAGIC = new TextEncoder().encode('PAR1')
 
 /**
  * A file built as a list of parts, joined once: page bodies as they are, and the thrift headers
- * and footer all written into one growing buffer, kept as [start, end) ranges of it (the buffer
- * may move as it grows, so the ranges are resolved at the end).
+ * and footer all written into one growing byte list, kept as [start, length) ranges of it.
  */
 class Parts {
   list: (Uint8Array | number)[] = []
   offset = 0
-  meta = new ByteWriter(4096)
+  meta = new Thrift()
   push(b: Uint8Array) { this.list.push(b); this.offset += b.length }
-  /** Pushes what `write` writes (thrift by hyparquet-writer); returns its length. */
-  thrift(write: (w: ByteWriter) => void) {
-    const start = this.meta.index
+  /** Pushes what `write` writes; returns its length. */
+  thrift(write: (t: Thrift) => void) {
+    const start = this.meta.bytes.length
     write(this.meta)
-    const length = this.meta.index - start
+    const length = this.meta.bytes.length - start
     this.list.push(start, length)
     this.offset += length
     return length
   }
   bytes() {
     const out = new Uint8Array(this.offset)
-    const meta = new Uint8Array(this.meta.buffer)
+    const meta = this.meta.bytes
     let at = 0
     for (let i = 0; i < this.list.length; i++) {
       const b = this.list[i]
-      if (typeof b === 'number') { const length = this.list[++i] as number; out.set(meta.subarray(b, b + length), at); at += length } else { out.set(b, at); at += b.length }
+      if (typeof b === 'number') { const length = this.list[++i] as number; for (let k = 0; k < length; k++) out[at + k] = meta[b + k]; at += length } else { out.set(b, at); at += b.length }
     }
     return out
   }
+}
+
+// ---- page headers and footer (thrift), as hyparquet-writer writes them --------------------------
+
+type Encoding = 'PLAIN' | 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY'
+interface Chunk {
+  file_offset: number; type: ReturnType<typeof schemaOf>['type']; encodings: Encoding[]; name: string; codec: WriteColumnsOptions['codec']
+  num_values: number; total_uncompressed_size: number; total_compressed_size: number; data_page_offset: number; dictionary_page_offset?: number
+}
+// indexes into Parquet's thrift enums (hyparquet/src/constants.js)
+const TYPES = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const
+const ENCODINGS = { PLAIN: 0, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const
+const CODECS = { UNCOMPRESSED: 0, SNAPPY: 1 } as const
+const CONVERTED = { UTF8: 0, TIMESTAMP_MILLIS: 9, TIMESTAMP_MICROS: 10 } as const
+
+/** PageHeader of a PLAIN dictionary page. */
+export function dictionaryPageHeader(t: Thrift, size: number, compressed: number, count: number) {
+  t.begin(); t.i32(1, 2); t.i32(2, size); t.i32(3, compressed)
+  t.struct(7, () => { t.i32(1, count); t.i32(2, ENCODINGS.PLAIN) })
+  t.end()
+}
+
+/** PageHeader of a data page v2 without levels (REQUIRED columns). */
+export function dataPageHeader(t: Thrift, size: number, compressed: number, count: number, encoding: Encoding, isCompressed: boolean) {
+  t.begin(); t.i32(1, 3); t.i32(2, size); t.i32(3, compressed)
+  t.struct(8, () => {
+    t.i32(1, count); t.i32(2, 0); t.i32(3, count); t.i32(4, ENCODINGS[encoding]); t.i32(5, 0); t.i32(6, 0)
+    if (!isCompressed) t.bool(7, false) // default true
+  })
+  t.end()
+}
+
+/** FileMetaData, then its length (four bytes, little-endian). */
+export function footer(t: Thrift, schemas: ReturnType<typeof schemaOf>[], rows: number, groups: { columns: Chunk[]; total_byte_size: number; num_rows: number }[]) {
+  const start = t.bytes.length
+  t.begin()
+  t.i32(1, 2)
+  t.structs(2, schemas.length + 1, (i) => {
+    if (i === 0) { t.string(4, 'root'); t.i32(5, schemas.length); return }
+    const s = schemas[i - 1] as { name: string; type: keyof typeof TYPES; converted_type?: keyof typeof CONVERTED; logical_type?: { unit: 'MICROS' | 'MILLIS' } }
+    t.i32(1, TYPES[s.type]); t.i32(3, 0); t.string(4, s.name)
+    if (s.converted_type) t.i32(6, CONVERTED[s.converted_type])
+    if (s.logical_type) t.struct(10, () => t.struct(8, () => { t.bool(1, true); t.struct(2, () => t.struct(s.logical_type!.unit === 'MICROS' ? 2 : 1, () => {})) }))
+  })
+  t.i64(3, rows)
+  t.structs(4, groups.length, (g) => {
+    t.structs(1, groups[g].columns.length, (j) => {
+      const c = groups[g].columns[j]
+      t.i64(2, c.file_offset)
+      t.struct(3, () => {
+        t.i32(1, TYPES[c.type]); t.list(2, I32, c.encodings.length, (k) => t.zigzag(ENCODINGS[c.encodings[k]])); t.list(3, BINARY, 1, () => t.string(undefined, c.name))
+        t.i32(4, CODECS[c.codec]); t.i64(5, c.num_values); t.i64(6, c.total_uncompressed_size); t.i64(7, c.total_compressed_size); t.i64(9, c.data_page_offset)
+        if (c.dictionary_page_offset !== undefined) t.i64(11, c.dictionary_page_offset)
+      })
+    })
+    t.i64(2, groups[g].total_byte_size); t.i64(3, groups[g].num_rows)
+  })
+  t.string(6, 'ticklake')
+  t.list(7, STRUCT, schemas.length, () => { t.begin(); t.struct(1, () => {}); t.end() }) // column orders: type-defined
+  t.end()
+  const length = t.bytes.length - start
+  t.bytes.push(length & 255, (length >>> 8) & 255, (length >>> 16) & 255, length >>> 24)
 }
 
 /**
