@@ -18,7 +18,7 @@ import { readParquet, readTradeColumns, writeTable } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollup, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -171,9 +171,10 @@ export function dayCandles(exchange: string, symbol: string, dayStart: number, s
   const lastEnd = lastMinute >= 0 ? dayStart + (lastMinute + 1) * MINUTE : -Infinity
   const until = Math.min(dayStart + DAY, Math.max(lastEnd, Math.floor(horizon / MINUTE) * MINUTE))
   const out = {} as Record<Timeframe, Candle[]>
+  const byTf = rollups(minutes)
   for (const tf of ALL_TIMEFRAMES) {
     const from = tf === '4h' || tf === '1d' ? dayStart : Math.max(dayStart, fineFrom)
-    out[tf] = candlesOf(tf === '1m' ? minutes : rollup(minutes, tf), { exchange, symbol, prevClose, complete: horizon, from, until })
+    out[tf] = candlesOf(byTf[tf], { exchange, symbol, prevClose, complete: horizon, from, until })
   }
   return { candles: out, until, horizon }
 }

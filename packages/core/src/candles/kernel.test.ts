@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { TIMEFRAMES, type Timeframe } from '../market/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, candlesOfColumns, columnsOf, decimalString, decimalsOf, rollup, roundedNumber, exactNumber, limbsOf } from './kernel'
+import { ALL_TIMEFRAMES, aggregateMinutes, candlesOfColumns, columnsOf, decimalString, decimalsOf, rollup, rollups, roundedNumber, exactNumber, limbsOf } from './kernel'
 
 interface T { ts: number; price: string; qty: string; buy: boolean; n: number }
 
@@ -172,5 +172,13 @@ describe('the candle kernel', () => {
     expect(d.length).toBe(1)
     expect(exactNumber(d.vHi[0], d.vLo[0], d.dq)).toBe(5)
     expect(d.trades[0]).toBe(50)
+  })
+
+  it('rolls up each timeframe from the one before it to exactly what rolling up from the minutes gives', () => {
+    const t0 = Date.parse('2026-11-24T00:00:00Z')
+    const ts = Array.from({ length: 3000 }, (_, i) => ({ ts: t0 + Math.floor(i * 28_777.7), price: (100 + ((i * 7919) % 1000) / 100).toFixed(2), qty: ((i * 104729) % 1e6 / 1e6 + 1e-8).toFixed(8), buy: i % 3 === 0, n: 1 + (i % 4) }))
+    const m = aggregateMinutes(columnsOf(rows(ts)), t0, t0 + 86_400_000)
+    const chained = rollups(m)
+    for (const tf of ALL_TIMEFRAMES) expect(chained[tf]).toEqual(tf === '1m' ? m : rollup(m, tf))
   })
 })

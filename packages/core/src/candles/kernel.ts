@@ -60,7 +60,6 @@ const HALF = 2 ** 26
 /** Largest scaled price or quantity: sums of them stay exact in one limb's headroom. */
 const MAX_SCALED = 2 ** 51
 const MINUTE = TIMEFRAMES['1m']
-const SUMS = ['vHi', 'vLo', 'qHi', 'qLo', 'bvHi', 'bvLo', 'bqHi', 'bqLo'] as const
 
 /** Empty aggregates of `length` periods. */
 export function emptyAggregates(tf: Timeframe, start: number, length: number, dp: number, dq: number): Aggregates {
@@ -198,6 +197,7 @@ export function rollup(src: Aggregates, tf: Timeframe): Aggregates {
   const start = Math.floor(src.start / size) * size
   const len = src.length ? Math.floor((src.start + (src.length - 1) * step - start) / size) + 1 : 0
   const a = emptyAggregates(tf, start, len, src.dp, src.dq)
+  const { vHi, vLo, qHi, qLo, bvHi, bvLo, bqHi, bqLo } = a
   for (let i = 0; i < src.length; i++) {
     if (src.records[i] === 0) continue
     const k = Math.floor((src.start + i * step - start) / size)
@@ -206,13 +206,23 @@ export function rollup(src: Aggregates, tf: Timeframe): Aggregates {
       if (src.low[i] < a.low[k]) a.low[k] = src.low[i]
     }
     a.close[k] = src.close[i]; a.last[k] = src.last[i]; a.trades[k] += src.trades[i]; a.records[k] += src.records[i]
-    for (let j = 0; j < SUMS.length; j += 2) {
-      const H = SUMS[j], L = SUMS[j + 1]
-      a[H][k] += src[H][i]; a[L][k] += src[L][i]
-      if (a[L][k] >= LIMB) { a[L][k] -= LIMB; a[H][k]++ }
-    }
+    vHi[k] += src.vHi[i]; vLo[k] += src.vLo[i]; if (vLo[k] >= LIMB) { vLo[k] -= LIMB; vHi[k]++ }
+    qHi[k] += src.qHi[i]; qLo[k] += src.qLo[i]; if (qLo[k] >= LIMB) { qLo[k] -= LIMB; qHi[k]++ }
+    bvHi[k] += src.bvHi[i]; bvLo[k] += src.bvLo[i]; if (bvLo[k] >= LIMB) { bvLo[k] -= LIMB; bvHi[k]++ }
+    bqHi[k] += src.bqHi[i]; bqLo[k] += src.bqLo[i]; if (bqLo[k] >= LIMB) { bqLo[k] -= LIMB; bqHi[k]++ }
   }
   return a
+}
+
+/**
+ * Minute aggregates rolled up to every timeframe, each from the one before it (5m from 1m, 15m
+ * from 5m, ... 1d from 4h: every size divides the next, and the sums are exact, so this equals
+ * rolling each up from the minutes, at a quarter of the work).
+ */
+export function rollups(minutes: Aggregates): Record<Timeframe, Aggregates> {
+  const out = { '1m': minutes } as Record<Timeframe, Aggregates>
+  for (let i = 1; i < ALL_TIMEFRAMES.length; i++) out[ALL_TIMEFRAMES[i]] = rollup(out[ALL_TIMEFRAMES[i - 1]], ALL_TIMEFRAMES[i])
+  return out
 }
 
 /** The exact integer `hi * 2^52 + lo` as a BigInt. */
@@ -334,12 +344,11 @@ export interface ColumnsOptions extends CandleOptions {
  * @example candlesOfColumns(cols, { exchange: 'binance', symbol: 'BTC-USDT', from: dayStart, until: dayStart + 86_400_000 })['1h'].length === 24
  */
 export function candlesOfColumns(cols: TradeColumns, o: ColumnsOptions): Record<Timeframe, Candle[]> {
-  const minutes = aggregateMinutes(cols, o.from, o.until)
+  const byTf = rollups(aggregateMinutes(cols, o.from, o.until))
   const out = {} as Record<Timeframe, Candle[]>
   for (const tf of o.timeframes ?? ALL_TIMEFRAMES) {
     const size = TIMEFRAMES[tf]
-    const a = tf === '1m' ? minutes : rollup(minutes, tf)
-    out[tf] = candlesOf(a, { ...o, from: Math.floor(o.from / size) * size, until: o.until })
+    out[tf] = candlesOf(byTf[tf], { ...o, from: Math.floor(o.from / size) * size, until: o.until })
   }
   return out
 }
