@@ -11,6 +11,7 @@
  * boundaries; a candle is final once every minute of it is (it closes before the horizon).
  */
 import { createHash } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
@@ -32,6 +33,11 @@ export const defaults = {
   servingCandles: 720,
   /** Conditional-write retries when another run wrote the same key meanwhile. */
   writeRetries: 20,
+  /**
+   * Threads that decode the hour's bronze columns (worker threads, kept between runs): two where
+   * the machine has two cores (a Lambda function gets its second vCPU from 3,538 MB of memory).
+   */
+  decodeThreads: Math.min(2, availableParallelism()),
 }
 
 const MINUTE = TIMEFRAMES['1m']
@@ -317,10 +323,10 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
  * never waits for silver (the silver job merges the same files after it, see `../silver`).
  * `duplicates`: records dropped as already covered; `nulls`: rows left out for a null field.
  */
-export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) {
+export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, threads = defaults.decodeThreads) {
   const keys = (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).map((x) => x.key).filter((k) => k.endsWith('.parquet'))
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
-  const read = await readTradeColumns(files)
+  const read = await readTradeColumns(files, { threads })
   const columns = pickColumns(read.columns, dedupeOrder(read.columns))
   return { columns, files: files.length, duplicates: read.columns.length - columns.length, nulls: read.nulls }
 }
@@ -374,7 +380,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
-  const bronze = await readHourTrades(job.store, job.exchange, job.symbol, job.dt, job.hour)
+  const bronze = await readHourTrades(job.store, job.exchange, job.symbol, job.dt, job.hour, o.decodeThreads)
   const inHour = withinHour(bronze.columns, hourStart, hourEnd)
   const minutes = aggregateMinutes(inHour, hourStart, hourEnd)
   let lastUs = -Infinity

@@ -10,8 +10,8 @@
  * reported. A row with a null in any requested column is left out and counted. Snappy is
  * decompressed here too (a word-at-a-time fast loop; eight-byte PLAIN values without nulls are
  * decompressed straight into their rows and INT64 turned into doubles in place), dictionary
- * strings go straight to one-byte codes, and several files can be split over worker threads that
- * write into shared arrays.
+ * strings go straight to one-byte codes, and the columns can be split over worker threads that
+ * read the files from and write into shared memory.
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet'
 import type { ColumnMetaData, FileMetaData, SchemaElement } from 'hyparquet'
@@ -120,9 +120,9 @@ export async function readTradeTable(files: Uint8Array | Uint8Array[], options: 
 
 export interface ReadOptions {
   /**
-   * Threads to decode with (files are split between them; needs more than one file). The extra
-   * threads are worker threads kept for later calls; where they cannot start (a runtime that
-   * cannot load this module in a worker) decoding stays on this thread.
+   * Threads to decode with (the columns are split between them, string codes staying on this
+   * one). The extra threads are worker threads kept for later calls; where they cannot start (a
+   * runtime that cannot load this module in a worker) decoding stays on this thread.
    */
   threads: number
 }
@@ -138,8 +138,10 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   const starts: number[] = []
   let total = 0
   for (const m of metas) { starts.push(total); total += Number(m.num_rows) }
-  const helpers = Math.min((options.threads ?? 1) - 1, list.length - 1)
-  const pool = helpers > 0 ? await workerPool(helpers) : []
+  // columns are split between threads; string codes stay on this one (only it may add to their lists)
+  const movable = requests.filter((r) => r.as !== 'code')
+  const helpers = Math.min((options.threads ?? 1) - 1, movable.length - 1)
+  const pool = helpers > 0 && total > 0 ? await workerPool(helpers) : []
   const shared = pool.length > 0
   // every row of every column is written by the decode, so the value arrays need no zeroing
   const make = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : Buffer.allocUnsafeSlow(bytes).buffer)
@@ -147,27 +149,28 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   for (const r of requests) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
   const nullRows = shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)
   const state = { nulls: false }
-  // the files split into contiguous parts of about equal bytes: this thread decodes the first
-  const parts = split(list, pool.length + 1)
+  const parts = shared ? splitColumns(metas, requests, pool.length + 1) : [requests]
+  // the files once in shared memory, so that workers read them where they are
+  const inShared = shared ? sharedCopies(list) : list
   const unsupported = new Map<number, string>()
-  const decodePart = (part: number[]) => {
-    for (const i of part) {
-      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true) } catch (e) {
+  const helped = pool.map((w, k) => askWorker(w, { files: inShared, starts, requests: parts[k + 1], values, nullRows }))
+  try {
+    list.forEach((f, i) => {
+      try { decodeFile(f, metas[i], parts[0], values, starts[i], nullRows, state, true) } catch (e) {
         if (!(e instanceof Unsupported)) throw e
         unsupported.set(i, e.message)
       }
-    }
-  }
-  const helped = pool.map((w, k) => askWorker(w, { files: parts[k + 1].map((i) => list[i]), ids: parts[k + 1], starts: parts[k + 1].map((i) => starts[i]), requests, values, nullRows }))
-  try { decodePart(parts[0]) } catch (e) { await Promise.allSettled(helped); throw e }
+    })
+  } catch (e) { await Promise.allSettled(helped); throw e }
+  const retry = new Set<number>()
   for (const r of await Promise.all(helped)) {
     if (r.nulls) state.nulls = true
-    for (const [i, reason] of r.unsupported) unsupported.set(i, reason)
+    for (const [i, reason] of r.unsupported) if (!unsupported.has(i)) { retry.add(i); unsupported.set(i, reason) }
   }
   const fallbacks: string[] = []
   for (const [i, reason] of [...unsupported].sort((x, y) => x[0] - y[0])) {
-    // a worker stops at a string its copy of a code list lacks: this thread, which may add it, decodes the file
-    if (!parts[0].includes(i)) {
+    // a worker stops at a file it cannot decode alone: this thread decodes that file whole, or hands it to hyparquet
+    if (retry.has(i)) {
       try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true); continue } catch (e) { if (!(e instanceof Unsupported)) throw e }
     }
     fallbacks.push(`file ${i}: ${reason}; read with hyparquet`)
@@ -178,16 +181,37 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   return { length, values, nulls: total - length, fallbacks, threads: pool.length + 1 }
 }
 
-/** File indexes in `n` contiguous parts of about equal bytes. */
-function split(files: Uint8Array[], n: number): number[][] {
-  const total = files.reduce((s, f) => s + f.length, 0)
-  const parts: number[][] = Array.from({ length: n }, () => [])
-  let seen = 0
-  files.forEach((f, i) => { parts[Math.min(n - 1, Math.floor((seen / total) * n))].push(i); seen += f.length })
+/**
+ * The requests in `n` parts of about equal work (a column's uncompressed bytes plus eight per
+ * value: decoding costs by the row as well as by the byte), string codes in the first (this
+ * thread's).
+ */
+function splitColumns(metas: FileMetaData[], requests: ColumnRequest[], n: number): ColumnRequest[][] {
+  const size = (r: ColumnRequest) => {
+    let bytes = 0
+    for (const m of metas) for (const g of m.row_groups) for (const c of g.columns) if (c.meta_data?.path_in_schema[0] === r.name) bytes += Number(c.meta_data.total_uncompressed_size) + 8 * Number(c.meta_data.num_values)
+    return bytes
+  }
+  const parts: ColumnRequest[][] = Array.from({ length: n }, () => [])
+  const load = new Array<number>(n).fill(0)
+  const sized = requests.map((r) => ({ r, bytes: size(r) })).sort((a, b) => Number(b.r.as === 'code') - Number(a.r.as === 'code') || b.bytes - a.bytes)
+  for (const { r, bytes } of sized) {
+    let k = 0
+    if (r.as !== 'code') for (let j = 1; j < n; j++) if (load[j] < load[k]) k = j
+    parts[k].push(r)
+    load[k] += bytes
+  }
   return parts
 }
 
-interface WorkerJob { files: Uint8Array[]; ids: number[]; starts: number[]; requests: ColumnRequest[]; values: Record<string, Float64Array | Uint8Array>; nullRows: Uint8Array }
+/** The files in one SharedArrayBuffer (views into it), so workers read them without a copy each. */
+function sharedCopies(files: Uint8Array[]): Uint8Array[] {
+  const buffer = new SharedArrayBuffer(files.reduce((s, f) => s + f.length, 0))
+  let at = 0
+  return files.map((f) => { const v = new Uint8Array(buffer, at, f.length); v.set(f); at += f.length; return v })
+}
+
+interface WorkerJob { files: Uint8Array[]; starts: number[]; requests: ColumnRequest[]; values: Record<string, Float64Array | Uint8Array>; nullRows: Uint8Array }
 interface WorkerDone { nulls: boolean; unsupported: [number, string][]; error?: string }
 type Port = Pick<Worker, 'postMessage' | 'on' | 'once' | 'off' | 'ref' | 'unref'>
 
@@ -214,16 +238,23 @@ async function workerPool(n: number): Promise<Port[]> {
 
 const queues = new WeakMap<Port, Promise<unknown>>()
 
-/** Sends a job to a worker after its earlier ones; rejects when the worker fails or exits. */
+/**
+ * Sends a job to a worker after its earlier ones (at once when it has none: the caller decodes its
+ * own part meanwhile); rejects when the worker fails or exits.
+ */
 function askWorker(w: Port, job: WorkerJob): Promise<WorkerDone> {
-  const run = (queues.get(w) ?? Promise.resolve()).catch(() => {}).then(() => new Promise<WorkerDone>((resolve, reject) => {
+  const start = () => new Promise<WorkerDone>((resolve, reject) => {
     const onExit = () => reject(new Error('parquet decode worker stopped'))
     w.once('exit', onExit)
     w.once('message', (m: WorkerDone) => { w.off('exit', onExit); w.unref(); if (m.error) reject(new Error(m.error)); else resolve(m) })
     w.ref() // keeps the process alive while the worker has work
     w.postMessage(job)
-  }))
+  })
+  const earlier = queues.get(w)
+  const run = earlier ? earlier.catch(() => {}).then(start) : start()
   queues.set(w, run)
+  const done = () => { if (queues.get(w) === run) queues.delete(w) }
+  run.then(done, done)
   return run
 }
 
@@ -877,7 +908,7 @@ function serveColumns(port: NonNullable<typeof parentPort>) {
       job.files.forEach((f, k) => {
         try { decodeFile(f, parquetMetadata(f), job.requests, job.values, job.starts[k], job.nullRows, state, false) } catch (e) {
           if (!(e instanceof Unsupported)) throw e
-          unsupported.push([job.ids[k], e.message])
+          unsupported.push([k, e.message])
         }
       })
       port.postMessage({ nulls: state.nulls, unsupported } satisfies WorkerDone)
