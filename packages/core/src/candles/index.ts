@@ -112,7 +112,8 @@ export async function writeHourState(store: ObjectStore, next: HourState, retrie
     if (current && !newer(next, current)) return { state: current, written: false, previous: current }
     const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
     try {
-      await store.put(key, JSON.stringify(state), head ? { ifMatch: head.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
+      const { etag } = await store.put(key, JSON.stringify(state), head ? { ifMatch: head.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
+      knownStates(store).set(key, { etag, state })
       return { state, written: true, previous: current }
     } catch (e) {
       if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
@@ -120,10 +121,30 @@ export async function writeHourState(store: ObjectStore, next: HourState, retrie
   }
 }
 
+/**
+ * States this process read or wrote, by key, with the ETag they were listed or written at: a
+ * state listed at the same ETag again is not read and parsed again (where the store lists ETags).
+ */
+const statesBy = new WeakMap<ObjectStore, Map<string, { etag: string; state: HourState }>>()
+const knownStates = (store: ObjectStore) => {
+  let m = statesBy.get(store)
+  if (!m) statesBy.set(store, (m = new Map()))
+  if (m.size >= 4096) m.clear()
+  return m
+}
+
 /** The day's states, in hour order. */
 async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string): Promise<HourState[]> {
-  const keys = (await store.list(candleStatePrefix(exchange, symbol, dt))).map((o) => o.key).filter((k) => k.endsWith('.json'))
-  const states = await Promise.all(keys.map((k) => readJson<HourState>(store, k)))
+  const listed = (await store.list(candleStatePrefix(exchange, symbol, dt))).filter((o) => o.key.endsWith('.json'))
+  const known = knownStates(store)
+  const states = await Promise.all(listed.map(async ({ key, etag }) => {
+    const hit = etag ? known.get(key) : undefined
+    if (hit && hit.etag === etag) return hit.state
+    // read after it was listed: what is read is that version or a newer one, never an older
+    const state = await readJson<HourState>(store, key)
+    if (state && etag) known.set(key, { etag, state })
+    return state
+  }))
   return states.filter((s): s is HourState => !!s).sort((a, b) => a.hour.localeCompare(b.hour))
 }
 
@@ -144,17 +165,39 @@ export function dayAggregates(states: HourState[], dayStart: number): Aggregates
   const a = emptyAggregates('1m', dayStart, DAY / MINUTE, dp, dq)
   for (const s of states) {
     const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
-    for (const [t, o, h, l, c, n, r, f, last, v, q, bv, bq] of s.minutes) {
+    // the sums as limbs, parsed once per state where its scale is the day's (the usual case)
+    const limbs = kv === 1n && kq === 1n ? limbsOfState(s) : undefined
+    s.minutes.forEach(([t, o, h, l, c, n, r, f, last, v, q, bv, bq], j) => {
       const i = (t - dayStart) / MINUTE
-      if (!(i >= 0 && i < a.length)) continue
-      a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last;
+      if (!(i >= 0 && i < a.length)) return
+      a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last
+      if (limbs) {
+        const k = j * 8
+        a.vHi[i] = limbs[k]; a.vLo[i] = limbs[k + 1]; a.qHi[i] = limbs[k + 2]; a.qLo[i] = limbs[k + 3]
+        a.bvHi[i] = limbs[k + 4]; a.bvLo[i] = limbs[k + 5]; a.bqHi[i] = limbs[k + 6]; a.bqLo[i] = limbs[k + 7]
+        return
+      }
       [a.vHi[i], a.vLo[i]] = limbsOf(BigInt(v) * kv);
       [a.qHi[i], a.qLo[i]] = limbsOf(BigInt(q) * kq);
       [a.bvHi[i], a.bvLo[i]] = limbsOf(BigInt(bv) * kv);
       [a.bqHi[i], a.bqLo[i]] = limbsOf(BigInt(bq) * kq)
-    }
+    })
   }
   return a
+}
+
+/** A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per state object. */
+const stateLimbs = new WeakMap<HourState, Float64Array>()
+function limbsOfState(s: HourState): Float64Array {
+  let x = stateLimbs.get(s)
+  if (x) return x
+  x = new Float64Array(s.minutes.length * 8)
+  for (let j = 0; j < s.minutes.length; j++) {
+    const m = s.minutes[j]
+    for (let f = 0; f < 4; f++) [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(BigInt(m[9 + f]))
+  }
+  stateLimbs.set(s, x)
+  return x
 }
 
 // ---- gold and serving, derived from the states ------------------------------------------------
@@ -277,19 +320,32 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
   }
 }
 
-/** Each candle's JSON, made once: a serving window keeps most of its candles from one run to the next. */
-const candleJson = new WeakMap<Candle, string>()
+/** Each candle's JSON as UTF-8, made once: a serving window keeps most of its candles from one run to the next. */
+const candleJson = new WeakMap<Candle, Uint8Array>()
+const utf8 = new TextEncoder()
 
-/** `JSON.stringify(w)`, from the candles' cached JSON. */
-export function servingJson(w: ServingWindow): string {
-  const parts = new Array<string>(w.candles.length)
+/** The bytes of `JSON.stringify(w)`, from the candles' cached JSON. */
+export function servingJson(w: ServingWindow): Uint8Array {
+  const head = utf8.encode(`{"exchange":${JSON.stringify(w.exchange)},"symbol":${JSON.stringify(w.symbol)},"tf":${JSON.stringify(w.tf)},"updated_at":${JSON.stringify(w.updated_at)},"candles":[`)
+  const parts = new Array<Uint8Array>(w.candles.length)
+  let size = head.length + 2 + Math.max(0, parts.length - 1)
   for (let i = 0; i < parts.length; i++) {
     const c = w.candles[i]
     let json = candleJson.get(c)
-    if (json === undefined) candleJson.set(c, (json = JSON.stringify(c)))
+    if (json === undefined) candleJson.set(c, (json = utf8.encode(JSON.stringify(c))))
     parts[i] = json
+    size += json.length
   }
-  return `{"exchange":${JSON.stringify(w.exchange)},"symbol":${JSON.stringify(w.symbol)},"tf":${JSON.stringify(w.tf)},"updated_at":${JSON.stringify(w.updated_at)},"candles":[${parts.join(',')}]}`
+  const out = new Uint8Array(size)
+  out.set(head)
+  let at = head.length
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) out[at++] = 44 // ,
+    out.set(parts[i], at)
+    at += parts[i].length
+  }
+  out[at++] = 93; out[at] = 125 // ]}
+  return out
 }
 
 /** The year's daily candles: what the file held for other days, plus `rows`. */
