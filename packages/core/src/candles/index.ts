@@ -231,7 +231,7 @@ export function dayCandles(exchange: string, symbol: string, dayStart: number, s
 interface Target {
   key: string; etag?: string; size?: number; body?: Uint8Array | string
   /** Gold: the rows encoded in `body`, as JSON. Serving: the window `body` holds. */
-  rows?: string; window?: ServingWindow
+  rows?: Candle[]; window?: ServingWindow
 }
 
 /**
@@ -239,7 +239,7 @@ interface Target {
  * are unchanged is not encoded again, and a serving window this process wrote is not read and
  * parsed again. Only ever a shortcut: a key whose ETag differs (another run wrote) is read.
  */
-interface Written { etag: string; rows?: string; window?: ServingWindow }
+interface Written { etag: string; rows?: Candle[]; window?: ServingWindow }
 const writtenBy = new WeakMap<ObjectStore, Map<string, Written>>()
 const writtenIn = (store: ObjectStore) => {
   let m = writtenBy.get(store)
@@ -290,12 +290,12 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); const rows = files.get(k); if (rows) rows.push(c); else files.set(k, [c]) }
       for (const [k, rows] of files) {
         const t = targets.get(k)!
-        if (tf === '1d') { t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows)); continue }
+        if (tf === '1d') { t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows), GOLD); continue }
         // rows this process wrote at this very version are not encoded (nor written) again
-        t.rows = JSON.stringify(rows)
+        t.rows = rows
         const last = writtenIn(store).get(k)
-        if (t.etag && last?.etag === t.etag && last.rows === t.rows) continue
-        t.body = writeTable(CANDLE_COLUMNS, rows)
+        if (t.etag && last?.etag === t.etag && last.rows && sameCandles(last.rows, rows)) continue
+        t.body = writeTable(CANDLE_COLUMNS, rows, GOLD)
       }
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
@@ -348,6 +348,16 @@ export function servingJson(w: ServingWindow): Uint8Array {
   return out
 }
 
+/** Gold candle files: small (an hour of 1m candles is 60 rows), so not worth compressing in JavaScript. */
+const GOLD = { codec: 'UNCOMPRESSED' } as const
+
+/** True when two candles hold the same values in every column. */
+function sameCandle(a: Candle, b: Candle) {
+  for (const c of CANDLE_COLUMNS) if (!Object.is(a[c.name], b[c.name])) return false
+  return true
+}
+const sameCandles = (a: Candle[], b: Candle[]) => a.length === b.length && a.every((c, i) => sameCandle(c, b[i]))
+
 /** The year's daily candles: what the file held for other days, plus `rows`. */
 async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise<Candle[]> {
   const bytes = t.etag ? await store.get(t.key) : undefined
@@ -365,9 +375,12 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
   const last = t.etag ? writtenIn(store).get(t.key) : undefined
   if (last?.window && last.etag === t.etag) old = last.window
   else try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
-  const kept = (old?.candles ?? []).filter((c) => c.open_time < from || c.open_time >= until)
-  // copies of the new candles: the window may be kept (see `written`), the caller's candles are the caller's
-  const merged = [...kept, ...candles.map((c) => ({ ...c }))].sort((a, b) => a.open_time - b.open_time).slice(-keep)
+  const kept: Candle[] = [], before = new Map<number, Candle>()
+  for (const c of old?.candles ?? []) if (c.open_time < from || c.open_time >= until) kept.push(c); else before.set(c.open_time, c)
+  // the window's own candle where it is unchanged (its JSON is made already), else a copy: the window
+  // may be kept (see `written`), the caller's candles are the caller's
+  const fresh = candles.map((c) => { const b = before.get(c.open_time); return b && sameCandle(b, c) ? b : { ...c } })
+  const merged = [...kept, ...fresh].sort((a, b) => a.open_time - b.open_time).slice(-keep)
   return { exchange, symbol, tf, updated_at: now, candles: merged }
 }
 

@@ -120,8 +120,8 @@ export async function readTradeTable(files: Uint8Array | Uint8Array[], options: 
 
 export interface ReadOptions {
   /**
-   * Threads to decode with (the columns are split between them, string codes staying on this
-   * one). The extra threads are worker threads kept for later calls; where they cannot start (a
+   * Threads to decode with (each takes the next column from a shared queue; string codes stay on
+   * this one). The extra threads are worker threads kept for later calls; where they cannot start (a
    * runtime that cannot load this module in a worker) decoding stays on this thread.
    */
   threads: number
@@ -149,21 +149,33 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   for (const r of requests) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
   const nullRows = shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)
   const state = { nulls: false }
-  const parts = shared ? splitColumns(metas, requests, pool.length + 1) : [requests]
   // the files once in shared memory, so that workers read them where they are
-  const inShared = shared ? sharedCopies(list) : list
+  const copies = shared ? sharedCopies(list) : undefined
+  const inShared = copies?.views ?? list
   const unsupported = new Map<number, string>()
-  const helped = pool.map((w, k) => askWorker(w, { files: inShared, starts, requests: parts[k + 1], values, nullRows }))
+  // string codes first, on this thread (only it may add to their lists); then every thread takes
+  // the next column of a shared queue, largest first, until none is left
+  const codes = requests.filter((r) => r.as === 'code')
+  const queue = shared ? byCost(metas, movable) : movable
+  const next = new Int32Array(shared ? new SharedArrayBuffer(4) : new ArrayBuffer(4))
+  const helped = pool.map((w) => askWorker(w, { files: inShared, starts, requests: queue, next, values, nullRows }))
+  const decodeColumns = (columns: ColumnRequest[]) => list.forEach((f, i) => {
+    if (unsupported.has(i)) return
+    try { decodeFile(f, metas[i], columns, values, starts[i], nullRows, state, true) } catch (e) {
+      if (!(e instanceof Unsupported)) throw e
+      unsupported.set(i, e.message)
+    }
+  })
   try {
-    list.forEach((f, i) => {
-      try { decodeFile(f, metas[i], parts[0], values, starts[i], nullRows, state, true) } catch (e) {
-        if (!(e instanceof Unsupported)) throw e
-        unsupported.set(i, e.message)
-      }
-    })
-  } catch (e) { await Promise.allSettled(helped); throw e }
+    decodeColumns(codes)
+    for (let k = Atomics.add(next, 0, 1); k < queue.length; k = Atomics.add(next, 0, 1)) decodeColumns([queue[k]])
+  } catch (e) { await Promise.allSettled(helped); copies?.release(); throw e }
+  const results = await Promise.allSettled(helped)
+  copies?.release()
   const retry = new Set<number>()
-  for (const r of await Promise.all(helped)) {
+  for (const settled of results) {
+    if (settled.status === 'rejected') throw settled.reason
+    const r = settled.value
     if (r.nulls) state.nulls = true
     for (const [i, reason] of r.unsupported) if (!unsupported.has(i)) { retry.add(i); unsupported.set(i, reason) }
   }
@@ -181,37 +193,35 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   return { length, values, nulls: total - length, fallbacks, threads: pool.length + 1 }
 }
 
-/**
- * The requests in `n` parts of about equal work (a column's uncompressed bytes plus eight per
- * value: decoding costs by the row as well as by the byte), string codes in the first (this
- * thread's).
- */
-function splitColumns(metas: FileMetaData[], requests: ColumnRequest[], n: number): ColumnRequest[][] {
+/** The requests, most work first (a column's uncompressed bytes in all files): the queue threads take them from. */
+function byCost(metas: FileMetaData[], requests: ColumnRequest[]): ColumnRequest[] {
   const size = (r: ColumnRequest) => {
     let bytes = 0
-    for (const m of metas) for (const g of m.row_groups) for (const c of g.columns) if (c.meta_data?.path_in_schema[0] === r.name) bytes += Number(c.meta_data.total_uncompressed_size) + 8 * Number(c.meta_data.num_values)
+    for (const m of metas) for (const g of m.row_groups) for (const c of g.columns) if (c.meta_data?.path_in_schema[0] === r.name) bytes += Number(c.meta_data.total_uncompressed_size)
     return bytes
   }
-  const parts: ColumnRequest[][] = Array.from({ length: n }, () => [])
-  const load = new Array<number>(n).fill(0)
-  const sized = requests.map((r) => ({ r, bytes: size(r) })).sort((a, b) => Number(b.r.as === 'code') - Number(a.r.as === 'code') || b.bytes - a.bytes)
-  for (const { r, bytes } of sized) {
-    let k = 0
-    if (r.as !== 'code') for (let j = 1; j < n; j++) if (load[j] < load[k]) k = j
-    parts[k].push(r)
-    load[k] += bytes
-  }
-  return parts
+  return requests.map((r) => ({ r, bytes: size(r) })).sort((a, b) => b.bytes - a.bytes).map((x) => x.r)
 }
 
-/** The files in one SharedArrayBuffer (views into it), so workers read them without a copy each. */
-function sharedCopies(files: Uint8Array[]): Uint8Array[] {
-  const buffer = new SharedArrayBuffer(files.reduce((s, f) => s + f.length, 0))
+/** Shared buffers files were copied into, free for the next call: fresh shared memory costs its page faults every time. */
+const arenas: SharedArrayBuffer[] = []
+
+/**
+ * The files copied into one SharedArrayBuffer (views into it), so workers read them without a
+ * copy each; `release` hands the buffer to the next call once every reader is done.
+ */
+function sharedCopies(files: Uint8Array[]) {
+  const size = files.reduce((s, f) => s + f.length, 0)
+  const i = arenas.findIndex((b) => b.byteLength >= size)
+  const buffer = i >= 0 ? arenas.splice(i, 1)[0] : new SharedArrayBuffer(Math.ceil(size / 4_194_304) * 4_194_304 || 4_194_304)
   let at = 0
-  return files.map((f) => { const v = new Uint8Array(buffer, at, f.length); v.set(f); at += f.length; return v })
+  const views = files.map((f) => { const v = new Uint8Array(buffer, at, f.length); v.set(f); at += f.length; return v })
+  const release = () => { if (arenas.length < 2 && buffer.byteLength <= 268_435_456) arenas.push(buffer) }
+  return { views, release }
 }
 
-interface WorkerJob { files: Uint8Array[]; starts: number[]; requests: ColumnRequest[]; values: Record<string, Float64Array | Uint8Array>; nullRows: Uint8Array }
+/** A worker's job: the columns of `requests` it takes from the shared queue (`next` is the next index to take). */
+interface WorkerJob { files: Uint8Array[]; starts: number[]; requests: ColumnRequest[]; next: Int32Array; values: Record<string, Float64Array | Uint8Array>; nullRows: Uint8Array }
 interface WorkerDone { nulls: boolean; unsupported: [number, string][]; error?: string }
 type Port = Pick<Worker, 'postMessage' | 'on' | 'once' | 'off' | 'ref' | 'unref'>
 
@@ -905,12 +915,18 @@ function serveColumns(port: NonNullable<typeof parentPort>) {
     const state = { nulls: false }
     const unsupported: [number, string][] = []
     try {
-      job.files.forEach((f, k) => {
-        try { decodeFile(f, parquetMetadata(f), job.requests, job.values, job.starts[k], job.nullRows, state, false) } catch (e) {
-          if (!(e instanceof Unsupported)) throw e
-          unsupported.push([k, e.message])
-        }
-      })
+      const metas = job.files.map((f) => parquetMetadata(f))
+      const failed = new Set<number>()
+      for (let c = Atomics.add(job.next, 0, 1); c < job.requests.length; c = Atomics.add(job.next, 0, 1)) {
+        job.files.forEach((f, k) => {
+          if (failed.has(k)) return
+          try { decodeFile(f, metas[k], [job.requests[c]], job.values, job.starts[k], job.nullRows, state, false) } catch (e) {
+            if (!(e instanceof Unsupported)) throw e
+            failed.add(k)
+            unsupported.push([k, e.message])
+          }
+        })
+      }
       port.postMessage({ nulls: state.nulls, unsupported } satisfies WorkerDone)
     } catch (e) {
       port.postMessage({ nulls: false, unsupported, error: (e as Error).message } satisfies WorkerDone)

@@ -62,6 +62,11 @@ const before = (t: Ids, i: number, j: number) =>
  */
 export function dedupeOrder(t: Ids): Uint32Array | undefined {
   const n = t.length
+  // the usual case in one comparison a row: each record starts after the one before it ends
+  const { first_trade_id: first, last_trade_id: last } = t
+  let disjoint = true
+  for (let i = 1; i < n && disjoint; i++) disjoint = first[i] > last[i - 1] && last[i] >= first[i]
+  if (disjoint && (n === 0 || last[0] >= first[0])) return undefined
   let sorted = true
   for (let i = 1; i < n && sorted; i++) sorted = before(t, i - 1, i) < 0
   let order: Uint32Array | undefined
