@@ -290,7 +290,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); const rows = files.get(k); if (rows) rows.push(c); else files.set(k, [c]) }
       for (const [k, rows] of files) {
         const t = targets.get(k)!
-        if (tf === '1d') { t.body = writeTable(CANDLE_COLUMNS, await mergeYear(store, t, rows), GOLD); continue }
+        if (tf === '1d') { t.rows = await mergeYear(store, t, rows); t.body = writeTable(CANDLE_COLUMNS, t.rows, GOLD); continue }
         // rows this process wrote at this very version are not encoded (nor written) again
         t.rows = rows
         const last = writtenIn(store).get(k)
@@ -358,10 +358,11 @@ function sameCandle(a: Candle, b: Candle) {
 }
 const sameCandles = (a: Candle[], b: Candle[]) => a.length === b.length && a.every((c, i) => sameCandle(c, b[i]))
 
-/** The year's daily candles: what the file held for other days, plus `rows`. */
+/** The year's daily candles: what the file held for other days (as this process wrote it, or read), plus `rows`. */
 async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise<Candle[]> {
-  const bytes = t.etag ? await store.get(t.key) : undefined
-  const old = bytes ? await readParquet<Candle>(bytes) : []
+  const last = t.etag ? writtenIn(store).get(t.key) : undefined
+  const bytes = t.etag && !(last?.rows && last.etag === t.etag) ? await store.get(t.key) : undefined
+  const old = last?.rows && last.etag === t.etag ? last.rows : bytes ? await readParquet<Candle>(bytes) : []
   const replaced = new Set(rows.map((r) => r.open_time))
   return [...old.filter((c) => !replaced.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
 }
@@ -380,7 +381,10 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
   // the window's own candle where it is unchanged (its JSON is made already), else a copy: the window
   // may be kept (see `written`), the caller's candles are the caller's
   const fresh = candles.map((c) => { const b = before.get(c.open_time); return b && sameCandle(b, c) ? b : { ...c } })
-  const merged = [...kept, ...fresh].sort((a, b) => a.open_time - b.open_time).slice(-keep)
+  const merged = [...kept, ...fresh]
+  // usually in order already (the new candles follow the kept ones)
+  for (let i = 1; i < merged.length; i++) if (merged[i].open_time < merged[i - 1].open_time) { merged.sort((a, b) => a.open_time - b.open_time); break }
+  if (merged.length > keep) merged.splice(0, merged.length - keep)
   return { exchange, symbol, tf, updated_at: now, candles: merged }
 }
 
