@@ -4,7 +4,7 @@ import { bronzeTradesPrefix, goldCandleFileKey } from '../lake/index'
 import { writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../checkpoint/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
-import { recomputeHour } from './index'
+import { readHourTrades, recomputeHour } from './index'
 
 const DT = '2026-11-24'
 const T0 = Date.parse(`${DT}T15:00:00Z`)
@@ -84,5 +84,20 @@ describe('the hour job over files it wrote itself', () => {
     await run(warm, '16')
     await run({ ...cold }, '16')
     expect(await outputs(warm)).toEqual(await outputs(cold))
+  })
+})
+
+describe('the hour job reading bronze', () => {
+  it("counts a record's individual trades from its id range, as DESIGN.md defines them, and each covered id once", async () => {
+    const store = memoryStore()
+    const rec = (id: number, first: number, last: number, trades: number, sec: number): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: (T0 + sec * 1000) * 1000, price: 100, qty: 1, side: 'buy', trades, ingest_ts: 0, source: 'ws' })
+    // an aggTrade of 5 ids whose `trades` column disagrees, a plain trade, and the plain trade again in a second file
+    await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}a.parquet`, writeParquet(TRADE_COLUMNS, [rec(1, 10, 14, 1, 1), rec(2, 15, 15, 1, 2)]))
+    await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}b.parquet`, writeParquet(TRADE_COLUMNS, [rec(2, 15, 15, 1, 2)]))
+    const { columns, duplicates } = await readHourTrades(store, 'binance', 'BTC-USDT', DT, '15')
+    expect([...columns.trades]).toEqual([5, 1])
+    expect(duplicates).toBe(1)
+    const r = await run(store, '15')
+    expect(r.candles[0]).toMatchObject({ trades: 6, first_trade_id: 10, last_trade_id: 15, volume: 2 })
   })
 })

@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
-import { readParquet, readTradeColumns, writeTable } from '../parquet/index'
+import { readColumns, readParquet, TRADE_COLUMN_REQUESTS, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
@@ -391,17 +391,29 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
 // ---- the hour job ------------------------------------------------------------------------------
 
 /**
+ * The bronze columns candles need: not `trades`, which DESIGN.md defines as `last_trade_id -
+ * first_trade_id + 1` (an aggTrade's l - f + 1, 1 for a plain trade; also how Binance counts a
+ * kline's trades), nor `trade_id`, which only breaks ties between records of the same ids.
+ */
+export const HOUR_COLUMNS: ColumnRequest[] = TRADE_COLUMN_REQUESTS.filter((r) => r.name !== 'trades' && r.name !== 'trade_id')
+
+/**
  * The hour's bronze trades, every individual trade once and in trade-id order (as silver orders
- * them), decoded straight from the bronze files: only the columns candles need, so the candle job
- * never waits for silver (the silver job merges the same files after it, see `../silver`).
+ * them), decoded straight from the bronze files: only `HOUR_COLUMNS`, so the candle job never
+ * waits for silver (the silver job merges the same files after it, see `../silver`).
  * `duplicates`: records dropped as already covered; `nulls`: rows left out for a null field.
  */
 export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, threads = defaults.decodeThreads) {
   const keys = (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).map((x) => x.key).filter((k) => k.endsWith('.parquet'))
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
-  const read = await readTradeColumns(files, { threads })
-  const columns = pickColumns(read.columns, dedupeOrder(read.columns))
-  return { columns, files: files.length, duplicates: read.columns.length - columns.length, nulls: read.nulls }
+  const d = await readColumns(files, HOUR_COLUMNS, { threads })
+  const v = d.values as Record<string, Float64Array>
+  const trades = new Float64Array(d.length)
+  for (let i = 0; i < d.length; i++) trades[i] = v.last_trade_id[i] - v.first_trade_id[i] + 1
+  // ties between records of the same ids are broken by file order (the listing's key order)
+  const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
+  const columns = pickColumns(read, dedupeOrder(read))
+  return { columns, files: files.length, duplicates: read.length - columns.length, nulls: d.nulls }
 }
 
 /** The rows `rows` of `t`, in that order (`t` itself without `rows`). */
