@@ -2,8 +2,10 @@
  * The candle job as the benchmark times it. `productionJob` is the job itself: the day's bronze
  * files put in an object store (memory, or the local file store) at the keys the lake holds them
  * under, then the candle function's handler (packages/functions/src/candles.ts) run on one real
- * S3 event per file, in hour order, as S3 would call it: silver merged, the hour's exact minute
- * sums, gold files of all six timeframes and serving windows written, hour after hour. `candleJob`
+ * S3 event per file, in hour order, as S3 would call it: the hour's bronze columns decoded, its
+ * exact minute sums, gold files of all six timeframes and serving windows written, hour after
+ * hour. The silver function's handler then runs on each candle state the candle job wrote (the
+ * next link of the lake's chain), timed on its own. `candleJob`
  * is the bare pipeline the bench used to time (decode all files at once, core's kernel
  * `candlesOfColumns`, gold Parquet), kept to show what the production path costs on top. Run
  * directly (bundled, `TICKLAKE_CANDLE_JOB_CHILD=1 node job.mjs`) it takes one JSON job per stdin
@@ -18,6 +20,7 @@ import { bronzeTradesPrefix, goldCandleFileKey } from '../packages/core/src/lake
 import type { ObjectStore } from '../packages/core/src/ports/index'
 import * as candles from '../packages/core/src/candles/index'
 import { createCandlesHandler } from '../packages/functions/src/candles'
+import { createSilverHandler } from '../packages/functions/src/silver'
 import { fileStore, memoryStore, s3Event } from '../packages/local/src/store/index'
 
 export interface Window { exchange: string; symbol: string; from: number; until: number }
@@ -68,7 +71,7 @@ export type StoreKind = 'memory' | 'file'
  * a fresh store under `bronze/trades/exchange=/symbol=/dt=/hour=HH/` first (untimed: that is
  * Firehose's work), then the candle handler runs once per file on S3's event for it (timed).
  */
-export async function productionJob(files: { hour: string; bytes: Uint8Array }[], w: Window, kind: StoreKind = 'memory', root?: string) {
+export async function productionJob(files: { hour: string; bytes: Uint8Array }[], w: Window, kind: StoreKind = 'memory', root?: string, withSilver = true) {
   const store: ObjectStore = kind === 'file' ? fileStore(root!) : memoryStore()
   const dt = new Date(w.from).toISOString().slice(0, 10)
   const events = []
@@ -84,7 +87,16 @@ export async function productionJob(files: { hour: string; bytes: Uint8Array }[]
   for (const e of events) for (const r of await handler(e)) { trades += r.trades; duplicates += r.duplicates }
   const totalMs = performance.now() - t0
   const u = process.cpuUsage(cpu)
-  return { store, totalMs, cpuMs: (u.user + u.system) / 1000, trades, duplicates, invocations: events.length }
+  // the next link: the silver function on each hour's candle state, as its S3 event would run it
+  const silver = createSilverHandler({ store })
+  const states = withSilver ? await store.list('state/candles/') : []
+  const silverCpu = process.cpuUsage()
+  const s0 = performance.now()
+  let silverTrades = 0
+  for (const st of states) for (const r of await silver(s3Event('bench', st.key, st.size, st.etag))) silverTrades += r.trades ?? 0
+  const silverMs = performance.now() - s0
+  const su = process.cpuUsage(silverCpu)
+  return { store, totalMs, cpuMs: (u.user + u.system) / 1000, trades, duplicates, invocations: events.length, silverMs, silverCpuMs: (su.user + su.system) / 1000, silverTrades }
 }
 
 /** The bronze files of `inDir` (`hour=HH.parquet`), with their hours. */
@@ -117,7 +129,7 @@ export async function timedProductionJob(inDir: string, outDir: string, w: Windo
   const r = await productionJob(hourFiles(inDir), w, kind, root)
   const gold = await goldCounts(r.store, w)
   if (kind === 'file') rmSync(root, { recursive: true, force: true })
-  return { totalMs: r.totalMs, cpuMs: r.cpuMs, trades: r.trades, duplicates: r.duplicates, invocations: r.invocations, gold, maxRssKb: peakRssKb() }
+  return { totalMs: r.totalMs, cpuMs: r.cpuMs, trades: r.trades, duplicates: r.duplicates, invocations: r.invocations, gold, silverMs: r.silverMs, silverCpuMs: r.silverCpuMs, silverTrades: r.silverTrades, maxRssKb: peakRssKb() }
 }
 
 /** One timed bare pipeline, as the child process reports it. */
