@@ -124,9 +124,9 @@ export function peakRssKb() {
 }
 
 /** One timed production job, as the child process reports it (the file store lives under `outDir`). */
-export async function timedProductionJob(inDir: string, outDir: string, w: Window, kind: StoreKind) {
+export async function timedProductionJob(inDir: string, outDir: string, w: Window, kind: StoreKind, withSilver = false) {
   const root = join(outDir, `lake-${Date.now()}-${Math.random().toString(36).slice(2)}`)
-  const r = await productionJob(hourFiles(inDir), w, kind, root)
+  const r = await productionJob(hourFiles(inDir), w, kind, root, withSilver)
   const gold = await goldCounts(r.store, w)
   if (kind === 'file') rmSync(root, { recursive: true, force: true })
   return { totalMs: r.totalMs, cpuMs: r.cpuMs, trades: r.trades, duplicates: r.duplicates, invocations: r.invocations, gold, silverMs: r.silverMs, silverCpuMs: r.silverCpuMs, silverTrades: r.silverTrades, maxRssKb: peakRssKb() }
@@ -143,12 +143,12 @@ export async function timedJob(inDir: string, outDir: string, w: Window, threads
 
 const entry = process.argv[1] ?? ''
 if (isMainThread && process.env.TICKLAKE_CANDLE_JOB_CHILD === '1' && /job\.mjs$/.test(entry)) {
-  // one JSON job per stdin line ({ inDir, outDir, window, threads, production? }), one JSON result per stdout line
+  // one JSON job per stdin line ({ inDir, outDir, window, threads, production?, silver? }), one JSON result per stdout line
   const { createInterface } = await import('node:readline')
   for await (const line of createInterface({ input: process.stdin })) {
     if (!line.trim()) continue
-    const { inDir, outDir, window, threads, production } = JSON.parse(line)
-    console.log(JSON.stringify(production ? await timedProductionJob(inDir, outDir, window, production) : await timedJob(inDir, outDir, window, threads)))
+    const { inDir, outDir, window, threads, production, silver } = JSON.parse(line)
+    console.log(JSON.stringify(production ? await timedProductionJob(inDir, outDir, window, production, silver) : await timedJob(inDir, outDir, window, threads)))
   }
   process.exit(0)
 }

@@ -8,6 +8,16 @@
 export const I32 = 5, BINARY = 8, STRUCT = 12
 
 const utf8 = new TextEncoder()
+/** UTF-8 of the strings written so far (column names, mostly: the same few in every file). */
+const encoded = new Map<string, Uint8Array>()
+const utf8Of = (v: string) => {
+  let b = encoded.get(v)
+  if (b === undefined) {
+    b = utf8.encode(v)
+    if (encoded.size < 4096) encoded.set(v, b)
+  }
+  return b
+}
 
 export class Thrift {
   bytes: number[] = []
@@ -25,7 +35,7 @@ export class Thrift {
   bool(id: number, v: boolean) { this.field(id, v ? 1 : 2) }
   /** A string's UTF-8 bytes, length first (a list element when `id` is absent). */
   string(id: number | undefined, v: string) {
-    const b = utf8.encode(v)
+    const b = utf8Of(v)
     if (id !== undefined) this.field(id, 8)
     this.varint(b.length)
     for (let i = 0; i < b.length; i++) this.bytes.push(b[i])

@@ -51,6 +51,15 @@ function schemaOf(c: ColumnSpec) {
   }
 }
 
+/** `schemaOf`, made once per column name and type (jobs write the same few schemas over and over). */
+const schemaCache = new Map<string, ReturnType<typeof schemaOf>>()
+function schemaFor(c: ColumnSpec) {
+  const key = `${c.name}\u0000${c.type}`
+  let s = schemaCache.get(key)
+  if (!s) { s = schemaOf(c); if (schemaCache.size < 4096) schemaCache.set(key, s) }
+  return s
+}
+
 /** The values of rows `[from, to)` (through `rows` when given) as PLAIN bytes. */
 function plainNumbers(c: Extract<ColumnSpec, { values: Float64Array }>, rows: Uint32Array | undefined, from: number, to: number) {
   const n = to - from, x = c.values
@@ -246,7 +255,7 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
   const out = new Parts()
   out.push(MAGIC)
   const row_groups: { columns: Chunk[]; total_byte_size: number; num_rows: number }[] = []
-  const schemas = columns.map(schemaOf)
+  const schemas = columns.map(schemaFor)
   for (let from = 0; from < n || (from === 0 && n === 0); from += rowGroupSize) {
     const to = Math.min(n, from + rowGroupSize)
     const chunks: Chunk[] = []
@@ -314,11 +323,11 @@ class Parts {
   }
   bytes() {
     const out = new Uint8Array(this.offset)
-    const meta = this.meta.bytes
+    const meta = Uint8Array.from(this.meta.bytes)
     let at = 0
     for (let i = 0; i < this.list.length; i++) {
       const b = this.list[i]
-      if (typeof b === 'number') { const length = this.list[++i] as number; for (let k = 0; k < length; k++) out[at + k] = meta[b + k]; at += length } else { out.set(b, at); at += b.length }
+      if (typeof b === 'number') { const length = this.list[++i] as number; out.set(meta.subarray(b, b + length), at); at += length } else { out.set(b, at); at += b.length }
     }
     return out
   }
@@ -415,33 +424,40 @@ export function writeTable<T>(columns: Column<T>[], rows: readonly T[], options:
   const n = rows.length
   const specs = columns.map((c): ColumnSpec => {
     const name = c.name as string
-    const get = (i: number) => {
-      const v = rows[i][c.name] as unknown
-      if (v === null || v === undefined) throw new Error(`column ${name}: row ${i} has no value`)
-      return v
-    }
+    const missing = (i: number) => new Error(`column ${name}: row ${i} has no value`)
     if (c.type === 'STRING') {
       const dict: string[] = [], index = new Map<string, number>(), codes = new Uint8Array(n)
+      let last: unknown, lastCode = -1
       for (let i = 0; i < n; i++) {
-        const v = String(get(i))
+        const raw = rows[i][c.name] as unknown
+        if (raw === last && lastCode >= 0) { codes[i] = lastCode; continue } // the same string as the row before: the usual case
+        if (raw === null || raw === undefined) throw missing(i)
+        const v = String(raw)
         let k = index.get(v)
         if (k === undefined) {
           if (dict.length >= 255) throw new Error(`column ${name}: more than 255 distinct strings`)
           index.set(v, (k = dict.push(v) - 1))
         }
-        codes[i] = k
+        codes[i] = lastCode = k
+        last = raw
       }
       return { name, type: 'STRING', codes, dict }
     }
     if (c.type === 'BOOLEAN') {
       const flags = new Uint8Array(n)
-      for (let i = 0; i < n; i++) flags[i] = get(i) ? 1 : 0
+      for (let i = 0; i < n; i++) {
+        const v = rows[i][c.name] as unknown
+        if (v === null || v === undefined) throw missing(i)
+        flags[i] = v ? 1 : 0
+      }
       return { name, type: 'BOOLEAN', flags }
     }
     const values = new Float64Array(n)
     const integer = c.type !== 'DOUBLE'
     for (let i = 0; i < n; i++) {
-      const v = Number(get(i))
+      const raw = rows[i][c.name] as unknown
+      if (raw === null || raw === undefined) throw missing(i)
+      const v = typeof raw === 'number' ? raw : Number(raw)
       if (integer && !Number.isInteger(v)) throw new Error(`column ${name}: row ${i} holds ${v}, not an integer`)
       values[i] = v
     }
