@@ -65,7 +65,8 @@ const features = new sst.aws.Function('Features', lakeFunction('features', '2048
 // feature job on every gold candle object (the handler keeps the 1m ones) and every silver object.
 lake.bucket.notify({
   notifications: [
-    { name: 'Candles', function: lakeFunction('candles', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
+    // 3,584 MB: two full vCPUs, which the candle job's decode uses (core/candles defaults.decodeThreads)
+    { name: 'Candles', function: lakeFunction('candles', '3584 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
     { name: 'Silver', function: lakeFunction('silver', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
     { name: 'FeaturesOnCandles', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
     { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
