@@ -425,15 +425,21 @@ export function pickColumns(t: TradeColumns, rows?: Uint32Array): TradeColumns {
   return { length: n, ts: f(t.ts), price: f(t.price), qty: f(t.qty), buy: b, trades: f(t.trades), first_trade_id: f(t.first_trade_id), last_trade_id: f(t.last_trade_id), trade_id: f(t.trade_id) }
 }
 
-/** The rows of `t` whose time falls in `[from, until)` (ms): `t` itself when all do, as they should. */
-function withinHour(t: TradeColumns, from: number, until: number): TradeColumns {
-  const lo = from * 1000, hi = until * 1000
-  let all = true
-  for (let i = 0; i < t.length && all; i++) all = t.ts[i] >= lo && t.ts[i] < hi
-  if (all) return t
-  const rows: number[] = []
-  for (let i = 0; i < t.length; i++) if (t.ts[i] >= lo && t.ts[i] < hi) rows.push(i)
-  return pickColumns(t, Uint32Array.from(rows))
+/**
+ * The rows of `t` whose time falls in `[from, until)` (ms), `t` itself when all do (as they
+ * should), with the latest of their times (µs; -Infinity for none): one pass in the usual case.
+ */
+function withinHour(t: TradeColumns, from: number, until: number): { columns: TradeColumns; lastUs: number } {
+  const lo = from * 1000, hi = until * 1000, ts = t.ts
+  let outside = 0, lastUs = -Infinity
+  for (let i = 0; i < t.length; i++) {
+    const x = ts[i]
+    if (x >= lo && x < hi) { if (x > lastUs) lastUs = x } else outside++
+  }
+  if (outside === 0) return { columns: t, lastUs }
+  const rows = new Uint32Array(t.length - outside)
+  for (let i = 0, k = 0; i < t.length; i++) if (ts[i] >= lo && ts[i] < hi) rows[k++] = i
+  return { columns: pickColumns(t, rows), lastUs }
 }
 
 export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
@@ -466,10 +472,8 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
   const bronze = await readHourTrades(job.store, job.exchange, job.symbol, job.dt, job.hour, o.decodeThreads)
-  const inHour = withinHour(bronze.columns, hourStart, hourEnd)
+  const { columns: inHour, lastUs } = withinHour(bronze.columns, hourStart, hourEnd)
   const minutes = aggregateMinutes(inHour, hourStart, hourEnd)
-  let lastUs = -Infinity
-  for (let i = 0; i < inHour.length; i++) if (inHour.ts[i] > lastUs) lastUs = inHour.ts[i]
   const lastTs = lastUs / 1000
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
