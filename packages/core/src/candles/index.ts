@@ -409,7 +409,8 @@ export async function readHourTrades(store: ObjectStore, exchange: string, symbo
   const d = await readColumns(files, HOUR_COLUMNS, { threads })
   const v = d.values as Record<string, Float64Array>
   const trades = new Float64Array(d.length)
-  for (let i = 0; i < d.length; i++) trades[i] = v.last_trade_id[i] - v.first_trade_id[i] + 1
+  const first = v.first_trade_id, last = v.last_trade_id
+  for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
   // ties between records of the same ids are broken by file order (the listing's key order)
   const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
   const columns = pickColumns(read, dedupeOrder(read))
