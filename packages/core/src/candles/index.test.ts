@@ -54,5 +54,15 @@ describe('serving windows', () => {
     expect(text({ ...first, candles: [] })).toBe(JSON.stringify({ ...first, candles: [] }))
     const next = { ...first, symbol: 'ETH-"USDT"', updated_at: 2.5, candles: [...candles.slice(1, 3), { ...candles[4], close: 1e-9, volume: -0 }] }
     expect(text(next)).toBe(JSON.stringify(next))
+    // made from the window before it: runs of its candles copied whole, in any order and with gaps
+    const more = candles1m([], { exchange: 'binance', symbol: 'BTC-USDT', from: Date.UTC(2026, 10, 24), until: Date.UTC(2026, 10, 24, 0, 30), prevClose: 7 })
+    const a = { ...first, candles: more.slice(0, 20) }
+    servingJson(a)
+    for (const c of [[...a.candles.slice(3, 12), more[25], ...a.candles.slice(14, 20), ...more.slice(20, 24)], a.candles.slice(0, 1), [], [a.candles[19], a.candles[0], a.candles[1]]]) {
+      const b = { ...a, updated_at: 9, candles: c }
+      expect(new TextDecoder().decode(servingJson(b, a))).toBe(JSON.stringify(b))
+      const d = { ...b, candles: [...c].reverse() }
+      expect(new TextDecoder().decode(servingJson(d, b))).toBe(JSON.stringify(d))
+    }
   })
 })

@@ -232,6 +232,8 @@ interface Target {
   key: string; etag?: string; size?: number; body?: Uint8Array | string
   /** Gold: the rows encoded in `body`, as JSON. Serving: the window `body` holds. */
   rows?: Candle[]; window?: ServingWindow
+  /** Serving: the window this process wrote at the version read, when it is the one merged into. */
+  previous?: ServingWindow
 }
 
 /**
@@ -300,7 +302,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
       s.window = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
-      s.body = servingJson(s.window)
+      s.body = servingJson(s.window, s.previous)
     }
     try {
       await Promise.all([...targets.values()].filter((t) => t.body !== undefined).map(async (t) => {
@@ -324,27 +326,56 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
 const candleJson = new WeakMap<Candle, Uint8Array>()
 const utf8 = new TextEncoder()
 
-/** The bytes of `JSON.stringify(w)`, from the candles' cached JSON. */
-export function servingJson(w: ServingWindow): Uint8Array {
+/** Where each candle's JSON lies in the bytes made for a window: runs of its candles are copied from there whole. */
+interface Layout { bytes: Uint8Array; start: Uint32Array; end: Uint32Array; index: Map<Candle, number> }
+const layouts = new WeakMap<ServingWindow, Layout>()
+
+/**
+ * The bytes of `JSON.stringify(w)`, from the candles' cached JSON; candles that follow each other
+ * in `previous` (a window made here before) are copied from its bytes in one piece.
+ */
+export function servingJson(w: ServingWindow, previous?: ServingWindow): Uint8Array {
   const head = utf8.encode(`{"exchange":${JSON.stringify(w.exchange)},"symbol":${JSON.stringify(w.symbol)},"tf":${JSON.stringify(w.tf)},"updated_at":${JSON.stringify(w.updated_at)},"candles":[`)
-  const parts = new Array<Uint8Array>(w.candles.length)
-  let size = head.length + 2 + Math.max(0, parts.length - 1)
-  for (let i = 0; i < parts.length; i++) {
+  const prev = previous && layouts.get(previous)
+  const n = w.candles.length
+  // pieces: [source bytes, from, to) in order, each a run of candles with the commas between them
+  const pieces: [Uint8Array, number, number][] = []
+  const runs: number[] = [] // candles per piece
+  let size = head.length + 2 + Math.max(0, n - 1)
+  for (let i = 0; i < n;) {
+    const j = prev?.index.get(w.candles[i])
+    if (prev && j !== undefined) {
+      let k = 1
+      while (i + k < n && j + k < prev.start.length && w.candles[i + k] === previous!.candles[j + k]) k++
+      pieces.push([prev.bytes, prev.start[j], prev.end[j + k - 1]]); runs.push(k)
+      size += prev.end[j + k - 1] - prev.start[j] - (k - 1)
+      i += k
+      continue
+    }
     const c = w.candles[i]
     let json = candleJson.get(c)
     if (json === undefined) candleJson.set(c, (json = utf8.encode(JSON.stringify(c))))
-    parts[i] = json
+    pieces.push([json, 0, json.length]); runs.push(1)
     size += json.length
+    i++
   }
   const out = new Uint8Array(size)
+  const start = new Uint32Array(n), end = new Uint32Array(n)
   out.set(head)
-  let at = head.length
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) out[at++] = 44 // ,
-    out.set(parts[i], at)
-    at += parts[i].length
+  let at = head.length, c = 0
+  for (let p = 0; p < pieces.length; p++) {
+    if (p > 0) out[at++] = 44 // ,
+    const [src, from, to] = pieces[p]
+    out.set(src.subarray(from, to), at)
+    if (runs[p] === 1) { start[c] = at; end[c] = at + to - from; c++ } else {
+      // a run copied whole: its candles moved by the same distance
+      const j = prev!.index.get(w.candles[c])!, shift = at - from
+      for (let k = 0; k < runs[p]; k++, c++) { start[c] = prev!.start[j + k] + shift; end[c] = prev!.end[j + k] + shift }
+    }
+    at += to - from
   }
   out[at++] = 93; out[at] = 125 // ]}
+  layouts.set(w, { bytes: out, start, end, index: new Map(w.candles.map((x, i) => [x, i])) })
   return out
 }
 
@@ -376,6 +407,7 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
   const last = t.etag ? writtenIn(store).get(t.key) : undefined
   if (last?.window && last.etag === t.etag) old = last.window
   else try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
+  t.previous = old
   const kept: Candle[] = [], before = new Map<number, Candle>()
   for (const c of old?.candles ?? []) if (c.open_time < from || c.open_time >= until) kept.push(c); else before.set(c.open_time, c)
   // the window's own candle where it is unchanged (its JSON is made already), else a copy: the window
