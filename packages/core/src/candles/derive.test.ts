@@ -101,3 +101,79 @@ describe('the hour job reading bronze', () => {
     expect(r.candles[0]).toMatchObject({ trades: 6, first_trade_id: 10, last_trade_id: 15, volume: 2 })
   })
 })
+
+describe('the hour job on an hour of many bronze objects', () => {
+  const tape = (n: number, firstId: number, decimals = 3): Trade[] => Array.from({ length: n }, (_, i) => {
+    const id = firstId + i * 2
+    return { exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: id, last_trade_id: id + (i % 2), ts: (T0 + 1000 + (id - 1000) * 700) * 1000, price: 100 + ((i * 37) % 23) / 10, qty: Math.round(((i * 7919) % 1000) + 1) / 10 ** decimals, side: i % 3 ? 'buy' : 'sell', trades: 1 + (i % 2), ingest_ts: 0, source: 'ws' }
+  })
+  const key = (name: string) => `${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}${name}.parquet`
+  const state = async (store: ReturnType<typeof memoryStore>) => JSON.parse(new TextDecoder().decode((await store.get('state/candles/binance/BTC-USDT/2026-11-24/15.json'))!))
+  const bronzeReads = (store: ReturnType<typeof memoryStore>) => [...store.reads].filter(([k]) => k.startsWith('bronze/')).reduce((s, [, n]) => s + n, 0)
+
+  /** The state and gold of the same objects put all at once and computed in one run. */
+  async function whole(files: Trade[][]) {
+    const store = memoryStore()
+    for (const [i, rows] of files.entries()) await store.put(key(`f${String(i).padStart(2, '0')}`), writeParquet(TRADE_COLUMNS, rows))
+    await run(store, '15')
+    return { state: await state(store), gold: (await store.get(goldCandleFileKey('binance', 'BTC-USDT', '1m', T0)))! }
+  }
+
+  it('merges only the objects added since its last run into the stored sums, to what one run over all of them gives', async () => {
+    const all = tape(2000, 1000)
+    const files = Array.from({ length: 8 }, (_, i) => all.slice(i * 250, (i + 1) * 250))
+    files[5] = files[5].map((t) => ({ ...t, qty: (Math.round(t.qty * 1e3) * 1e4 + 1) / 1e7 })) // finer quantities from the sixth object on: the sums are rescaled
+    const store = memoryStore()
+    for (const [i, rows] of files.entries()) {
+      await store.put(key(`f${String(i).padStart(2, '0')}`), writeParquet(TRADE_COLUMNS, rows))
+      const before = bronzeReads(store)
+      await run(store, '15')
+      expect(bronzeReads(store) - before).toBe(1) // only the new object is read
+    }
+    const expected = await whole(files)
+    const mine = await state(store)
+    expect({ ...mine, files: mine.files.length }).toEqual({ ...expected.state, files: expected.state.files.length, complete: mine.complete })
+    expect((await state(store)).dq).toBe(7)
+    expect(await store.get(goldCandleFileKey('binance', 'BTC-USDT', '1m', T0))).toEqual(expected.gold)
+  })
+
+  it('reads the whole hour again when an added object holds trades among those already counted', async () => {
+    const all = tape(600, 1000)
+    const store = memoryStore()
+    await store.put(key('a'), writeParquet(TRADE_COLUMNS, all.slice(0, 300)))
+    await run(store, '15')
+    // a late object: trades from before the last counted one (and one repeated), filed after it
+    await store.put(key('b'), writeParquet(TRADE_COLUMNS, all.slice(299, 600)))
+    await store.put(key('c'), writeParquet(TRADE_COLUMNS, all.slice(100, 120)))
+    const before = bronzeReads(store)
+    const r = await run(store, '15')
+    expect(bronzeReads(store) - before).toBe(5) // b and c, then a, b and c
+    expect(r.duplicates).toBe(21)
+    const expected = await whole([all.slice(0, 300), all.slice(299, 600), all.slice(100, 120)])
+    expect((await state(store)).minutes).toEqual(expected.state.minutes)
+    expect((await state(store)).individual).toBe(all.reduce((s, t) => s + t.trades, 0))
+  })
+
+  it('reads the whole hour again when an object it counted is written again, with other trades', async () => {
+    const store = memoryStore()
+    await store.put(key('a'), writeParquet(TRADE_COLUMNS, tape(100, 1000)))
+    await store.put(key('b'), writeParquet(TRADE_COLUMNS, tape(100, 1200)))
+    await run(store, '15')
+    // written again with trades that belong among a's (a fuller import of the same file, say)
+    const b = [...tape(100, 1000).map((t) => ({ ...t, first_trade_id: t.first_trade_id + 1, last_trade_id: t.first_trade_id + 1, trade_id: t.trade_id + 1, trades: 1 })), ...tape(100, 1200)]
+    await store.put(key('b'), writeParquet(TRADE_COLUMNS, b))
+    const r = await run(store, '15')
+    expect(r.trades).toBe(300 - 50) // a's odd-numbered records cover the ids of b's first half already
+    expect((await state(store)).minutes).toEqual((await whole([tape(100, 1000), b])).state.minutes)
+  })
+
+  it('reads no bronze for an event of an object it has counted already', async () => {
+    const store = memoryStore()
+    await store.put(key('a'), writeParquet(TRADE_COLUMNS, tape(100, 1000)))
+    await run(store, '15')
+    const before = bronzeReads(store)
+    const r = await run(store, '15')
+    expect(bronzeReads(store)).toBe(before)
+    expect(r.trades).toBe(100)
+  })
+})

@@ -16,10 +16,10 @@ import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { readColumns, readParquet, TRADE_COLUMN_REQUESTS, writeTable, type ColumnRequest } from '../parquet/index'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { PreconditionFailed, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -78,9 +78,16 @@ export interface HourState {
   /** Decimals of prices and quantities the sums are scaled by. */
   dp: number; dq: number
   minutes: MinuteRow[]
+  /**
+   * The bronze objects the view covers (names in the hour's folder with their versions), the last individual trade id
+   * in them and the latest trade time of the hour (ms): the next run merges only objects added
+   * since, when all their trades come after `lastId` (see `recomputeHour`). Absent in older states.
+   */
+  files?: string[]; lastId?: number; lastTs?: number
 }
 
 function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq' | 'minutes'>): HourState {
+  // (`base` may carry `files`, `lastId` and `lastTs`, kept as they are)
   const minutes: MinuteRow[] = []
   let individual = 0
   for (let i = 0; i < a.length; i++) {
@@ -161,14 +168,19 @@ async function closeBefore(store: ObjectStore, exchange: string, symbol: string,
 
 /** One day of exact 1m aggregates from its hour states, at the finest scale any of them uses. */
 export function dayAggregates(states: HourState[], dayStart: number): Aggregates {
-  const dp = Math.max(0, ...states.map((s) => s.dp)), dq = Math.max(0, ...states.map((s) => s.dq))
-  const a = emptyAggregates('1m', dayStart, DAY / MINUTE, dp, dq)
+  return statesAggregates(states, dayStart, DAY / MINUTE)
+}
+
+/** Exact 1m aggregates of `length` minutes from `start`, from hour states, at the finest scale any of them uses (or finer). */
+function statesAggregates(states: HourState[], start: number, length: number, minDp = 0, minDq = 0): Aggregates {
+  const dp = Math.max(minDp, ...states.map((s) => s.dp)), dq = Math.max(minDq, ...states.map((s) => s.dq))
+  const a = emptyAggregates('1m', start, length, dp, dq)
   for (const s of states) {
     const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
     // the sums as limbs, parsed once per state where its scale is the day's (the usual case)
     const limbs = kv === 1n && kq === 1n ? limbsOfState(s) : undefined
     s.minutes.forEach(([t, o, h, l, c, n, r, f, last, v, q, bv, bq], j) => {
-      const i = (t - dayStart) / MINUTE
+      const i = (t - start) / MINUTE
       if (!(i >= 0 && i < a.length)) return
       a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last
       if (limbs) {
@@ -436,7 +448,20 @@ export const HOUR_COLUMNS: ColumnRequest[] = TRADE_COLUMN_REQUESTS.filter((r) =>
  * `duplicates`: records dropped as already covered; `nulls`: rows left out for a null field.
  */
 export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, threads = defaults.decodeThreads) {
-  const keys = (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).map((x) => x.key).filter((k) => k.endsWith('.parquet'))
+  return readTrades(store, await bronzeKeys(store, exchange, symbol, dt, hour), threads)
+}
+
+/** The hour's bronze objects, in key order. */
+const bronzeObjects = async (store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) =>
+  (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).filter((x) => x.key.endsWith('.parquet'))
+const bronzeKeys = async (store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) =>
+  (await bronzeObjects(store, exchange, symbol, dt, hour)).map((x) => x.key)
+
+/** An object as a state remembers it: its name in the hour's folder and its version (ETag, or size and time where a store lists no ETag). */
+const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.length)} ${o.etag || `${o.size}@${o.lastModified}`}`
+
+/** `readHourTrades` of the bronze objects at `keys`. */
+async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
   const d = await readColumns(files, HOUR_COLUMNS, { threads })
   const v = d.values as Record<string, Float64Array>
@@ -495,6 +520,61 @@ export interface HourResult {
   previousComplete: number
 }
 
+/** An hour's view: its exact minute sums, the last individual trade id covered and the latest trade time (ms). */
+interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number }
+
+/** The hour from every bronze object of it. */
+async function wholeView(job: HourJob, keys: string[], hourStart: number, threads: number): Promise<HourView> {
+  const bronze = await readTrades(job.store, keys, threads)
+  const { columns, lastUs } = withinHour(bronze.columns, hourStart, hourStart + HOUR)
+  const all = bronze.columns
+  return {
+    minutes: aggregateMinutes(columns, hourStart, hourStart + HOUR), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
+    lastId: all.length ? all.last_trade_id[all.length - 1] : -Infinity,
+  }
+}
+
+/**
+ * The hour from the stored view and only the bronze objects added since, when every trade in
+ * them comes after the view's last trade id (the usual case: Firehose delivers in order), so
+ * an hour of many small objects is not decoded again on each one. Undefined otherwise: a view
+ * without this bookkeeping, an object gone, or trades that belong among those counted.
+ */
+async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number, threads: number): Promise<HourView | undefined> {
+  const base = await storedState(job.store, candleStateKey(job.exchange, job.symbol, job.dt, job.hour))
+  if (!base?.files || base.lastId === undefined || base.lastTs === undefined) return undefined
+  const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
+  // every object counted is still there, unchanged (an object written again is read again, with all the others)
+  const versions = new Set(objects.map((x) => versionOf(x, folder)))
+  if (!base.files.every((f) => versions.has(f))) return undefined
+  const counted = new Set(base.files)
+  const added = objects.filter((x) => !counted.has(versionOf(x, folder))).map((x) => x.key)
+  const old = statesAggregates([base], hourStart, HOUR / MINUTE)
+  const records = old.records.reduce((a, b) => a + b, 0)
+  if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0 }
+  const bronze = await readTrades(job.store, added, threads)
+  const all = bronze.columns
+  if (all.length && !(all.first_trade_id[0] > base.lastId)) return undefined
+  const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
+  const fresh = aggregateMinutes(columns, hourStart, hourStart + HOUR)
+  const dp = Math.max(old.dp, fresh.dp), dq = Math.max(old.dq, fresh.dq)
+  return {
+    minutes: mergeAggregates(rescale(old, dp, dq), rescale(fresh, dp, dq)), records: records + columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
+    lastId: all.length ? all.last_trade_id[all.length - 1] : base.lastId, lastTs: Math.max(base.lastTs, lastUs / 1000),
+  }
+}
+
+/** The hour's stored state (read once per version: see `knownStates`). */
+async function storedState(store: ObjectStore, key: string): Promise<HourState | undefined> {
+  const head = await store.head(key)
+  if (!head) return undefined
+  const hit = knownStates(store).get(key)
+  if (hit && hit.etag === head.etag) return hit.state
+  const state = await readJson<HourState>(store, key)
+  if (state) knownStates(store).set(key, { etag: head.etag, state })
+  return state
+}
+
 /**
  * Recomputes one hour from bronze: the hour's exact minute sums, then the day's gold files
  * (all timeframes) and serving windows.
@@ -504,15 +584,19 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
-  const bronze = await readHourTrades(job.store, job.exchange, job.symbol, job.dt, job.hour, o.decodeThreads)
-  const { columns: inHour, lastUs } = withinHour(bronze.columns, hourStart, hourEnd)
-  const minutes = aggregateMinutes(inHour, hourStart, hourEnd)
-  const lastTs = lastUs / 1000
+  const objects = await bronzeObjects(job.store, job.exchange, job.symbol, job.dt, job.hour)
+  const keys = objects.map((x) => x.key)
+  const view = (await addedView(job, objects, hourStart, o.decodeThreads)) ?? (await wholeView(job, keys, hourStart, o.decodeThreads))
+  const { minutes, lastTs } = view
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
   const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
   const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
-  const state = stateOf(minutes, { exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1 })
+  const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
+  const state = stateOf(minutes, {
+    exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1,
+    files: objects.map((x) => versionOf(x, folder)), lastId: view.lastId, lastTs,
+  })
   const { state: stored, written, previous } = await writeHourState(job.store, state, o.writeRetries)
   const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored)
   // the next day's first minutes may be flat at this day's last close: rewrite them if that day has begun
@@ -523,5 +607,5 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: inHour.length, duplicates: bronze.duplicates, nulls: bronze.nulls, files: bronze.files, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
+  return { trades: view.records, duplicates: view.duplicates, nulls: view.nulls, files: keys.length, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
 }

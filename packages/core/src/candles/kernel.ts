@@ -163,6 +163,47 @@ export function aggregateMinutes(cols: TradeColumns, from: number, until: number
   return a ?? scanAll(c, from, until, defaults.maxDecimals, defaults.maxDecimals, false)!
 }
 
+/**
+ * Two aggregates of the same periods and scale as one, every record of `b` after every record of
+ * `a` in trade-id order (an hour's earlier trades and the ones that came after them): open and
+ * first id from `a`, close and last id from `b`, extremes and exact sums of both. Writes into `a`.
+ */
+export function mergeAggregates(a: Aggregates, b: Aggregates): Aggregates {
+  if (a.tf !== b.tf || a.start !== b.start || a.length !== b.length || a.dp !== b.dp || a.dq !== b.dq) throw new RangeError('aggregates of different periods or scales')
+  const add = (hi: Float64Array, lo: Float64Array, bh: Float64Array, bl: Float64Array, k: number) => {
+    hi[k] += bh[k]; lo[k] += bl[k]
+    if (lo[k] >= LIMB) { lo[k] -= LIMB; hi[k]++ }
+  }
+  for (let k = 0; k < a.length; k++) {
+    if (b.records[k] === 0) continue
+    if (a.records[k] === 0) {
+      a.open[k] = b.open[k]; a.high[k] = b.high[k]; a.low[k] = b.low[k]; a.first[k] = b.first[k]
+    } else {
+      if (b.high[k] > a.high[k]) a.high[k] = b.high[k]
+      if (b.low[k] < a.low[k]) a.low[k] = b.low[k]
+    }
+    a.close[k] = b.close[k]; a.last[k] = b.last[k]; a.trades[k] += b.trades[k]; a.records[k] += b.records[k]
+    add(a.vHi, a.vLo, b.vHi, b.vLo, k); add(a.qHi, a.qLo, b.qHi, b.qLo, k); add(a.bvHi, a.bvLo, b.bvHi, b.bvLo, k); add(a.bqHi, a.bqLo, b.bqHi, b.bqLo, k)
+  }
+  return a
+}
+
+/** `a` at finer decimals `dp`, `dq` (at least its own): the same exact sums, scaled (a copy; `a` itself when the scale is its own). */
+export function rescale(a: Aggregates, dp: number, dq: number): Aggregates {
+  if (a.dp === dp && a.dq === dq) return a
+  if (dp < a.dp || dq < a.dq) throw new RangeError(`cannot rescale decimals ${a.dp}/${a.dq} down to ${dp}/${dq}`)
+  const kv = 10n ** BigInt(dq - a.dq), kq = 10n ** BigInt(dp + dq - a.dp - a.dq)
+  const out: Aggregates = { ...a, dp, dq, vHi: a.vHi.slice(), vLo: a.vLo.slice(), qHi: a.qHi.slice(), qLo: a.qLo.slice(), bvHi: a.bvHi.slice(), bvLo: a.bvLo.slice(), bqHi: a.bqHi.slice(), bqLo: a.bqLo.slice() }
+  for (let k = 0; k < a.length; k++) {
+    if (a.records[k] === 0) continue;
+    [out.vHi[k], out.vLo[k]] = limbsOf(bigOf(a.vHi[k], a.vLo[k]) * kv);
+    [out.qHi[k], out.qLo[k]] = limbsOf(bigOf(a.qHi[k], a.qLo[k]) * kq);
+    [out.bvHi[k], out.bvLo[k]] = limbsOf(bigOf(a.bvHi[k], a.bvLo[k]) * kv);
+    [out.bqHi[k], out.bqLo[k]] = limbsOf(bigOf(a.bqHi[k], a.bqLo[k]) * kq)
+  }
+  return out
+}
+
 function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: number, strict = true): Aggregates | undefined {
   const n = c.length
   const sp = 10 ** dp, sq = 10 ** dq
