@@ -40,3 +40,17 @@ describe('silver function', () => {
     expect(again.trades).toBeUndefined()
   })
 })
+
+describe('candles and silver', () => {
+  it('leave out the same rows when bronze holds nulls in columns the candles do not read (Firehose writes OPTIONAL columns)', async () => {
+    const store = memoryStore()
+    const prefix = bronzeTradesPrefix('binance', 'BTC-USDT', '2026-11-24', '15')
+    const rows = ids(1, 10).map((t, i) => (i === 2 ? { ...t, symbol: null } : i === 5 ? { ...t, ingest_ts: null } : i === 7 ? { ...t, trade_id: null } : t)) as unknown as Trade[]
+    const { etag } = await store.put(`${prefix}a.parquet`, writeParquet(TRADE_COLUMNS, rows, { nullable: true }))
+    const [candles] = await createCandlesHandler({ store, now: () => T0 + 7_200_000 })(s3Event('b', `${prefix}a.parquet`, 1, etag))
+    const state = candleStateKey('binance', 'BTC-USDT', '2026-11-24', '15')
+    const [silver] = await createSilverHandler({ store })(s3Event('b', state, 1, (await store.head(state))!.etag))
+    expect(candles).toMatchObject({ trades: 7, nulls: 3 })
+    expect(silver).toMatchObject({ trades: 7, nulls: 3 })
+  })
+})

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
-import { CANDLE_COLUMNS, TIMEFRAMES } from '../market/index'
+import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { readColumns, readParquet, TRADE_COLUMN_REQUESTS, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, type ObjectInfo, type ObjectStore } from '../ports/index'
@@ -463,7 +463,8 @@ const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.lengt
 /** `readHourTrades` of the bronze objects at `keys`. */
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
-  const d = await readColumns(files, HOUR_COLUMNS, { threads })
+  // a row with a null in any trade column is left out, as silver leaves it out
+  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_COLUMNS.map((c) => c.name) })
   const v = d.values as Record<string, Float64Array>
   const trades = new Float64Array(d.length)
   const first = v.first_trade_id, last = v.last_trade_id

@@ -125,6 +125,12 @@ export interface ReadOptions {
    * runtime that cannot load this module in a worker) decoding stays on this thread.
    */
   threads: number
+  /**
+   * Columns not read whose nulls leave a row out as well, as when every column is read (so that a
+   * reader of a few columns keeps the rows a reader of all keeps). Decoded only in files whose
+   * metadata cannot rule nulls out (OPTIONAL, without a zero null count in its statistics).
+   */
+  nullsOf?: string[]
 }
 
 /**
@@ -187,6 +193,23 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
     }
     fallbacks.push(`file ${i}: ${reason}; read with hyparquet`)
     await fallbackFile(list[i], metas[i], requests, values, starts[i], nullRows, state)
+  }
+  // columns not read whose nulls leave a row out too: decoded only where the metadata cannot rule nulls out
+  for (const name of options.nullsOf ?? []) {
+    if (values[name]) continue
+    let scratch: Record<string, Float64Array | Uint8Array> | undefined
+    for (let i = 0; i < list.length; i++) {
+      const leaf = leavesOf(metas[i]).get(name)
+      if (!leaf || leaf.repetition_type === 'REQUIRED') continue
+      const chunks = metas[i].row_groups.map((g) => g.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data)
+      if (chunks.every((c) => c?.statistics?.null_count !== undefined && Number(c.statistics.null_count) === 0)) continue
+      const req: ColumnRequest = leaf.type === 'BYTE_ARRAY' ? { name, as: 'flag', equals: '' } : { name, as: 'number' }
+      scratch ??= { [name]: leaf.type === 'BYTE_ARRAY' ? new Uint8Array(total) : new Float64Array(total) }
+      try { decodeFile(list[i], metas[i], [req], scratch, starts[i], nullRows, state, true) } catch (e) {
+        if (!(e instanceof Unsupported)) throw e
+        await fallbackFile(list[i], metas[i], [req], scratch, starts[i], nullRows, state)
+      }
+    }
   }
   let length = total
   if (state.nulls) length = dropNullRows(values, nullRows, total)
