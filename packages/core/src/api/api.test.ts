@@ -95,6 +95,10 @@ describe('ingest records', () => {
     expect(reason({ ...good, qty: 0 })).toBe('qty must be a number above 0')
     expect(reason({ ...good, price: Number.POSITIVE_INFINITY })).toBe('price must be a number above 0')
     expect(reason({ ...good, __proto__x: 1 })).toMatch(/^unknown field/)
+    // a record's trades are its id range (DESIGN.md), which the candles count
+    expect(reason({ ...good, first_trade_id: 5, last_trade_id: 9, trades: 5 })).toBe('accepted')
+    expect(reason({ ...good, trades: 3 })).toBe('trades, when sent, must be last_trade_id - first_trade_id + 1 (1)')
+    expect(reason({ ...good, first_trade_id: 0, last_trade_id: 2 ** 31 })).toMatch(/covers more than 2\^31 - 1 trades/)
   })
 
   it('never throws on arbitrary JSON, and accepts only records that fit the bronze schema', () => {

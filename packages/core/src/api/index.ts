@@ -103,7 +103,7 @@ const BRONZE_IN: Schema = {
   properties: {
     exchange: s.str("lowercase letters, digits or '-'"), symbol: s.str('BASE-QUOTE, e.g. BTC-USDT'), native_symbol: s.str("the venue's spelling (default: symbol without '-')"),
     trade_id: s.int('>= 0'), first_trade_id: s.int('default trade_id'), last_trade_id: s.int('default trade_id'), ts: s.int('trade time, epoch MICROseconds'),
-    price: s.num('> 0'), qty: s.num('> 0'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades (default last - first + 1)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
+    price: s.num('> 0'), qty: s.num('> 0'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades: last_trade_id - first_trade_id + 1 (refused when it differs)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
   },
   required: ['exchange', 'symbol', 'trade_id', 'ts', 'price', 'qty', 'side'],
   additionalProperties: false,

@@ -46,14 +46,16 @@ export function tradeOf(r: unknown, nowMicros: number): { trade: Trade } | { rea
   if (o.ts < defaults.earliestMicros || o.ts > nowMicros + defaults.aheadMicros) return { reason: 'ts is outside 2009-01-01 .. now + 1 day' }
   for (const k of ['price', 'qty'] as const) if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || (o[k] as number) <= 0) return { reason: `${k} must be a number above 0` }
   if (o.side !== 'buy' && o.side !== 'sell') return { reason: 'side must be buy or sell (the taker side)' }
-  if (o.trades !== undefined && (!isInt(o.trades) || o.trades < 1 || o.trades > 2 ** 31 - 1)) return { reason: 'trades must be a whole number from 1' }
+  // DESIGN.md: a record's trades are its id range (an aggTrade's l - f + 1, 1 for a plain trade); the candles count them so
+  if (last - first + 1 > 2 ** 31 - 1) return { reason: 'first_trade_id .. last_trade_id covers more than 2^31 - 1 trades' }
+  if (o.trades !== undefined && o.trades !== last - first + 1) return { reason: `trades, when sent, must be last_trade_id - first_trade_id + 1 (${last - first + 1})` }
   if (o.ingest_ts !== undefined && !isInt(o.ingest_ts)) return { reason: 'ingest_ts, when sent, must be a whole number (it is replaced by the receive time)' }
   if (o.source !== undefined && typeof o.source !== 'string') return { reason: "source, when sent, must be a string (it is replaced by 'api')" }
   return {
     trade: {
       exchange: o.exchange as Trade['exchange'], symbol: o.symbol, native_symbol: (o.native_symbol as string | undefined) ?? nativeSymbol(o.symbol),
       trade_id: o.trade_id as number, first_trade_id: first, last_trade_id: last, ts: o.ts,
-      price: o.price as number, qty: o.qty as number, side: o.side, trades: (o.trades as number | undefined) ?? Math.min(last - first + 1, 2 ** 31 - 1),
+      price: o.price as number, qty: o.qty as number, side: o.side, trades: last - first + 1,
       ingest_ts: nowMicros, source: 'api',
     },
   }
