@@ -178,9 +178,14 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   } catch (e) { await Promise.allSettled(helped); copies?.release(); throw e }
   const results = await Promise.allSettled(helped)
   copies?.release()
+  // a worker that failed or stopped leaves its columns to this thread: every column again, here
+  if (results.some((r) => r.status === 'rejected')) {
+    unsupported.clear()
+    decodeColumns(requests)
+  }
   const retry = new Set<number>()
   for (const settled of results) {
-    if (settled.status === 'rejected') throw settled.reason
+    if (settled.status === 'rejected') continue
     const r = settled.value
     if (r.nulls) state.nulls = true
     for (const [i, reason] of r.unsupported) if (!unsupported.has(i)) { retry.add(i); unsupported.set(i, reason) }
@@ -262,7 +267,7 @@ async function workerPool(n: number): Promise<Port[]> {
       const fail = () => { resolve(undefined); w.terminate() }
       w.once('error', fail)
       w.once('message', (m) => { w.off('error', fail); w.on('error', () => {}); resolve(m === 'ready' ? w : undefined) })
-      w.once('exit', () => { workers = undefined }) // a pool with a stopped worker is started afresh next time
+      w.once('exit', () => { exited.add(w); workers = undefined }) // a pool with a stopped worker is started afresh next time
     })))
     return [...have, ...started.filter((w): w is Port => !!w)]
   })()
@@ -270,6 +275,8 @@ async function workerPool(n: number): Promise<Port[]> {
 }
 
 const queues = new WeakMap<Port, Promise<unknown>>()
+/** Workers that stopped: a job queued behind one that was running is refused, not left waiting. */
+const exited = new WeakSet<Port>()
 
 /**
  * Sends a job to a worker after its earlier ones (at once when it has none: the caller decodes its
@@ -278,6 +285,7 @@ const queues = new WeakMap<Port, Promise<unknown>>()
 function askWorker(w: Port, job: WorkerJob): Promise<WorkerDone> {
   const start = () => new Promise<WorkerDone>((resolve, reject) => {
     const onExit = () => reject(new Error('parquet decode worker stopped'))
+    if (exited.has(w)) return onExit()
     w.once('exit', onExit)
     w.once('message', (m: WorkerDone) => { w.off('exit', onExit); w.unref(); if (m.error) reject(new Error(m.error)); else resolve(m) })
     w.ref() // keeps the process alive while the worker has work
