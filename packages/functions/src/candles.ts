@@ -1,7 +1,8 @@
 /**
  * Candle function: triggered by each new bronze object (an S3 event); recomputes that hour with
- * core's `recomputeHour` (silver, exact minute sums, gold and serving windows of every timeframe)
- * and announces the candles that became final to live subscribers of each timeframe.
+ * core's `recomputeHour` (the hour's exact minute sums from bronze, gold and serving windows of
+ * every timeframe; the hour state it writes then triggers the silver function) and announces the
+ * candles that became final to live subscribers of each timeframe.
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'

@@ -1,6 +1,7 @@
 /**
  * Silver function: triggered by each hour's candle state the candle job writes (an S3 event on
- * `state/candles/`, written whenever that job's view of the hour grew), merges the hour's new
+ * `state/candles/`, written whenever that job's view of the hour is newer: more trades, or a later
+ * completeness horizon), merges the hour's new
  * bronze files into silver with core's `mergeSilver`. Its silver object then triggers the features
  * function. Candles never wait for silver: they read bronze themselves.
  */

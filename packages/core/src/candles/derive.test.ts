@@ -177,3 +177,26 @@ describe('the hour job on an hour of many bronze objects', () => {
     expect(r.trades).toBe(100)
   })
 })
+
+describe('the hour job on a state written before it kept its objects', () => {
+  it('reads the whole hour once, and keeps the objects from then on', async () => {
+    const store = memoryStore()
+    const rows = trades().filter((t) => new Date(t.ts / 1000).getUTCHours() === 15)
+    await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}a.parquet`, writeParquet(TRADE_COLUMNS, rows.slice(0, 200)))
+    await run(store, '15')
+    const key = 'state/candles/binance/BTC-USDT/2026-11-24/15.json'
+    const { files: _f, lastId: _i, lastTs: _t, ...old } = JSON.parse(new TextDecoder().decode((await store.get(key))!))
+    await store.put(key, JSON.stringify(old))
+    await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}b.parquet`, writeParquet(TRADE_COLUMNS, rows.slice(200)))
+    const reads = () => [...store.reads].filter(([k]) => k.startsWith('bronze/')).reduce((s, [, n]) => s + n, 0)
+    let before = reads()
+    const r = await run(store, '15')
+    expect(reads() - before).toBe(2)
+    expect(r.trades).toBe(rows.length)
+    expect(JSON.parse(new TextDecoder().decode((await store.get(key))!)).files).toHaveLength(2)
+    await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}c.parquet`, writeParquet(TRADE_COLUMNS, []))
+    before = reads()
+    await run(store, '15')
+    expect(reads() - before).toBe(1)
+  })
+})

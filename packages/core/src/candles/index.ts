@@ -543,7 +543,7 @@ async function wholeView(job: HourJob, keys: string[], hourStart: number, thread
  */
 async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number, threads: number): Promise<HourView | undefined> {
   const base = await storedState(job.store, candleStateKey(job.exchange, job.symbol, job.dt, job.hour))
-  if (!base?.files || base.lastId === undefined || base.lastTs === undefined) return undefined
+  if (!base?.files || base.lastId == null || base.lastTs == null) return undefined
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   // every object counted is still there, unchanged (an object written again is read again, with all the others)
   const versions = new Set(objects.map((x) => versionOf(x, folder)))
@@ -596,7 +596,8 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   const state = stateOf(minutes, {
     exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1,
-    files: objects.map((x) => versionOf(x, folder)), lastId: view.lastId, lastTs,
+    // (an hour without trades keeps no last id or time: its next run reads it whole, which costs nothing)
+    files: objects.map((x) => versionOf(x, folder)), lastId: Number.isFinite(view.lastId) ? view.lastId : undefined, lastTs: Number.isFinite(lastTs) ? lastTs : undefined,
   })
   const { state: stored, written, previous } = await writeHourState(job.store, state, o.writeRetries)
   const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored)
