@@ -261,6 +261,8 @@ const writtenIn = (store: ObjectStore) => {
   return m
 }
 const remember = (store: ObjectStore, key: string, entry: Written) => {
+  // copies of gold rows: the candles themselves are the caller's (returned, published)
+  if (entry.rows) entry = { ...entry, rows: entry.rows.map((c) => ({ ...c })) }
   const m = writtenIn(store)
   if (m.size >= 4096) m.clear()
   m.set(key, entry)
