@@ -200,11 +200,12 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
     await fallbackFile(list[i], metas[i], requests, values, starts[i], nullRows, state)
   }
   // columns not read whose nulls leave a row out too: decoded only where the metadata cannot rule nulls out
+  const leaves = options.nullsOf?.length ? metas.map((m) => leavesOf(m)) : []
   for (const name of options.nullsOf ?? []) {
     if (values[name]) continue
     let scratch: Record<string, Float64Array | Uint8Array> | undefined
     for (let i = 0; i < list.length; i++) {
-      const leaf = leavesOf(metas[i]).get(name)
+      const leaf = leaves[i].get(name)
       if (!leaf || leaf.repetition_type === 'REQUIRED') continue
       const chunks = metas[i].row_groups.map((g) => g.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data)
       if (chunks.every((c) => c?.statistics?.null_count !== undefined && Number(c.statistics.null_count) === 0)) continue
