@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
 import { describe, expect, it } from 'vitest'
 import { TRADE_COLUMNS, type Trade } from '../market/index'
 import { bronzeTradesPrefix, goldCandleFileKey } from '../lake/index'
@@ -5,6 +10,7 @@ import { writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../checkpoint/index'
 import { PreconditionFailed, type ObjectStore } from '../ports/index'
 import { readHourTrades, recomputeHour } from './index'
+import { aggregateMinutes, aggregateMinutesAt, columnsOf } from './kernel'
 
 const DT = '2026-11-24'
 const T0 = Date.parse(`${DT}T15:00:00Z`)
@@ -198,5 +204,35 @@ describe('the hour job on a state written before it kept its objects', () => {
     before = reads()
     await run(store, '15')
     expect(reads() - before).toBe(1)
+  })
+})
+
+describe('the hour job on two threads (as bundled, where workers can load it)', () => {
+  it('sums the second half of the rows on a decode worker and merges the halves to what one thread gives', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ticklake-hour-'))
+    try {
+      const bundled = join(dir, 'candles.mjs'), entry = join(dir, 'entry.ts')
+      writeFileSync(entry, `export * from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}\nexport { onWorker } from ${JSON.stringify(join(import.meta.dirname, '../parquet/index.ts'))}\n`)
+      await build({ entryPoints: [entry], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+      const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+      const store = memoryStore()
+      const rows: Trade[] = []
+      for (let i = 0; i < 30_000; i++) {
+        const id = 5000 + i * 3
+        // aggTrades of up to 3 ids, prices of 2 and quantities of up to 8 decimals, several a second
+        rows.push({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: i, first_trade_id: id, last_trade_id: id + (i % 3), ts: (T0 + Math.floor(i * 119.7)) * 1000, price: 80_000 + ((i * 7919) % 5000) / 100, qty: (((i * 104729) % 1e7) + 1) / 1e8, side: i % 4 ? 'buy' : 'sell', trades: 1 + (i % 3), ingest_ts: 0, source: 'ws' })
+      }
+      await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}a.parquet`, writeParquet(TRADE_COLUMNS, rows))
+      const { columns } = await m.readHourTrades(store, 'binance', 'BTC-USDT', DT, '15', 2)
+      expect(columns.ts.buffer).toBeInstanceOf(SharedArrayBuffer)
+      const half = { length: 15_000, ts: columns.ts.subarray(15_000), price: columns.price.subarray(15_000), qty: columns.qty.subarray(15_000), buy: columns.buy.subarray(15_000), trades: columns.trades.subarray(15_000), first_trade_id: columns.first_trade_id.subarray(15_000), last_trade_id: columns.last_trade_id.subarray(15_000), trade_id: columns.trade_id.subarray(15_000) }
+      const onWorker = await m.onWorker('candles.minutes', { cols: half, from: T0, until: T0 + 3_600_000, dp: 2, dq: 8 })
+      expect(onWorker.ran).toBe(true)
+      expect(onWorker.result?.records.reduce((a: number, b: number) => a + b, 0)).toBe(15_000)
+      expect(onWorker.result).toEqual(aggregateMinutesAt(half, T0, T0 + 3_600_000, 2, 8))
+      const two = await m.hourMinutes(columns, T0, T0 + 3_600_000, 2)
+      const one = aggregateMinutes(columnsOf(rows.map((r) => ({ ...r, trades: r.last_trade_id - r.first_trade_id + 1 }))), T0, T0 + 3_600_000)
+      expect({ ...two }).toEqual({ ...one })
+    } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })

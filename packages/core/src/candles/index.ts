@@ -15,11 +15,11 @@ import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
-import { readColumns, readParquet, TRADE_COLUMN_REQUESTS, writeTable, type ColumnRequest } from '../parquet/index'
+import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, bigOf, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, aggregateMinutes, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -38,6 +38,8 @@ export const defaults = {
    * the machine has two cores (a Lambda function gets its second vCPU from 3,538 MB of memory).
    */
   decodeThreads: Math.min(2, availableParallelism()),
+  /** Hours of at least this many records have their minutes summed on two threads as well (where decoded on two). */
+  parallelRows: 20_000,
 }
 
 const MINUTE = TIMEFRAMES['1m']
@@ -468,13 +470,44 @@ async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   // a row with a null in any trade column is left out, as silver leaves it out
   const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_COLUMNS.map((c) => c.name) })
   const v = d.values as Record<string, Float64Array>
-  const trades = new Float64Array(d.length)
+  // in shared memory with the decoded columns, for `hourMinutes`' worker
+  const trades = new Float64Array(v.ts.buffer instanceof SharedArrayBuffer ? new SharedArrayBuffer(d.length * 8) : new ArrayBuffer(d.length * 8))
   const first = v.first_trade_id, last = v.last_trade_id
   for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
   // ties between records of the same ids are broken by file order (the listing's key order)
   const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
   const columns = pickColumns(read, dedupeOrder(read))
   return { columns, files: files.length, duplicates: read.length - columns.length, nulls: d.nulls }
+}
+
+// a decode worker sums the second half of an hour's rows (see `hourMinutes`)
+workerTask('candles.minutes', (x: { cols: TradeColumns; from: number; until: number; dp: number; dq: number }) => aggregateMinutesAt(x.cols, x.from, x.until, x.dp, x.dq))
+
+/** Rows `[lo, hi)` of `c`, as views (no copy: views of shared memory stay shared). */
+const rowsOf = (c: TradeColumns, lo: number, hi: number): TradeColumns => ({
+  length: hi - lo, ts: c.ts.subarray(lo, hi), price: c.price.subarray(lo, hi), qty: c.qty.subarray(lo, hi), buy: c.buy.subarray(lo, hi), trades: c.trades.subarray(lo, hi),
+  first_trade_id: c.first_trade_id.subarray(lo, hi), last_trade_id: c.last_trade_id.subarray(lo, hi), trade_id: c.trade_id.subarray(lo, hi),
+})
+
+/**
+ * `aggregateMinutes` of deduplicated columns in trade-id order (as `readHourTrades` gives them):
+ * where they lie in shared memory, a decode worker sums the second half of the rows while this
+ * thread sums the first, both at the decimals `aggregateMinutes` would try first, and the halves
+ * are merged exactly. Anything else (one thread, rows copied, a value of more decimals than the
+ * first trades have) takes `aggregateMinutes` itself: the result is the same.
+ */
+export async function hourMinutes(c: TradeColumns, from: number, until: number, threads = defaults.decodeThreads): Promise<Aggregates> {
+  const n = c.length
+  const shared = [c.ts, c.price, c.qty, c.buy, c.trades, c.first_trade_id, c.last_trade_id].every((x) => x.buffer instanceof SharedArrayBuffer)
+  if (threads < 2 || n < defaults.parallelRows || !shared || !sortedById(c)) return aggregateMinutes(c, from, until)
+  let dp: number, dq: number
+  try { [dp, dq] = guessDecimals(c) } catch { return aggregateMinutes(c, from, until) }
+  const mid = n >> 1
+  const far = onWorker<Aggregates | undefined>('candles.minutes', { cols: rowsOf(c, mid, n), from, until, dp, dq }) // posted now: it runs while this thread sums the first half
+  const near = aggregateMinutesAt(rowsOf(c, 0, mid), from, until, dp, dq)
+  const done = await far
+  const second = done.ran ? done.result : aggregateMinutesAt(rowsOf(c, mid, n), from, until, dp, dq)
+  return near && second ? mergeAggregates(near, second) : aggregateMinutes(c, from, until)
 }
 
 /** The rows `rows` of `t`, in that order (`t` itself without `rows`). */
@@ -532,7 +565,7 @@ async function wholeView(job: HourJob, keys: string[], hourStart: number, thread
   const { columns, lastUs } = withinHour(bronze.columns, hourStart, hourStart + HOUR)
   const all = bronze.columns
   return {
-    minutes: aggregateMinutes(columns, hourStart, hourStart + HOUR), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
+    minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
     lastId: all.length ? all.last_trade_id[all.length - 1] : -Infinity,
   }
 }
@@ -559,7 +592,7 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
   const all = bronze.columns
   if (all.length && !(all.first_trade_id[0] > base.lastId)) return undefined
   const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
-  const fresh = aggregateMinutes(columns, hourStart, hourStart + HOUR)
+  const fresh = await hourMinutes(columns, hourStart, hourStart + HOUR, threads)
   const dp = Math.max(old.dp, fresh.dp), dq = Math.max(old.dq, fresh.dq)
   return {
     minutes: mergeAggregates(rescale(old, dp, dq), rescale(fresh, dp, dq)), records: records + columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,

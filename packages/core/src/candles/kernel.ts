@@ -87,7 +87,7 @@ export function decimalsOf(x: Float64Array, n = x.length, max = defaults.maxDeci
 }
 
 /** True when `first_trade_id` never decreases (the kernel's duplicate check relies on it). */
-function sortedById(c: TradeColumns) {
+export function sortedById(c: TradeColumns) {
   for (let i = 1; i < c.length; i++) if (c.first_trade_id[i] < c.first_trade_id[i - 1]) return false
   return true
 }
@@ -156,8 +156,8 @@ export function aggregateMinutes(cols: TradeColumns, from: number, until: number
   const c = sortedById(cols) ? cols : sortColumns(cols)
   const n = c.length
   // decimals guessed from the first trades and checked on every one; a miss starts over with all
-  const guess = Math.min(n, defaults.decimalsSample)
-  let a = scanAll(c, from, until, decimalsOf(c.price, guess), decimalsOf(c.qty, guess))
+  const [dp, dq] = guessDecimals(c)
+  let a = scanAll(c, from, until, dp, dq)
   if (!a) a = scanAll(c, from, until, decimalsOf(c.price, n), decimalsOf(c.qty, n))
   // values that are no decimals of at most 8 places: summed rounded to 8 places (not exact)
   return a ?? scanAll(c, from, until, defaults.maxDecimals, defaults.maxDecimals, false)!
@@ -202,6 +202,21 @@ export function rescale(a: Aggregates, dp: number, dq: number): Aggregates {
     [out.bqHi[k], out.bqLo[k]] = limbsOf(bigOf(a.bqHi[k], a.bqLo[k]) * kq)
   }
   return out
+}
+
+/** The decimals of prices and quantities `aggregateMinutes` tries first: those of the first trades. */
+export function guessDecimals(c: TradeColumns): [dp: number, dq: number] {
+  const guess = Math.min(c.length, defaults.decimalsSample)
+  return [decimalsOf(c.price, guess), decimalsOf(c.qty, guess)]
+}
+
+/**
+ * Exact 1m aggregates of deduplicated trades in id order at given decimals, or undefined when a
+ * value has more decimals than that: a part of `aggregateMinutes`, for callers that split the rows
+ * between threads (every part at the decimals `guessDecimals` gives for the whole).
+ */
+export function aggregateMinutesAt(cols: TradeColumns, from: number, until: number, dp: number, dq: number): Aggregates | undefined {
+  return scanAll(cols, from, until, dp, dq)
 }
 
 function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: number, strict = true): Aggregates | undefined {

@@ -272,8 +272,12 @@ async function workerPool(n: number): Promise<Port[]> {
     })))
     return [...have, ...started.filter((w): w is Port => !!w)]
   })()
-  return (await workers).slice(0, n)
+  live = await workers
+  return live.slice(0, n)
 }
+
+/** The workers started so far, for callers that post at once (`onWorker`). */
+let live: Port[] = []
 
 const queues = new WeakMap<Port, Promise<unknown>>()
 /** Workers that stopped: a job queued behind one that was running is refused, not left waiting. */
@@ -283,12 +287,12 @@ const exited = new WeakSet<Port>()
  * Sends a job to a worker after its earlier ones (at once when it has none: the caller decodes its
  * own part meanwhile); rejects when the worker fails or exits.
  */
-function askWorker(w: Port, job: WorkerJob): Promise<WorkerDone> {
-  const start = () => new Promise<WorkerDone>((resolve, reject) => {
+function askWorker<T extends { error?: string } = WorkerDone>(w: Port, job: WorkerJob | TaskJob): Promise<T> {
+  const start = () => new Promise<T>((resolve, reject) => {
     const onExit = () => reject(new Error('parquet decode worker stopped'))
     if (exited.has(w)) return onExit()
     w.once('exit', onExit)
-    w.once('message', (m: WorkerDone) => { w.off('exit', onExit); w.unref(); if (m.error) reject(new Error(m.error)); else resolve(m) })
+    w.once('message', (m: T) => { w.off('exit', onExit); w.unref(); if (m.error) reject(new Error(m.error)); else resolve(m) })
     w.ref() // keeps the process alive while the worker has work
     w.postMessage(job)
   })
@@ -941,9 +945,41 @@ function codeOf(name: string, list: string[], v: string) {
   return list.push(v) - 1
 }
 
-/** A worker's side: decodes the files it is sent into the shared arrays. */
+// ---- other work on the same workers ------------------------------------------------------------
+
+interface TaskJob { task: string; input: unknown }
+interface TaskDone { ran: boolean; result?: unknown; error?: string }
+const tasks = new Map<string, (input: any) => unknown>()
+
+/**
+ * Registers a function the decode workers may run (`onWorker`), for work on columns they hold in
+ * shared memory. A worker loads this module's file, which is the whole bundle where the code is
+ * bundled: every module's registrations run there too.
+ * @example workerTask('candles.minutes', (input) => aggregateMinutesAt(input.cols, ...))
+ */
+export function workerTask(name: string, fn: (input: any) => unknown) { tasks.set(name, fn) }
+
+/**
+ * Runs a registered task on a decode worker already started (by a `readColumns` of more than one
+ * thread), posted at once so that it runs while the caller goes on: `{ ran: false }` where there
+ * is none or it lacks the task (the caller then runs it itself). Typed arrays over shared memory
+ * in `input` reach the worker without a copy.
+ */
+export function onWorker<T>(name: string, input: unknown): Promise<{ ran: true; result: T } | { ran: false }> {
+  const w = live.find((x) => !exited.has(x))
+  if (!w) return Promise.resolve({ ran: false })
+  return askWorker<TaskDone>(w, { task: name, input }).then((r) => (r.ran ? { ran: true as const, result: r.result as T } : { ran: false as const }), () => ({ ran: false as const }))
+}
+
+/** A worker's side: decodes the files it is sent into the shared arrays, or runs a registered task. */
 function serveColumns(port: NonNullable<typeof parentPort>) {
-  port.on('message', (job: WorkerJob) => {
+  port.on('message', (message: WorkerJob | TaskJob) => {
+    if ('task' in message) {
+      const fn = tasks.get(message.task)
+      try { port.postMessage(fn ? { ran: true, result: fn(message.input) } satisfies TaskDone : { ran: false } satisfies TaskDone) } catch (e) { port.postMessage({ ran: false, error: (e as Error).message } satisfies TaskDone) }
+      return
+    }
+    const job = message
     const state = { nulls: false }
     const unsupported: [number, string][] = []
     try {

@@ -9,7 +9,7 @@ import { ByteWriter, parquetWrite } from 'hyparquet-writer'
 import { parquetReadObjects, parquetMetadata } from 'hyparquet'
 import type { Column, ColumnType } from '../market/index'
 
-export { readColumns, readTradeColumns, readTradeTable, tradeStrings, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns, type TradeString, type TradeTable } from './columns'
+export { onWorker, readColumns, readTradeColumns, workerTask, readTradeTable, tradeStrings, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns, type TradeString, type TradeTable } from './columns'
 export { writeColumns, writeTable, writeTradeTable, type ColumnSpec } from './write'
 
 export const defaults = {
