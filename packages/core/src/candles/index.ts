@@ -468,10 +468,10 @@ const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.lengt
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
   // a row with a null in any trade column is left out, as silver leaves it out
-  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_COLUMNS.map((c) => c.name) })
+  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_COLUMNS.map((c) => c.name), extra: ['trades'] })
   const v = d.values as Record<string, Float64Array>
-  // in shared memory with the decoded columns, for `hourMinutes`' worker
-  const trades = new Float64Array(v.ts.buffer instanceof SharedArrayBuffer ? new SharedArrayBuffer(d.length * 8) : new ArrayBuffer(d.length * 8))
+  // laid out with the decoded columns (in shared memory where they are, for `hourMinutes`' worker), filled here
+  const trades = v.trades
   const first = v.first_trade_id, last = v.last_trade_id
   for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
   // ties between records of the same ids are broken by file order (the listing's key order)

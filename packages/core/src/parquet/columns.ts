@@ -131,6 +131,8 @@ export interface ReadOptions {
    * metadata cannot rule nulls out (OPTIONAL, without a zero null count in its statistics).
    */
   nullsOf?: string[]
+  /** Names of number columns laid out with the others but not read (the caller fills them; rows with nulls are left out of them too). */
+  extra?: string[]
 }
 
 /**
@@ -152,7 +154,7 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   // every row of every column is written by the decode, so the value arrays need no zeroing
   const make = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : Buffer.allocUnsafeSlow(bytes).buffer)
   const values: Record<string, Float64Array | Uint8Array> = {}
-  for (const r of requests) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
+  for (const r of [...(options.extra ?? []).map((name): ColumnRequest => ({ name, as: 'number' })), ...requests]) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
   const nullRows = shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)
   const state = { nulls: false }
   // the files once in shared memory, so that workers read them where they are
@@ -202,7 +204,7 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   // columns not read whose nulls leave a row out too: decoded only where the metadata cannot rule nulls out
   const leaves = options.nullsOf?.length ? metas.map((m) => leavesOf(m)) : []
   for (const name of options.nullsOf ?? []) {
-    if (values[name]) continue
+    if (requests.some((r) => r.name === name)) continue
     let scratch: Record<string, Float64Array | Uint8Array> | undefined
     for (let i = 0; i < list.length; i++) {
       const leaf = leaves[i].get(name)
