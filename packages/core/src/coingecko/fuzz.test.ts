@@ -13,4 +13,9 @@ describe('coingecko simple/price under hostile input', () => {
       for (const r of rows) expect(r.price).toBeGreaterThan(0)
     }), { numRuns: 2_000 })
   })
+
+  it('takes a last_updated_at too large for microseconds as no time, not as Infinity (found by the property above)', () => {
+    const { rows } = parseSimplePrice([{ bitcoin: { last_updated_at: 1.797693134862316e302, usd: 5e-324 } }][0], ['bitcoin'], ['usd'], 1)
+    expect(rows).toMatchObject([{ price: 5e-324, last_updated: 0, complete: false }])
+  })
 })

@@ -134,7 +134,8 @@ function snapshotOf(coin: string, currency: string, entry: Record<string, unknow
     if (isNumber(v)) row[field] = v
     else row.complete = false
   }
-  if (isNumber(entry.last_updated_at) && entry.last_updated_at > 0) row.last_updated = Math.round(entry.last_updated_at * 1_000_000)
+  // epoch seconds whose microseconds stay an exact integer (before the year 2255); anything else is no time
+  if (isNumber(entry.last_updated_at) && entry.last_updated_at > 0 && entry.last_updated_at < 9e9) row.last_updated = Math.round(entry.last_updated_at * 1_000_000)
   else row.complete = false
   return row
 }
