@@ -54,6 +54,22 @@ describe('prices function', () => {
     expect(second).toMatchObject({ requests: 0, resumeAt: first.resumeAt })
   })
 
+  it('hands the time of the next poll to the next invocation, which does not poll sooner even when it starts at once', async () => {
+    const cg = await startFakeCoinGecko({ coins: ['bitcoin'] })
+    fakes.push(cg)
+    const store = memoryStore()
+    const handler = createPricesHandler({ coins: ['bitcoin'], currencies: ['usd'], baseUrl: cg.url, intervalMs: 1_500 }, { store })
+    // a budget of 2.6 s (less the 2 s margin): one poll, then the next one is due after it
+    const first = await handler(scheduledEvent('p'), lambdaContext('p', 2_600))
+    expect(first.polls).toBe(1)
+    expect(first.nextAt).toBeGreaterThan(Date.now())
+    const second = await handler(scheduledEvent('p'), lambdaContext('p', 4_000))
+    const times = cg.calls().map((c) => c.at)
+    expect(second.polls).toBe(1)
+    expect(times).toHaveLength(2)
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(1_450)
+  })
+
   it('reads coins, currencies, host and key from the environment', () => {
     expect(configFromEnv({ TICKLAKE_COINS: 'Bitcoin, solana', TICKLAKE_CURRENCIES: 'usd,BRL', TICKLAKE_COINGECKO_KEY: 'k' })).toMatchObject({ coins: ['bitcoin', 'solana'], currencies: ['usd', 'brl'], apiKey: 'k' })
     expect(configFromEnv({})).toMatchObject({ coins: ['bitcoin', 'ethereum'], currencies: ['usd'] })

@@ -22,27 +22,32 @@ const MARGIN_MS = 2_000
 export const createPricesHandler = (config: PricesConfig, deps: PricesDeps) =>
   async (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
     // a Retry-After that outlasted the last invocation is kept in the lake, so the next one (any container) honours it
-    const wait = (await readResume(deps.store)) - Date.now()
+    const wait = (await readResume(deps.store)).resumeAt - Date.now()
     if (wait > 0) {
       deps.log?.(`coingecko: asked to wait ${Math.ceil(wait / 1000)} s more before the next request`)
       await sleep(Math.min(wait, Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS)), deps.signal)
-      const resumeAt = await readResume(deps.store) // read again: another run may have moved it
+      const { resumeAt } = await readResume(deps.store) // read again: another run may have moved it
       if (Date.now() < resumeAt) return { polls: 0, rows: 0, errors: 0, backoffs: 0, requests: 0, problems: 0, resumeAt }
     }
-    const summary = await pollPrices({ ...config, ...deps, budgetMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) })
-    if (summary.resumeAt) await deps.store.put(RESUME_KEY, JSON.stringify({ resume_at: summary.resumeAt }), { contentType: 'application/json' })
+    // so is when the next poll is due: an invocation that ends between polls, and one that follows
+    // it at once (the local scheduler; a retried invocation), do not poll twice in a row
+    const { nextAt } = await readResume(deps.store)
+    const startAt = nextAt <= Date.now() + 300_000 ? nextAt : 0 // a time far ahead (a clock gone wrong) is not waited for
+    const summary = await pollPrices({ ...config, ...deps, startAt, budgetMs: Math.max(0, context.getRemainingTimeInMillis() - MARGIN_MS) })
+    if (summary.resumeAt || summary.nextAt) await deps.store.put(RESUME_KEY, JSON.stringify({ resume_at: summary.resumeAt ?? 0, next_at: summary.nextAt ?? 0 }), { contentType: 'application/json' })
     if (summary.stopped) throw new Error(summary.stopped)
     return summary
   }
 
-/** Where a Retry-After that outlasts an invocation is kept. */
+/** Where a Retry-After that outlasts an invocation is kept, and when the next poll is due. */
 export const RESUME_KEY = 'state/prices/coingecko.json'
 
-async function readResume(store: PricesDeps['store']): Promise<number> {
+async function readResume(store: PricesDeps['store']): Promise<{ resumeAt: number; nextAt: number }> {
   try {
     const bytes = await store.get(RESUME_KEY)
-    return bytes ? Number(JSON.parse(new TextDecoder().decode(bytes)).resume_at) || 0 : 0
-  } catch { return 0 }
+    const doc = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : {}
+    return { resumeAt: Number(doc.resume_at) || 0, nextAt: Number(doc.next_at) || 0 }
+  } catch { return { resumeAt: 0, nextAt: 0 } }
 }
 
 /** Sleeps `ms`, or less if `signal` aborts. */

@@ -260,6 +260,8 @@ export interface PollOptions {
   intervalMs?: number
   /** Time the poller may take, in ms. */
   budgetMs: number
+  /** No poll before this time (epoch ms): when the last invocation's next poll was due. */
+  startAt?: number
   /** Requests allowed in any 60 s, retries included (default 30). */
   callsPerMinute?: number
   log?: (line: string) => void
@@ -285,6 +287,8 @@ export interface PollSummary {
   stopped?: string
   /** Epoch ms before which CoinGecko asked not to be called again (a Retry-After or backoff that outlasted the budget). */
   resumeAt?: number
+  /** Epoch ms when the next poll is due, when that is after the budget: the next invocation starts there. */
+  nextAt?: number
 }
 
 type Outcome =
@@ -354,7 +358,7 @@ export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
 
   const deadline = now() + opts.budgetMs
   const window = rateWindow(callsPerMinute)
-  let nextAt = now()
+  let nextAt = Math.max(now(), opts.startAt ?? 0)
   let retries = 0
   let limited = 0
   let limitedUntil = 0
@@ -420,5 +424,6 @@ export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
     }
   }
   if (limitedUntil > now()) summary.resumeAt = limitedUntil
+  if (nextAt > now() && !summary.stopped) summary.nextAt = nextAt
   return summary
 }
