@@ -7,10 +7,10 @@ export default $config({
   async run() {
     const { lake } = await import('./stacks/lake')
     const { realtime } = await import('./stacks/realtime')
-    await import('./stacks/pipeline')
+    const { pipeline } = await import('./stacks/pipeline')
     await import('./stacks/views')
     const { api } = await import('./stacks/api')
     const { router } = await import('./stacks/web')
-    return { page: router.url, api: api.url, websocket: realtime.ws.url, bucket: lake.bucket.name, athenaWorkgroup: lake.workgroup.name }
+    return { page: router.url, api: api.url, websocket: realtime.ws.url, bucket: lake.bucket.name, athenaWorkgroup: lake.workgroup.name, lakeFailures: pipeline.lakeFailures.url }
   },
 })

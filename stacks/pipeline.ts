@@ -1,6 +1,6 @@
 // The functions of the flow (DESIGN.md section 1): ingest and prices on a schedule (reserved
-// concurrency 1, so two runs never race for one checkpoint), candles and features on the lake's
-// S3 events. Each gets only the links it needs.
+// concurrency 1, so two runs never race for one checkpoint), candles, silver and features on the
+// lake's S3 events. Each gets only the links it needs.
 import { lake } from './lake'
 import { realtime } from './realtime'
 
@@ -47,17 +47,39 @@ export const prices = new sst.aws.Cron('Prices', {
   },
 })
 
+// S3 invokes the lake functions asynchronously: an event that still fails after Lambda's two
+// retries lands here, with the request and the error, instead of being dropped (a silver hour
+// would otherwise stay behind its candles until the hour's next object). Alarm on its depth, and
+// send its S3 events to the function again once the cause is fixed.
+export const lakeFailures = new sst.aws.Queue('LakeFailures', { visibilityTimeout: '5 minutes' })
+
 const lakeFunction = (name: 'candles' | 'silver' | 'features', memory: `${number} MB`) => ({
   handler: `packages/functions/src/${name}.handler`,
   timeout: '120 seconds' as const,
   memory,
-  link: [lake.bucket, realtime.connections],
+  link: [lake.bucket, realtime.connections, lakeFailures],
   environment: { TICKLAKE_BUCKET: lake.bucket.name, ...live },
   permissions: livePermissions,
 })
 
-// The feature job runs on two kinds of object (below), so it is one function named by its ARN twice.
-const features = new sst.aws.Function('Features', lakeFunction('features', '2048 MB'))
+/** A lake function whose failed S3 events go to `lakeFailures` (two retries first, as Lambda does by default). */
+function lakeFunctionWithFailures(id: string, name: 'candles' | 'silver' | 'features', memory: `${number} MB`) {
+  const fn = new sst.aws.Function(id, lakeFunction(name, memory))
+  new aws.lambda.FunctionEventInvokeConfig(`${id}Async`, {
+    functionName: fn.name,
+    maximumRetryAttempts: 2,
+    maximumEventAgeInSeconds: 6 * 3600,
+    destinationConfig: { onFailure: { destination: lakeFailures.arn } },
+  })
+  return fn
+}
+
+// 3,584 MB for the candle function: two full vCPUs, which its decode and minute sums use
+// (core/candles defaults.decodeThreads); the feature job runs on two kinds of object (below), so
+// it is named by its ARN twice.
+const candles = lakeFunctionWithFailures('Candles', 'candles', '3584 MB')
+const silver = lakeFunctionWithFailures('Silver', 'silver', '2048 MB')
+const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
 
 // One notify call per bucket, a chain of disjoint prefixes: the candle job on every new bronze
 // trades object (it reads bronze and writes gold and the hour's candle state), the silver job on
@@ -65,12 +87,11 @@ const features = new sst.aws.Function('Features', lakeFunction('features', '2048
 // feature job on every gold candle object (the handler keeps the 1m ones) and every silver object.
 lake.bucket.notify({
   notifications: [
-    // 3,584 MB: two full vCPUs, which the candle job's decode uses (core/candles defaults.decodeThreads)
-    { name: 'Candles', function: lakeFunction('candles', '3584 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
-    { name: 'Silver', function: lakeFunction('silver', '2048 MB'), events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
+    { name: 'Candles', function: candles.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
+    { name: 'Silver', function: silver.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
     { name: 'FeaturesOnCandles', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
     { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
   ],
 })
 
-export const pipeline = { ingest, prices }
+export const pipeline = { ingest, prices, candles, silver, features, lakeFailures }
