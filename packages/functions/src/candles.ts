@@ -7,7 +7,7 @@
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { recomputeHour } from '@ticklake/core/candles'
-import { partitionsOfKey } from '@ticklake/core/lake'
+import { hoursOfEvent } from '@ticklake/core/lake'
 import { candleChannel, type ServerMessage } from '@ticklake/core/realtime'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { awsPublish } from './realtime'
@@ -23,14 +23,7 @@ export interface CandlesDeps {
 }
 
 /** Hours named by an S3 event's keys (keys arrive URL-encoded), each once. */
-export function hoursOf(event: S3Event) {
-  const seen = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
-  for (const r of event.Records ?? []) {
-    const p = partitionsOfKey(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
-    if (p.exchange && p.symbol && p.dt && p.hour) seen.set(`${p.exchange}/${p.symbol}/${p.dt}/${p.hour}`, { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour })
-  }
-  return [...seen.values()]
-}
+export const hoursOf = (event: S3Event) => hoursOfEvent(event)
 
 /** The handler for given adapters. */
 export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event) => {

@@ -6,19 +6,12 @@
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { runFeatures } from '@ticklake/core/features'
-import { partitionsOfKey } from '@ticklake/core/lake'
+import { hourOfKey, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Hours named by an event's keys (URL-encoded as S3 sends them), each once; candles of other timeframes are ignored. */
-export function featureHoursOf(event: S3Event) {
-  const hours = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
-  for (const r of event.Records ?? []) {
-    const p = partitionsOfKey(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
-    if (p.exchange && p.symbol && p.dt && p.hour && (p.tf ?? '1m') === '1m') hours.set(`${p.exchange}/${p.symbol}/${p.dt}/${p.hour}`, { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour })
-  }
-  return [...hours.values()]
-}
+export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
 
 /** The handler for a given store: one `runFeatures` per hour, in turn; input skipped for a reason is logged. */
 export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: string) => void }) => async (event: S3Event) => {

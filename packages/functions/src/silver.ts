@@ -7,20 +7,13 @@
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
-import { hourOfCandleState } from '@ticklake/core/lake'
+import { hourOfCandleState, hoursOfEvent } from '@ticklake/core/lake'
 import { mergeSilver } from '@ticklake/core/silver'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Hours named by an event's candle state keys (URL-encoded as S3 sends them), each once; other keys are ignored. */
-export function silverHoursOf(event: S3Event) {
-  const hours = new Map<string, { exchange: string; symbol: string; dt: string; hour: string }>()
-  for (const r of event.Records ?? []) {
-    const h = hourOfCandleState(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
-    if (h) hours.set(`${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`, h)
-  }
-  return [...hours.values()]
-}
+export const silverHoursOf = (event: S3Event) => hoursOfEvent(event, hourOfCandleState)
 
 /** The handler for a given store: one `mergeSilver` per hour, in turn. */
 export const createSilverHandler = (deps: { store: ObjectStore }) => async (event: S3Event) => {

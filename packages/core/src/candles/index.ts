@@ -16,7 +16,7 @@ import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
 import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
-import { PreconditionFailed, type ObjectInfo, type ObjectStore } from '../ports/index'
+import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
 import { ALL_TIMEFRAMES, aggregateMinutes, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
@@ -103,11 +103,6 @@ function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq'
 
 /** True when `a` is a newer view of the hour than `b`. */
 const newer = (a: HourState, b: HourState) => a.individual > b.individual || (a.individual === b.individual && a.complete > b.complete)
-
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  const b = await store.get(key)
-  return b ? JSON.parse(new TextDecoder().decode(b)) : undefined
-}
 
 /**
  * Writes an hour's state unless the stored one is as new or newer (then returns that one): an

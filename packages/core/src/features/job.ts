@@ -7,7 +7,7 @@
  * events harmless; neighbouring hours whose inputs changed are refreshed once.
  */
 import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverTradesKey } from '../lake/index'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { PreconditionFailed, readJson, type ObjectStore } from '../ports/index'
 import { readColumns, writeColumns } from './columnar'
 import { readTradeColumns } from '../parquet/index'
 import { candleIndicators, type CandleSeries } from './indicators'
@@ -225,10 +225,7 @@ export async function featuresHour(job: FeaturesJob): Promise<FeaturesResult> {
   return result
 }
 
-async function readState(store: ObjectStore, h: HourRef): Promise<FeaturesState | undefined> {
-  const b = await store.get(featuresStateKey(h.exchange, h.symbol, h.dt, h.hour))
-  return b ? JSON.parse(new TextDecoder().decode(b)) : undefined
-}
+const readState = (store: ObjectStore, h: HourRef) => readJson<FeaturesState>(store, featuresStateKey(h.exchange, h.symbol, h.dt, h.hour))
 
 /**
  * The S3-triggered entry: recomputes the hour, then once each neighbour whose features were

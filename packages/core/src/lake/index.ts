@@ -65,7 +65,7 @@ export function goldCandleFileKey(exchange: string, symbol: string, tf: Timefram
 export const candleStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/candles/${exchange}/${symbol}/${dt}/${hour}.json`
 
 /** The hour a candle state key names (`candleStateKey`'s inverse), or undefined for any other key. */
-export function hourOfCandleState(key: string): { exchange: string; symbol: string; dt: string; hour: string } | undefined {
+export function hourOfCandleState(key: string): LakeHour | undefined {
   const m = /^state\/candles\/([^/]+)\/([^/]+)\/(\d{4}-\d\d-\d\d)\/(\d\d)\.json$/.exec(key)
   return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
 }
@@ -90,6 +90,29 @@ export function partitionsOfKey(key: string): Record<string, string> {
     if (m) out[m[1]] = decodeURIComponent(m[2])
   }
   return out
+}
+
+/** An hour of one symbol's data, as keys name it. */
+export interface LakeHour { exchange: string; symbol: string; dt: string; hour: string }
+
+/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`), or undefined. */
+export function hourOfKey(key: string): LakeHour | undefined {
+  const p = partitionsOfKey(key)
+  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour } : undefined
+}
+
+/**
+ * The hours an S3 event's objects name, each once, in order: keys arrive URL-encoded (spaces as
+ * `+`), and `hourOf` reads an hour from a decoded key (undefined for keys to ignore).
+ * @example hoursOfEvent(event, hourOfCandleState) // [{ exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15' }]
+ */
+export function hoursOfEvent(event: { Records?: { s3: { object: { key: string } } }[] }, hourOf: (key: string) => LakeHour | undefined = hourOfKey): LakeHour[] {
+  const hours = new Map<string, LakeHour>()
+  for (const r of event.Records ?? []) {
+    const h = hourOf(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
+    if (h) hours.set(`${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`, { exchange: h.exchange, symbol: h.symbol, dt: h.dt, hour: h.hour })
+  }
+  return [...hours.values()]
 }
 
 /** The JSON document at `servingKey`: newest candles last. */

@@ -29,6 +29,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>
 }
 
+/** The JSON document at `key`, parsed; undefined when there is no object. */
+export async function readJson<T>(store: Pick<ObjectStore, 'get'>, key: string): Promise<T | undefined> {
+  const b = await store.get(key)
+  return b ? JSON.parse(new TextDecoder().decode(b)) : undefined
+}
+
 /** Outcome of a record batch sent to a stream: indexes of records that were not accepted. */
 export interface PutResult { failed: number[] }
 

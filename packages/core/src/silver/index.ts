@@ -13,7 +13,7 @@
 import type { Trade } from '../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../lake/index'
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { PreconditionFailed, readJson, type ObjectStore } from '../ports/index'
 
 export const defaults = {
   writeRetries: 5,
@@ -121,11 +121,6 @@ export function rowsOf(t: TradeTable): Trade[] {
   return out
 }
 
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  const b = await store.get(key)
-  return b ? JSON.parse(new TextDecoder().decode(b)) : undefined
-}
-
 /** The objects at `keys` that exist, read in parallel, in key order. */
 async function readAll(store: ObjectStore, keys: string[]) {
   return (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
@@ -137,14 +132,8 @@ async function readAll(store: ObjectStore, keys: string[]) {
  * @example await mergeSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15') // { newFiles: 1, ... }
  */
 export async function mergeSilver(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, options: Partial<typeof defaults> = {}): Promise<Omit<SilverTable, 'table'> & { trades?: number }> {
-  const key = silverTradesKey(exchange, symbol, dt, hour)
-  const [head, manifest, listing] = await Promise.all([store.head(key), readJson<Manifest>(store, silverManifestKey(exchange, symbol, dt, hour)), store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))])
-  const bronze = listing.map((x) => x.key).filter((k) => k.endsWith('.parquet'))
-  if (head && manifest?.silver_etag === head.etag && bronze.every((k) => manifest.bronze.includes(k))) {
-    return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, key }
-  }
-  const { table, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour, options)
-  return { ...r, trades: table.length }
+  const { table, ...r } = await merge(store, exchange, symbol, dt, hour, options, false)
+  return table ? { ...r, trades: table.length } : r
 }
 
 /**
@@ -164,6 +153,11 @@ export async function updateSilver(store: ObjectStore, exchange: string, symbol:
  * @example const { table } = await updateSilverTable(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
  */
 export async function updateSilverTable(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, options: Partial<typeof defaults> = {}): Promise<SilverTable> {
+  return (await merge(store, exchange, symbol, dt, hour, options, true)) as SilverTable
+}
+
+/** `updateSilverTable`; with `decodeHeld` false, an hour silver holds whole already is not decoded (no `table`). */
+async function merge(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, options: Partial<typeof defaults>, decodeHeld: boolean): Promise<Omit<SilverTable, 'table'> & { table?: TradeTable }> {
   const o = { ...defaults, ...options }
   const key = silverTradesKey(exchange, symbol, dt, hour)
   const manifestKey = silverManifestKey(exchange, symbol, dt, hour)
@@ -173,6 +167,7 @@ export async function updateSilverTable(store: ObjectStore, exchange: string, sy
     const trusted = head && manifest?.silver_etag === head.etag
     const known = new Set(trusted ? manifest!.bronze : [])
     const fresh = bronze.filter((k) => !known.has(k))
+    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, key }
     const [base, incoming] = await Promise.all([trusted ? readAll(store, [key]) : [], readAll(store, fresh)])
     const read = await readTradeTable([...base, ...incoming])
     if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, key }
