@@ -19,7 +19,7 @@ import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, 
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, aggregateMinutes, pickRows, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -112,7 +112,7 @@ export async function writeHourState(store: ObjectStore, next: HourState, retrie
   const key = candleStateKey(next.exchange, next.symbol, next.dt, next.hour)
   for (let attempt = 0; ; attempt++) {
     const head = await store.head(key)
-    const current = head ? await readJson<HourState>(store, key) : undefined
+    const current = head ? await stateAt(store, key, head.etag) : undefined
     if (current && !newer(next, current)) return { state: current, written: false, previous: current }
     const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
     try {
@@ -137,18 +137,24 @@ const knownStates = (store: ObjectStore) => {
   return m
 }
 
+/**
+ * The state at `key` as of `etag` (from a listing or a head), read only when this process has
+ * not read or written that version; read after the listing, what is read is that version or a
+ * newer one, never an older. Without an ETag (a store that lists none) it is read every time.
+ */
+async function stateAt(store: ObjectStore, key: string, etag: string): Promise<HourState | undefined> {
+  const known = knownStates(store)
+  const hit = etag ? known.get(key) : undefined
+  if (hit && hit.etag === etag) return hit.state
+  const state = await readJson<HourState>(store, key)
+  if (state && etag) known.set(key, { etag, state })
+  return state
+}
+
 /** The day's states, in hour order. */
 async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string): Promise<HourState[]> {
   const listed = (await store.list(candleStatePrefix(exchange, symbol, dt))).filter((o) => o.key.endsWith('.json'))
-  const known = knownStates(store)
-  const states = await Promise.all(listed.map(async ({ key, etag }) => {
-    const hit = etag ? known.get(key) : undefined
-    if (hit && hit.etag === etag) return hit.state
-    // read after it was listed: what is read is that version or a newer one, never an older
-    const state = await readJson<HourState>(store, key)
-    if (state && etag) known.set(key, { etag, state })
-    return state
-  }))
+  const states = await Promise.all(listed.map(({ key, etag }) => stateAt(store, key, etag)))
   return states.filter((s): s is HourState => !!s).sort((a, b) => a.hour.localeCompare(b.hour))
 }
 
@@ -447,14 +453,12 @@ export const HOUR_COLUMNS: ColumnRequest[] = TRADE_COLUMN_REQUESTS.filter((r) =>
  * `duplicates`: records dropped as already covered; `nulls`: rows left out for a null field.
  */
 export async function readHourTrades(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string, threads = defaults.decodeThreads) {
-  return readTrades(store, await bronzeKeys(store, exchange, symbol, dt, hour), threads)
+  return readTrades(store, (await bronzeObjects(store, exchange, symbol, dt, hour)).map((x) => x.key), threads)
 }
 
 /** The hour's bronze objects, in key order. */
 const bronzeObjects = async (store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) =>
   (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).filter((x) => x.key.endsWith('.parquet'))
-const bronzeKeys = async (store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string) =>
-  (await bronzeObjects(store, exchange, symbol, dt, hour)).map((x) => x.key)
 
 /** An object as a state remembers it: its name in the hour's folder and its version (ETag, or size and time where a store lists no ETag). */
 const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.length)} ${o.etag || `${o.size}@${o.lastModified}`}`
@@ -471,7 +475,7 @@ async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
   // ties between records of the same ids are broken by file order (the listing's key order)
   const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
-  const columns = pickColumns(read, dedupeOrder(read))
+  const columns = pickRows(read, dedupeOrder(read))
   return { columns, files: files.length, duplicates: read.length - columns.length, nulls: d.nulls }
 }
 
@@ -505,14 +509,6 @@ export async function hourMinutes(c: TradeColumns, from: number, until: number, 
   return near && second ? mergeAggregates(near, second) : aggregateMinutes(c, from, until)
 }
 
-/** The rows `rows` of `t`, in that order (`t` itself without `rows`). */
-export function pickColumns(t: TradeColumns, rows?: Uint32Array): TradeColumns {
-  if (!rows) return t
-  const n = rows.length
-  const f = (x: Float64Array) => { const y = new Float64Array(n); for (let i = 0; i < n; i++) y[i] = x[rows[i]]; return y }
-  const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = t.buy[rows[i]]
-  return { length: n, ts: f(t.ts), price: f(t.price), qty: f(t.qty), buy: b, trades: f(t.trades), first_trade_id: f(t.first_trade_id), last_trade_id: f(t.last_trade_id), trade_id: f(t.trade_id) }
-}
 
 /**
  * The rows of `t` whose time falls in `[from, until)` (ms), `t` itself when all do (as they
@@ -528,7 +524,7 @@ function withinHour(t: TradeColumns, from: number, until: number): { columns: Tr
   if (outside === 0) return { columns: t, lastUs }
   const rows = new Uint32Array(t.length - outside)
   for (let i = 0, k = 0; i < t.length; i++) if (ts[i] >= lo && ts[i] < hi) rows[k++] = i
-  return { columns: pickColumns(t, rows), lastUs }
+  return { columns: pickRows(t, rows), lastUs }
 }
 
 export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
@@ -554,14 +550,18 @@ export interface HourResult {
 /** An hour's view: its exact minute sums, the last individual trade id covered and the latest trade time (ms). */
 interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number }
 
-/** The hour from every bronze object of it. */
-async function wholeView(job: HourJob, keys: string[], hourStart: number, threads: number): Promise<HourView> {
-  const bronze = await readTrades(job.store, keys, threads)
-  const { columns, lastUs } = withinHour(bronze.columns, hourStart, hourStart + HOUR)
+/**
+ * The view of the bronze objects at `keys` alone; undefined when a trade in them is not after
+ * `after` (the last trade id a view to be merged with has counted). Without objects: no minutes.
+ */
+async function viewOf(store: ObjectStore, keys: string[], hourStart: number, threads: number, after = -Infinity): Promise<HourView | undefined> {
+  const bronze = await readTrades(store, keys, threads)
   const all = bronze.columns
+  if (all.length && !(all.first_trade_id[0] > after)) return undefined
+  const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
   return {
     minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
-    lastId: all.length ? all.last_trade_id[all.length - 1] : -Infinity,
+    lastId: all.length ? all.last_trade_id[all.length - 1] : after,
   }
 }
 
@@ -572,7 +572,9 @@ async function wholeView(job: HourJob, keys: string[], hourStart: number, thread
  * without this bookkeeping, an object gone, or trades that belong among those counted.
  */
 async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number, threads: number): Promise<HourView | undefined> {
-  const base = await storedState(job.store, candleStateKey(job.exchange, job.symbol, job.dt, job.hour))
+  const key = candleStateKey(job.exchange, job.symbol, job.dt, job.hour)
+  const head = await job.store.head(key)
+  const base = head && (await stateAt(job.store, key, head.etag))
   if (!base?.files || base.lastId == null || base.lastTs == null) return undefined
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   // every object counted is still there, unchanged (an object written again is read again, with all the others)
@@ -583,28 +585,14 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
   const old = statesAggregates([base], hourStart, HOUR / MINUTE)
   const records = old.records.reduce((a, b) => a + b, 0)
   if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0 }
-  const bronze = await readTrades(job.store, added, threads)
-  const all = bronze.columns
-  if (all.length && !(all.first_trade_id[0] > base.lastId)) return undefined
-  const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
-  const fresh = await hourMinutes(columns, hourStart, hourStart + HOUR, threads)
-  const dp = Math.max(old.dp, fresh.dp), dq = Math.max(old.dq, fresh.dq)
+  const fresh = await viewOf(job.store, added, hourStart, threads, base.lastId)
+  if (!fresh) return undefined
+  const dp = Math.max(old.dp, fresh.minutes.dp), dq = Math.max(old.dq, fresh.minutes.dq)
   return {
-    minutes: mergeAggregates(rescale(old, dp, dq), rescale(fresh, dp, dq)), records: records + columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
-    lastId: all.length ? all.last_trade_id[all.length - 1] : base.lastId, lastTs: Math.max(base.lastTs, lastUs / 1000),
+    ...fresh, minutes: mergeAggregates(rescale(old, dp, dq), rescale(fresh.minutes, dp, dq)), records: records + fresh.records, lastTs: Math.max(base.lastTs, fresh.lastTs),
   }
 }
 
-/** The hour's stored state (read once per version: see `knownStates`). */
-async function storedState(store: ObjectStore, key: string): Promise<HourState | undefined> {
-  const head = await store.head(key)
-  if (!head) return undefined
-  const hit = knownStates(store).get(key)
-  if (hit && hit.etag === head.etag) return hit.state
-  const state = await readJson<HourState>(store, key)
-  if (state) knownStates(store).set(key, { etag: head.etag, state })
-  return state
-}
 
 /**
  * Recomputes one hour from bronze: the hour's exact minute sums, then the day's gold files
@@ -617,7 +605,7 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const hourEnd = hourStart + HOUR
   const objects = await bronzeObjects(job.store, job.exchange, job.symbol, job.dt, job.hour)
   const keys = objects.map((x) => x.key)
-  const view = (await addedView(job, objects, hourStart, o.decodeThreads)) ?? (await wholeView(job, keys, hourStart, o.decodeThreads))
+  const view = (await addedView(job, objects, hourStart, o.decodeThreads)) ?? (await viewOf(job.store, keys, hourStart, o.decodeThreads))!
   const { minutes, lastTs } = view
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.

@@ -92,12 +92,29 @@ export function sortedById(c: TradeColumns) {
   return true
 }
 
+/**
+ * The rows `rows` of a table of columns, in that order, as a new table: every typed-array field
+ * picked, other fields (string lists) kept; `t` itself without `rows`.
+ * @example pickRows(columns, Uint32Array.of(2, 0)) // rows 2 and 0
+ */
+export function pickRows<T extends { length: number }>(t: T, rows?: Uint32Array): T {
+  if (!rows) return t
+  const n = rows.length
+  const out: Record<string, unknown> = { ...t, length: n }
+  for (const [k, x] of Object.entries(t) as [string, unknown][]) {
+    if (!(x instanceof Float64Array || x instanceof Uint8Array)) continue
+    const y = x instanceof Float64Array ? new Float64Array(n) : new Uint8Array(n)
+    for (let i = 0; i < n; i++) y[i] = x[rows[i]]
+    out[k] = y
+  }
+  return out as T
+}
+
 /** The rows of `c` reordered by first trade id, widest range first (a copy). */
 export function sortColumns(c: TradeColumns): TradeColumns {
-  const idx = Array.from({ length: c.length }, (_, i) => i)
+  const idx = new Uint32Array(c.length).map((_, i) => i)
   idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.trade_id[a] - c.trade_id[b])
-  const pick = <T extends Float64Array | Uint8Array>(x: T) => { const y = new (x.constructor as any)(c.length) as T; for (let i = 0; i < c.length; i++) y[i] = x[idx[i]]; return y }
-  return { length: c.length, ts: pick(c.ts), price: pick(c.price), qty: pick(c.qty), buy: pick(c.buy), trades: pick(c.trades), first_trade_id: pick(c.first_trade_id), last_trade_id: pick(c.last_trade_id), trade_id: pick(c.trade_id) }
+  return pickRows(c, idx)
 }
 
 // Slots of the scratch array one minute is summed in (see `scanMinute`).

@@ -14,6 +14,7 @@ import type { Trade } from '../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../lake/index'
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectStore } from '../ports/index'
+import { pickRows } from '../candles/kernel'
 
 export const defaults = {
   writeRetries: 5,
@@ -82,17 +83,9 @@ export function dedupeOrder(t: Ids): Uint32Array | undefined {
   return !order && k === n ? undefined : kept.subarray(0, k)
 }
 
-/** The rows `rows` of `t`, in that order, as a new table (the same one without `rows`). */
-export function pickRows(t: TradeTable, rows?: Uint32Array): TradeTable {
-  if (!rows) return t
-  const n = rows.length
-  const f = (x: Float64Array) => { const y = new Float64Array(n); for (let i = 0; i < n; i++) y[i] = x[rows[i]]; return y }
-  const b = (x: Uint8Array) => { const y = new Uint8Array(n); for (let i = 0; i < n; i++) y[i] = x[rows[i]]; return y }
-  return {
-    length: n, ts: f(t.ts), price: f(t.price), qty: f(t.qty), buy: b(t.buy), trades: f(t.trades), first_trade_id: f(t.first_trade_id), last_trade_id: f(t.last_trade_id),
-    trade_id: f(t.trade_id), ingest_ts: f(t.ingest_ts), exchange: b(t.exchange), symbol: b(t.symbol), native_symbol: b(t.native_symbol), source: b(t.source), strings: t.strings,
-  }
-}
+/** The rows `rows` of a trade table, in that order (`t` itself without `rows`): the kernel's `pickRows`. */
+export { pickRows }
+
 
 /** Trade rows as a table (strings coded as `readTradeTable` codes them). */
 export function tableOf(trades: readonly Trade[]): TradeTable {
