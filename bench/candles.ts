@@ -27,6 +27,7 @@ import { build } from 'esbuild'
 import { TRADE_COLUMNS, type Trade } from '../packages/core/src/market/index'
 import { readParquet, readTradeColumns, writeParquet } from '../packages/core/src/parquet/index'
 import { defaults as candleDefaults } from '../packages/core/src/candles/index'
+import { rng } from '../packages/core/src/features/synthetic'
 import { candleJob, kernel, productionJob, hourFiles, type Window } from './candles-job'
 import type { Row } from './ingest'
 
@@ -43,24 +44,13 @@ export const defaults = {
 
 const root = join(import.meta.dirname, '..')
 
-/** mulberry32: a small seeded PRNG, so every run benches the same day. */
-function random(seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * The day's trades hour by hour: ts spread over the day, price a random walk in cents around
  * 80,000 kept within 60,000-100,000, qty with 5-8 decimals, trade ids consecutive.
  */
 export function* tradeHours(n: number, seed: number, day: string): Generator<{ hour: number; trades: Trade[] }> {
-  const rnd = random(seed)
+  const rnd = rng(seed) // core's seeded PRNG: every run benches the same day
   const dayUs = Date.parse(`${day}T00:00:00Z`) * 1000
   const spanUs = 86_400_000_000
   let cents = 8_000_000

@@ -8,7 +8,8 @@ import { TRADE_COLUMNS, type Trade } from '../market/index'
 import { bronzeTradesPrefix, goldCandleFileKey } from '../lake/index'
 import { writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../checkpoint/index'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import type { ObjectStore } from '../ports/index'
+import { countingStore } from '../ports/testing'
 import { readHourTrades, recomputeHour } from './index'
 import { aggregateMinutes, aggregateMinutesAt, columnsOf } from './kernel'
 
@@ -26,29 +27,9 @@ function trades(): Trade[] {
   return out
 }
 
-/** An object store in memory whose ETags are a counter (not the MD5 of the bytes, as S3's may not be); counts reads. */
-function memoryStore() {
-  const m = new Map<string, { body: Uint8Array; etag: string }>()
-  let n = 0
-  const store = {
-    reads: new Map<string, number>(),
-    async get(k: string) { store.reads.set(k, (store.reads.get(k) ?? 0) + 1); return m.get(k)?.body },
-    async head(k: string) { const o = m.get(k); return o && { key: k, size: o.body.length, etag: o.etag, lastModified: 0 } },
-    async put(k: string, b: Uint8Array | string, o: { ifMatch?: string; ifNoneMatch?: '*' } = {}) {
-      const cur = m.get(k)
-      if ((o.ifNoneMatch && cur) || (o.ifMatch && cur?.etag !== o.ifMatch)) throw new PreconditionFailed(k)
-      const etag = `"${++n}"`
-      m.set(k, { body: typeof b === 'string' ? new TextEncoder().encode(b) : b, etag })
-      return { etag }
-    },
-    async list(prefix: string) { return [...m.keys()].filter((k) => k.startsWith(prefix)).sort().map((key) => ({ key, size: m.get(key)!.body.length, etag: m.get(key)!.etag, lastModified: 0 })) },
-    async delete(k: string) { m.delete(k) },
-  }
-  return store
-}
 
 async function lake() {
-  const store = memoryStore()
+  const store = countingStore()
   const all = trades()
   for (const hour of ['15', '16']) {
     const rows = all.filter((t) => new Date(t.ts / 1000).getUTCHours() === Number(hour))
@@ -95,7 +76,7 @@ describe('the hour job over files it wrote itself', () => {
 
 describe('the hour job reading bronze', () => {
   it("counts a record's individual trades from its id range, as DESIGN.md defines them, and each covered id once", async () => {
-    const store = memoryStore()
+    const store = countingStore()
     const rec = (id: number, first: number, last: number, trades: number, sec: number): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: (T0 + sec * 1000) * 1000, price: 100, qty: 1, side: 'buy', trades, ingest_ts: 0, source: 'ws' })
     // an aggTrade of 5 ids whose `trades` column disagrees, a plain trade, and the plain trade again in a second file
     await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}a.parquet`, writeParquet(TRADE_COLUMNS, [rec(1, 10, 14, 1, 1), rec(2, 15, 15, 1, 2)]))
@@ -114,12 +95,12 @@ describe('the hour job on an hour of many bronze objects', () => {
     return { exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: id, last_trade_id: id + (i % 2), ts: (T0 + 1000 + (id - 1000) * 700) * 1000, price: 100 + ((i * 37) % 23) / 10, qty: Math.round(((i * 7919) % 1000) + 1) / 10 ** decimals, side: i % 3 ? 'buy' : 'sell', trades: 1 + (i % 2), ingest_ts: 0, source: 'ws' }
   })
   const key = (name: string) => `${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}${name}.parquet`
-  const state = async (store: ReturnType<typeof memoryStore>) => JSON.parse(new TextDecoder().decode((await store.get('state/candles/binance/BTC-USDT/2026-11-24/15.json'))!))
-  const bronzeReads = (store: ReturnType<typeof memoryStore>) => [...store.reads].filter(([k]) => k.startsWith('bronze/')).reduce((s, [, n]) => s + n, 0)
+  const state = async (store: ReturnType<typeof countingStore>) => JSON.parse(new TextDecoder().decode((await store.get('state/candles/binance/BTC-USDT/2026-11-24/15.json'))!))
+  const bronzeReads = (store: ReturnType<typeof countingStore>) => [...store.reads].filter(([k]) => k.startsWith('bronze/')).reduce((s, [, n]) => s + n, 0)
 
   /** The state and gold of the same objects put all at once and computed in one run. */
   async function whole(files: Trade[][]) {
-    const store = memoryStore()
+    const store = countingStore()
     for (const [i, rows] of files.entries()) await store.put(key(`f${String(i).padStart(2, '0')}`), writeParquet(TRADE_COLUMNS, rows))
     await run(store, '15')
     return { state: await state(store), gold: (await store.get(goldCandleFileKey('binance', 'BTC-USDT', '1m', T0)))! }
@@ -129,7 +110,7 @@ describe('the hour job on an hour of many bronze objects', () => {
     const all = tape(2000, 1000)
     const files = Array.from({ length: 8 }, (_, i) => all.slice(i * 250, (i + 1) * 250))
     files[5] = files[5].map((t) => ({ ...t, qty: (Math.round(t.qty * 1e3) * 1e4 + 1) / 1e7 })) // finer quantities from the sixth object on: the sums are rescaled
-    const store = memoryStore()
+    const store = countingStore()
     for (const [i, rows] of files.entries()) {
       await store.put(key(`f${String(i).padStart(2, '0')}`), writeParquet(TRADE_COLUMNS, rows))
       const before = bronzeReads(store)
@@ -145,7 +126,7 @@ describe('the hour job on an hour of many bronze objects', () => {
 
   it('reads the whole hour again when an added object holds trades among those already counted', async () => {
     const all = tape(600, 1000)
-    const store = memoryStore()
+    const store = countingStore()
     await store.put(key('a'), writeParquet(TRADE_COLUMNS, all.slice(0, 300)))
     await run(store, '15')
     // a late object: trades from before the last counted one (and one repeated), filed after it
@@ -161,7 +142,7 @@ describe('the hour job on an hour of many bronze objects', () => {
   })
 
   it('reads the whole hour again when an object it counted is written again, with other trades', async () => {
-    const store = memoryStore()
+    const store = countingStore()
     await store.put(key('a'), writeParquet(TRADE_COLUMNS, tape(100, 1000)))
     await store.put(key('b'), writeParquet(TRADE_COLUMNS, tape(100, 1200)))
     await run(store, '15')
@@ -174,7 +155,7 @@ describe('the hour job on an hour of many bronze objects', () => {
   })
 
   it('reads no bronze for an event of an object it has counted already', async () => {
-    const store = memoryStore()
+    const store = countingStore()
     await store.put(key('a'), writeParquet(TRADE_COLUMNS, tape(100, 1000)))
     await run(store, '15')
     const before = bronzeReads(store)
@@ -186,7 +167,7 @@ describe('the hour job on an hour of many bronze objects', () => {
 
 describe('the hour job on a state written before it kept its objects', () => {
   it('reads the whole hour once, and keeps the objects from then on', async () => {
-    const store = memoryStore()
+    const store = countingStore()
     const rows = trades().filter((t) => new Date(t.ts / 1000).getUTCHours() === 15)
     await store.put(`${bronzeTradesPrefix('binance', 'BTC-USDT', DT, '15')}a.parquet`, writeParquet(TRADE_COLUMNS, rows.slice(0, 200)))
     await run(store, '15')
@@ -215,7 +196,7 @@ describe('the hour job on two threads (as bundled, where workers can load it)', 
       writeFileSync(entry, `export * from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}\nexport { onWorker } from ${JSON.stringify(join(import.meta.dirname, '../parquet/index.ts'))}\n`)
       await build({ entryPoints: [entry], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
       const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
-      const store = memoryStore()
+      const store = countingStore()
       const rows: Trade[] = []
       for (let i = 0; i < 30_000; i++) {
         const id = 5000 + i * 3

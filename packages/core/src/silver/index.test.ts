@@ -7,32 +7,12 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import type { Trade } from '../market/index'
 import { TRADE_COLUMNS } from '../market/index'
 import { writeParquet } from '../parquet/index'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { countingStore } from '../ports/testing'
 import { dedupe, dedupeOrder, pickRows, rowsOf, tableOf, updateSilver, updateSilverTable } from './index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z') * 1000
 const t = (id: number, first = id * 10, last = first, over: Partial<Trade> = {}): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: T0 + first * 1000, price: 1, qty: 1, side: 'buy', trades: last - first + 1, ingest_ts: 0, source: 'ws', ...over })
 
-/** A Map-backed ObjectStore with S3's conditional puts, counting reads per key. */
-function memoryStore() {
-  const m = new Map<string, { body: Uint8Array; etag: string }>()
-  const reads = new Map<string, number>()
-  let n = 0
-  const store: ObjectStore = {
-    async get(k) { reads.set(k, (reads.get(k) ?? 0) + 1); return m.get(k)?.body },
-    async head(k) { const o = m.get(k); return o && { key: k, size: o.body.length, etag: o.etag, lastModified: 0 } },
-    async put(k, b, o = {}) {
-      const cur = m.get(k)
-      if ((o.ifNoneMatch && cur) || (o.ifMatch && cur?.etag !== o.ifMatch)) throw new PreconditionFailed(k)
-      const etag = `"${++n}"`
-      m.set(k, { body: typeof b === 'string' ? new TextEncoder().encode(b) : b, etag })
-      return { etag }
-    },
-    async list(p) { return [...m.keys()].filter((k) => k.startsWith(p)).sort().map((key) => ({ key, size: 0, etag: '', lastModified: 0 })) },
-    async delete(k) { m.delete(k) },
-  }
-  return { store, reads }
-}
 const bronze = (name: string) => `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/${name}.parquet`
 
 describe('silver trades', () => {
@@ -43,7 +23,7 @@ describe('silver trades', () => {
   })
 
   it('merges only the bronze files it has not merged before, and ends at the same silver however often it runs', async () => {
-    const { store, reads } = memoryStore()
+    const store = countingStore(), reads = store.reads
     await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [t(1), t(2)]))
     await store.put(bronze('b'), writeParquet(TRADE_COLUMNS, [t(2), t(3)]))
     const first = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
@@ -60,7 +40,7 @@ describe('silver trades', () => {
   })
 
   it('rereads all bronze when the manifest does not describe the silver file it finds', async () => {
-    const { store } = memoryStore()
+    const store = countingStore()
     await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [t(1)]))
     await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
     await store.put('silver/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15.parquet', writeParquet(TRADE_COLUMNS, [])) // another writer's file
@@ -86,7 +66,7 @@ describe('silver as columns', () => {
   })
 
   it('writes silver that DuckDB reads back to the same trades, every column', async () => {
-    const { store } = memoryStore()
+    const store = countingStore()
     const rows = [t(1, 10, 12), t(2, 13), t(3, 14, 14, { side: 'sell', source: 'rest', ingest_ts: 1_764_000_000_123_456 })]
     await store.put(bronze('a'), writeParquet(TRADE_COLUMNS, [rows[2], rows[0]]))
     await store.put(bronze('b'), writeParquet(TRADE_COLUMNS, [rows[1], rows[0]]))

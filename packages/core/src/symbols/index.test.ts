@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { PreconditionFailed, type ObjectStore } from '../ports/index'
+import { countingStore } from '../ports/testing'
 import { dimSymbolsKey } from '../lake/index'
 import { readParquet } from '../parquet/index'
 import { ANALYST_VIEWS, analystViewStatements, decimalsOf, dimFromBinance, dimFromCoinbase, fetchDimSymbols, readDimSymbols, refreshDimSymbols, writeDimSymbols, type DimSymbol } from './index'
@@ -15,25 +15,6 @@ const NOW = Date.parse('2026-11-24T15:00:00Z')
 function recordedInfo(file: string) {
   const line = readFileSync(DATA + file, 'utf8').split('\n').find((l) => l.includes('exchangeInfo ->'))!
   return JSON.parse(line.slice(line.indexOf(': {') + 2))
-}
-
-function memoryStore() {
-  const m = new Map<string, { body: Uint8Array; etag: string }>()
-  let n = 0
-  const store: ObjectStore = {
-    async get(k) { return m.get(k)?.body },
-    async head(k) { const o = m.get(k); return o && { key: k, size: o.body.length, etag: o.etag, lastModified: 0 } },
-    async put(k, b, o = {}) {
-      const cur = m.get(k)
-      if ((o.ifNoneMatch && cur) || (o.ifMatch && cur?.etag !== o.ifMatch)) throw new PreconditionFailed(k)
-      const etag = `"${++n}"`
-      m.set(k, { body: typeof b === 'string' ? new TextEncoder().encode(b) : b, etag })
-      return { etag }
-    },
-    async list(p) { return [...m.keys()].filter((k) => k.startsWith(p)).sort().map((key) => ({ key, size: 0, etag: '', lastModified: 0 })) },
-    async delete(k) { m.delete(k) },
-  }
-  return store
 }
 
 const spot = (symbol: string, base: string, quote: string, tick: string, step: string, status = 'TRADING') => ({
@@ -104,11 +85,11 @@ describe('the symbol dimension', () => {
     expect(r.rows.map((x) => x.symbol)).toEqual(['BTC-USD', 'RAI-USD'])
     await expect(fetchDimSymbols('kraken')).rejects.toThrow(/no symbol list for exchange "kraken"/)
     const empty = (async () => new Response('[]')) as unknown as typeof fetch
-    await expect(refreshDimSymbols(memoryStore(), 'coinbase', 'http://x', empty)).rejects.toThrow(/listed no readable symbol; the dimension is left as it was/)
+    await expect(refreshDimSymbols(countingStore(), 'coinbase', 'http://x', empty)).rejects.toThrow(/listed no readable symbol; the dimension is left as it was/)
   })
 
   it('replaces one exchange in the one Parquet object and keeps the others, nulls where the exchange says nothing', async () => {
-    const store = memoryStore()
+    const store = countingStore()
     const bin = dimFromBinance({ symbols: [spot('BTCUSDT', 'BTC', 'USDT', '0.01', '0.00001'), spot('ETHUSDT', 'ETH', 'USDT', '0.01', '0.0001')] }, 'binance', NOW).rows
     const cb = dimFromCoinbase(exchangeProducts, NOW).rows
     expect(await writeDimSymbols(store, bin)).toBe(2)
@@ -122,7 +103,7 @@ describe('the symbol dimension', () => {
   })
 
   it('writes over the version it read only, so a racing refresh of another exchange is kept', async () => {
-    const store = memoryStore()
+    const store = countingStore()
     const bin = dimFromBinance({ symbols: [spot('BTCUSDT', 'BTC', 'USDT', '0.01', '0.00001')] }, 'binance', NOW).rows
     const cb = dimFromCoinbase(exchangeProducts, NOW).rows
     await Promise.all([writeDimSymbols(store, bin), writeDimSymbols(store, cb)])
