@@ -444,6 +444,7 @@ async function mergeServing(store: ObjectStore, t: Target, exchange: string, sym
  * first_trade_id + 1` (an aggTrade's l - f + 1, 1 for a plain trade; also how Binance counts a
  * kline's trades), nor `trade_id`, which only breaks ties between records of the same ids.
  */
+const TRADE_NAMES = TRADE_COLUMNS.map((c) => c.name)
 export const HOUR_COLUMNS: ColumnRequest[] = TRADE_COLUMN_REQUESTS.filter((r) => r.name !== 'trades' && r.name !== 'trade_id')
 
 /**
@@ -467,7 +468,7 @@ const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.lengt
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
   const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
   // a row with a null in any trade column is left out, as silver leaves it out
-  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_COLUMNS.map((c) => c.name), extra: ['trades'] })
+  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_NAMES, extra: ['trades'] })
   const v = d.values as Record<string, Float64Array>
   // laid out with the decoded columns (in shared memory where they are, for `hourMinutes`' worker), filled here
   const trades = v.trades
