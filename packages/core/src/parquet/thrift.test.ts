@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ByteWriter } from 'hyparquet-writer'
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
-import { dataPageHeader, dictionaryPageHeader, footer } from './write'
+import { dataPageHeaderV1, dictionaryPageHeader, footer } from './write'
 import { Thrift } from './thrift'
 
 /** hyparquet-writer's bytes for what `write` writes. */
@@ -16,17 +16,19 @@ const ours = (write: (t: Thrift) => void) => { const t = new Thrift(); write(t);
 describe('thrift of the columnar writer', () => {
   it('writes page headers byte for byte as hyparquet-writer does, small and large sizes', () => {
     for (const [size, packed, n] of [[0, 0, 0], [15, 9, 1], [1_000_000, 650_123, 100_000], [2 ** 31 - 1, 2 ** 30, 2 ** 31 - 1]]) {
-      expect(ours((t) => dictionaryPageHeader(t, size, packed, n))).toEqual(theirs((w) => writePageHeader(w, { type: 'DICTIONARY_PAGE', uncompressed_page_size: size, compressed_page_size: packed, dictionary_page_header: { num_values: n, encoding: 'PLAIN' } } as any)))
-      for (const encoding of ['PLAIN', 'DELTA_BINARY_PACKED', 'RLE_DICTIONARY'] as const) for (const compressed of [true, false]) {
-        expect(ours((t) => dataPageHeader(t, size, packed, n, encoding, compressed))).toEqual(theirs((w) => writePageHeader(w, {
-          type: 'DATA_PAGE_V2', uncompressed_page_size: size, compressed_page_size: packed,
-          data_page_header_v2: { num_values: n, num_nulls: 0, num_rows: n, encoding, definition_levels_byte_length: 0, repetition_levels_byte_length: 0, is_compressed: compressed },
+      for (const encoding of ['PLAIN', 'PLAIN_DICTIONARY'] as const) {
+        expect(ours((t) => dictionaryPageHeader(t, size, packed, n, encoding))).toEqual(theirs((w) => writePageHeader(w, { type: 'DICTIONARY_PAGE', uncompressed_page_size: size, compressed_page_size: packed, dictionary_page_header: { num_values: n, encoding } } as any)))
+      }
+      for (const encoding of ['PLAIN', 'PLAIN_DICTIONARY', 'DELTA_BINARY_PACKED', 'RLE_DICTIONARY'] as const) for (const optional of [true, false]) {
+        expect(ours((t) => dataPageHeaderV1(t, size, packed, n, encoding, optional))).toEqual(theirs((w) => writePageHeader(w, {
+          type: 'DATA_PAGE', uncompressed_page_size: size, compressed_page_size: packed,
+          data_page_header: { num_values: n, encoding, definition_level_encoding: 'RLE', repetition_level_encoding: optional ? 'RLE' : 'BIT_PACKED' },
         } as any)))
       }
     }
   })
 
-  it('writes the footer byte for byte as hyparquet-writer does: every column type, two row groups, offsets past 2^32', () => {
+  it('writes the footer byte for byte as hyparquet-writer does: every column type, OPTIONAL and INT96 columns, two row groups, offsets past 2^32', () => {
     const schemas = [
       { name: 'exchange', repetition_type: 'REQUIRED', type: 'BYTE_ARRAY', converted_type: 'UTF8' },
       { name: 'price', repetition_type: 'REQUIRED', type: 'DOUBLE' },
@@ -35,6 +37,8 @@ describe('thrift of the columnar writer', () => {
       { name: 'final', repetition_type: 'REQUIRED', type: 'BOOLEAN' },
       { name: 'ts', repetition_type: 'REQUIRED', type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } },
       { name: 'open_time', repetition_type: 'REQUIRED', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' } },
+      { name: 'ingest_ts', repetition_type: 'OPTIONAL', type: 'INT96' },
+      { name: 'side', repetition_type: 'OPTIONAL', type: 'BYTE_ARRAY', converted_type: 'UTF8' },
       ...Array.from({ length: 12 }, (_, i) => ({ name: `f_é${i}`, repetition_type: 'REQUIRED', type: 'DOUBLE' })),
     ] as const
     let offset = 4
@@ -52,12 +56,12 @@ describe('thrift of the columnar writer', () => {
     }))
     const big = (x: number | undefined) => (x === undefined ? undefined : BigInt(x))
     const meta = {
-      version: 2, created_by: 'ticklake', num_rows: 100_007n, schema: [{ name: 'root', num_children: schemas.length }, ...schemas],
+      version: 1, created_by: 'parquet-mr version 1.10.1 (build x)', num_rows: 100_007n, schema: [{ name: 'hive_schema', num_children: schemas.length }, ...schemas],
       row_groups: groups.map((g) => ({
         total_byte_size: big(g.total_byte_size), num_rows: big(g.num_rows),
         columns: g.columns.map((c) => ({ file_offset: big(c.file_offset), meta_data: { type: c.type, encodings: c.encodings, path_in_schema: [c.name], codec: c.codec, num_values: big(c.num_values), total_uncompressed_size: big(c.total_uncompressed_size), total_compressed_size: big(c.total_compressed_size), data_page_offset: big(c.data_page_offset), dictionary_page_offset: big(c.dictionary_page_offset) } })),
       })),
     }
-    expect(ours((t) => footer(t, schemas as any, 100_007, groups as any))).toEqual(theirs((w) => writeMetadata(w, meta as any)))
+    expect(ours((t) => footer(t, schemas as any, 100_007, groups as any, { createdBy: 'parquet-mr version 1.10.1 (build x)', rootName: 'hive_schema' }))).toEqual(theirs((w) => writeMetadata(w, meta as any)))
   })
 })

@@ -40,6 +40,12 @@ export class Thrift {
     this.varint(b.length)
     for (let i = 0; i < b.length; i++) this.bytes.push(b[i])
   }
+  /** Raw bytes, length first (statistics' min and max). */
+  binary(id: number, b: Uint8Array) {
+    this.field(id, 8)
+    this.varint(b.length)
+    for (let i = 0; i < b.length; i++) this.bytes.push(b[i])
+  }
   struct(id: number, body: () => void) { this.field(id, 12); this.begin(); body(); this.end() }
   list(id: number, type: number, n: number, each: (i: number) => void) {
     this.field(id, 9)
