@@ -26,7 +26,8 @@ export const defaults = {
 
 /**
  * How one column is read: `number` keeps the stored value (INT64 as a double, exact below 2^53);
- * `micros` converts a timestamp of any unit (and INT96) to epoch microseconds; `flag` gives 1
+ * `micros` converts a timestamp of any unit (and INT96) to epoch microseconds, and takes a plain
+ * INT64 as epoch microseconds already (Firehose writes the Glue table's `bigint` times so); `flag` gives 1
  * where a string equals `equals`, else 0; `code` gives a string's index in `values` (up to 255
  * strings), and strings not yet there are appended to it (by this thread; a worker meeting one
  * leaves its file to this thread).
@@ -133,6 +134,11 @@ export interface ReadOptions {
   nullsOf?: string[]
   /** Names of number columns laid out with the others but not read (the caller fills them; rows with nulls are left out of them too). */
   extra?: string[]
+  /**
+   * Values of string columns a file does not hold: the Hive partitions of its key (Firehose
+   * writes a table's non-partition columns only), e.g. `{ exchange: 'binance', symbol: 'BTC-USDT' }`.
+   */
+  fill?: Record<string, string>
 }
 
 /**
@@ -169,7 +175,7 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   const helped = pool.map((w) => askWorker(w, { files: inShared, starts, requests: queue, next, values, nullRows }))
   const decodeColumns = (columns: ColumnRequest[]) => list.forEach((f, i) => {
     if (unsupported.has(i)) return
-    try { decodeFile(f, metas[i], columns, values, starts[i], nullRows, state, true) } catch (e) {
+    try { decodeFile(f, metas[i], columns, values, starts[i], nullRows, state, true, options.fill) } catch (e) {
       if (!(e instanceof Unsupported)) throw e
       unsupported.set(i, e.message)
     }
@@ -196,10 +202,10 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   for (const [i, reason] of [...unsupported].sort((x, y) => x[0] - y[0])) {
     // a worker stops at a file it cannot decode alone: this thread decodes that file whole, or hands it to hyparquet
     if (retry.has(i)) {
-      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true); continue } catch (e) { if (!(e instanceof Unsupported)) throw e }
+      try { decodeFile(list[i], metas[i], requests, values, starts[i], nullRows, state, true, options.fill); continue } catch (e) { if (!(e instanceof Unsupported)) throw e }
     }
     fallbacks.push(`file ${i}: ${reason}; read with hyparquet`)
-    await fallbackFile(list[i], metas[i], requests, values, starts[i], nullRows, state)
+    await fallbackFile(list[i], metas[i], requests, values, starts[i], nullRows, state, options.fill)
   }
   // columns not read whose nulls leave a row out too: decoded only where the metadata cannot rule nulls out
   const leaves = options.nullsOf?.length ? metas.map((m) => leavesOf(m)) : []
@@ -327,7 +333,7 @@ interface Target {
 }
 interface State { nulls: boolean }
 
-function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State, grow: boolean) {
+function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State, grow: boolean, fill?: Record<string, string>) {
   const leaves = leavesOf(meta)
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength)
   let groupAt = at
@@ -335,7 +341,7 @@ function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnReques
     const rows = Number(group.num_rows)
     for (const req of requests) {
       const leaf = leaves.get(req.name)
-      if (!leaf) throw new Error(`parquet column ${req.name} is missing from the file`)
+      if (!leaf) { fillMissing(req, values[req.name], groupAt, rows, fill); continue }
       const chunk = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === req.name)?.meta_data
       if (!chunk) throw new Unsupported(`column ${req.name} has no chunk metadata in a row group`)
       if (chunk.type !== leaf.type) throw new Unsupported(`column ${req.name}: chunk type ${chunk.type} differs from schema ${leaf.type}`)
@@ -373,7 +379,8 @@ function targetOf(req: ColumnRequest, el: SchemaElement, out: Float64Array | Uin
   if (el.converted_type === 'DECIMAL' || el.logical_type?.type === 'DECIMAL') throw new Unsupported(`column ${req.name}: DECIMAL`)
   const int96 = type === 'INT96'
   const unit = timeUnit(el)
-  if (req.as === 'micros' && !unit && !int96) throw new Error(`parquet column ${req.name} is not a timestamp (type ${type})`)
+  // a plain INT64 time is epoch microseconds by the lake's schema (Firehose writes the Glue table's `bigint` so)
+  if (req.as === 'micros' && !unit && !int96 && type !== 'INT64') throw new Error(`parquet column ${req.name} is not a timestamp or INT64 (type ${type})`)
   const scale = unit === 'MILLIS' ? 1000 : unit === 'NANOS' ? 0.001 : 1
   return { req, out, at, rows, scale, int96, bytes: false }
 }
@@ -923,12 +930,19 @@ const microsParsers = {
 }
 
 /** hyparquet reads a file this decoder does not cover; values land in the same arrays. */
-async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State) {
+/** A string column the file does not hold, from `fill` (a partition of its key); an error without one. */
+function fillMissing(req: ColumnRequest, out: Float64Array | Uint8Array, at: number, rows: number, fill: Record<string, string> | undefined) {
+  const v = fill?.[req.name]
+  if (v === undefined || (req.as !== 'code' && req.as !== 'flag')) throw new Error(`parquet column ${req.name} is missing from the file`)
+  out.fill(req.as === 'flag' ? (v === req.equals ? 1 : 0) : codeOf(req.name, req.values, v), at, at + rows)
+}
+
+async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: Record<string, Float64Array | Uint8Array>, at: number, nullRows: Uint8Array, state: State, fill?: Record<string, string>) {
   const leaves = leavesOf(meta)
-  const rows = await parquetReadObjects({ file: file.slice().buffer, metadata: meta, columns: requests.map((r) => r.name), parsers: microsParsers })
-  for (const req of requests) {
-    const el = leaves.get(req.name)
-    if (!el) throw new Error(`parquet column ${req.name} is missing from the file`)
+  const held = requests.filter((r) => leaves.has(r.name))
+  for (const req of requests) if (!leaves.has(req.name)) fillMissing(req, values[req.name], at, Number(meta.num_rows), fill)
+  const rows = await parquetReadObjects({ file: file.slice().buffer, metadata: meta, columns: held.map((r) => r.name), parsers: microsParsers })
+  for (const req of held) {
     const out = values[req.name]
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i][req.name]
