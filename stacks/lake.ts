@@ -2,10 +2,10 @@
 // with and Athena queries through (tables with partition projection, columns from core's schemas);
 // the Athena workgroup with a bytes-scanned limit; the Firehose delivery streams that turn ingest's
 // JSON records into Parquet under bronze/, partitioned by each record's own exchange, symbol and hour.
-import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column } from '../packages/core/src/market'
+import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column } from '../packages/core/src/market'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../packages/core/src/features/schema'
 import { DIM_SYMBOL_COLUMNS } from '../packages/core/src/symbols'
-import { firehosePrefix, glueColumns, PARTITION_QUERY } from '../packages/core/src/aws/glue'
+import { ERROR_OUTPUT_PREFIX, FIREHOSE_PARTITIONS, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, glueColumns, PARTITION_QUERY, type GlueColumn } from '../packages/core/src/aws/glue'
 
 // private; CloudFront may read it, and the router exposes only serving/ (stacks/web.ts)
 const bucket = new sst.aws.Bucket('Lake', { access: 'cloudfront' })
@@ -22,7 +22,12 @@ const parquet = {
  * exchange, symbol, tf, dt and hour. Named as the local DuckDB engine names its views, so core's
  * SQL runs unchanged on both.
  */
-function table(id: string, name: string, folder: string, columns: Column<any>[], partitions: string[], o: { firehose?: boolean } = {}) {
+function table(id: string, name: string, folder: string, columns: Column<any>[], partitions: string[]) {
+  return catalogTable(id, name, folder, glueColumns(columns, partitions), partitions)
+}
+
+/** The same with its Glue columns given: Firehose's tables, from core's FIREHOSE_TABLES, which the local emulator writes too. */
+function catalogTable(id: string, name: string, folder: string, columns: readonly GlueColumn[], partitions: string[]) {
   const projection: Record<string, Record<string, string>> = {
     // injected, not an enum: POST /api/ingest takes any exchange name, and every query pins exchange = ?
     exchange: { type: 'injected' },
@@ -45,15 +50,15 @@ function table(id: string, name: string, folder: string, columns: Column<any>[],
       } : {}),
     },
     partitionKeys: partitions.map((p) => ({ name: p, type: 'string' })),
-    storageDescriptor: { ...parquet, location: $interpolate`s3://${bucket.name}/${folder}/`, columns: glueColumns(columns, partitions, o) },
+    storageDescriptor: { ...parquet, location: $interpolate`s3://${bucket.name}/${folder}/`, columns: [...columns] },
   })
 }
 
 // Hour files (`dt=.../hour=HH.parquet`) and day or year files sit below the last partition folder,
 // where Athena reads them: their partitions stop at exchange, symbol (and tf).
 const tables = {
-  bronzeTrades: table('BronzeTrades', 'bronze_trades', 'bronze/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
-  quotes: table('Quotes', 'quotes', 'bronze/quotes', QUOTE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
+  bronzeTrades: catalogTable('BronzeTrades', FIREHOSE_TABLES.trades.table, FIREHOSE_TABLES.trades.folder, FIREHOSE_TABLES.trades.columns, FIREHOSE_PARTITIONS),
+  quotes: catalogTable('Quotes', FIREHOSE_TABLES.quotes.table, FIREHOSE_TABLES.quotes.folder, FIREHOSE_TABLES.quotes.columns, FIREHOSE_PARTITIONS),
   trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol']),
   candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf']),
   featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol']),
@@ -96,8 +101,10 @@ function deliveryStream(name: string, folder: string, glueTable: aws.glue.Catalo
       bufferingSize: 64,
       bufferingInterval: 60,
       prefix: firehosePrefix(folder),
+      // Firehose's default with Parquet conversion, said here so the bucket notifications' `.parquet` filter holds
+      fileExtension: '.parquet',
       // where the local Firehose emulator puts them too, and what /api/status counts as conversion errors
-      errorOutputPrefix: 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/',
+      errorOutputPrefix: ERROR_OUTPUT_PREFIX,
       dynamicPartitioningConfiguration: { enabled: true },
       processingConfiguration: {
         enabled: true,
@@ -108,7 +115,8 @@ function deliveryStream(name: string, folder: string, glueTable: aws.glue.Catalo
       },
       dataFormatConversionConfiguration: {
         inputFormatConfiguration: { deserializer: { hiveJsonSerDe: {} } },
-        outputFormatConfiguration: { serializer: { parquetSerDe: { compression: 'SNAPPY' } } },
+        // the settings the local emulator writes with (core's PARQUET_SERDE)
+        outputFormatConfiguration: { serializer: { parquetSerDe: PARQUET_SERDE } },
         schemaConfiguration: { databaseName: database.name, tableName: glueTable.name, roleArn: role.arn },
       },
     },

@@ -5,7 +5,7 @@
  * only in milliseconds, so microsecond times (`ts`, `ingest_ts`) are `bigint` in AWS, holding the
  * same INT64 values the local lake stores with a TIMESTAMP_MICROS annotation.
  */
-import type { Column, ColumnType } from '../market/index'
+import { QUOTE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '../market/index'
 
 /** Hive/Glue type of each schema type, as Firehose and Athena take them. */
 export const GLUE_TYPES: Record<ColumnType, string> = {
@@ -39,3 +39,32 @@ export const PARTITION_QUERY = '{exchange: .exchange, symbol: .symbol, dt: (.ts 
 /** The S3 prefix Firehose writes under, with the partitions `PARTITION_QUERY` extracts. */
 export const firehosePrefix = (folder: string) =>
   `${folder}/exchange=!{partitionKeyFromQuery:exchange}/symbol=!{partitionKeyFromQuery:symbol}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`
+
+/** Where Firehose puts records it could not partition or convert: `!{firehose:error-output-type}` is e.g. `format-conversion-failed`. */
+export const ERROR_OUTPUT_PREFIX = 'errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/'
+
+/** The Hive partitions of the tables Firehose writes, as `PARTITION_QUERY` extracts them. */
+export const FIREHOSE_PARTITIONS = ['exchange', 'symbol', 'dt', 'hour']
+
+/**
+ * The Glue tables Firehose converts records for, by stream: the table's non-partition columns in
+ * Hive types. The stacks declare the tables from these, and the local Firehose emulator writes
+ * exactly these columns, so the two cannot drift.
+ */
+export const FIREHOSE_TABLES = {
+  trades: { table: 'bronze_trades', folder: 'bronze/trades', columns: glueColumns(TRADE_COLUMNS, FIREHOSE_PARTITIONS, { firehose: true }) },
+  quotes: { table: 'quotes', folder: 'bronze/quotes', columns: glueColumns(QUOTE_COLUMNS, FIREHOSE_PARTITIONS, { firehose: true }) },
+} as const
+
+/**
+ * The ParquetSerDe of the stacks' delivery streams (Firehose API Reference, `ParquetSerDe`:
+ * block 256 MiB, page 1 MiB, writer V1 are its defaults), which the local emulator writes with.
+ */
+export const PARQUET_SERDE = {
+  compression: 'SNAPPY' as const,
+  enableDictionaryCompression: true,
+  writerVersion: 'V1' as const,
+  blockSizeBytes: 256 * 1024 * 1024,
+  pageSizeBytes: 1024 * 1024,
+  maxPaddingBytes: 0,
+}

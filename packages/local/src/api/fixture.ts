@@ -5,9 +5,10 @@
  */
 import { prng } from '../exchange/index'
 import { updateSilver } from '@ticklake/core/silver'
-import { CANDLE_COLUMNS, TRADE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
 import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake'
 import { writeParquet } from '@ticklake/core/parquet'
+import { bronzeTradesFile } from '../firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Writes 1440 1m candles of `day` (`2026-11-24`) and returns them, oldest first. */
@@ -47,7 +48,7 @@ export async function writeBronzeTrades(store: ObjectStore, o: { exchange: strin
     return { exchange: o.exchange as Trade['exchange'], symbol: o.symbol, native_symbol: nativeSymbol(o.symbol), trade_id: 500 + i, first_trade_id: 500 + i, last_trade_id: 500 + i, ts, price: 100 + i, qty: 0.5, side: i % 2 ? 'sell' : 'buy', trades: 1, ingest_ts: ts + 20_000, source: o.source ?? 'ws' }
   })
   const p = partitionOf(o.endMs)
-  await store.put(`${bronzeTradesPrefix(o.exchange, o.symbol, p.dt, p.hour)}fixture-${o.endMs}.parquet`, writeParquet(TRADE_COLUMNS, trades))
+  await store.put(`${bronzeTradesPrefix(o.exchange, o.symbol, p.dt, p.hour)}fixture-${o.endMs}.parquet`, bronzeTradesFile(trades))
   await updateSilver(store, o.exchange, o.symbol, p.dt, p.hour) // as the candle job would on the bronze object's event
   return trades
 }

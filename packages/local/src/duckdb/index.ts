@@ -8,19 +8,24 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import type { QueryEngine, Statement } from '@ticklake/core/query'
-import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+import { FIREHOSE_PARTITIONS, FIREHOSE_TABLES, type GlueColumn } from '@ticklake/core/aws/glue'
 import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbols'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
 
-/** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
-export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
+/**
+ * Views over the lake under `dataDir`: name -> the folder of its files and its columns; tables
+ * Firehose writes take their Glue columns (Hive types: times are `bigint` µs) and Hive partitions
+ * from the path, as Athena reads them.
+ */
+export const TABLES: Record<string, { folder: string; columns: Column<any>[] } | { folder: string; glue: readonly GlueColumn[]; partitions: string[] }> = {
   candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS },
   /** Silver: every trade once. */
   trades: { folder: 'silver/trades', columns: TRADE_COLUMNS },
   /** Bronze: as ingested, duplicates included. */
-  bronze_trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
+  bronze_trades: { folder: FIREHOSE_TABLES.trades.folder, glue: FIREHOSE_TABLES.trades.columns, partitions: FIREHOSE_PARTITIONS },
   /** Best bid and ask, as ingested. */
-  quotes: { folder: 'bronze/quotes', columns: QUOTE_COLUMNS },
+  quotes: { folder: FIREHOSE_TABLES.quotes.folder, glue: FIREHOSE_TABLES.quotes.columns, partitions: FIREHOSE_PARTITIONS },
   /** The symbol dimension (`ticklake symbols` writes it). */
   dim_symbols: { folder: 'gold/dim_symbols', columns: DIM_SYMBOL_COLUMNS },
   /** Gold features: per trade, and per 1m candle (the HTTP API's /api/features). */
@@ -32,6 +37,9 @@ const DUCK_TYPES: Record<ColumnType, string> = {
   STRING: 'VARCHAR', INT32: 'INTEGER', INT64: 'BIGINT', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN',
   TIMESTAMP_MICROS: 'TIMESTAMPTZ', TIMESTAMP_MILLIS: 'TIMESTAMPTZ',
 }
+
+/** DuckDB types of Hive's, as Athena types Glue columns. */
+const HIVE_TYPES: Record<string, string> = { string: 'VARCHAR', int: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE', boolean: 'BOOLEAN', timestamp: 'TIMESTAMP' }
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
 
@@ -58,9 +66,19 @@ export async function duckdbEngine(dataDir: string): Promise<DuckEngine> {
   // Tables whose folder holds no file yet are empty views, made real once files appear (checked before each query)
   const waiting = new Set<string>()
   async function define(name: string) {
-    const { folder, columns } = TABLES[name]
-    const empty = `SELECT ${columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
-    const files = `SELECT * FROM read_parquet(${quote(join(dataDir, folder, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`
+    const t = TABLES[name]
+    const folder = t.folder
+    const glob = quote(join(dataDir, folder, '**', '*.parquet'))
+    let empty: string, files: string
+    if ('glue' in t) {
+      // the Glue table's columns, then its partitions (strings, as Athena types them) from the path
+      const cols = [...t.glue.map((c) => [c.name, HIVE_TYPES[c.type]]), ...t.partitions.map((p) => [p, 'VARCHAR'])]
+      empty = `SELECT ${cols.map(([n, ty]) => `CAST(NULL AS ${ty}) AS ${n}`).join(', ')} WHERE false`
+      files = `SELECT ${cols.map(([n, ty]) => `CAST(${n} AS ${ty}) AS ${n}`).join(', ')} FROM read_parquet(${glob}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`
+    } else {
+      empty = `SELECT ${t.columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
+      files = `SELECT * FROM read_parquet(${glob}, hive_partitioning = false, union_by_name = true)`
+    }
     waiting.delete(name)
     await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${existsSync(join(dataDir, folder)) ? files : empty}`).catch(async (e) => {
       if (!/No files found/i.test(e.message)) throw e

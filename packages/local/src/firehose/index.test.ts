@@ -20,7 +20,7 @@ const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'ticklake-')); dirs.pus
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }) })
 
 describe('firehose emulator and the lake path', () => {
-  it('takes records from the real Firehose SDK client and lands them as Hive-partitioned Parquet that DuckDB reads', async () => {
+  it('takes records from the real Firehose SDK client and lands the Glue table\'s non-partition columns as Hive-partitioned Parquet that DuckDB reads as Athena does', async () => {
     const dir = tmp()
     const store = fileStore(dir)
     const events: S3Event[] = []
@@ -35,27 +35,40 @@ describe('firehose emulator and the lake path', () => {
     expect(keys).toHaveLength(2)
     expect(keys[0]).toMatch(/^bronze\/trades\/exchange=binance\/symbol=BTC-USDT\/dt=2026-11-24\/hour=15\/ticklake-trades-1-.*\.parquet$/)
     expect(keys[1]).toMatch(/hour=16\//)
-    expect(await readParquet(await store.get(keys[0]) as Uint8Array)).toEqual(trades.slice(0, 3))
+    // Firehose writes the table's columns only: no exchange or symbol (they are the key's), times as plain bigint
+    const { exchange: _e, symbol: _s, ...rest } = trades[0]
+    expect(Object.keys(rest)).toHaveLength(11)
+    expect(await readParquet(await store.get(keys[0]) as Uint8Array)).toEqual(trades.slice(0, 3).map(({ exchange: _x, symbol: _y, ...r }) => r))
     // S3 events carry URL-encoded keys, as S3 sends them
     expect(events.map((e) => e.Records[0].s3.object.key)).toContain(keys[0].replace(/=/g, '%3D'))
 
     const db = await duckdbEngine(dir)
-    const rows = await db.query({ sql: 'SELECT trade_id, ts, price, side, trades FROM bronze_trades ORDER BY trade_id', params: [] })
+    const rows = await db.query({ sql: 'SELECT trade_id, ts, price, side, trades, exchange, symbol, dt, hour FROM bronze_trades ORDER BY trade_id', params: [] })
     db.close()
     expect(rows.map((r) => r.trade_id)).toEqual([1, 2, 3, 4])
-    expect(rows[0]).toMatchObject({ ts: '2026-11-24T15:00:01.000123Z', price: 100, side: 'buy', trades: 2 })
+    expect(rows[0]).toMatchObject({ ts: trades[0].ts, price: 100, side: 'buy', trades: 2, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15' })
   })
 
-  it('sends records that are not trades to the error prefix with the reason and keeps the good ones', async () => {
+  it('sends records it cannot partition or convert to the error output prefix as Firehose\'s error documents, and keeps the good ones', async () => {
     const store = fileStore(tmp())
     const fh = await startFirehose(store, { bufferMs: 60_000 })
-    const res = await firehoseStream(fh.streamName, fh.endpoint).putRecords([trade(1, 1, 100), { hello: 'world' }, { ...trade(2, 2, 100), price: 'x' }])
+    const missing = { ...trade(3, 3, 100), qty: undefined }
+    const res = await firehoseStream(fh.streamName, fh.endpoint).putRecords([trade(1, 1, 100), { hello: 'world' }, { ...trade(2, 2, 100), price: 'x' }, missing])
     expect(res.failed).toEqual([])
     await fh.close()
-    expect(await store.list('bronze/trades/')).toHaveLength(1)
-    const [err] = await store.list('errors/format-conversion-failed/')
-    const lines = new TextDecoder().decode(await store.get(err.key)).trim().split('\n').map((l) => JSON.parse(l))
-    expect(lines.map((l) => l.errorMessage)).toEqual([expect.stringMatching(/exchange/), expect.stringMatching(/price/)])
+    const [good] = await store.list('bronze/trades/')
+    // a field missing from a record is a null, as the Hive JSON SerDe reads it; a string in a double is refused
+    expect((await readParquet<Trade>((await store.get(good.key))!)).map((r) => [r.trade_id, r.qty])).toEqual([[1, 0.5], [3, null]])
+    const read = async (type: string) => {
+      const [err] = await store.list(`errors/${type}/`)
+      expect(err.key).toMatch(new RegExp(`^errors/${type}/dt=\\d{4}-\\d{2}-\\d{2}/ticklake-trades-1-\\d{4}(-\\d\\d){5}-[0-9a-f-]{36}$`))
+      return new TextDecoder().decode(await store.get(err.key)).trim().split('\n').map((l) => JSON.parse(l))
+    }
+    const [partition] = await read('processing-failed')
+    expect(partition.lastErrorMessage).toMatch(/exchange/)
+    expect(JSON.parse(Buffer.from(partition.rawData, 'base64').toString())).toEqual({ hello: 'world' })
+    const [conversion] = await read('format-conversion-failed')
+    expect(conversion).toMatchObject({ attemptsMade: 1, lastErrorCode: 'DataFormatConversion.MalformedData', lastErrorMessage: expect.stringMatching(/price/), dataCatalogTable: { tableName: 'bronze_trades' } })
   })
 
   it('recomputes an hour to the same gold candles however often and in whatever order its events arrive', async () => {

@@ -1,29 +1,31 @@
 /**
  * The local Firehose emulator: an HTTP endpoint speaking Firehose's JSON protocol
  * (`PutRecord`, `PutRecordBatch`, `DescribeDeliveryStream`), so ingest uses the real
- * `@aws-sdk/client-firehose`. Like delivery streams with dynamic partitioning and Parquet
- * conversion, each stream buffers records, then writes one Parquet file per partition and buffer
- * into the object store under the lake's Hive prefix; records it cannot convert go to `errors/`
- * with the reason, as Firehose's error output prefix does. Accepted records are spooled to disk
- * before the reply, so a crash loses none.
+ * `@aws-sdk/client-firehose`. It behaves as the stacks' delivery streams do in AWS (each behaviour
+ * and its AWS document in docs/ARCHITECTURE.md): dynamic partitioning by the same JQ keys
+ * (`PARTITION_QUERY`) into the same prefix (`firehosePrefix`), one object per partition and
+ * buffer, named `<prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.parquet`; record format
+ * conversion (`./convert.ts`) that writes the Glue table's non-partition columns only, in Hive's
+ * Parquet types and shape; records it cannot partition or convert go to the error output prefix
+ * with Firehose's error document. Accepted records are spooled to disk before the reply, so a
+ * crash loses none.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { QUOTE_COLUMNS, TRADE_COLUMNS, type Column } from '@ticklake/core/market'
-import { bronzeQuotesPrefix, bronzeTradesPrefix, partitionOf } from '@ticklake/core/lake'
-import { writeParquet } from '@ticklake/core/parquet'
+import { partitionOf } from '@ticklake/core/lake'
+import { ERROR_OUTPUT_PREFIX, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, type GlueColumn } from '@ticklake/core/aws/glue'
 import type { ObjectStore } from '@ticklake/core/ports'
+import { convertRecords } from './convert'
 
-/** A delivery stream: its record columns and the lake prefix (dynamic partitioning) of a record. */
-export interface StreamConfig { name: string; columns: Column<any>[]; prefixOf: (record: any) => string }
+/** A delivery stream: its Glue table's columns and the S3 prefix its dynamic partitioning writes under. */
+export interface StreamConfig { name: string; table: string; columns: readonly GlueColumn[]; folder: string }
 
-const hourOf = (r: { exchange: string; symbol: string; ts: number }) => partitionOf(r.ts / 1000)
 export const STREAMS: StreamConfig[] = [
-  { name: 'ticklake-trades', columns: TRADE_COLUMNS, prefixOf: (r) => { const p = hourOf(r); return bronzeTradesPrefix(r.exchange, r.symbol, p.dt, p.hour) } },
-  { name: 'ticklake-quotes', columns: QUOTE_COLUMNS, prefixOf: (r) => { const p = hourOf(r); return bronzeQuotesPrefix(r.exchange, r.symbol, p.dt, p.hour) } },
+  { name: 'ticklake-trades', ...FIREHOSE_TABLES.trades },
+  { name: 'ticklake-quotes', ...FIREHOSE_TABLES.quotes },
 ]
 
 export const defaults = {
@@ -33,6 +35,10 @@ export const defaults = {
   /** The trades stream, which most callers want. */
   streamName: 'ticklake-trades',
   maxBodyBytes: 5 * 1024 * 1024,
+  /** The stream's version in object names: 1 until its configuration changes. */
+  version: 1,
+  /** The Parquet SerDe's settings (the stacks' by default; a test may ask for smaller row groups). */
+  serde: PARQUET_SERDE,
 }
 
 export interface FirehoseEmulator {
@@ -45,16 +51,21 @@ export interface FirehoseEmulator {
   close(): Promise<void>
 }
 
-/** Why a record does not fit `columns`, or undefined when it does. */
-export function recordProblem(r: any, columns: Column<any>[] = TRADE_COLUMNS): string | undefined {
-  if (!r || typeof r !== 'object') return 'record is not a JSON object'
-  for (const c of columns) {
-    const v = r[c.name]
-    if (c.type === 'STRING' ? typeof v !== 'string' || !v : typeof v !== 'number' || !Number.isFinite(v)) return `column ${c.name} (${c.type}) is missing or of the wrong type`
-    if ((c.type === 'INT64' || c.type === 'INT32' || c.type === 'TIMESTAMP_MICROS') && !Number.isSafeInteger(v)) return `column ${c.name} is not an integer`
-  }
-  return undefined
+/**
+ * The prefix a record's partition keys evaluate to, as `PARTITION_QUERY` (exchange, symbol, and
+ * the UTC date and hour of `ts` in µs) fills `firehosePrefix(folder)`; a reason when a key is missing.
+ */
+export function partitionPrefix(folder: string, r: any): { prefix: string } | { problem: string } {
+  if (!r || typeof r !== 'object' || Array.isArray(r)) return { problem: 'record is not a JSON object' }
+  const { exchange, symbol, ts } = r
+  if (typeof exchange !== 'string' || !exchange || typeof symbol !== 'string' || !symbol) return { problem: 'partition keys exchange and symbol must be non-empty strings' }
+  if (typeof ts !== 'number' || !Number.isFinite(ts) || Math.abs(ts) > 8.64e18) return { problem: 'partition key ts (epoch µs) must be a number' }
+  const keys: Record<string, string> = { exchange, symbol, ...partitionOf(Math.floor(ts / 1e6) * 1000) }
+  return { prefix: firehosePrefix(folder).replace(/!\{partitionKeyFromQuery:(\w+)\}/g, (_, k) => keys[k]) }
 }
+
+/** Firehose's name stamp of an object: `yyyy-MM-dd-HH-mm-ss` (UTC). */
+const stampOf = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace(/[T:]/g, '-')
 
 const readBody = (req: IncomingMessage, limit: number) => new Promise<string>((resolve, reject) => {
   const chunks: Buffer[] = []
@@ -68,67 +79,87 @@ export interface FirehoseOptions extends Partial<typeof defaults> { log?: (s: st
 
 /** One delivery stream's buffer, error records and spool files. */
 function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof defaults, stats: ReturnType<FirehoseEmulator['stats']>, spool?: string) {
-  let buffer: any[] = []
-  let errors: string[] = []
+  // records grouped by the prefix their partition keys evaluate to, each with its raw line
+  let buffer = new Map<string, { records: unknown[]; raw: string[] }>()
+  let count = 0
+  let failed: { type: string; code: string; message: string; raw: string }[] = []
   let seq = Date.now()
   let spoolFile = spool && join(spool, `${cfg.name}-${seq}.jsonl`)
   let spooled: string[] = []
 
-  function take(line: string, raw: string) {
-    let r: any
-    try { r = JSON.parse(line) } catch { r = undefined }
-    const problem = r === undefined ? 'record is not valid JSON' : recordProblem(r, cfg.columns)
-    if (problem) { stats.errors++; errors.push(JSON.stringify({ errorCode: 'DataFormatConversion.Malformed', errorMessage: problem, rawData: raw.slice(0, 10_000) })) }
-    else buffer.push(Object.fromEntries(cfg.columns.map((c) => [c.name, r[c.name]])))
+  function take(line: string) {
+    let r: unknown
+    try { r = JSON.parse(line) } catch { failed.push({ type: 'processing-failed', code: 'DynamicPartitioning.MetadataExtractionFailed', message: 'record is not valid JSON', raw: line }); stats.errors++; return }
+    const p = partitionPrefix(cfg.folder, r)
+    if ('problem' in p) { failed.push({ type: 'processing-failed', code: 'DynamicPartitioning.MetadataExtractionFailed', message: p.problem, raw: line }); stats.errors++; return }
+    let g = buffer.get(p.prefix)
+    if (!g) buffer.set(p.prefix, (g = { records: [], raw: [] }))
+    g.records.push(r)
+    g.raw.push(line)
+    count++
   }
 
   // Spool files left by a crashed process are delivered now (duplicates, if any, are removed by silver).
   if (spool) {
     for (const f of readdirSync(spool).filter((f) => f.startsWith(`${cfg.name}-`) && f.endsWith('.jsonl')).sort()) {
-      for (const line of readFileSync(join(spool, f), 'utf8').split('\n')) if (line.trim()) take(line, line)
+      for (const line of readFileSync(join(spool, f), 'utf8').split('\n')) if (line.trim()) take(line)
       spooled.push(join(spool, f))
     }
   }
 
-  async function deliver(records: any[], bad: string[]) {
-    const groups = new Map<string, any[]>()
-    for (const r of records) {
-      const prefix = cfg.prefixOf(r)
-      const g = groups.get(prefix)
-      if (g) g.push(r); else groups.set(prefix, [r])
-    }
-    const stamp = new Date().toISOString().replace(/[-:T]/g, '-').slice(0, 19)
-    for (const [prefix, rows] of groups) {
-      await store.put(`${prefix}${cfg.name}-1-${stamp}-${randomUUID()}.parquet`, writeParquet(cfg.columns, rows))
-      stats.written += rows.length
+  /** Firehose's error document of a record (Developer Guide, "Handling errors for data format conversion"). */
+  const errorDocument = (e: (typeof failed)[number], now: number) => JSON.stringify({
+    attemptsMade: 1, arrivalTimestamp: now, lastErrorCode: e.code, lastErrorMessage: e.message, attemptEndingTimestamp: now,
+    rawData: Buffer.from(e.raw).toString('base64'), sequenceNumber: String(++seq), subSequenceNumber: 0,
+    ...(e.type === 'format-conversion-failed' ? { dataCatalogTable: { catalogId: '000000000000', databaseName: 'ticklake_local', tableName: cfg.table, region: 'local' } } : {}),
+  })
+
+  async function deliver(groups: typeof buffer, bad: typeof failed) {
+    const now = Date.now()
+    const stamp = stampOf(now)
+    const errors = bad.slice()
+    for (const [prefix, g] of groups) {
+      const out = convertRecords(g.records, cfg.columns, o.serde)
+      for (const e of out.errors) errors.push({ type: 'format-conversion-failed', code: 'DataFormatConversion.MalformedData', message: e.message, raw: g.raw[e.index] })
+      if (!out.bytes) continue
+      await store.put(`${prefix}${cfg.name}-${o.version}-${stamp}-${randomUUID()}.parquet`, out.bytes)
+      stats.written += out.rows
       stats.files++
     }
-    if (bad.length) {
-      const p = partitionOf(Date.now())
-      await store.put(`errors/format-conversion-failed/dt=${p.dt}/hour=${p.hour}/${cfg.name}-${stamp}-${randomUUID()}.jsonl`, bad.join('\n') + '\n')
+    stats.errors += errors.length - bad.length
+    const byType = new Map<string, typeof errors>()
+    for (const e of errors) byType.set(e.type, [...(byType.get(e.type) ?? []), e])
+    for (const [type, list] of byType) {
+      const prefix = ERROR_OUTPUT_PREFIX.replace('!{firehose:error-output-type}', type).replace('!{timestamp:yyyy-MM-dd}', partitionOf(now).dt)
+      await store.put(`${prefix}${cfg.name}-${o.version}-${stamp}-${randomUUID()}`, list.map((e) => errorDocument(e, now)).join('\n') + '\n')
     }
   }
 
   return {
-    pending: () => buffer.length + errors.length,
+    pending: () => count + failed.length,
     accept(data: string) {
       stats.received++
       const lines = Buffer.from(data, 'base64').toString('utf8').split('\n').filter((l) => l.trim())
       if (spoolFile && lines.length) appendFileSync(spoolFile, lines.join('\n') + '\n')
-      for (const line of lines) take(line, data)
-      return buffer.length >= o.bufferRecords
+      for (const line of lines) take(line)
+      return count >= o.bufferRecords
     },
     async writeOut() {
-      const records = buffer
-      const bad = errors
+      const groups = buffer
+      const bad = failed
       const sealed = spoolFile ? spooled.concat(spoolFile) : spooled
-      buffer = []
-      errors = []
+      buffer = new Map()
+      count = 0
+      failed = []
       spooled = []
       if (spool) spoolFile = join(spool, `${cfg.name}-${++seq}.jsonl`)
-      try { await deliver(records, bad) } catch (e) {
-        buffer = records.concat(buffer)
-        errors = bad.concat(errors)
+      try { await deliver(groups, bad) } catch (e) {
+        for (const [prefix, g] of groups) {
+          const now = buffer.get(prefix)
+          buffer.set(prefix, now ? { records: g.records.concat(now.records), raw: g.raw.concat(now.raw) } : g)
+          count += g.records.length
+        }
+        failed = bad.concat(failed)
         spooled = sealed.concat(spooled)
         throw e
       }

@@ -47,7 +47,11 @@ function archive(dir: string, name = 'BTCUSDT-trades-2025-01-01', lines = rows, 
 async function bronze(store: ReturnType<typeof fileStore>) {
   const keys = (await store.list('bronze/')).map((o) => o.key)
   const trades: Trade[] = []
-  for (const k of keys) trades.push(...await readParquet<Trade>((await store.get(k))!))
+  // bronze holds the Glue table's columns, as Firehose writes them: exchange and symbol are the key's partitions
+  for (const k of keys) {
+    const [, exchange, symbol] = /exchange=([^/]+)\/symbol=([^/]+)\//.exec(k)!
+    trades.push(...(await readParquet<Trade>((await store.get(k))!)).map((t) => ({ ...t, exchange, symbol }) as Trade))
+  }
   return { keys, trades: trades.sort((a, b) => a.trade_id - b.trade_id) }
 }
 

@@ -15,8 +15,8 @@ import {
   type ArchiveContext, type ArchiveKind, type RowError,
 } from '@ticklake/core/archive'
 import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
-import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, TRADE_COLUMNS, type Exchange, type Trade } from '@ticklake/core/market'
-import { writeParquet } from '@ticklake/core/parquet'
+import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, type Exchange, type Trade } from '@ticklake/core/market'
+import { bronzeTradesFile } from '../firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { createSilverHandler } from '@ticklake/functions/silver'
@@ -132,7 +132,7 @@ function hourWriter(store: ObjectStore, exchange: string, symbol: string, base: 
     const rows = b.rows
     b.rows = []
     buffered -= rows.length
-    await store.put(key, writeParquet(TRADE_COLUMNS, rows), { contentType: 'application/vnd.apache.parquet' })
+    await store.put(key, bronzeTradesFile(rows), { contentType: 'application/vnd.apache.parquet' })
     written.push(key)
   }
   async function flushIf(test: (b: { rows: Trade[]; last: number }) => boolean) {

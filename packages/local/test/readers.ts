@@ -1,0 +1,55 @@
+/**
+ * Independent Parquet readers for tests: parquet-wasm (arrow-rs, the Rust implementation) and
+ * DuckDB, each reading a file's bytes into rows of plain values, so a test can hold the lake's
+ * files to what other engines read from them. Values are normalized the same way for both:
+ * 64-bit integers as numbers, timestamps (any unit, INT96 too) as epoch microseconds, nulls as null.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readParquet as wasmRead } from 'parquet-wasm/node'
+import { tableFromIPC, Type, type Vector } from 'apache-arrow'
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
+
+export type Row = Record<string, number | string | boolean | null>
+
+
+/** The rows of a Parquet file as arrow-rs (parquet-wasm) reads them. */
+export function readWithArrowRs(bytes: Uint8Array): Row[] {
+  const table = tableFromIPC(wasmRead(bytes).intoIPCStream())
+  const rows: Row[] = Array.from({ length: table.numRows }, () => ({}))
+  for (const field of table.schema.fields) {
+    const v = table.getChild(field.name) as Vector
+    const ts = field.type.typeId === Type.Timestamp
+    const perUnit = ts ? [1_000_000, 1000, 1, 0.001][(field.type as any).unit] : 1
+    let i = 0
+    for (const data of v.data) {
+      const raw = data.values as ArrayLike<number | bigint>
+      for (let k = 0; k < data.length; k++, i++) {
+        if (!data.getValid(k)) { rows[i][field.name] = null; continue }
+        if (ts) { rows[i][field.name] = Number(raw[data.offset + k]) * perUnit; continue }
+        const x = v.get(i)
+        rows[i][field.name] = typeof x === 'bigint' ? Number(x) : (x as Row[string])
+      }
+    }
+  }
+  return rows
+}
+
+let duck: Promise<DuckDBConnection> | undefined
+const dir = mkdtempSync(join(tmpdir(), 'ticklake-readers-'))
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+
+/** The rows of a Parquet file as DuckDB reads them (its own Parquet reader), in file order. */
+export async function readWithDuckDB(bytes: Uint8Array): Promise<Row[]> {
+  duck ??= DuckDBInstance.create(':memory:').then((i) => i.connect())
+  const c = await duck
+  const file = join(dir, `f-${Math.random().toString(36).slice(2)}.parquet`)
+  writeFileSync(file, bytes)
+  const described = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${file}')`)).getRowObjects()
+  // timestamps as epoch µs (INT96 and every unit), the rest as they are
+  const select = described.map((d) => (/^TIMESTAMP/.test(String(d.column_type)) ? `epoch_us("${d.column_name}") AS "${d.column_name}"` : `"${d.column_name}"`)).join(', ')
+  const rows = (await c.runAndReadAll(`SELECT ${select} FROM read_parquet('${file}', file_row_number = true) ORDER BY file_row_number`)).getRowObjects()
+  rmSync(file, { force: true })
+  return rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'file_row_number').map(([k, x]) => [k, typeof x === 'bigint' ? Number(x) : (x as Row[string])])))
+}
