@@ -2,15 +2,18 @@
  * The stage the docs tell users to deploy is the stage `sst.config.ts` keeps: this test evaluates
  * the app settings of `sst.config.ts` (its `app()` for a stage, as SST calls it) and reads every
  * `sst deploy`, `sst secret set` and `sst remove` command in docs/deploy.md and README.md, so a
- * renamed stage in either place fails here before `sst remove` could take a lake with it.
+ * renamed stage in either place fails here before `sst remove` could take a lake with it. It also
+ * holds the secrets the docs name to the ones stacks/ declares, and the CoinGecko key to the one
+ * function that needs it.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 const root = join(import.meta.dirname, '..')
 const read = (path: string) => readFileSync(join(root, path), 'utf8')
 const docs = ['docs/deploy.md', 'README.md'].map((path) => ({ path, text: read(path) }))
+const stacks = readdirSync(join(root, 'stacks')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => read(join('stacks', f)))
 
 /** `--stage X` of every documented command whose text matches `command`, with where it was found. */
 function stagesOf(command: RegExp): { stage: string; where: string }[] {
@@ -47,5 +50,22 @@ describe('deploy stage', () => {
     expect(removed.length).toBeGreaterThan(0)
     for (const { stage, where } of removed) expect(await app(stage), where).toMatchObject({ removal: 'remove', protect: false })
     expect(await app('prod')).toMatchObject({ removal: 'remove' }) // a look-alike name is not kept: the docs must use the one name
+  })
+})
+
+describe('secrets', () => {
+  it('named by the docs are the ones stacks/ declares', () => {
+    const declared = new Set(stacks.flatMap((s) => [...s.matchAll(/new sst\.Secret\('(\w+)'/g)].map((m) => m[1])))
+    const documented = new Set(docs.flatMap(({ text }) => [...text.matchAll(/sst secret set (\w+)/g)].map((m) => m[1])))
+    expect([...declared].sort()).toEqual(['ApiKeys', 'CoinGeckoKey'])
+    expect([...documented].sort()).toEqual([...declared].sort())
+  })
+
+  it('links the CoinGecko key to the prices function alone', () => {
+    const links = stacks.flatMap((s) => [...s.matchAll(/link: \[([^\]]*)\]/g)].map((m) => m[1]))
+    expect(links.filter((l) => /\bcoingeckoKey\b/.test(l))).toHaveLength(1)
+    const prices = stacks.join('\n').match(/new sst\.aws\.Cron\('Prices',[\s\S]*?\n\}\)/)?.[0] ?? ''
+    expect(prices).toMatch(/link: \[[^\]]*\bcoingeckoKey\b[^\]]*\]/)
+    expect(prices, 'the key stays out of the function environment').not.toMatch(/TICKLAKE_COINGECKO_KEY/)
   })
 })
