@@ -1,8 +1,12 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 // Ticklake on AWS: app settings here, one file per concern in stacks/ (see docs/deploy.md).
+// `production` is the stage docs/deploy.md deploys: it keeps its bucket and table when removed
+// (`removal: retain`) and `sst remove` refuses it (`protect`); every other stage is torn down whole.
+// stacks/stages.test.ts holds the docs to this name.
 export default $config({
   app(input) {
-    return { name: 'ticklake', home: 'aws', removal: input?.stage === 'production' ? 'retain' : 'remove' }
+    const production = input?.stage === 'production'
+    return { name: 'ticklake', home: 'aws', removal: production ? 'retain' : 'remove', protect: production }
   },
   async run() {
     const { lake } = await import('./stacks/lake')

@@ -36,13 +36,17 @@ export const ingest = new sst.aws.Cron('Ingest', {
   },
 })
 
+// The CoinGecko Demo key (`sst secret set CoinGeckoKey CG-...`), linked to the prices function
+// alone, which reads it through SST's Resource; left empty, CoinGecko's keyless public API is used.
+export const coingeckoKey = new sst.Secret('CoinGeckoKey', '')
+
 export const prices = new sst.aws.Cron('Prices', {
   schedule: 'rate(1 minute)',
   function: {
     handler: 'packages/functions/src/prices.handler',
     timeout: '60 seconds',
     concurrency: { reserved: 1 },
-    link: [lake.bucket],
+    link: [lake.bucket, coingeckoKey],
     environment: { TICKLAKE_BUCKET: lake.bucket.name, TICKLAKE_COINS: process.env.TICKLAKE_COINS ?? 'bitcoin,ethereum', TICKLAKE_CURRENCIES: process.env.TICKLAKE_CURRENCIES ?? 'usd,brl' },
   },
 })
@@ -94,4 +98,4 @@ lake.bucket.notify({
   ],
 })
 
-export const pipeline = { ingest, prices, candles, silver, features, lakeFailures }
+export const pipeline = { ingest, prices, coingeckoKey, candles, silver, features, lakeFailures }

@@ -8,8 +8,11 @@ export const router = new sst.aws.Router('Web')
 router.routeBucket('/serving', lake.bucket)
 router.route('/api', api.url)
 
+// deployed under `sst dev` too (SST would otherwise run `npm run dev` in packages/web, which has no
+// such script, and serve the page on localhost, away from the /api and /serving it finds on its own origin)
 export const site = new sst.aws.StaticSite('Page', {
   path: 'packages/web',
   build: { command: 'npx vite build', output: 'dist' },
   router: { instance: router },
+  dev: false,
 })

@@ -4,7 +4,7 @@ import { readParquet } from '@ticklake/core/parquet'
 import { memoryStore } from '@ticklake/local/store/index'
 import { scheduledEvent, lambdaContext, schedule } from '@ticklake/local/scheduler/index'
 import { startFakeCoinGecko, type FakeCoinGecko } from '@ticklake/local/coingecko/index'
-import { RESUME_KEY, configFromEnv, createPricesHandler } from './prices'
+import { RESUME_KEY, configFromEnv, createPricesHandler, linkedCoinGeckoKey } from './prices'
 
 const fakes: FakeCoinGecko[] = []
 afterEach(async () => { for (const f of fakes.splice(0)) await f.close() })
@@ -73,5 +73,16 @@ describe('prices function', () => {
   it('reads coins, currencies, host and key from the environment', () => {
     expect(configFromEnv({ TICKLAKE_COINS: 'Bitcoin, solana', TICKLAKE_CURRENCIES: 'usd,BRL', TICKLAKE_COINGECKO_KEY: 'k' })).toMatchObject({ coins: ['bitcoin', 'solana'], currencies: ['usd', 'brl'], apiKey: 'k' })
     expect(configFromEnv({})).toMatchObject({ coins: ['bitcoin', 'ethereum'], currencies: ['usd'] })
+  })
+
+  it('takes the key of the linked CoinGeckoKey secret over the environment, and no key from an empty or unlinked secret', () => {
+    // SST's Resource exposes a linked secret as { value } (Secret.getSSTLink)
+    expect(linkedCoinGeckoKey({ CoinGeckoKey: { value: ' CG-linked ' } })).toBe('CG-linked')
+    expect(linkedCoinGeckoKey({ CoinGeckoKey: { value: '' } })).toBeUndefined()
+    expect(linkedCoinGeckoKey({ ApiKeys: { value: '[]' } })).toBeUndefined()
+    expect(linkedCoinGeckoKey()).toBeUndefined() // here no SST link is active: SST's own Resource, asked without throwing
+    expect(configFromEnv({ TICKLAKE_COINGECKO_KEY: 'CG-env' }, 'CG-linked').apiKey).toBe('CG-linked')
+    expect(configFromEnv({ TICKLAKE_COINGECKO_KEY: 'CG-env' }, undefined).apiKey).toBe('CG-env')
+    expect(configFromEnv({ TICKLAKE_COINGECKO_KEY: '' }, undefined).apiKey).toBeUndefined()
   })
 })

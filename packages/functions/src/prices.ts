@@ -1,11 +1,15 @@
 /**
  * Prices function: run by a schedule (EventBridge in AWS, the local scheduler locally); polls
  * CoinGecko's `simple/price` for the configured coins and currencies with core's `pollPrices` for
- * the invocation's remaining time, within the rate limit, into `bronze/prices/`.
+ * the invocation's remaining time, within the rate limit, into `bronze/prices/`. The CoinGecko key
+ * comes from the SST secret `CoinGeckoKey` linked to this function alone (stacks/pipeline.ts; read
+ * through SST's `Resource`, decrypted from the bundle, never in the function's environment), or
+ * locally from `TICKLAKE_COINGECKO_KEY`.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
+import { Resource } from 'sst/resource'
 import { pollPrices, type PollOptions } from '@ticklake/core/coingecko'
 import { s3Store } from '@ticklake/core/aws/s3'
 
@@ -53,10 +57,21 @@ async function readResume(store: PricesDeps['store']): Promise<{ resumeAt: numbe
 /** Sleeps `ms`, or less if `signal` aborts. */
 const sleep = (ms: number, signal?: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
-/** Settings from the function's environment (set by stacks/ in AWS). */
-export function configFromEnv(env = process.env): PricesConfig {
+/**
+ * The key of the SST secret `CoinGeckoKey` when this function is linked to it; undefined when it
+ * is not linked (locally) or the secret is left empty (its placeholder: no key, CoinGecko's
+ * keyless public API).
+ */
+export function linkedCoinGeckoKey(resource: object = Resource): string | undefined {
+  if (!('CoinGeckoKey' in resource)) return undefined
+  const value = (resource as { CoinGeckoKey?: { value?: unknown } }).CoinGeckoKey?.value
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined
+}
+
+/** Settings from the function's environment (set by stacks/ in AWS); the key from the linked secret first. */
+export function configFromEnv(env = process.env, linkedKey = linkedCoinGeckoKey()): PricesConfig {
   const list = (s: string | undefined, d: string) => (s ?? d).split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)
-  return { coins: list(env.TICKLAKE_COINS, 'bitcoin,ethereum'), currencies: list(env.TICKLAKE_CURRENCIES, 'usd'), baseUrl: env.TICKLAKE_COINGECKO_URL, apiKey: env.TICKLAKE_COINGECKO_KEY }
+  return { coins: list(env.TICKLAKE_COINS, 'bitcoin,ethereum'), currencies: list(env.TICKLAKE_CURRENCIES, 'usd'), baseUrl: env.TICKLAKE_COINGECKO_URL, apiKey: linkedKey ?? (env.TICKLAKE_COINGECKO_KEY || undefined) }
 }
 
 /** AWS entry point: the bucket named by the environment. */

@@ -7,14 +7,18 @@
 export interface ObjectInfo { key: string; size: number; etag: string; lastModified: number }
 
 export interface PutOptions {
-  /** Write only if the current object has this ETag (optimistic concurrency). */
+  /** Write only if the current object has this ETag (optimistic concurrency); no object at the key fails too. */
   ifMatch?: string
   /** `'*'`: write only if no object exists at the key. */
   ifNoneMatch?: '*'
   contentType?: string
 }
 
-/** Thrown by `ObjectStore.put` when a condition does not hold (S3's 412 PreconditionFailed). */
+/**
+ * Thrown by `ObjectStore.put` when a condition does not hold, by every adapter alike: `ifNoneMatch`
+ * over an object, `ifMatch` with another ETag, and `ifMatch` where there is no object (S3 answers
+ * 412 for the first two, 404 NoSuchKey for the last). Callers read the ETag again and retry.
+ */
 export class PreconditionFailed extends Error {
   constructor(readonly key: string) { super(`precondition failed for ${key}`) }
 }
