@@ -49,13 +49,15 @@ function table(id: string, name: string, folder: string, columns: Column<any>[],
   })
 }
 
-// Hour files (`dt=.../hour=HH.parquet`) and day or year files sit below the last partition folder,
-// where Athena reads them: their partitions stop at exchange, symbol (and tf).
+// Files sit in the last partition folder, where Athena reads every object: silver's hour files
+// (`dt=D/hour=HH.parquet`), and gold candles of every timeframe (`tf=T/dt=D/` holding one hour,
+// 4h's day or 1d's year file, `dt` the first day of the file's span: core/lake `goldCandleFileKey`).
+// Partitioned by date, so a query bounded by dt (core/query does it) reads only those days' files.
 const tables = {
   bronzeTrades: table('BronzeTrades', 'bronze_trades', 'bronze/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
   quotes: table('Quotes', 'quotes', 'bronze/quotes', QUOTE_COLUMNS, ['exchange', 'symbol', 'dt', 'hour'], { firehose: true }),
-  trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol']),
-  candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf']),
+  trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt']),
+  candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf', 'dt']),
   featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol']),
   featuresCandles: table('FeaturesCandles', 'features_candles', 'gold/features/candles', CANDLE_FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'tf']),
   dimSymbols: table('DimSymbols', 'dim_symbols', 'gold/dim_symbols', DIM_SYMBOL_COLUMNS, []),

@@ -2,7 +2,9 @@
  * The local query engine: DuckDB (`@duckdb/node-api`) over the lake's Parquet files on disk, with
  * the tables Athena has in AWS defined as views over Hive-partitioned globs, so core's SQL runs
  * unchanged, plus the analyst views `fact_trades` and `fact_candles` (facts joined to `dim_symbols`).
- * Times come back as ISO-8601 strings, 64-bit integers as numbers.
+ * `candles` and `trades` read their Hive partitions from the path, as Athena does: files at exactly
+ * their tables' partition depth, the partitions as strings (so `dt` compares with core's bounds and
+ * DuckDB skips the files of other days). Times come back as ISO-8601 strings, 64-bit integers as numbers.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,11 +14,15 @@ import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnT
 import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbols'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
 
-/** Views over the lake under `dataDir`: name -> the folder of its files and its columns. */
-export const TABLES: Record<string, { folder: string; columns: Column<any>[] }> = {
-  candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS },
-  /** Silver: every trade once. */
-  trades: { folder: 'silver/trades', columns: TRADE_COLUMNS },
+/**
+ * Views over the lake under `dataDir`: name -> the folder of its files and its columns, and for
+ * tables queried by partition, the Hive partitions of their path (the Glue table's, stacks/lake.ts).
+ */
+export const TABLES: Record<string, { folder: string; columns: Column<any>[]; partitions?: string[] }> = {
+  /** Gold candles: every timeframe at `tf=T/dt=D/<file>.parquet`. */
+  candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS, partitions: ['exchange', 'symbol', 'tf', 'dt'] },
+  /** Silver: every trade once, `dt=D/hour=HH.parquet`. */
+  trades: { folder: 'silver/trades', columns: TRADE_COLUMNS, partitions: ['exchange', 'symbol', 'dt'] },
   /** Bronze: as ingested, duplicates included. */
   bronze_trades: { folder: 'bronze/trades', columns: TRADE_COLUMNS },
   /** Best bid and ask, as ingested. */
@@ -58,9 +64,14 @@ export async function duckdbEngine(dataDir: string): Promise<DuckEngine> {
   // Tables whose folder holds no file yet are empty views, made real once files appear (checked before each query)
   const waiting = new Set<string>()
   async function define(name: string) {
-    const { folder, columns } = TABLES[name]
-    const empty = `SELECT ${columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
-    const files = `SELECT * FROM read_parquet(${quote(join(dataDir, folder, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`
+    const { folder, columns, partitions } = TABLES[name]
+    const names = new Set(columns.map((c) => c.name))
+    const extra = (partitions ?? []).filter((p) => !names.has(p))
+    const empty = `SELECT ${[...columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`), ...extra.map((p) => `CAST(NULL AS VARCHAR) AS ${p}`)].join(', ')} WHERE false`
+    // a partitioned table's files lie at exactly its depth (anything else, such as a file of an older layout, is not its)
+    const glob = partitions ? join(dataDir, folder, ...partitions.map(() => '*'), '*.parquet') : join(dataDir, folder, '**', '*.parquet')
+    const hive = partitions ? 'hive_partitioning = true, hive_types_autocast = false' : 'hive_partitioning = false'
+    const files = `SELECT * FROM read_parquet(${quote(glob)}, ${hive}, union_by_name = true)`
     waiting.delete(name)
     await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${existsSync(join(dataDir, folder)) ? files : empty}`).catch(async (e) => {
       if (!/No files found/i.test(e.message)) throw e
