@@ -54,13 +54,15 @@ function catalogTable(id: string, name: string, folder: string, columns: readonl
   })
 }
 
-// Hour files (`dt=.../hour=HH.parquet`) and day or year files sit below the last partition folder,
-// where Athena reads them: their partitions stop at exchange, symbol (and tf).
+// Files sit in the last partition folder, where Athena reads every object: silver's hour files
+// (`dt=D/hour=HH.parquet`), and gold candles of every timeframe (`tf=T/dt=D/` holding one hour,
+// 4h's day or 1d's year file, `dt` the first day of the file's span: core/lake `goldCandleFileKey`).
+// Partitioned by date, so a query bounded by dt (core/query does it) reads only those days' files.
 const tables = {
   bronzeTrades: catalogTable('BronzeTrades', FIREHOSE_TABLES.trades.table, FIREHOSE_TABLES.trades.folder, FIREHOSE_TABLES.trades.columns, FIREHOSE_PARTITIONS),
   quotes: catalogTable('Quotes', FIREHOSE_TABLES.quotes.table, FIREHOSE_TABLES.quotes.folder, FIREHOSE_TABLES.quotes.columns, FIREHOSE_PARTITIONS),
-  trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol']),
-  candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf']),
+  trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt']),
+  candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf', 'dt']),
   featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol']),
   featuresCandles: table('FeaturesCandles', 'features_candles', 'gold/features/candles', CANDLE_FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'tf']),
   dimSymbols: table('DimSymbols', 'dim_symbols', 'gold/dim_symbols', DIM_SYMBOL_COLUMNS, []),

@@ -95,8 +95,8 @@ describe('the candle handler', () => {
     const once = createCandlesHandler({ store: ref, now: () => NOW })
     for (const f of files) await once(await put(ref, f))
     const want = await gold(ref)
-    expect(Object.keys(want).some((k) => k.includes('tf=1d/year=2026'))).toBe(true)
-    expect(Object.keys(want).some((k) => k.includes('tf=4h/dt=2026-11-25'))).toBe(true)
+    expect(Object.keys(want).some((k) => k.endsWith('tf=1d/dt=2026-01-01/year.parquet'))).toBe(true)
+    expect(Object.keys(want).some((k) => k.endsWith('tf=4h/dt=2026-11-25/day.parquet'))).toBe(true)
     for (const tf of ALL_TIMEFRAMES) expect((await goldCandles(ref, tf)).filter((c) => c.trades > 0).map(fields), tf).toEqual(expected(trades, tf).filter((c) => c.trades > 0).map(fields))
 
     for (let round = 0; round < 2; round++) {

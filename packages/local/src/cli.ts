@@ -202,6 +202,12 @@ async function pricesSource(coinList: string, currencyList: string, url: string 
   return { config: { coins, currencies, baseUrl: fake.url }, close: () => fake.close() }
 }
 
+/** `upgradeLake` on the lake in `dataDir`, its lines on stderr (stdout may be data). */
+async function upgradeLake(dataDir: string) {
+  const [{ fileStore }, { upgradeLake: upgrade }] = await Promise.all([import('./store/index'), import('./cloud/index')])
+  await upgrade(fileStore(dataDir), (line) => process.stderr.write(line + '\n'))
+}
+
 async function candles(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string', default: 'csv' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
   const time = (name: string, s?: string) => {
@@ -214,6 +220,7 @@ async function candles(argv: string[]) {
   if (values.format !== 'csv' && values.format !== 'json') throw new QueryInputError('--format is csv or json')
   const st = candlesQuery({ exchange: values.exchange!, symbol: values.symbol, tf: values.tf as Timeframe, from: time('from', values.from), to: time('to', values.to), limit: values.limit !== undefined ? Number(values.limit) : undefined })
   const { duckdbEngine } = await import('./duckdb/index')
+  await upgradeLake(values.data!)
   const engine = await duckdbEngine(values.data!)
   try {
     const rows = await engine.query(st)
@@ -275,6 +282,7 @@ async function importFiles(argv: string[]) {
   const { importArchives, buildCandles, progressBar } = await import('./import/index')
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
+  await upgradeLake(values.data!)
   const tty = process.stderr.isTTY
   let last = 0
   const summaries = await importArchives(positionals, {
@@ -306,6 +314,7 @@ async function verify(argv: string[]) {
   if (values.format !== 'text' && values.format !== 'json') throw new QueryInputError('--format is text or json')
   const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
   const { duckdbEngine } = await import('./duckdb/index')
+  await upgradeLake(values.data!)
   const engine = await duckdbEngine(values.data!)
   try {
     const report = await verifyCandles({ exchange: values.exchange!, symbol: values.symbol!, tf: values.tf as Timeframe, from: time('from', values.from!), to: time('to', values.to!), restUrl: values['rest-url'], engine })

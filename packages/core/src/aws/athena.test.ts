@@ -86,7 +86,7 @@ describe('athenaEngine', () => {
     const rows = await engine().query(st)
     const start = stand.calls.find((c) => c.target === 'AmazonAthena.StartQueryExecution')!.body
     expect(start.QueryString).toBe(st.sql)
-    expect(start.ExecutionParameters).toEqual(["'binance'", "'BTC-USDT'", "'1m'", "'2026-11-24 15:00:00.000'", '10'])
+    expect(start.ExecutionParameters).toEqual(["'binance'", "'BTC-USDT'", "'1m'", "'2026-11-24'", "'2026-11-24 15:00:00.000'", '10'])
     expect(start.WorkGroup).toBe('ticklake-wg')
     expect(start.QueryExecutionContext).toEqual({ Database: 'lake_db' })
     expect(start.ResultConfiguration).toEqual({ OutputLocation: 's3://lake/athena/' })
@@ -121,13 +121,13 @@ describe('athenaEngine', () => {
     expect(stand.calls).toHaveLength(0)
   })
 
-  it('sends the statistics SQL unchanged, its time bound as a literal for CAST', async () => {
+  it('sends the statistics SQL unchanged, its time bound as a literal for CAST and its first day as the dt bound', async () => {
     stand.calls.length = 0
     const st = statisticsQuery({ exchange: 'binance', symbol: 'ETH-USDT', from: Date.parse('2026-11-24T00:00:00Z') })
     await engine().query(st)
     const start = stand.calls.find((c) => c.target === 'AmazonAthena.StartQueryExecution')!.body
-    expect(start.ExecutionParameters).toEqual(["'binance'", "'ETH-USDT'", "'1m'", "'2026-11-24 00:00:00.000'"])
-    expect(start.QueryString).toContain('CAST(? AS TIMESTAMP)')
+    expect(start.ExecutionParameters).toEqual(["'binance'", "'ETH-USDT'", "'1m'", "'2026-11-24'", "'2026-11-24 00:00:00.000'"])
+    expect(start.QueryString).toContain('dt >= ? AND open_time >= CAST(? AS TIMESTAMP)')
   })
 })
 

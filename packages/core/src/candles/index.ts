@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
-import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, servingKey, type ServingWindow } from '../lake/index'
+import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../lake/index'
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
@@ -413,6 +413,52 @@ async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise
   const old = last?.rows && last.etag === t.etag ? last.rows : bytes ? await readParquet<Candle>(bytes) : []
   const replaced = new Set(rows.map((r) => r.open_time))
   return [...old.filter((c) => !replaced.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
+}
+
+/** What `moveOldCandleFiles` did: old keys moved as they were, old keys merged into a newer file, and files it left where they were, with why. */
+export interface CandleFileMoves { moved: string[]; merged: string[]; failed: { key: string; error: string }[] }
+
+/**
+ * Moves the gold candle files of a lake written before issue 10 (`tf=4h/dt=D.parquet`,
+ * `tf=1d/year=YYYY.parquet`) to their keys at the `dt` depth (`relocatedCandleKey`), so that the
+ * whole gold tree reads as one Hive table again. A file whose new key is free is copied as it is;
+ * where the candle job wrote the new file meanwhile, the two are merged by open time, the new
+ * file's candles kept (the old year file holds the other days of the year). The old file is deleted
+ * only once its candles are in the new one; a file that cannot be read as candles is left where it
+ * is and named in `failed` (no view reads that depth). Running it again does nothing.
+ * @example await moveOldCandleFiles(store) // { moved: ['gold/candles/.../tf=1d/year=2026.parquet'], merged: [], failed: [] }
+ */
+export async function moveOldCandleFiles(store: ObjectStore, options: Partial<typeof defaults> = {}): Promise<CandleFileMoves> {
+  const o = { ...defaults, ...options }
+  const out: CandleFileMoves = { moved: [], merged: [], failed: [] }
+  for (const { key } of await store.list('gold/candles/')) {
+    const to = relocatedCandleKey(key)
+    if (!to) continue
+    try {
+      const bytes = await store.get(key)
+      if (!bytes) continue // moved by another run meanwhile
+      const old = await readParquet<Candle>(bytes)
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const cur = await store.head(to)
+          const newer = cur && await store.get(to)
+          if (!cur || !newer) { await store.put(to, bytes, { ifNoneMatch: '*' }); out.moved.push(key); break }
+          const rows = await readParquet<Candle>(newer)
+          const kept = new Set(rows.map((c) => c.open_time))
+          const merged = [...old.filter((c) => !kept.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
+          await store.put(to, writeTable(CANDLE_COLUMNS, merged, GOLD), { ifMatch: cur.etag })
+          out.merged.push(key)
+          break
+        } catch (e) {
+          if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
+        }
+      }
+      await store.delete(key)
+    } catch (e) {
+      out.failed.push({ key, error: (e as Error).message })
+    }
+  }
+  return out
 }
 
 /**

@@ -47,18 +47,37 @@ export const featuresStateKey = (exchange: string, symbol: string, dt: string, h
 export const dimSymbolsKey = () => 'gold/dim_symbols/dim_symbols.parquet'
 
 /**
- * Gold candle layout by timeframe: 1m, 5m, 15m and 1h in one file per UTC hour
- * (`tf=5m/dt=2026-11-24/hour=15.parquet`), 4h in one file per UTC day (`tf=4h/dt=2026-11-24.parquet`),
- * 1d in one file per UTC year (`tf=1d/year=2026.parquet`). Each file holds the candles opening in it.
+ * Gold candle layout by timeframe: every file, of every timeframe, at the same Hive depth with the
+ * same partitions (`exchange=/symbol=/tf=/dt=`), under the `dt` of its span's first day, so Athena,
+ * DuckDB and polars read the whole tree as one table and prune it by date. 1m, 5m, 15m and 1h in one
+ * file per UTC hour (`tf=5m/dt=2026-11-24/hour=15.parquet`), 4h in one file per UTC day
+ * (`tf=4h/dt=2026-11-24/day.parquet`), 1d in one file per UTC year at its first day
+ * (`tf=1d/dt=2026-01-01/year.parquet`). Each file holds the candles opening in it.
  */
 export const CANDLE_FILE_SPAN: Record<Timeframe, 'hour' | 'day' | 'year'> = { '1m': 'hour', '5m': 'hour', '15m': 'hour', '1h': 'hour', '4h': 'day', '1d': 'year' }
 
+/** The `dt` partition of the gold file holding the `tf` candle that opens at `ms`: the first day of the file's span. */
+export function candleFileDt(tf: Timeframe, ms: number): string {
+  const { dt } = partitionOf(ms)
+  return CANDLE_FILE_SPAN[tf] === 'year' ? `${dt.slice(0, 4)}-01-01` : dt
+}
+
 /** The gold file holding the `tf` candle that opens at `ms`. */
 export function goldCandleFileKey(exchange: string, symbol: string, tf: Timeframe, ms: number) {
-  const { dt, hour } = partitionOf(ms)
-  const base = `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}`
+  const base = `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}/dt=${candleFileDt(tf, ms)}`
   const span = CANDLE_FILE_SPAN[tf]
-  return span === 'hour' ? `${base}/dt=${dt}/hour=${hour}.parquet` : span === 'day' ? `${base}/dt=${dt}.parquet` : `${base}/year=${dt.slice(0, 4)}.parquet`
+  return span === 'hour' ? `${base}/hour=${partitionOf(ms).hour}.parquet` : `${base}/${span}.parquet`
+}
+
+/**
+ * Where a gold candle file of the layout before issue 10 belongs now (`tf=4h/dt=D.parquet` ->
+ * `tf=4h/dt=D/day.parquet`, `tf=1d/year=YYYY.parquet` -> `tf=1d/dt=YYYY-01-01/year.parquet`), or
+ * undefined for any other key.
+ */
+export function relocatedCandleKey(key: string): string | undefined {
+  const m = /^(gold\/candles\/exchange=[^/]+\/symbol=[^/]+)\/tf=(4h|1d)\/(?:dt=(\d{4}-\d\d-\d\d)|year=(\d{4}))\.parquet$/.exec(key)
+  if (!m || (m[2] === '4h') !== (m[3] !== undefined)) return undefined
+  return m[2] === '4h' ? `${m[1]}/tf=4h/dt=${m[3]}/day.parquet` : `${m[1]}/tf=1d/dt=${m[4]}-01-01/year.parquet`
 }
 
 /** Exact minute sums of one hour's candles (the state coarser timeframes roll up from). */

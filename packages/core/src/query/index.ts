@@ -9,8 +9,13 @@
  * are bound as `'YYYY-MM-DD HH:MM:SS.mmm'` strings under `CAST(? AS TIMESTAMP)`; `min_by`/`max_by`
  * exist in both (DuckDB aliases of arg_min/arg_max). Column aliases avoid words either engine
  * reserves (`first`, `last`, `min`, `max`, `count`).
+ *
+ * `candles` and `trades` are partitioned by date (`dt`, 'YYYY-MM-DD', the first day of a file's
+ * span: see `candleFileDt`), and Athena reads only the partitions a query's `dt` bounds name: every
+ * statement with a time range bounds `dt` as well (`dtBounds`), so a one-day query reads one day's files.
  */
 import { CANDLE_COLUMNS, TIMEFRAMES, isSymbol, type Timeframe } from '../market/index'
+import { candleFileDt, partitionOf } from '../lake/index'
 
 /** A statement with positional parameters (`?`), as both engines take them. */
 export interface Statement { sql: string; params: (string | number)[] }
@@ -77,6 +82,23 @@ export function validateCandleQuery(q: CandleQuery): CandleQuery {
 /** A UTC time as both engines cast it to TIMESTAMP: `2026-11-24 15:00:00.000`. */
 export const sqlTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
+/**
+ * The `dt` partitions that can hold rows stamped in `[from, to)`, as WHERE terms and their
+ * parameters; `dtOf` is the `dt` of the file a row stamped at that time lies in (its span's first
+ * day: for candles `candleFileDt`, for trades the day itself).
+ * @example dtBounds(partitionDt, Date.parse('2026-11-24T00:00Z'), Date.parse('2026-11-25T00:00Z')) // { where: ['dt >= ?', 'dt <= ?'], params: ['2026-11-24', '2026-11-24'] }
+ */
+export function dtBounds(dtOf: (ms: number) => string, from?: number, to?: number): { where: string[]; params: string[] } {
+  const where: string[] = [], params: string[] = []
+  if (from !== undefined) { where.push('dt >= ?'); params.push(dtOf(from)) }
+  // times are at most microsecond-fine: a row before `to` is stamped at or before the last millisecond before it
+  if (to !== undefined) { where.push('dt <= ?'); params.push(dtOf(Math.ceil(to) - 1)) }
+  return { where, params }
+}
+
+/** The `dt` of the hour file (silver trades, 1m candles) holding a row stamped at `ms`. */
+const partitionDt = (ms: number) => partitionOf(ms).dt
+
 /** `SELECT cols FROM (... row_number() ...) WHERE rn <= ?`: a bound limit that Athena accepts. */
 function limited(cols: string, table: string, where: string[], order: string, desc: boolean, limit: number, params: (string | number)[]): Statement {
   const dir = desc ? ' DESC' : ''
@@ -86,13 +108,15 @@ function limited(cols: string, table: string, where: string[], order: string, de
 
 /**
  * Candles of one symbol and timeframe, open time in `[from, to)`, oldest first: the first `limit`
- * from `from`, or without `from` the newest `limit` (as Binance's klines answer).
+ * from `from`, or without `from` the newest `limit` (as Binance's klines answer). Bounded by `dt`
+ * as well where `from` or `to` is given.
  * @example candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', from: Date.parse('2026-11-24T00:00Z') })
  */
 export function candlesQuery(q: CandleQuery): Statement {
   validateCandleQuery(q)
-  const where = ['exchange = ?', 'symbol = ?', 'tf = ?']
-  const params: (string | number)[] = [q.exchange, q.symbol, q.tf]
+  const dt = dtBounds((ms) => candleFileDt(q.tf, ms), q.from, q.to)
+  const where = ['exchange = ?', 'symbol = ?', 'tf = ?', ...dt.where]
+  const params: (string | number)[] = [q.exchange, q.symbol, q.tf, ...dt.params]
   if (q.from !== undefined) { where.push('open_time >= CAST(? AS TIMESTAMP)'); params.push(sqlTime(q.from)) }
   if (q.to !== undefined) { where.push('open_time < CAST(? AS TIMESTAMP)'); params.push(sqlTime(q.to)) }
   const cols = CANDLE_COLUMNS.map((c) => c.name).join(', ')
@@ -117,9 +141,10 @@ export function symbolSpanQuery(q: { exchange: string; symbol: string }): Statem
  */
 export function latestQuery(q: { exchange: string; symbol: string; now: number; lookbackMs?: number }): Statement {
   checkExchange(q.exchange); checkSymbol(q.symbol)
+  const since = q.now - (q.lookbackMs ?? defaults.latestLookbackMs)
   return {
-    sql: 'SELECT exchange, symbol, trade_id, ts, price, qty, side, ingest_ts, source FROM trades WHERE exchange = ? AND symbol = ? AND ts >= CAST(? AS TIMESTAMP) ORDER BY ts DESC, trade_id DESC LIMIT 1',
-    params: [q.exchange, q.symbol, sqlTime(q.now - (q.lookbackMs ?? defaults.latestLookbackMs))],
+    sql: 'SELECT exchange, symbol, trade_id, ts, price, qty, side, ingest_ts, source FROM trades WHERE exchange = ? AND symbol = ? AND dt >= ? AND ts >= CAST(? AS TIMESTAMP) ORDER BY ts DESC, trade_id DESC LIMIT 1',
+    params: [q.exchange, q.symbol, ...dtBounds(partitionDt, since).params, sqlTime(since)],
   }
 }
 
@@ -129,8 +154,8 @@ export function statisticsQuery(q: { exchange: string; symbol: string; from: num
   return {
     sql: 'SELECT count(*) AS candles, sum(trades) AS trade_count, sum(volume) AS volume, sum(quote_volume) AS quote_volume, min(low) AS low_price, max(high) AS high_price, '
       + 'min_by(open, open_time) AS first_price, max_by(close, open_time) AS last_price, min(open_time) AS first_time, max(open_time) AS last_time '
-      + 'FROM candles WHERE exchange = ? AND symbol = ? AND tf = ? AND open_time >= CAST(? AS TIMESTAMP)',
-    params: [q.exchange, q.symbol, '1m', sqlTime(q.from)],
+      + 'FROM candles WHERE exchange = ? AND symbol = ? AND tf = ? AND dt >= ? AND open_time >= CAST(? AS TIMESTAMP)',
+    params: [q.exchange, q.symbol, '1m', ...dtBounds(partitionDt, q.from).params, sqlTime(q.from)],
   }
 }
 
@@ -186,7 +211,10 @@ export function featuresQuery(q: FeatureQuery): Statement {
   return limited('*', t.table, where, t.time, q.from === undefined, q.limit ?? 1000, params)
 }
 
-/** Per source of one symbol: newest trade and ingest times and records (silver) ingested since `since`. */
+/**
+ * Per source of one symbol: newest trade and ingest times and records (silver) ingested since
+ * `since`. Not bounded by `dt`: a trade ingested since then may be older by any time (a backfill, an import).
+ */
 export function lastTradesQuery(q: { exchange: string; symbol: string; since: number }): Statement {
   checkExchange(q.exchange); checkSymbol(q.symbol)
   return {

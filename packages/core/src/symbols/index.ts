@@ -216,11 +216,12 @@ const DIM_FACT_COLUMNS = ['base', 'quote', 'status', 'trading', 'contract_type',
 /**
  * The analyst views, as SELECTs over the tables the Glue catalog (Athena) and the DuckDB adapter
  * both name `trades` (silver), `candles` (gold, every timeframe) and `dim_symbols`. A LEFT JOIN, so
- * a fact whose symbol is missing from the dimension is kept, with null dimension columns.
+ * a fact whose symbol is missing from the dimension is kept, with null dimension columns. Each
+ * carries its table's date partition `dt` too, so that `WHERE dt BETWEEN ...` reads only those days.
  */
 export const ANALYST_VIEWS: Record<'fact_trades' | 'fact_candles', string> = {
-  fact_trades: `SELECT ${TRADE_COLUMNS.map((c) => `f.${c.name}`).join(', ')}, ${DIM_FACT_COLUMNS.map((c) => `d.${c}`).join(', ')} FROM trades f LEFT JOIN dim_symbols d ON d.exchange = f.exchange AND d.symbol = f.symbol`,
-  fact_candles: `SELECT ${CANDLE_COLUMNS.map((c) => `f.${c.name}`).join(', ')}, d.native_symbol, ${DIM_FACT_COLUMNS.map((c) => `d.${c}`).join(', ')} FROM candles f LEFT JOIN dim_symbols d ON d.exchange = f.exchange AND d.symbol = f.symbol`,
+  fact_trades: `SELECT ${TRADE_COLUMNS.map((c) => `f.${c.name}`).join(', ')}, f.dt, ${DIM_FACT_COLUMNS.map((c) => `d.${c}`).join(', ')} FROM trades f LEFT JOIN dim_symbols d ON d.exchange = f.exchange AND d.symbol = f.symbol`,
+  fact_candles: `SELECT ${CANDLE_COLUMNS.map((c) => `f.${c.name}`).join(', ')}, f.dt, d.native_symbol, ${DIM_FACT_COLUMNS.map((c) => `d.${c}`).join(', ')} FROM candles f LEFT JOIN dim_symbols d ON d.exchange = f.exchange AND d.symbol = f.symbol`,
 }
 
 /** `CREATE OR REPLACE VIEW` statements of the analyst views: run them as they are on Athena or DuckDB. */

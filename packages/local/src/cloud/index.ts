@@ -23,6 +23,8 @@ import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/featu
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
+import { moveOldCandleFiles } from '@ticklake/core/candles'
+import type { ObjectStore } from '@ticklake/core/ports'
 import { fileStore } from '../store/index'
 import { startFirehose } from '../firehose/index'
 import { schedule } from '../scheduler/index'
@@ -89,6 +91,18 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body))
 }
 
+/**
+ * Brings a lake written by an older ticklake to today's layout (`moveOldCandleFiles`: the 4h and 1d
+ * gold files of before issue 10) and says what it did in one line, only when it did something.
+ * Run before anything reads or writes candles: `ticklake start` and the commands that read the lake.
+ */
+export async function upgradeLake(store: ObjectStore, log: (line: string) => void) {
+  const r = await moveOldCandleFiles(store)
+  if (r.moved.length + r.merged.length) log(`moved ${r.moved.length + r.merged.length} gold candle file(s) of the old layout to gold/candles/.../tf=T/dt=D/ (${r.merged.length} merged into newer files)`)
+  for (const f of r.failed) log(`left ${f.key} where it is, unreadable as candles: ${f.error}`)
+  return r
+}
+
 /** Starts everything; resolves once the page is served. */
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const o = { ...defaults, ...opts }
@@ -96,6 +110,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const exchange = opts.exchange ?? 'binance'
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
+  await upgradeLake(store, log)
   const firehose = await startFirehose(store, { bufferMs: opts.firehoseBufferMs, log, spoolDir: join(dataDir, '.firehose') })
   const connections = memoryConnectionStore()
   const abort = new AbortController()

@@ -2,7 +2,9 @@
  * The local query engine: DuckDB (`@duckdb/node-api`) over the lake's Parquet files on disk, with
  * the tables Athena has in AWS defined as views over Hive-partitioned globs, so core's SQL runs
  * unchanged, plus the analyst views `fact_trades` and `fact_candles` (facts joined to `dim_symbols`).
- * Times come back as ISO-8601 strings, 64-bit integers as numbers.
+ * `candles` and `trades` read their Hive partitions from the path, as Athena does: files at exactly
+ * their tables' partition depth, the partitions as strings (so `dt` compares with core's bounds and
+ * DuckDB skips the files of other days). Times come back as ISO-8601 strings, 64-bit integers as numbers.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,14 +16,15 @@ import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbol
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
 
 /**
- * Views over the lake under `dataDir`: name -> the folder of its files and its columns; tables
- * Firehose writes take their Glue columns (Hive types: times are `bigint` µs) and Hive partitions
- * from the path, as Athena reads them.
+ * Views over the lake under `dataDir`: name -> the folder of its files and its columns, and for
+ * tables queried by partition, the Hive partitions of their path (the Glue table's, stacks/lake.ts).
+ * Tables Firehose writes take their Glue columns (Hive types: times are `bigint` µs), as Athena reads them.
  */
-export const TABLES: Record<string, { folder: string; columns: Column<any>[] } | { folder: string; glue: readonly GlueColumn[]; partitions: string[] }> = {
-  candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS },
-  /** Silver: every trade once. */
-  trades: { folder: 'silver/trades', columns: TRADE_COLUMNS },
+export const TABLES: Record<string, { folder: string; partitions?: string[] } & ({ columns: Column<any>[] } | { glue: readonly GlueColumn[] })> = {
+  /** Gold candles: every timeframe at `tf=T/dt=D/<file>.parquet`. */
+  candles: { folder: 'gold/candles', columns: CANDLE_COLUMNS, partitions: ['exchange', 'symbol', 'tf', 'dt'] },
+  /** Silver: every trade once, `dt=D/hour=HH.parquet`. */
+  trades: { folder: 'silver/trades', columns: TRADE_COLUMNS, partitions: ['exchange', 'symbol', 'dt'] },
   /** Bronze: as ingested, duplicates included. */
   bronze_trades: { folder: FIREHOSE_TABLES.trades.folder, glue: FIREHOSE_TABLES.trades.columns, partitions: FIREHOSE_PARTITIONS },
   /** Best bid and ask, as ingested. */
@@ -67,18 +70,17 @@ export async function duckdbEngine(dataDir: string): Promise<DuckEngine> {
   const waiting = new Set<string>()
   async function define(name: string) {
     const t = TABLES[name]
-    const folder = t.folder
-    const glob = quote(join(dataDir, folder, '**', '*.parquet'))
-    let empty: string, files: string
-    if ('glue' in t) {
-      // the Glue table's columns, then its partitions (strings, as Athena types them) from the path
-      const cols = [...t.glue.map((c) => [c.name, HIVE_TYPES[c.type]]), ...t.partitions.map((p) => [p, 'VARCHAR'])]
-      empty = `SELECT ${cols.map(([n, ty]) => `CAST(NULL AS ${ty}) AS ${n}`).join(', ')} WHERE false`
-      files = `SELECT ${cols.map(([n, ty]) => `CAST(${n} AS ${ty}) AS ${n}`).join(', ')} FROM read_parquet(${glob}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)`
-    } else {
-      empty = `SELECT ${t.columns.map((c) => `CAST(NULL AS ${DUCK_TYPES[c.type]}) AS ${c.name}`).join(', ')} WHERE false`
-      files = `SELECT * FROM read_parquet(${glob}, hive_partitioning = false, union_by_name = true)`
-    }
+    const { folder, partitions } = t
+    // the columns with their DuckDB types: Firehose's tables by their Glue (Hive) types, the rest by core's schema
+    const cols = 'glue' in t ? t.glue.map((c) => [c.name, HIVE_TYPES[c.type]]) : t.columns.map((c) => [c.name, DUCK_TYPES[c.type]])
+    const names = new Set(cols.map(([n]) => n))
+    const all = [...cols, ...(partitions ?? []).filter((p) => !names.has(p)).map((p) => [p, 'VARCHAR'])]
+    const empty = `SELECT ${all.map(([n, ty]) => `CAST(NULL AS ${ty}) AS ${n}`).join(', ')} WHERE false`
+    // a partitioned table's files lie at exactly its depth (anything else, such as a file of an older layout, is not its)
+    const glob = partitions ? join(dataDir, folder, ...partitions.map(() => '*'), '*.parquet') : join(dataDir, folder, '**', '*.parquet')
+    const hive = partitions ? 'hive_partitioning = true, hive_types_autocast = false' : 'hive_partitioning = false'
+    const select = 'glue' in t ? all.map(([n, ty]) => `CAST(${n} AS ${ty}) AS ${n}`).join(', ') : '*'
+    const files = `SELECT ${select} FROM read_parquet(${quote(glob)}, ${hive}, union_by_name = true)`
     waiting.delete(name)
     await connection.run(`CREATE OR REPLACE VIEW ${name} AS ${existsSync(join(dataDir, folder)) ? files : empty}`).catch(async (e) => {
       if (!/No files found/i.test(e.message)) throw e

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Candle, type Trade } from '@ticklake/core/market'
-import { goldCandlesKey, silverTradesKey } from '@ticklake/core/lake'
+import { goldCandleFileKey, goldCandlesKey, silverTradesKey } from '@ticklake/core/lake'
 import { writeParquet } from '@ticklake/core/parquet'
 import { readDimSymbols } from '@ticklake/core/symbols'
 import { startFakeExchange, type FakeExchange } from '../exchange/index'
@@ -71,20 +71,20 @@ describe('gold/dim_symbols and the analyst views', () => {
     const store = fileStore(dir)
     await store.put(goldCandlesKey('binance', 'BTC-USDT', '1m', '2026-11-24', '15'), writeParquet(CANDLE_COLUMNS, [candle('binance', 'BTC-USDT', '1m', T0, 60_000), candle('binance', 'BTC-USDT', '1m', T0 + 60_000, 60_001)]))
     await store.put(goldCandlesKey('binance', 'DOGE-USDT', '1m', '2026-11-24', '15'), writeParquet(CANDLE_COLUMNS, [candle('binance', 'DOGE-USDT', '1m', T0, 0.15)]))
-    // a coarser timeframe under another key layout (per year): the view's glob still finds it
-    await store.put('gold/candles/exchange=coinbase/symbol=BTC-USD/tf=1d/year=2026.parquet', writeParquet(CANDLE_COLUMNS, [candle('coinbase', 'BTC-USD', '1d', Date.parse('2026-11-24T00:00:00Z'), 59_000)]))
+    // a coarser timeframe, in its file of the year (at dt=2026-01-01)
+    await store.put(goldCandleFileKey('coinbase', 'BTC-USD', '1d', Date.parse('2026-11-24T00:00:00Z')), writeParquet(CANDLE_COLUMNS, [candle('coinbase', 'BTC-USD', '1d', Date.parse('2026-11-24T00:00:00Z'), 59_000)]))
     await store.put(silverTradesKey('binance', 'ETH-USDT', '2026-11-24', '15'), writeParquet(TRADE_COLUMNS, [trade('ETH-USDT', 1), trade('ETH-USDT', 2)]))
     const db = await duckdbEngine(dir)
     try {
-      const rows = await db.query({ sql: 'SELECT exchange, symbol, tf, open_time, close, native_symbol, base, quote, tick_size, lot_size, trading FROM fact_candles ORDER BY exchange, symbol, open_time', params: [] })
+      const rows = await db.query({ sql: 'SELECT exchange, symbol, tf, open_time, dt, close, native_symbol, base, quote, tick_size, lot_size, trading FROM fact_candles ORDER BY exchange, symbol, open_time', params: [] })
       expect(rows).toEqual([
-        { exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', open_time: '2026-11-24T15:00:00.000Z', close: 60_000, native_symbol: 'BTCUSDT', base: 'BTC', quote: 'USDT', tick_size: 0.01, lot_size: 0.00001, trading: true },
+        { exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', open_time: '2026-11-24T15:00:00.000Z', dt: '2026-11-24', close: 60_000, native_symbol: 'BTCUSDT', base: 'BTC', quote: 'USDT', tick_size: 0.01, lot_size: 0.00001, trading: true },
         expect.objectContaining({ symbol: 'BTC-USDT', open_time: '2026-11-24T15:01:00.000Z', base: 'BTC' }),
-        { exchange: 'binance', symbol: 'DOGE-USDT', tf: '1m', open_time: '2026-11-24T15:00:00.000Z', close: 0.15, native_symbol: null, base: null, quote: null, tick_size: null, lot_size: null, trading: null },
-        expect.objectContaining({ exchange: 'coinbase', symbol: 'BTC-USD', tf: '1d', base: 'BTC', quote: 'USD', tick_size: 0.01, lot_size: 0.00000001 }),
+        { exchange: 'binance', symbol: 'DOGE-USDT', tf: '1m', open_time: '2026-11-24T15:00:00.000Z', dt: '2026-11-24', close: 0.15, native_symbol: null, base: null, quote: null, tick_size: null, lot_size: null, trading: null },
+        expect.objectContaining({ exchange: 'coinbase', symbol: 'BTC-USD', tf: '1d', dt: '2026-01-01', base: 'BTC', quote: 'USD', tick_size: 0.01, lot_size: 0.00000001 }),
       ])
-      const [t] = await db.query({ sql: 'SELECT count(*) AS n, min(base) AS base, min(quote) AS quote, min(tick_size) AS tick FROM fact_trades WHERE symbol = ?', params: ['ETH-USDT'] })
-      expect(t).toEqual({ n: 2, base: 'ETH', quote: 'USDT', tick: 0.01 })
+      const [t] = await db.query({ sql: 'SELECT count(*) AS n, min(base) AS base, min(quote) AS quote, min(tick_size) AS tick, min(dt) AS dt FROM fact_trades WHERE symbol = ?', params: ['ETH-USDT'] })
+      expect(t).toEqual({ n: 2, base: 'ETH', quote: 'USDT', tick: 0.01, dt: '2026-11-24' })
     } finally { db.close() }
   })
 
