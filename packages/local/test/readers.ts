@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { readParquet as wasmRead } from 'parquet-wasm/node'
 import { tableFromIPC, Type, type Vector } from 'apache-arrow'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
+import { parquetMetadata, parquetSchema } from 'hyparquet'
+import { readParquet } from '@ticklake/core/parquet'
 
 export type Row = Record<string, number | string | boolean | null>
 
@@ -52,4 +54,32 @@ export async function readWithDuckDB(bytes: Uint8Array): Promise<Row[]> {
   const rows = (await c.runAndReadAll(`SELECT ${select} FROM read_parquet('${file}', file_row_number = true) ORDER BY file_row_number`)).getRowObjects()
   rmSync(file, { force: true })
   return rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'file_row_number').map(([k, x]) => [k, typeof x === 'bigint' ? Number(x) : (x as Row[string])])))
+}
+
+/** The rows of a Parquet file as hyparquet reads them (core's `readParquet`), timestamps of every unit as epoch µs. */
+export async function readWithHyparquet(bytes: Uint8Array): Promise<Row[]> {
+  const millis = parquetSchema(parquetMetadata(bytes)).children
+    .filter((c) => c.element.converted_type === 'TIMESTAMP_MILLIS' || (c.element.logical_type?.type === 'TIMESTAMP' && c.element.logical_type.unit === 'MILLIS'))
+    .map((c) => c.element.name)
+  const rows = await readParquet<Row>(bytes)
+  for (const r of rows) for (const m of millis) if (typeof r[m] === 'number') r[m] = (r[m] as number) * 1000
+  return rows
+}
+
+/**
+ * The rows of a Parquet file once every reader agrees on every value (hyparquet, arrow-rs and
+ * DuckDB); the first disagreement throws, naming the reader, row and column.
+ */
+export async function rowsAllReadersAgreeOn(bytes: Uint8Array): Promise<Row[]> {
+  const [ref, arrow, duck] = [await readWithHyparquet(bytes), readWithArrowRs(bytes), await readWithDuckDB(bytes)]
+  for (const [name, rows] of [['arrow-rs', arrow], ['DuckDB', duck]] as const) {
+    if (rows.length !== ref.length) throw new Error(`${name} reads ${rows.length} rows, hyparquet ${ref.length}`)
+    rows.forEach((r, i) => {
+      for (const k of new Set([...Object.keys(ref[i]), ...Object.keys(r)])) {
+        const a = ref[i][k] ?? null, b = r[k] ?? null
+        if (!Object.is(a, b)) throw new Error(`${name} row ${i} column ${k}: ${JSON.stringify(b)}, hyparquet ${JSON.stringify(a)}`)
+      }
+    })
+  }
+  return ref
 }

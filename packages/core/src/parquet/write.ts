@@ -662,53 +662,61 @@ export function writeTradeTable(t: TradeTable, rows?: Uint32Array, options: Part
 
 /**
  * Rows described by a column list of `market` as one Parquet file, through the columnar writer:
- * the same values `writeParquet` writes (REQUIRED, no statistics), at a fraction of its cost for
- * the many small files a job writes (gold candles). Strings are dictionary-encoded (up to 255
- * distinct per column); a missing value, or a fraction in an integer column, is an error.
+ * every file of the lake that is written from rows (gold candles, prices, dim_symbols) is written
+ * here. Strings are dictionary-encoded; with `nullable`, columns are OPTIONAL and a missing value
+ * is a null, else it is an error, as is a fraction in an integer column.
  * @example writeTable(CANDLE_COLUMNS, candles)
  */
-export function writeTable<T>(columns: Column<T>[], rows: readonly T[], options: Partial<Omit<WriteColumnsOptions, 'rows'>> = {}): Uint8Array {
+export function writeTable<T>(columns: Column<T>[], rows: readonly T[], options: Partial<Omit<WriteColumnsOptions, 'rows'>> & { nullable?: boolean } = {}): Uint8Array {
   const n = rows.length
+  const { nullable = false, ...write } = options
   const specs = columns.map((c): ColumnSpec => {
     const name = c.name as string
-    const missing = (i: number) => new Error(`column ${name}: row ${i} has no value`)
+    const nulls = nullable ? new Uint8Array(n) : undefined
+    /** True where the row has no value (a null); an error unless the table is nullable. */
+    const none = (raw: unknown, i: number) => {
+      if (raw !== null && raw !== undefined) return false
+      if (!nulls) throw new Error(`column ${name}: row ${i} has no value`)
+      nulls[i] = 1
+      return true
+    }
     if (c.type === 'STRING') {
-      const dict: string[] = [], index = new Map<string, number>(), codes = new Uint8Array(n)
+      const dict: string[] = [], index = new Map<string, number>()
+      let codes: Uint8Array | Uint32Array = new Uint8Array(n)
       let last: unknown, lastCode = -1
       for (let i = 0; i < n; i++) {
         const raw = rows[i][c.name] as unknown
         if (raw === last && lastCode >= 0) { codes[i] = lastCode; continue } // the same string as the row before: the usual case
-        if (raw === null || raw === undefined) throw missing(i)
+        if (none(raw, i)) continue
         const v = String(raw)
         let k = index.get(v)
         if (k === undefined) {
-          if (dict.length >= 255) throw new Error(`column ${name}: more than 255 distinct strings`)
+          if (dict.length === 255 && codes instanceof Uint8Array) codes = Uint32Array.from(codes) // past one byte a code
           index.set(v, (k = dict.push(v) - 1))
         }
         codes[i] = lastCode = k
         last = raw
       }
-      return { name, type: 'STRING', codes, dict }
+      return { name, type: 'STRING', codes, dict, nulls }
     }
     if (c.type === 'BOOLEAN') {
       const flags = new Uint8Array(n)
       for (let i = 0; i < n; i++) {
         const v = rows[i][c.name] as unknown
-        if (v === null || v === undefined) throw missing(i)
-        flags[i] = v ? 1 : 0
+        if (!none(v, i)) flags[i] = v ? 1 : 0
       }
-      return { name, type: 'BOOLEAN', flags }
+      return { name, type: 'BOOLEAN', flags, nulls }
     }
     const values = new Float64Array(n)
     const integer = c.type !== 'DOUBLE'
     for (let i = 0; i < n; i++) {
       const raw = rows[i][c.name] as unknown
-      if (raw === null || raw === undefined) throw missing(i)
+      if (none(raw, i)) continue
       const v = typeof raw === 'number' ? raw : Number(raw)
       if (integer && !Number.isInteger(v)) throw new Error(`column ${name}: row ${i} holds ${v}, not an integer`)
       values[i] = v
     }
-    return { name, type: c.type, values }
+    return { name, type: c.type, values, nulls }
   })
-  return writeColumns(specs, n, options)
+  return writeColumns(specs, n, write)
 }
