@@ -5,7 +5,9 @@
  * conversion, each stream buffers records, then writes one Parquet file per partition and buffer
  * into the object store under the lake's Hive prefix; records it cannot convert go to `errors/`
  * with the reason, as Firehose's error output prefix does. Accepted records are spooled to disk
- * before the reply, so a crash loses none.
+ * before the reply, so a crash loses none. With `recordsPerSec` set, a stream takes at most that
+ * many records a second, as Firehose's Direct PUT quota does: the rest of a PutRecordBatch fails
+ * record by record with `ServiceUnavailableException` (the producer backs off and retries them).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
@@ -33,6 +35,12 @@ export const defaults = {
   /** The trades stream, which most callers want. */
   streamName: 'ticklake-trades',
   maxBodyBytes: 5 * 1024 * 1024,
+  /**
+   * Records a stream takes per second (PutRecord and PutRecordBatch together); 0: no quota. AWS's
+   * default Direct PUT quota is 5,000 records/s in us-east-1, us-west-2 and eu-west-1, 1,000
+   * elsewhere ("Amazon Data Firehose endpoints and quotas").
+   */
+  recordsPerSec: 0,
 }
 
 export interface FirehoseEmulator {
@@ -41,7 +49,8 @@ export interface FirehoseEmulator {
   streamName: string
   /** Writes whatever is buffered now. */
   flush(): Promise<void>
-  stats(): { received: number; written: number; files: number; errors: number }
+  /** `throttled`: records refused by the `recordsPerSec` quota. */
+  stats(): { received: number; written: number; files: number; errors: number; throttled: number }
   close(): Promise<void>
 }
 
@@ -69,6 +78,7 @@ export interface FirehoseOptions extends Partial<typeof defaults> { log?: (s: st
 /** One delivery stream's buffer, error records and spool files. */
 function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof defaults, stats: ReturnType<FirehoseEmulator['stats']>, spool?: string) {
   let buffer: any[] = []
+  const quota = { second: 0, used: 0 }
   let errors: string[] = []
   let seq = Date.now()
   let spoolFile = spool && join(spool, `${cfg.name}-${seq}.jsonl`)
@@ -111,6 +121,15 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
 
   return {
     pending: () => buffer.length + errors.length,
+    /** True when the quota of this second has room for one more record (which it then counts). */
+    admit() {
+      if (!o.recordsPerSec) return true
+      const second = Math.floor(Date.now() / 1000)
+      if (second !== quota.second) Object.assign(quota, { second, used: 0 })
+      if (quota.used >= o.recordsPerSec) { stats.throttled++; return false }
+      quota.used++
+      return true
+    },
     accept(data: string) {
       stats.received++
       const lines = Buffer.from(data, 'base64').toString('utf8').split('\n').filter((l) => l.trim())
@@ -141,7 +160,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
 export async function startFirehose(store: ObjectStore, options: FirehoseOptions = {}): Promise<FirehoseEmulator> {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof defaults
   const log = options.log ?? (() => {})
-  const stats = { received: 0, written: 0, files: 0, errors: 0 }
+  const stats = { received: 0, written: 0, files: 0, errors: 0, throttled: 0 }
   if (options.spoolDir) mkdirSync(options.spoolDir, { recursive: true })
   const streams = new Map((options.streams ?? STREAMS).map((c) => [c.name, deliveryStream(c, store, o, stats, options.spoolDir)]))
   const left = [...streams.values()].reduce((n, s) => n + s.pending(), 0)
@@ -167,11 +186,17 @@ export async function startFirehose(store: ObjectStore, options: FirehoseOptions
       const stream = streams.get(body.DeliveryStreamName)
       if (!stream) return reply(400, { __type: 'ResourceNotFoundException', message: `Firehose ${body.DeliveryStreamName} under account 000000000000 not found.` })
       const accept = (data: unknown) => { if (stream.accept(String(data ?? ''))) void flush(); return { RecordId: randomUUID().replace(/-/g, '') } }
+      // Over the quota, PutRecordBatch answers 200 with the refused records' ErrorCode; PutRecord fails whole (PutRecordBatch, Firehose API Reference)
+      const slowDown = { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' }
       if (target === 'Firehose_20150804.PutRecordBatch') {
         if (!Array.isArray(body.Records) || body.Records.length === 0 || body.Records.length > 500) return reply(400, { __type: 'InvalidArgumentException', message: 'Records must hold 1 to 500 records' })
-        return reply(200, { FailedPutCount: 0, Encrypted: false, RequestResponses: body.Records.map((r: any) => accept(r?.Data)) })
+        const responses = body.Records.map((r: any) => stream.admit() ? accept(r?.Data) : slowDown)
+        return reply(200, { FailedPutCount: responses.filter((r: any) => r.ErrorCode).length, Encrypted: false, RequestResponses: responses })
       }
-      if (target === 'Firehose_20150804.PutRecord') return reply(200, { ...accept(body.Record?.Data), Encrypted: false })
+      if (target === 'Firehose_20150804.PutRecord') {
+        if (!stream.admit()) return reply(503, { __type: 'ServiceUnavailableException', message: 'Slow down.' })
+        return reply(200, { ...accept(body.Record?.Data), Encrypted: false })
+      }
       if (target === 'Firehose_20150804.DescribeDeliveryStream') return reply(200, { DeliveryStreamDescription: { DeliveryStreamName: body.DeliveryStreamName, DeliveryStreamStatus: 'ACTIVE', DeliveryStreamType: 'DirectPut' } })
       return reply(400, { __type: 'UnknownOperationException', message: `unknown operation ${target}` })
     } catch (e: any) {
