@@ -47,7 +47,7 @@ describe('catch-up after an outage', () => {
   it('converges on a 2-hour backlog at 25 trades/s with 10 s runs, each within its budget, every trade in the lake once', async () => {
     const store = memoryStore()
     const { backlog, firstId } = await outage(2 * 3_600_000, 25, store)
-    const quota = 5_000 // Firehose's default Direct PUT records/s in us-east-1
+    const quota = 5_000 // Firehose's Direct PUT records/s per stream in us-east-1, us-west-2, eu-west-1 ("Amazon Data Firehose Quota")
     fh = await startFirehose(store, { recordsPerSec: quota })
     const base = restBase('binance', fx!.restUrl)
     budget.delete(base)

@@ -37,8 +37,8 @@ export const defaults = {
   maxBodyBytes: 5 * 1024 * 1024,
   /**
    * Records a stream takes per second (PutRecord and PutRecordBatch together); 0: no quota. AWS's
-   * default Direct PUT quota is 5,000 records/s in us-east-1, us-west-2 and eu-west-1, 1,000
-   * elsewhere ("Amazon Data Firehose endpoints and quotas").
+   * default Direct PUT quota per stream is 1,000 records/s in most regions and 5,000 (or the 5 MiB/s
+   * byte quota) in us-east-1, us-west-2 and eu-west-1 ("Amazon Data Firehose Quota").
    */
   recordsPerSec: 0,
 }
