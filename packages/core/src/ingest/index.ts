@@ -124,6 +124,8 @@ interface SymbolState {
   accepted?: { id: number; ts: number }
   etag?: string
   saved?: number
+  /** The trade id stored under `etag` (read at the start or written since): a checkpoint write is then one conditional PUT. */
+  stored?: number
   /** Set while the backfill from the checkpoint runs: the stream's trades then go live on receipt. */
   backfilling?: boolean
   /** Highest trade id published live (none is published twice). */
@@ -168,7 +170,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
-    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts }, backfilling: !!cp })
+    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, stored: cp?.checkpoint.last_trade_id, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts }, backfilling: !!cp })
     if (!cp && s.initialBackfillMs > 0) {
       const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
       if (first !== undefined) Object.assign(states.get(symbol)!, { nextId: first, backfilling: true })
@@ -385,8 +387,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   async function saveCheckpoints() {
     for (const st of states.values()) {
       if (!st.accepted || st.accepted.id === st.saved) continue
-      st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag)
-      st.saved = st.accepted.id
+      st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag, st.stored)
+      st.saved = st.stored = st.accepted.id
       sum.checkpoints[st.symbol] = st.accepted.id
     }
     unsaved = 0
