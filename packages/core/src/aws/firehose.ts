@@ -12,11 +12,11 @@ const encoder = new TextEncoder()
 /** A RecordStream writing to the delivery stream `name` (`endpoint` for a local emulator). */
 export function firehoseStream(name: string, endpoint?: string, client = new FirehoseClient(clientConfig(endpoint))): RecordStream {
   return {
-    async putRecords(records: object[]): Promise<PutResult> {
+    async putRecords(records: object[], options: { signal?: AbortSignal } = {}): Promise<PutResult> {
       const res = await client.send(new PutRecordBatchCommand({
         DeliveryStreamName: name,
         Records: records.map((r) => ({ Data: encoder.encode(JSON.stringify(r) + '\n') })),
-      }))
+      }), { abortSignal: options.signal })
       const failed: number[] = []
       res.RequestResponses?.forEach((r, i) => { if (r.ErrorCode) failed.push(i) })
       return { failed }

@@ -167,16 +167,31 @@ export function weightWaitMs(b: { usedWeight: number; minute?: number }, now: nu
   return (minute + 1) * 60_000 - now + 50
 }
 
-/** GETs a path under a REST base (`https://api.binance.com/api/v3`) and returns the parsed JSON, or throws a BinanceError that names the fix. */
-export async function getJson<T>(base: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch): Promise<T> {
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function pauseFor(ms: number, signal?: AbortSignal) {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const stop = () => { clearTimeout(t); reject(signal!.reason) }
+    const t = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, ms)
+    signal?.addEventListener('abort', stop, { once: true })
+  })
+}
+
+/**
+ * GETs a path under a REST base (`https://api.binance.com/api/v3`) and returns the parsed JSON, or
+ * throws a BinanceError that names the fix. `signal` ends a weight pause and the request itself
+ * (a run's deadline): the call then rejects with the signal's reason.
+ */
+export async function getJson<T>(base: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): Promise<T> {
   const b = budget.get(base) ?? { usedWeight: 0, until: 0 }
   budget.set(base, b)
   if (Date.now() < b.until) throw new BinanceError(b.status ?? 429, undefined, `Binance asked to wait (HTTP ${b.status}); ${Math.ceil((b.until - Date.now()) / 1000)} s left`, b.until - Date.now())
   const pause = weightWaitMs(b, Date.now(), /\/fapi\//.test(base) ? 2400 : defaults.weightLimit)
-  if (pause > 0) { onWeightPause?.(base, b.usedWeight, pause); await new Promise((r) => setTimeout(r, pause)) }
+  if (pause > 0) { onWeightPause?.(base, b.usedWeight, pause); await pauseFor(pause, signal) }
   const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
   const url = `${base}${path}${qs ? `?${qs}` : ''}`
-  const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
+  const timeout = AbortSignal.timeout(defaults.requestTimeoutMs)
+  const res = await fetchImpl(url, { signal: signal ? AbortSignal.any([timeout, signal]) : timeout })
   const body: any = await res.json().catch(() => undefined)
   const used = res.headers.get('x-mbx-used-weight-1m')
   if (used !== null && Number.isFinite(Number(used))) Object.assign(b, { usedWeight: Number(used), minute: Math.floor(Date.now() / 60_000) })
@@ -191,12 +206,13 @@ export async function getJson<T>(base: string, path: string, params: Record<stri
 
 /**
  * Every aggTrade of `symbol` from `fromId` on, up to `untilId` (inclusive) or until the newest,
- * page by page. Yields each page's trades; stops at a short page.
+ * page by page. Yields each page's trades; stops at a short page. `signal` cuts off a weight pause
+ * or a request in flight (see `getJson`).
  */
-export async function* aggTradesFrom(base: string, symbol: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch): AsyncGenerator<AggTrade[]> {
+export async function* aggTradesFrom(base: string, symbol: string, fromId: number, untilId = Infinity, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): AsyncGenerator<AggTrade[]> {
   let next = fromId
   while (next <= untilId) {
-    const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), fromId: next, limit: defaults.pageLimit }, fetchImpl)
+    const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), fromId: next, limit: defaults.pageLimit }, fetchImpl, signal)
     const wanted = page.filter((t) => t.a >= next && t.a <= untilId)
     if (wanted.length) yield wanted
     if (page.length < defaults.pageLimit || !page.length) return

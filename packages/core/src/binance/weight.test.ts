@@ -29,4 +29,20 @@ describe('binance request weight', () => {
     expect(sent[1]).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 30, 12, 1, 0))
     expect(pauses).toEqual([5000, 2_050])
   })
+
+  it('gives up a weight pause, without sending, as soon as the caller\'s signal aborts (a run\'s deadline)', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 10, 30, 12, 0, 10), toFake: ['Date', 'setTimeout'] })
+    const sent: number[] = []
+    const fetchImpl = (async () => { sent.push(Date.now()); return answer(5000) }) as unknown as typeof fetch
+    await getJson('http://x/api/v3', '/aggTrades', {}, fetchImpl)
+    const deadline = new AbortController()
+    const second = getJson('http://x/api/v3', '/aggTrades', {}, fetchImpl, deadline.signal)
+    const outcome = second.then(() => 'sent', (e) => e)
+    await vi.advanceTimersByTimeAsync(2_000)
+    deadline.abort(new Error('the run\'s budget ends'))
+    expect(await outcome).toMatchObject({ message: 'the run\'s budget ends' })
+    expect(sent).toHaveLength(1)
+    await expect(getJson('http://x/api/v3', '/aggTrades', {}, fetchImpl, deadline.signal)).rejects.toThrow(/budget ends/)
+    expect(sent).toHaveLength(1)
+  })
 })

@@ -20,10 +20,17 @@ export async function readCheckpoint(store: ObjectStore, exchange: string, symbo
 
 /**
  * Writes a checkpoint over the version last seen (`etag`), refusing to move it backwards.
- * Returns the new ETag; throws PreconditionFailed when another writer moved it meanwhile.
+ * Returns the new ETag; throws PreconditionFailed when another writer moved it meanwhile. A caller
+ * that knows the trade id stored under `etag` (it read or wrote that version: `stored`) gets one
+ * conditional PUT instead of a read and a PUT.
+ * @example etag = await writeCheckpoint(store, cp, etag, lastWrittenId)
  */
-export async function writeCheckpoint(store: ObjectStore, cp: Checkpoint, etag?: string) {
+export async function writeCheckpoint(store: ObjectStore, cp: Checkpoint, etag?: string, stored?: number) {
   const key = checkpointKey(cp.exchange, cp.symbol)
+  if (etag !== undefined && stored !== undefined) {
+    if (stored > cp.last_trade_id) return etag
+    return (await store.put(key, JSON.stringify(cp), { ifMatch: etag, contentType: 'application/json' })).etag
+  }
   const current = await readCheckpoint(store, cp.exchange, cp.symbol)
   if (current && current.etag !== etag) throw new PreconditionFailed(key)
   if (current && current.checkpoint.last_trade_id > cp.last_trade_id) return current.etag

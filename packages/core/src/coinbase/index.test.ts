@@ -373,6 +373,21 @@ describe('coinbase REST backfill', () => {
     }
   })
 
+  it('stops waiting out a 429 as soon as its signal aborts (a run\'s deadline), asking no more', async () => {
+    const { fetchImpl, urls } = fakeExchange(10, { status: 429 })
+    const deadline = new AbortController()
+    const walk = (async () => { for await (const _ of tradesFrom('https://limited-host', 'BTC-USD', 1, 5, fetchImpl, { ...quick, signal: deadline.signal })) { /* none */ } })()
+    const outcome = walk.then(() => 'done', (e) => e)
+    await new Promise((r) => setTimeout(r, 100))
+    const asked = urls.length
+    const t0 = Date.now()
+    deadline.abort(new Error('budget ends'))
+    expect(await outcome).toMatchObject({ message: 'budget ends' })
+    expect(Date.now() - t0).toBeLessThan(500) // not the 2 s Retry-After
+    expect(asked).toBe(1)
+    expect(urls.length).toBe(1)
+  })
+
   it('fills up to the newest trade when the range is open, asking the newest page first', async () => {
     const { fetchImpl, urls } = fakeExchange(2500)
     const ids: number[] = []

@@ -298,12 +298,19 @@ export class CoinbaseError extends Error {
 /** When each REST host may next be asked (all callers share Coinbase's per-IP limit of about 10 public requests a second). */
 const nextSlot = new Map<string, number>()
 
-/** Waits for this host's next free request slot, `gapMs` after the previous one. */
-async function pace(restUrl: string, gapMs: number) {
+/** Waits for this host's next free request slot, `gapMs` after the previous one; rejects with `signal`'s reason once it aborts. */
+async function pace(restUrl: string, gapMs: number, signal?: AbortSignal) {
+  signal?.throwIfAborted()
   const t = Date.now()
   const at = Math.max(t, nextSlot.get(restUrl) ?? 0)
   nextSlot.set(restUrl, at + gapMs)
-  if (at > t) await new Promise((r) => setTimeout(r, at - t))
+  if (at > t) {
+    await new Promise<void>((resolve, reject) => {
+      const stop = () => { clearTimeout(timer); reject(signal!.reason) }
+      const timer = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, at - t)
+      signal?.addEventListener('abort', stop, { once: true })
+    })
+  }
 }
 
 /** One page of `/products/{id}/trades` (newest first) and its `CB-AFTER` cursor (undefined when Coinbase sends none). */
@@ -322,9 +329,9 @@ async function tradesPage(restUrl: string, productId: string, after: string | un
 }
 
 /** `tradesPage` in this host's pace, asked again after a 429 (its wait kept), up to `tries` times. */
-async function pacedPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, gapMs: number, tries = 4) {
+async function pacedPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, gapMs: number, signal?: AbortSignal, tries = 4) {
   for (let attempt = 1; ; attempt++) {
-    await pace(restUrl, gapMs)
+    await pace(restUrl, gapMs, signal)
     try { return await tradesPage(restUrl, productId, after, fetchImpl) } catch (e) {
       if (!(e instanceof CoinbaseError) || e.status !== 429 || attempt >= tries) throw e
     }
@@ -341,7 +348,8 @@ function pageTrades(page: { rows: RawTrade[]; url: string }, productId: string, 
   })
 }
 
-export interface RestOptions { pageDelayMs?: number; ingestTs?: number; symbol?: string }
+/** `signal` (a run's deadline) ends the waits between pages and after a 429. */
+export interface RestOptions { pageDelayMs?: number; ingestTs?: number; symbol?: string; signal?: AbortSignal }
 
 /**
  * Every trade of `productId` with an id in `fromId..untilId` (inclusive; `Infinity`: up to the
@@ -360,7 +368,7 @@ export async function* tradesFrom(restUrl: string, productId: string, fromId: nu
   let next = fromId
   let until = untilId
   if (until === Infinity) {
-    const newest = pageTrades(await pacedPage(restUrl, productId, undefined, fetchImpl, gap), productId, symbol, ingestTs())
+    const newest = pageTrades(await pacedPage(restUrl, productId, undefined, fetchImpl, gap, opts.signal), productId, symbol, ingestTs())
     if (!newest.length) return
     until = newest[0].trade_id
     if (newest[newest.length - 1].trade_id <= next) {
@@ -371,7 +379,7 @@ export async function* tradesFrom(restUrl: string, productId: string, fromId: nu
   }
   while (next <= until) {
     const cursor = Math.min(next + defaults.pageLimit - 1, until + 1)
-    const rows = pageTrades(await pacedPage(restUrl, productId, String(cursor), fetchImpl, gap), productId, symbol, ingestTs())
+    const rows = pageTrades(await pacedPage(restUrl, productId, String(cursor), fetchImpl, gap, opts.signal), productId, symbol, ingestTs())
     const wanted = rows.filter((t) => t.trade_id >= next && t.trade_id < cursor).reverse()
     if (wanted.length) yield wanted
     next = cursor
@@ -473,7 +481,7 @@ export function coinbaseVenue(o: { restUrl: string; wsUrl: string; symbols: stri
       if (r.kind === 'error') return { error: r.reason }
       return { sequence: r.sequence }
     },
-    pages: (symbol, fromId, untilId, fetchImpl) => tradesFrom(o.restUrl, symbol, fromId, untilId, fetchImpl, { ...rest, symbol }),
+    pages: (symbol, fromId, untilId, fetchImpl, signal) => tradesFrom(o.restUrl, symbol, fromId, untilId, fetchImpl, { ...rest, symbol, signal }),
     firstIdAfter: (symbol, sinceMs, _now, fetchImpl) => firstTradeAfter(o.restUrl, symbol, sinceMs, fetchImpl, rest),
   }
 }

@@ -2,8 +2,11 @@
  * Ingest: one run of the scheduled ingest function. It opens the exchange's WebSocket, backfills
  * over REST from each symbol's checkpoint, then streams trades for the rest of its time budget:
  * every trade id once and in order (a jump is filled over REST), records sent to the delivery
- * stream in batches, checkpoints moved only after a batch was accepted, malformed frames to `dlq/`,
- * and partial candles and trades published to live subscribers within a few hundred milliseconds.
+ * stream in batches while the backfill goes on, checkpoints moved only after a batch was accepted
+ * (never more than one batch accepted and not yet checkpointed), malformed frames to `dlq/`, and
+ * partial candles and trades published to live subscribers within a few hundred milliseconds. A
+ * run ends within its budget whatever the backlog: it stops fetching `stopMarginMs` before the end,
+ * sends what it fetched until `endMarginMs` before it, and leaves the rest to the next run.
  */
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../market/index'
@@ -22,12 +25,22 @@ export const defaults = {
   flushMs: 250,
   /** Firehose takes at most 500 records in one PutRecordBatch. */
   batchRecords: 500,
-  /** Checkpoints are written at most this often (and at the end of a run). */
+  /**
+   * Checkpoints are written this often while records are accepted, at the end of a run, and before
+   * a batch would leave more than `batchRecords` records accepted but not checkpointed: a run cut
+   * short anywhere makes the next one send at most one batch again.
+   */
   checkpointEveryMs: 5_000,
   /** With no checkpoint, how far back the first run backfills. */
   initialBackfillMs: 0,
-  /** Stop this long before the budget ends, to flush and checkpoint. */
+  /** Stop fetching (REST and stream) this long before the budget ends; what was fetched is sent and checkpointed in the time left. */
   stopMarginMs: 2_000,
+  /** The last sends stop (a send in flight is cut off) this long before the budget ends; records still unsent are fetched again by the next run. */
+  endMarginMs: 500,
+  /** A backfill waits while this many records wait to be sent: memory stays bounded and the checkpoint follows the backfill closely. */
+  maxOutbox: 2_000,
+  /** Trades fetched over REST that are older than this are not published live: a catch-up's history is the lake's, the live path shows the stream. */
+  liveMaxAgeMs: 60_000,
   reconnectMinMs: 500,
   reconnectMaxMs: 30_000,
   /** A stream silent this long (no frame, no ping) is taken for dead and replaced. */
@@ -75,7 +88,12 @@ export interface IngestDeps {
   signal?: AbortSignal
 }
 
-export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; checkpoints: Record<string, number> }
+/**
+ * What a run did. `behind`: symbols whose backfill or gap fill the run left unfinished (the next run
+ * goes on from their checkpoint); `unsent`: records fetched but not sent before the deadline
+ * (fetched again by the next run).
+ */
+export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; unsent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; checkpoints: Record<string, number>; behind: string[] }
 
 export type { Venue, VenueFrame } from './venue'
 export { binanceVenue } from './venue'
@@ -106,7 +124,12 @@ interface SymbolState {
   accepted?: { id: number; ts: number }
   etag?: string
   saved?: number
-  savedAt?: number
+  /** The trade id stored under `etag` (read at the start or written since): a checkpoint write is then one conditional PUT. */
+  stored?: number
+  /** Set while the backfill from the checkpoint runs: the stream's trades then go live on receipt. */
+  backfilling?: boolean
+  /** Highest trade id published live (none is published twice). */
+  liveHigh?: number
   /** Set when a hole could not be filled in this run: later trades wait for the next run. */
   halted?: boolean
   /** Set when frames were lost on the connection (a sequence jump): fetch up to the newest over REST before going on. */
@@ -123,10 +146,20 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const s = { ...defaults, ...opts.settings }
   const now = deps.now ?? Date.now
   const log = deps.log ?? (() => {})
-  const fetchImpl = deps.fetch ?? fetch
-  const deadline = now() + opts.budgetMs - s.stopMarginMs
+  const started = now()
+  /** Fetching (REST and stream) stops here. */
+  const deadline = started + opts.budgetMs - s.stopMarginMs
+  /** Sending stops here. */
+  const end = started + opts.budgetMs - s.endMarginMs
+  // REST requests in flight and rate-limit waits end at the deadline (or when the run is aborted).
+  const stop = new AbortController()
+  const stopTimer = setTimeout(() => stop.abort(new Error('the run stopped fetching (budget)')), Math.max(0, deadline - now()))
+  const onAbort = () => stop.abort(new Error('the run was aborted'))
+  deps.signal?.addEventListener('abort', onAbort, { once: true })
+  const baseFetch = deps.fetch ?? fetch
+  const fetchImpl = ((url, init) => baseFetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, stop.signal]) : stop.signal })) as typeof fetch
   setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
-  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, checkpoints: {} }
+  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, unsent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, checkpoints: {}, behind: [] }
   const states = new Map<string, SymbolState>()
   const outbox: Trade[] = []
   const quoteOutbox: Quote[] = []
@@ -137,11 +170,28 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
-    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts } })
+    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, stored: cp?.checkpoint.last_trade_id, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts }, backfilling: !!cp })
     if (!cp && s.initialBackfillMs > 0) {
       const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
-      if (first !== undefined) states.get(symbol)!.nextId = first
+      if (first !== undefined) Object.assign(states.get(symbol)!, { nextId: first, backfilling: true })
     }
+  }
+
+  /** Publishes a trade live unless a newer (or the same) one of its symbol already went. */
+  function publishLive(st: SymbolState, t: Trade) {
+    if (!live || t.trade_id <= (st.liveHigh ?? -Infinity)) return
+    st.liveHigh = t.trade_id
+    live.trade(t)
+  }
+
+  // Sending runs beside fetching: the loop wakes when a batch is ready, a backfill waits while the outbox is full.
+  let wake = () => {}
+  let roomWaiters: (() => void)[] = []
+  const freeRoom = () => { for (const r of roomWaiters.splice(0)) r() }
+  stop.signal.addEventListener('abort', freeRoom, { once: true })
+  /** Resolves once the outbox has room for another REST page, or fetching is over. */
+  async function room() {
+    while (outbox.length >= s.maxOutbox && !stop.signal.aborted) await new Promise<void>((r) => roomWaiters.push(r))
   }
 
   /** Emits one trade in id order: drops what is already emitted, fills a jump over REST first. */
@@ -155,7 +205,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   function emit(st: SymbolState, t: Trade) {
     st.nextId = t.trade_id + 1
     outbox.push(t)
-    live?.trade(t)
+    if (outbox.length === s.batchRecords) wake()
+    if (!st.backfilling || now() - t.ts / 1000 <= s.liveMaxAgeMs) publishLive(st, t)
   }
 
   /**
@@ -168,24 +219,27 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     const from = st.nextId!
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const page of venue.pages(st.symbol, st.nextId!, untilId, fetchImpl)) {
+        for await (const page of venue.pages(st.symbol, st.nextId!, untilId, fetchImpl, stop.signal)) {
           for (const t of page) {
             if (t.trade_id < st.nextId!) continue
             if (t.trade_id > st.nextId!) await gap(st, 'unfillable', st.nextId!, t.trade_id - 1, 'the exchange has no trades with these ids')
             emit(st, t)
             sum.backfilled++
           }
-          if (now() > deadline) { st.halted = true; log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`); return false }
+          await room()
+          if (now() > deadline || stop.signal.aborted) { st.halted = true; log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`); return false }
         }
         break
       } catch (e: any) {
-        log(`backfill of ${st.symbol} from id ${st.nextId} failed: ${e.message}`)
-        if (attempt >= 3 || now() + (e.retryAfterMs ?? 0) > deadline || e.status === 418) {
+        const wait = e.retryAfterMs ?? 500 * 2 ** attempt
+        if (!stop.signal.aborted) log(`backfill of ${st.symbol} from id ${st.nextId} failed: ${e.message}`)
+        if (attempt >= 3 || now() + wait > deadline || stop.signal.aborted || e.status === 418) {
           st.halted = true
+          if (stop.signal.aborted) log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`)
           if (untilId !== Infinity) await gap(st, 'deferred', st.nextId!, untilId, `REST backfill failed (${e.message}); the next run starts at the checkpoint`)
           return false
         }
-        await new Promise((r) => setTimeout(r, e.retryAfterMs ?? 500 * 2 ** attempt))
+        await new Promise((r) => setTimeout(r, wait))
       }
     }
     if (untilId === Infinity) return true
@@ -282,6 +336,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
           if (!st) continue
           sum.received++
           if (!(t.trade_id <= st.streamed!)) st.streamed = t.trade_id
+          // While the symbol catches up over REST (or waits for the next run), its live path is the stream's.
+          if (st.backfilling || st.halted) publishLive(st, t)
           st.queue.push(t)
           void work(st)
         }
@@ -311,33 +367,77 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   }
   connect()
   let waited: NodeJS.Timeout | undefined
-  await Promise.race([firstOpen, new Promise((r) => { waited = setTimeout(r, 10_000) })])
+  await Promise.race([firstOpen, new Promise((r) => { waited = setTimeout(r, Math.max(0, Math.min(10_000, deadline - now()))) })])
   clearTimeout(waited)
 
-  // Catch up from each checkpoint while the stream buffers.
-  await Promise.all([...states.values()].map(async (st) => {
+  // Catch up from each checkpoint while the stream buffers; the loop below sends and checkpoints as it goes.
+  const backfill = Promise.all([...states.values()].map(async (st) => {
     if (st.nextId === undefined) return
     st.working = true
     try { await fill(st, Infinity) } finally { st.working = false }
     await work(st)
-  }))
+    st.backfilling = false
+  })).catch((e) => log(`backfill stopped: ${e?.message ?? e}`))
 
+  /** Records accepted since the last checkpoint, and when that was written (`savedAt` undefined: none yet this run). */
+  let unsaved = 0
+  let savedAt: number | undefined
+
+  /** Writes the checkpoint of every symbol with records accepted since its last one. */
+  async function saveCheckpoints() {
+    for (const st of states.values()) {
+      if (!st.accepted || st.accepted.id === st.saved) continue
+      st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag, st.stored)
+      st.saved = st.stored = st.accepted.id
+      sum.checkpoints[st.symbol] = st.accepted.id
+    }
+    unsaved = 0
+    savedAt = now()
+  }
+
+  /**
+   * Gets one batch accepted by the stream: what it refuses is sent again with backoff. Returns false
+   * when the time to send runs out first (the batch is then not accepted, in whole or in part);
+   * throws when the stream refused it `sendAttempts` times.
+   */
+  async function send(batch: Trade[]): Promise<boolean> {
+    let pending = batch
+    for (let attempt = 0; ; attempt++) {
+      const left = end - now()
+      if (left <= 0) return false
+      const res = await deps.stream.putRecords(pending, { signal: AbortSignal.timeout(left) }).catch((e) => { log(`stream put failed: ${e.message}`); return { failed: pending.map((_, i) => i) } })
+      pending = res.failed.map((i) => pending[i])
+      if (!pending.length) return true
+      if (attempt + 1 >= s.sendAttempts) throw new Error(`delivery stream refused ${pending.length} records ${s.sendAttempts} times; stopping without moving checkpoints`)
+      const wait = Math.min(100 * 2 ** attempt, 5_000)
+      if (now() + wait >= end) return false
+      await new Promise((r) => setTimeout(r, wait))
+    }
+  }
+
+  /**
+   * Sends the outbox batch by batch (a non-final flush stops at the fetching deadline, the final
+   * one at `end`), then quotes and DLQ lines, then checkpoints when due. Before a batch that would
+   * leave more than one batch accepted but not checkpointed, the checkpoint is written first.
+   */
   async function flush(final: boolean) {
-    while (outbox.length) {
+    while (outbox.length && (final || now() < deadline)) {
       const batch = outbox.slice(0, s.batchRecords)
-      let pending = batch
-      for (let attempt = 0; pending.length; attempt++) {
-        const res = await deps.stream.putRecords(pending).catch((e) => { log(`stream put failed: ${e.message}`); return { failed: pending.map((_, i) => i) } })
-        pending = res.failed.map((i) => pending[i])
-        if (pending.length) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5_000)))
-        if (attempt + 1 >= s.sendAttempts && pending.length) throw new Error(`delivery stream refused ${pending.length} records ${s.sendAttempts} times; stopping without moving checkpoints`)
-      }
+      if (unsaved > 0 && unsaved + batch.length > s.batchRecords) await saveCheckpoints()
+      if (!(await send(batch))) break
       outbox.splice(0, batch.length)
+      freeRoom()
       sum.sent += batch.length
+      unsaved += batch.length
       for (const t of batch) {
         const st = states.get(t.symbol)!
         if (!st.accepted || t.trade_id > st.accepted.id) st.accepted = { id: t.trade_id, ts: t.ts }
       }
+    }
+    if (final && outbox.length) {
+      sum.unsent += outbox.length
+      log(`${outbox.length} records were not sent before the deadline; the next run fetches them again from the checkpoint`)
+      outbox.length = 0
     }
     await sendQuotes()
     if (dlq.length) {
@@ -345,22 +445,16 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
       sum.dlq += lines.length
       await deps.store.put(dlqKey(opts.exchange, now(), `${now()}-${Math.random().toString(36).slice(2, 8)}`), lines.join('\n') + '\n')
     }
-    for (const st of states.values()) {
-      if (!st.accepted || st.accepted.id === st.saved) continue
-      if (!final && st.saved !== undefined && now() - (st.savedAt ?? 0) < s.checkpointEveryMs) continue
-      st.etag = await writeCheckpoint(deps.store, { exchange: opts.exchange, symbol: st.symbol, last_trade_id: st.accepted.id, ts: st.accepted.ts, updated_at: now() }, st.etag)
-      st.saved = st.accepted.id
-      st.savedAt = now()
-      sum.checkpoints[st.symbol] = st.accepted.id
-    }
+    // The run's first checkpoint goes at once, the rest when due.
+    if (unsaved > 0 && (final || savedAt === undefined || unsaved >= s.batchRecords || now() - savedAt >= s.checkpointEveryMs)) await saveCheckpoints()
   }
 
   /** Quotes are samples, not a sequence: a batch the stream refuses stays for the next flush, up to a bound. */
   async function sendQuotes() {
     if (!deps.quoteStream) { quoteOutbox.length = 0; return }
-    while (quoteOutbox.length) {
+    while (quoteOutbox.length && now() < end) {
       const batch = quoteOutbox.slice(0, s.batchRecords)
-      const res = await deps.quoteStream.putRecords(batch).catch((e) => { log(`quote stream put failed: ${e.message}`); return { failed: batch.map((_, i) => i) } })
+      const res = await deps.quoteStream.putRecords(batch, { signal: AbortSignal.timeout(Math.max(1, end - now())) }).catch((e) => { log(`quote stream put failed: ${e.message}`); return { failed: batch.map((_, i) => i) } })
       const failed = res.failed.map((i) => batch[i])
       quoteOutbox.splice(0, batch.length, ...failed)
       sum.quotes += batch.length - failed.length
@@ -370,21 +464,30 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   }
 
   try {
-    while (now() < deadline && !deps.signal?.aborted) {
-      await new Promise((r) => setTimeout(r, s.flushMs))
-      await flush(false)
+    try {
+      while (now() < deadline && !deps.signal?.aborted) {
+        if (outbox.length < s.batchRecords) await new Promise<void>((r) => { const t = setTimeout(r, Math.max(0, Math.min(s.flushMs, deadline - now()))); wake = () => { clearTimeout(t); r() } })
+        wake = () => {}
+        await flush(false)
+      }
+    } finally {
+      stopped = true
+      stop.abort(new Error('the run stopped fetching (budget)'))
+      freeRoom()
+      for (const socket of sockets) socket.close()
     }
-  } finally {
-    stopped = true
-    for (const socket of sockets) socket.close()
-  }
-  try {
+    await backfill
     for (const st of states.values()) await work(st)
     await flush(true)
+    for (const st of states.values()) if (st.halted) sum.behind.push(st.symbol)
   } finally {
-    // The last updates go out (bounded in time); the feed's timer never outlives the run.
-    await live?.close()
-    if (lanes) await Promise.race([lanes.idle(), new Promise((r) => setTimeout(r, 2_000))])
+    clearTimeout(stopTimer)
+    deps.signal?.removeEventListener('abort', onAbort)
+    // The last updates go out within the budget; the feed's timer never outlives the run.
+    const closing = (async () => { await live?.close(); await lanes?.idle() })()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, Math.max(0, Math.min(2_000, started + opts.budgetMs - 100 - now()))) })])
+    clearTimeout(timer)
     lanes?.close()
   }
   return sum

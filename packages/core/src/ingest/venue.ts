@@ -27,8 +27,11 @@ export interface Venue {
   sequenced: boolean
   /** Parses one frame; never throws. */
   parse(raw: string, ingestTs: number, source: TradeSource): VenueFrame
-  /** Trades of `symbol` with ids `fromId..untilId` (inclusive; Infinity: up to the newest) over REST, oldest first, page by page. */
-  pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch): AsyncIterable<Trade[]>
+  /**
+   * Trades of `symbol` with ids `fromId..untilId` (inclusive; Infinity: up to the newest) over REST,
+   * oldest first, page by page. `signal` (the run's deadline) ends a rate-limit wait early.
+   */
+  pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch, signal?: AbortSignal): AsyncIterable<Trade[]>
   /** Id of the first trade at or after `sinceMs`, where a first run's backfill starts; undefined when none. */
   firstIdAfter(symbol: string, sinceMs: number, nowMs: number, fetchImpl: typeof fetch): Promise<number | undefined>
 }
@@ -51,8 +54,8 @@ export function binanceVenue(o: VenueOptions): Venue {
       const r = parseFrame(raw, { exchange: o.exchange, resolve, ingestTs, source })
       return r.kind === 'trade' ? { trades: [r.trade] } : r.kind === 'quote' ? { quotes: [r.quote] } : r.kind === 'error' ? { error: r.reason } : {}
     },
-    async *pages(symbol, fromId, untilId, fetchImpl) {
-      for await (const page of aggTradesFrom(base, symbol, fromId, untilId, fetchImpl)) {
+    async *pages(symbol, fromId, untilId, fetchImpl, signal) {
+      for await (const page of aggTradesFrom(base, symbol, fromId, untilId, fetchImpl, signal)) {
         const ingestTs = Date.now() * 1000
         yield page.map((raw) => toTrade(raw as AggTrade, nativeSymbol(symbol), symbol, { exchange: o.exchange, resolve, ingestTs, source: 'rest' }))
       }

@@ -44,7 +44,8 @@ export interface PutResult { failed: number[] }
 
 /** A delivery stream of JSON records (Firehose in AWS, the Firehose emulator locally). */
 export interface RecordStream {
-  putRecords(records: object[]): Promise<PutResult>
+  /** Sends records; `signal` cuts the request off (the records may or may not have been taken: the caller counts them as not accepted). */
+  putRecords(records: object[], options?: { signal?: AbortSignal }): Promise<PutResult>
 }
 
 /** WebSocket connections and their subscriptions (DynamoDB in AWS, memory locally). */

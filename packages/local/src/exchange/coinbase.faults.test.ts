@@ -143,7 +143,7 @@ describe('coinbase ingest under faults', () => {
   it('moves the checkpoint only past records the stream accepted, and resumes from it on the next run', async () => {
     const store = memoryStore()
     const refusing = collector(() => { throw new Error('stream unavailable') })
-    await expect(ingest({}, 1_000, { sendAttempts: 2 }, { store, stream: refusing.stream })).rejects.toThrow(/refused/)
+    await expect(ingest({}, 1_000, { sendAttempts: 2, endMarginMs: 0 }, { store, stream: refusing.stream })).rejects.toThrow(/refused/)
     expect(await readCheckpoint(store, 'coinbase', SYMBOL)).toBeUndefined()
     const first = await ingest({}, 1_200, {}, { store })
     const cp = (await readCheckpoint(store, 'coinbase', SYMBOL))!.checkpoint

@@ -49,6 +49,22 @@ describe('firehose emulator and the lake path', () => {
     expect(rows[0]).toMatchObject({ ts: trades[0].ts, price: 100, side: 'buy', trades: 2, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15' })
   })
 
+  it('takes at most its records-per-second quota and fails the rest of a batch record by record, as Firehose throttles', async () => {
+    const store = fileStore(tmp())
+    const fh = await startFirehose(store, { bufferMs: 60_000, recordsPerSec: 300 })
+    const stream = firehoseStream(fh.streamName, fh.endpoint)
+    // start at the top of a second so both batches fall in one quota window
+    await new Promise((r) => setTimeout(r, 1_000 - (Date.now() % 1_000)))
+    const first = await stream.putRecords(Array.from({ length: 200 }, (_, i) => trade(i, 1, 100)))
+    const second = await stream.putRecords(Array.from({ length: 200 }, (_, i) => trade(200 + i, 1, 100)))
+    expect(first.failed).toEqual([])
+    expect(second.failed).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i))
+    await new Promise((r) => setTimeout(r, 1_000 - (Date.now() % 1_000)))
+    expect(await stream.putRecords(second.failed.map((i) => trade(200 + i, 1, 100)))).toEqual({ failed: [] })
+    await fh.close()
+    expect(fh.stats()).toMatchObject({ written: 400, throttled: 100 })
+  })
+
   it('sends records it cannot partition or convert to the error output prefix as Firehose\'s error documents, and keeps the good ones', async () => {
     const store = fileStore(tmp())
     const fh = await startFirehose(store, { bufferMs: 60_000 })

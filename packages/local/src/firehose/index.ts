@@ -8,7 +8,9 @@
  * conversion (`./convert.ts`) that writes the Glue table's non-partition columns only, in Hive's
  * Parquet types and shape; records it cannot partition or convert go to the error output prefix
  * with Firehose's error document. Accepted records are spooled to disk before the reply, so a
- * crash loses none.
+ * crash loses none. With `recordsPerSec` set, a stream takes at most that many records a second,
+ * as Firehose's Direct PUT quota does: the rest of a PutRecordBatch fails record by record with
+ * `ServiceUnavailableException` (the producer backs off and retries them).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
@@ -39,6 +41,12 @@ export const defaults = {
   version: 1,
   /** The Parquet SerDe's settings (the stacks' by default; a test may ask for smaller row groups). */
   serde: PARQUET_SERDE,
+  /**
+   * Records a stream takes per second (PutRecord and PutRecordBatch together); 0: no quota. AWS's
+   * default Direct PUT quota per stream is 1,000 records/s in most regions and 5,000 (or the 5 MiB/s
+   * byte quota) in us-east-1, us-west-2 and eu-west-1 ("Amazon Data Firehose Quota").
+   */
+  recordsPerSec: 0,
 }
 
 export interface FirehoseEmulator {
@@ -47,7 +55,8 @@ export interface FirehoseEmulator {
   streamName: string
   /** Writes whatever is buffered now. */
   flush(): Promise<void>
-  stats(): { received: number; written: number; files: number; errors: number }
+  /** `throttled`: records refused by the `recordsPerSec` quota. */
+  stats(): { received: number; written: number; files: number; errors: number; throttled: number }
   close(): Promise<void>
 }
 
@@ -83,6 +92,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
   let buffer = new Map<string, { records: unknown[]; raw: string[] }>()
   let count = 0
   let failed: { type: string; code: string; message: string; raw: string }[] = []
+  const quota = { second: 0, used: 0 }
   let seq = Date.now()
   let spoolFile = spool && join(spool, `${cfg.name}-${seq}.jsonl`)
   let spooled: string[] = []
@@ -137,6 +147,15 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
 
   return {
     pending: () => count + failed.length,
+    /** True when the quota of this second has room for one more record (which it then counts). */
+    admit() {
+      if (!o.recordsPerSec) return true
+      const second = Math.floor(Date.now() / 1000)
+      if (second !== quota.second) Object.assign(quota, { second, used: 0 })
+      if (quota.used >= o.recordsPerSec) { stats.throttled++; return false }
+      quota.used++
+      return true
+    },
     accept(data: string) {
       stats.received++
       const lines = Buffer.from(data, 'base64').toString('utf8').split('\n').filter((l) => l.trim())
@@ -172,7 +191,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
 export async function startFirehose(store: ObjectStore, options: FirehoseOptions = {}): Promise<FirehoseEmulator> {
   const o = { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof defaults
   const log = options.log ?? (() => {})
-  const stats = { received: 0, written: 0, files: 0, errors: 0 }
+  const stats = { received: 0, written: 0, files: 0, errors: 0, throttled: 0 }
   if (options.spoolDir) mkdirSync(options.spoolDir, { recursive: true })
   const streams = new Map((options.streams ?? STREAMS).map((c) => [c.name, deliveryStream(c, store, o, stats, options.spoolDir)]))
   const left = [...streams.values()].reduce((n, s) => n + s.pending(), 0)
@@ -198,11 +217,17 @@ export async function startFirehose(store: ObjectStore, options: FirehoseOptions
       const stream = streams.get(body.DeliveryStreamName)
       if (!stream) return reply(400, { __type: 'ResourceNotFoundException', message: `Firehose ${body.DeliveryStreamName} under account 000000000000 not found.` })
       const accept = (data: unknown) => { if (stream.accept(String(data ?? ''))) void flush(); return { RecordId: randomUUID().replace(/-/g, '') } }
+      // Over the quota, PutRecordBatch answers 200 with the refused records' ErrorCode; PutRecord fails whole (PutRecordBatch, Firehose API Reference)
+      const slowDown = { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' }
       if (target === 'Firehose_20150804.PutRecordBatch') {
         if (!Array.isArray(body.Records) || body.Records.length === 0 || body.Records.length > 500) return reply(400, { __type: 'InvalidArgumentException', message: 'Records must hold 1 to 500 records' })
-        return reply(200, { FailedPutCount: 0, Encrypted: false, RequestResponses: body.Records.map((r: any) => accept(r?.Data)) })
+        const responses = body.Records.map((r: any) => stream.admit() ? accept(r?.Data) : slowDown)
+        return reply(200, { FailedPutCount: responses.filter((r: any) => r.ErrorCode).length, Encrypted: false, RequestResponses: responses })
       }
-      if (target === 'Firehose_20150804.PutRecord') return reply(200, { ...accept(body.Record?.Data), Encrypted: false })
+      if (target === 'Firehose_20150804.PutRecord') {
+        if (!stream.admit()) return reply(503, { __type: 'ServiceUnavailableException', message: 'Slow down.' })
+        return reply(200, { ...accept(body.Record?.Data), Encrypted: false })
+      }
       if (target === 'Firehose_20150804.DescribeDeliveryStream') return reply(200, { DeliveryStreamDescription: { DeliveryStreamName: body.DeliveryStreamName, DeliveryStreamStatus: 'ACTIVE', DeliveryStreamType: 'DirectPut' } })
       return reply(400, { __type: 'UnknownOperationException', message: `unknown operation ${target}` })
     } catch (e: any) {
