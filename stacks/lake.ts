@@ -63,8 +63,8 @@ const tables = {
   quotes: catalogTable('Quotes', FIREHOSE_TABLES.quotes.table, FIREHOSE_TABLES.quotes.folder, FIREHOSE_TABLES.quotes.columns, FIREHOSE_PARTITIONS),
   trades: table('Trades', 'trades', 'silver/trades', TRADE_COLUMNS, ['exchange', 'symbol', 'dt']),
   candles: table('Candles', 'candles', 'gold/candles', CANDLE_COLUMNS, ['exchange', 'symbol', 'tf', 'dt']),
-  featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol']),
-  featuresCandles: table('FeaturesCandles', 'features_candles', 'gold/features/candles', CANDLE_FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'tf']),
+  featuresTrades: table('FeaturesTrades', 'features_trades', 'gold/features/trades', FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'dt']),
+  featuresCandles: table('FeaturesCandles', 'features_candles', 'gold/features/candles', CANDLE_FEATURE_COLUMNS as Column<any>[], ['exchange', 'symbol', 'tf', 'dt']),
   dimSymbols: table('DimSymbols', 'dim_symbols', 'gold/dim_symbols', DIM_SYMBOL_COLUMNS, []),
 }
 

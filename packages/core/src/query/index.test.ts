@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { TIMEFRAMES, type Timeframe } from '../market/index'
 import { candleFileDt, goldCandleFileKey, partitionsOfKey } from '../lake/index'
-import { candlesQuery, dtBounds, lastTradesQuery, latestQuery, statisticsQuery } from './index'
+import { candlesQuery, dtBounds, featuresQuery, lastTradesQuery, latestQuery, statisticsQuery } from './index'
 
 const DAY = 86_400_000
 const D = Date.parse('2026-11-24T00:00:00Z')
@@ -32,6 +32,14 @@ describe('the dt bounds of the query SQL', () => {
     expect(candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', limit: 5 }).sql).not.toMatch(/\bdt\b/)
     const open = candlesQuery({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1h', to: D + 3_600_000 })
     expect([bound(open, 'dt >= ?'), bound(open, 'dt <= ?')]).toEqual([undefined, '2026-11-24'])
+  })
+
+  it('bounds a one-day feature query of either kind to that day, and selects the schema\'s columns, not the partitions', () => {
+    for (const kind of ['trades', 'candles'] as const) {
+      const st = featuresQuery({ kind, exchange: 'binance', symbol: 'BTC-USDT', from: D, to: D + DAY })
+      expect([bound(st, 'dt >= ?'), bound(st, 'dt <= ?')], kind).toEqual(['2026-11-24', '2026-11-24'])
+      expect(st.sql).not.toMatch(/SELECT \*/)
+    }
   })
 
   it('bounds the statistics and the latest trade by the first day they look at, and the ingest-time query not at all', () => {

@@ -16,6 +16,7 @@
  */
 import { CANDLE_COLUMNS, TIMEFRAMES, isSymbol, type Timeframe } from '../market/index'
 import { candleFileDt, partitionOf } from '../lake/index'
+import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../features/schema'
 
 /** A statement with positional parameters (`?`), as both engines take them. */
 export interface Statement { sql: string; params: (string | number)[] }
@@ -192,8 +193,8 @@ export function statisticsOf(row: Row | undefined, q: { exchange: string; symbol
 
 /** Feature tables (`gold/features/trades`, `gold/features/candles`): per-trade rows stamped by `ts`, per-1m-candle rows by `open_time`. */
 export const FEATURE_TABLES = {
-  trades: { table: 'features_trades', time: 'ts' },
-  candles: { table: 'features_candles', time: 'open_time' },
+  trades: { table: 'features_trades', time: 'ts', columns: FEATURE_COLUMNS },
+  candles: { table: 'features_candles', time: 'open_time', columns: CANDLE_FEATURE_COLUMNS },
 } as const
 export type FeatureKind = keyof typeof FEATURE_TABLES
 
@@ -206,9 +207,13 @@ export function featuresQuery(q: FeatureQuery): Statement {
   checkExchange(q.exchange); checkSymbol(q.symbol); checkRange(q)
   const where = ['exchange = ?', 'symbol = ?']
   const params: (string | number)[] = [q.exchange, q.symbol]
+  // feature files are per UTC hour under dt= folders: the range bounds dt too, so a day reads a day's files
+  const dt = dtBounds(partitionDt, q.from, q.to)
+  where.push(...dt.where); params.push(...dt.params)
   if (q.from !== undefined) { where.push(`${t.time} >= CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.from)) }
   if (q.to !== undefined) { where.push(`${t.time} < CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.to)) }
-  return limited('*', t.table, where, t.time, q.from === undefined, q.limit ?? 1000, params)
+  // the schema's columns, not `*`: the tables' partitions (dt, tf) are not part of a row
+  return limited(t.columns.map((c) => c.name).join(', '), t.table, where, t.time, q.from === undefined, q.limit ?? 1000, params)
 }
 
 /**

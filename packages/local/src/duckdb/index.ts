@@ -32,8 +32,8 @@ export const TABLES: Record<string, { folder: string; partitions?: string[] } & 
   /** The symbol dimension (`ticklake symbols` writes it). */
   dim_symbols: { folder: 'gold/dim_symbols', columns: DIM_SYMBOL_COLUMNS },
   /** Gold features: per trade, and per 1m candle (the HTTP API's /api/features). */
-  features_trades: { folder: 'gold/features/trades', columns: FEATURE_COLUMNS as Column<any>[] },
-  features_candles: { folder: 'gold/features/candles', columns: CANDLE_FEATURE_COLUMNS as Column<any>[] },
+  features_trades: { folder: 'gold/features/trades', columns: FEATURE_COLUMNS as Column<any>[], partitions: ['exchange', 'symbol', 'dt'] },
+  features_candles: { folder: 'gold/features/candles', columns: CANDLE_FEATURE_COLUMNS as Column<any>[], partitions: ['exchange', 'symbol', 'tf', 'dt'] },
 }
 
 const DUCK_TYPES: Record<ColumnType, string> = {
