@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -10,7 +10,8 @@ import { writeCheckpoint } from '@ticklake/core/checkpoint'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { fileStore } from '../store/index'
 import { duckdbEngine } from '../duckdb/index'
-import { startFirehose } from './index'
+import { defaults, startFirehose, STREAMS } from './index'
+import { FIREHOSE_TABLES, PARQUET_SERDE } from '@ticklake/core/aws/glue'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
 const trade = (i: number, sec: number, price: number): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: i, first_trade_id: i * 2, last_trade_id: i * 2 + 1, ts: (T0 + sec * 1000) * 1000 + 123, price, qty: 0.5, side: i % 2 ? 'buy' : 'sell', trades: 2, ingest_ts: Date.now() * 1000, source: 'ws' })
@@ -139,5 +140,23 @@ describe('firehose emulator durability', () => {
     const keys = (await store.list('bronze/')).map((o) => o.key)
     const rows = (await Promise.all(keys.map(async (k) => readParquet<Trade>((await store.get(k))!)))).flat()
     expect(new Set(rows.map((r) => r.trade_id))).toEqual(new Set([1, 2]))
+  })
+})
+
+describe('firehose emulator and the stacks', () => {
+  it('writes each stream with the Glue table, ParquetSerDe, file extension and error prefix that stacks/lake.ts gives the delivery streams in AWS', () => {
+    const stack = readFileSync(join(__dirname, '../../../../stacks/lake.ts'), 'utf8').replace(/\s+/g, ' ')
+    // the stack declares the bronze tables from core's FIREHOSE_TABLES and converts with PARQUET_SERDE, as the emulator does
+    expect(stack).toContain("catalogTable('BronzeTrades', FIREHOSE_TABLES.trades.table, FIREHOSE_TABLES.trades.folder, FIREHOSE_TABLES.trades.columns, FIREHOSE_PARTITIONS)")
+    expect(stack).toContain("catalogTable('Quotes', FIREHOSE_TABLES.quotes.table, FIREHOSE_TABLES.quotes.folder, FIREHOSE_TABLES.quotes.columns, FIREHOSE_PARTITIONS)")
+    expect(stack).toContain('parquetSerDe: PARQUET_SERDE')
+    expect(stack).toContain("fileExtension: '.parquet'")
+    expect(stack).toContain('errorOutputPrefix: ERROR_OUTPUT_PREFIX')
+    expect(stack).toContain('prefix: firehosePrefix(folder)')
+    expect(STREAMS.map((s) => [s.table, s.folder, s.columns])).toEqual([
+      [FIREHOSE_TABLES.trades.table, FIREHOSE_TABLES.trades.folder, FIREHOSE_TABLES.trades.columns],
+      [FIREHOSE_TABLES.quotes.table, FIREHOSE_TABLES.quotes.folder, FIREHOSE_TABLES.quotes.columns],
+    ])
+    expect(defaults.serde).toBe(PARQUET_SERDE)
   })
 })
