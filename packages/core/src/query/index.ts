@@ -32,6 +32,15 @@ export interface QueryEngine { query(st: Statement): Promise<Row[]> }
 /** Bad query input: the message says what was wrong (the HTTP API answers it with 400). */
 export class QueryInputError extends Error {}
 
+/**
+ * A query an engine refused or stopped, with the HTTP status the API answers it with: 503 when the
+ * engine is busy (its queue is full), the query ran over its time limit or the lake changed under
+ * it twice; 413 when the answer is over the row or byte cap. The message says which and what to do.
+ */
+export class QueryLimitError extends Error {
+  constructor(message: string, readonly status: 413 | 503) { super(message) }
+}
+
 export const defaults = {
   maxLimit: 100_000,
   /** How far back `latest` looks for a trade. */
