@@ -322,7 +322,9 @@ export function inputOf(route: Route, rawQuery: string, ctx: Ctx): Record<string
   const input: Record<string, unknown> = {}
   for (const p of route.params) {
     const raw = search.get(p.name)
-    if (raw === null || raw === '') {
+    // an empty value is not a value: the documented patterns and enums forbid it (leave the parameter out for its default)
+    if (raw === '') throw bad(`${p.name} is empty: leave it out${p.required ? '' : ' for its default'} or give ${p.description}`)
+    if (raw === null) {
       if (p.required) throw bad(`${p.name} is required: ${p.description}`)
       const d = p.fallback?.(ctx)
       if (d !== undefined) input[p.name] = d

@@ -121,14 +121,19 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
     // a partitioned table's files lie at exactly its depth (anything else, such as a file of an older layout, is not its)
     return partitions ? join(dataDir, folder, ...partitions.map(() => '*'), '*.parquet') : join(dataDir, folder, '**', '*.parquet')
   }
-  async function define(name: string) {
+  function columnsOf(name: string) {
     const t = TABLES[name]
-    const { folder, partitions } = t
     // the columns with their DuckDB types: Firehose's tables by their Glue (Hive) types, the rest by core's schema
     const cols = 'glue' in t ? t.glue.map((c) => [c.name, HIVE_TYPES[c.type]]) : t.columns.map((c) => [c.name, DUCK_TYPES[c.type]])
     const names = new Set(cols.map(([n]) => n))
-    const all = [...cols, ...(partitions ?? []).filter((p) => !names.has(p)).map((p) => [p, 'VARCHAR'])]
-    const empty = `SELECT ${all.map(([n, ty]) => `CAST(NULL AS ${ty}) AS ${n}`).join(', ')} WHERE false`
+    return [...cols, ...(t.partitions ?? []).filter((p) => !names.has(p)).map((p) => [p, 'VARCHAR'])]
+  }
+  const emptyOf = (name: string) => `SELECT ${columnsOf(name).map(([n, ty]) => `CAST(NULL AS ${ty}) AS ${n}`).join(', ')} WHERE false`
+  async function define(name: string) {
+    const t = TABLES[name]
+    const { folder, partitions } = t
+    const all = columnsOf(name)
+    const empty = emptyOf(name)
     const glob = globOf(name)
     const hive = partitions ? 'hive_partitioning = true, hive_types_autocast = false' : 'hive_partitioning = false'
     const select = 'glue' in t ? all.map(([n, ty]) => `CAST(${n} AS ${ty}) AS ${n}`).join(', ') : '*'
@@ -147,22 +152,34 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
     })
     if (!existsSync(join(dataDir, folder))) waiting.add(name)
   }
-  for (const name of Object.keys(TABLES)) await define(name)
+  const reads = (st: Statement, name: string) => new RegExp(`\\b${name}\\b`).test(st.sql)
+  /** Defines a view; a broken file stops only the queries that read it: the view waits (empty) and each such query tries again. */
+  async function defineOrWait(name: string, st?: Statement) {
+    try { await define(name) } catch (e: any) {
+      if (!FILE_ERROR.test(String(e?.message))) throw e
+      if (!(await ddl.runAndReadAll(`SELECT 1 FROM duckdb_views() WHERE view_name = ${quote(name)}`)).getRows().length) {
+        await ddl.run(`CREATE OR REPLACE VIEW ${name} AS ${emptyOf(name)}`)
+      }
+      waiting.add(name)
+      if (st && reads(st, name)) throw e
+    }
+  }
+  for (const name of Object.keys(TABLES)) await defineOrWait(name)
   // The analyst views (fact_trades, fact_candles): core's SQL, the same text Athena runs
   for (const sql of analystViewStatements()) await ddl.run(sql)
 
   // view definitions are serialized (one DDL at a time) and happen between queries' reads of the catalog
   let ddlQueue: Promise<unknown> = Promise.resolve()
   const serialDdl = <T>(fn: () => Promise<T>) => { const run = ddlQueue.then(fn); ddlQueue = run.catch(() => {}); return run }
-  async function refreshViews() {
-    for (const name of [...waiting]) if (existsSync(join(dataDir, TABLES[name].folder))) await define(name)
+  async function refreshViews(st: Statement) {
+    for (const name of [...waiting]) if (existsSync(join(dataDir, TABLES[name].folder))) await defineOrWait(name, st)
     const tables = new Set<string>()
     for (const [path, f] of skip) {
       const st = (() => { try { return statSync(path) } catch { return undefined } })()
       if (!st || st.size !== f.size || st.mtimeMs !== f.mtimeMs) skip.delete(path) // written again or gone: read it again
       tables.add(f.table)
     }
-    for (const name of tables) await define(name) // the file list of a view with a file left out is made before each query
+    for (const name of tables) await defineOrWait(name, st) // the file list of a view with a file left out is made before each query
   }
 
   const pool: DuckDBConnection[] = []
@@ -249,7 +266,7 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
         for (let skips = 0; ; ) {
           try {
             // (a view reads its files' schemas when it is defined: a broken file can fail here too)
-            await serialDdl(refreshViews)
+            await serialDdl(() => refreshViews(st))
             return await runOn(c, st, deadline)
           } catch (e: any) {
             const message = String(e?.message ?? e)
