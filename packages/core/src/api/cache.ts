@@ -20,9 +20,9 @@ export const defaults = {
     status: 5_000,
   } as Record<string, number>,
   /** Bytes of the answers kept (their JSON's length), all types together. */
-  maxBytes: 64 * 1024 * 1024,
+  maxBytes: 32 * 1024 * 1024,
   /** An answer larger than this is not kept. */
-  maxEntryBytes: 16 * 1024 * 1024,
+  maxEntryBytes: 8 * 1024 * 1024,
   /** Answers kept, all types together. */
   maxEntries: 5_000,
 }

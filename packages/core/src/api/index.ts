@@ -30,8 +30,8 @@ export const defaults = {
   statusLookbackMs: 24 * 3_600_000,
   maxParamChars: 200,
   maxQueryChars: 2_000,
-  /** Bytes of a JSON answer (more: 413); the Lambda handler sets its 6 MB response limit. */
-  maxAnswerBytes: 32 * 1024 * 1024,
+  /** Bytes of a JSON answer (more: 413; about 20,000 1m candles); the Lambda handler sets its 6 MB response limit. */
+  maxAnswerBytes: 8 * 1024 * 1024,
 }
 
 /** A request as both API Gateway and the local server can give it. */

@@ -23,18 +23,18 @@ import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbol
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
 
 export const defaults = {
-  /** Connections (queries in parallel); one more query waits in the queue for each. */
-  connections: 3,
+  /** Connections (queries in parallel); more wait in the queue. */
+  connections: 2,
   /** Queries waiting for a connection before more are refused (503). */
   maxQueued: 24,
   /** Time limit of one query, waiting included (then it is interrupted: 503); 0 for none. */
   timeoutMs: 10_000,
   /** Rows an answer may hold (more: 413). */
   maxRows: 100_000,
-  /** Estimated JSON bytes an answer may hold (more: 413); read chunk by chunk, so it bounds memory as well. */
-  maxBytes: 32 * 1024 * 1024,
+  /** Estimated JSON bytes an answer may hold (more: 413); read chunk by chunk, so it bounds memory as well (rows take about 4x their JSON in JavaScript). */
+  maxBytes: 8 * 1024 * 1024,
   /** DuckDB's own memory limit (it spills or fails past it) and threads per query, for a local server beside the pipeline. */
-  memoryLimit: '256MB',
+  memoryLimit: '128MB',
   threads: 2,
   /** Pause before the one rerun of a query that met a file being replaced. */
   retryDelayMs: 50,
@@ -230,6 +230,7 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
     } catch (e: any) {
       if (e instanceof QueryLimitError) { if (!timedOut) c.interrupt(); throw e }
       if (timedOut || /INTERRUPT/i.test(String(e?.message))) throw new QueryLimitError(`the query ran over its time limit of ${o.timeoutMs} ms and was stopped: narrow from/to or lower limit`, 503)
+      if (/Out of Memory/i.test(String(e?.message))) throw new QueryLimitError(`the query needs more memory than the engine's ${o.memoryLimit} while others run: try again shortly, or narrow from/to or lower limit`, 503)
       throw e
     } finally { clearTimeout(timer) }
   }
