@@ -47,6 +47,8 @@ export function awsApiDeps(env = process.env): ApiDeps {
     stream: env.TICKLAKE_FIREHOSE_STREAM ? firehoseStream(env.TICKLAKE_FIREHOSE_STREAM) : undefined,
     keys: jsonKeyStore(env.TICKLAKE_API_KEYS),
     exchange: env.TICKLAKE_EXCHANGE,
+    // Lambda answers at most 6 MB (6,291,456 bytes) synchronously, headers and envelope included
+    maxAnswerBytes: 6_000_000,
     log: (line) => console.log(line),
     // what the page asks first: the exchange, its symbols and where the WebSocket API is
     health: () => ({

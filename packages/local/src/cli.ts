@@ -219,9 +219,9 @@ async function candles(argv: string[]) {
   if (!values.symbol) throw new QueryInputError('--symbol is required, e.g. --symbol BTC-USDT')
   if (values.format !== 'csv' && values.format !== 'json') throw new QueryInputError('--format is csv or json')
   const st = candlesQuery({ exchange: values.exchange!, symbol: values.symbol, tf: values.tf as Timeframe, from: time('from', values.from), to: time('to', values.to), limit: values.limit !== undefined ? Number(values.limit) : undefined })
-  const { duckdbEngine } = await import('./duckdb/index')
+  const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
   await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!)
+  const engine = await duckdbEngine(values.data!, UNBOUNDED)
   try {
     const rows = await engine.query(st)
     const cols = CANDLE_COLUMNS.map((c) => c.name)
@@ -313,9 +313,9 @@ async function verify(argv: string[]) {
   const time = (name: string, s: string) => { const t = Date.parse(s); if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`); return t }
   if (values.format !== 'text' && values.format !== 'json') throw new QueryInputError('--format is text or json')
   const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
-  const { duckdbEngine } = await import('./duckdb/index')
+  const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
   await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!)
+  const engine = await duckdbEngine(values.data!, UNBOUNDED)
   try {
     const report = await verifyCandles({ exchange: values.exchange!, symbol: values.symbol!, tf: values.tf as Timeframe, from: time('from', values.from!), to: time('to', values.to!), restUrl: values['rest-url'], engine })
     process.stdout.write(values.format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')

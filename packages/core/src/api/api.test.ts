@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { ttlCache, normalizedKey } from './cache'
+import { ttlCache, normalizedKey, sizeOf } from './cache'
 import { jsonKeyStore, newApiKey, tokenBuckets, verifyApiKey } from './keys'
 import { tradeOf, batchOf, defaults as ingestDefaults } from './ingest'
 import { parseTime, openApi, ROUTES } from './index'
@@ -25,7 +25,8 @@ describe('ttlCache', () => {
     expect(await cache.get('candles', { symbol: 'BTC-USDT' }, compute)).toBe(3)
     t = 50_000
     expect(await cache.get('candles', { symbol: 'BTC-USDT' }, compute)).toBe(3)
-    expect(cache.stats().types.latest).toEqual({ hits: 1, misses: 2, hit_rate: 0.3333, entries: 1, ttl_ms: 1_000 })
+    // the latest entry expired at 2_001: no longer counted as held
+    expect(cache.stats().types.latest).toEqual({ hits: 1, misses: 2, hit_rate: 0.3333, entries: 0, ttl_ms: 1_000 })
     expect(cache.stats().types.candles).toMatchObject({ hits: 1, misses: 1, hit_rate: 0.5 })
   })
 
@@ -38,6 +39,35 @@ describe('ttlCache', () => {
     expect([a, b, calls]).toEqual([1, 1, 1])
     await expect(cache.get('status', {}, () => Promise.reject(new Error('engine down')))).rejects.toThrow('engine down')
     expect(await cache.get('status', {}, async () => 'ok')).toBe('ok')
+  })
+})
+
+describe('ttlCache bounds', () => {
+  it('keeps answers within its byte bound, dropping the least recently used first', async () => {
+    const cache = ttlCache({ maxBytes: 10_000 })
+    const answer = (n: number) => async () => 'x'.repeat(n)
+    for (let i = 0; i < 5; i++) await cache.get('candles', { i }, answer(3_000))
+    // three of 3,000 bytes fit in 10,000: the two oldest went
+    expect(cache.stats().types.candles.entries).toBe(3)
+    expect(cache.stats().total.bytes).toBeLessThanOrEqual(10_000)
+    let computed = 0
+    await cache.get('candles', { i: 2 }, async () => { computed++; return '' }) // still kept: a hit, and now the most recent
+    await cache.get('candles', { i: 5 }, answer(3_000))
+    await cache.get('candles', { i: 0 }, async () => { computed++; return '' }) // dropped: computed again
+    expect(computed).toBe(1)
+    await cache.get('candles', { i: 2 }, async () => { computed++; return '' })
+    expect(computed).toBe(1)
+  })
+
+  it('serves an answer larger than its entry bound without keeping it, and sizes serialized answers by their text', async () => {
+    const cache = ttlCache({ maxBytes: 100_000, maxEntryBytes: 1_000 })
+    let computed = 0
+    const big = async () => { computed++; return { [Symbol('raw')]: 'y'.repeat(5_000) } }
+    await cache.get('features', {}, big)
+    await cache.get('features', {}, big)
+    expect(computed).toBe(2)
+    expect(cache.stats().total.bytes).toBe(0)
+    expect(sizeOf({ [Symbol('raw')]: 'z'.repeat(700) })).toBeGreaterThanOrEqual(700)
   })
 })
 

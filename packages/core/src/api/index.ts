@@ -8,8 +8,8 @@
  */
 import { TIMEFRAMES, isSymbol, type Timeframe } from '../market/index'
 import {
-  QueryInputError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, featuresQuery, lastTradesQuery, latestQuery,
-  statisticsOf, statisticsQuery, symbolSpanQuery, FEATURE_TABLES, type FeatureKind, type QueryEngine, type Row,
+  QueryInputError, QueryLimitError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, featuresQuery, lastTradesQuery, latestQuery,
+  maxSpanMs, statisticsOf, statisticsQuery, symbolSpanQuery, FEATURE_TABLES, type FeatureKind, type QueryEngine, type Row,
 } from '../query/index'
 import { listQuality } from '../quality/index'
 import type { Clock, ObjectStore, RecordStream } from '../ports/index'
@@ -30,6 +30,8 @@ export const defaults = {
   statusLookbackMs: 24 * 3_600_000,
   maxParamChars: 200,
   maxQueryChars: 2_000,
+  /** Bytes of a JSON answer (more: 413; about 20,000 1m candles); the Lambda handler sets its 6 MB response limit. */
+  maxAnswerBytes: 8 * 1024 * 1024,
 }
 
 /** A request as both API Gateway and the local server can give it. */
@@ -52,6 +54,8 @@ export interface ApiDeps {
   exchange?: string
   /** One line per request: method, path, status, time, key name. Never a key. */
   log?: (line: string) => void
+  /** Bytes of a JSON answer (default `defaults.maxAnswerBytes`): a larger one is answered 413. */
+  maxAnswerBytes?: number
 }
 
 interface Ctx { deps: ApiDeps; now: number; cache: TtlCache; req: ApiRequest; keyName?: string }
@@ -88,7 +92,7 @@ const P = {
   from: { name: 'from', description: 'Start time, inclusive: ISO-8601 or epoch ms', schema: s.str(undefined, { example: '2026-11-24T00:00:00Z' }), parse: (raw: string) => parseTime('from', raw) } as Param,
   to: { name: 'to', description: 'End time, exclusive: ISO-8601 or epoch ms', schema: s.str(undefined, { example: '2026-11-25T00:00:00Z' }), parse: (raw: string) => parseTime('to', raw) } as Param,
   limit: (dflt: number): Param => ({ name: 'limit', description: `At most this many rows (1 to ${queryDefaults.maxLimit}); without from, the newest ones`, schema: { type: 'integer', minimum: 1, maximum: queryDefaults.maxLimit, default: dflt }, parse: (raw) => { const n = /^\d{1,6}$/.test(raw) ? Number(raw) : Number.NaN; if (!(n >= 1 && n <= queryDefaults.maxLimit)) throw bad(`limit must be a whole number from 1 to ${queryDefaults.maxLimit} (got ${JSON.stringify(raw)})`); return n } }),
-  hours: { name: 'hours', description: `Window in hours back from now (up to ${queryDefaults.maxHours})`, schema: { type: 'number', minimum: 0, maximum: queryDefaults.maxHours, default: 24 }, parse: (raw: string) => { const h = /^\d{1,5}(\.\d{1,3})?$/.test(raw) ? Number(raw) : Number.NaN; if (!(h > 0 && h <= queryDefaults.maxHours)) throw bad(`hours must be a number above 0 and at most ${queryDefaults.maxHours} (got ${JSON.stringify(raw)})`); return h }, fallback: () => 24 } as Param,
+  hours: { name: 'hours', description: `Window in hours back from now (up to ${queryDefaults.maxHours})`, schema: { type: 'number', exclusiveMinimum: 0, maximum: queryDefaults.maxHours, default: 24 }, parse: (raw: string) => { const h = /^\d{1,5}(\.\d{1,3})?$/.test(raw) ? Number(raw) : Number.NaN; if (!(h > 0 && h <= queryDefaults.maxHours)) throw bad(`hours must be a number above 0 and at most ${queryDefaults.maxHours} (got ${JSON.stringify(raw)})`); return h }, fallback: () => 24 } as Param,
   kind: { name: 'kind', description: 'Feature family: trades (per-trade features) or candles (per-1m-candle indicators)', schema: { type: 'string', enum: Object.keys(FEATURE_TABLES), default: 'candles' }, parse: (raw: string) => { if (!Object.hasOwn(FEATURE_TABLES, raw)) throw bad(`kind must be one of ${Object.keys(FEATURE_TABLES).join(', ')} (got ${JSON.stringify(raw)})`); return raw }, fallback: () => 'candles' } as Param,
 }
 
@@ -124,7 +128,7 @@ export const ROUTES: Route[] = [
     async run(c) { return { ok: true, time: new Date(c.now).toISOString(), ...(await c.deps.health?.()) } },
   },
   {
-    method: 'GET', path: '/api/symbols', summary: 'Every exchange and symbol with 1m candles in the lake (found by its serving windows and checkpoints)', params: [], errors: [500],
+    method: 'GET', path: '/api/symbols', summary: 'Every exchange and symbol with 1m candles in the lake (found by its serving windows and checkpoints)', params: [], errors: [500, 503],
     response: s.obj({ symbols: s.arr(s.obj({ exchange: s.str(), symbol: s.str(), first_candle: s.time(), last_candle: s.time(), candles: s.int('1m candles held') })) }),
     run: (c) => c.cache.get('symbols', {}, async () => {
       // one query per symbol (Athena's tables need the symbol named), all in flight at once
@@ -135,8 +139,8 @@ export const ROUTES: Route[] = [
     }),
   },
   {
-    method: 'GET', path: '/api/candles', summary: 'Candles of one symbol and timeframe, oldest first', errors: [400, 500],
-    description: 'Open time in [from, to). With from: the first `limit` candles from it; without: the newest `limit` candles.',
+    method: 'GET', path: '/api/candles', summary: 'Candles of one symbol and timeframe, oldest first', errors: [400, 413, 500, 503],
+    description: `Open time in [from, to). With from: the first \`limit\` candles from it; without: the newest \`limit\` candles. [from, to) spans at most ${queryDefaults.maxLimit} candles of tf (1m: ${Math.round(maxSpanMs({ tf: '1m' }) / 86_400_000)} days); wider is 400. An answer over the byte cap is 413; a busy engine or a query over its time limit is 503 (Retry-After).`,
     params: [P.exchange, P.symbol, P.tf, P.from, P.to, P.limit(queryDefaults.maxLimit)],
     response: s.obj({ exchange: s.str(), symbol: s.str(), tf: s.str(), from: s.nullable(s.time()), to: s.nullable(s.time()), count: s.int(), candles: s.arr(CANDLE) }),
     async run(c, q) {
@@ -144,12 +148,12 @@ export const ROUTES: Route[] = [
       // the cache keeps the serialized answer: a warm request costs no query and no JSON.stringify
       return c.cache.get('candles', q, async () => {
         const candles = await c.deps.engine.query(st)
-        return raw({ exchange: q.exchange, symbol: q.symbol, tf: q.tf, from: iso(q.from), to: iso(q.to), count: candles.length, candles })
+        return raw(c, { exchange: q.exchange, symbol: q.symbol, tf: q.tf, from: iso(q.from), to: iso(q.to), count: candles.length, candles })
       }, historyTtl(q, c.now))
     },
   },
   {
-    method: 'GET', path: '/api/latest', summary: 'The newest trade of a symbol (silver, within a day)', params: [P.exchange, P.symbol], errors: [400, 500],
+    method: 'GET', path: '/api/latest', summary: 'The newest trade of a symbol (silver, within a day)', params: [P.exchange, P.symbol], errors: [400, 500, 503],
     response: s.obj({ exchange: s.str(), symbol: s.str(), trade: s.nullable({ ...TRADE, type: 'object' }), age_ms: s.nullable(s.int('now - trade time')) }),
     async run(c, q) {
       const rows = await c.cache.get('latest', q, () => c.deps.engine.query(latestQuery({ exchange: q.exchange, symbol: q.symbol, now: c.now })))
@@ -158,7 +162,7 @@ export const ROUTES: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/statistics', summary: "A symbol's statistics over the last `hours`, from its 1m candles", params: [P.exchange, P.symbol, P.hours], errors: [400, 500],
+    method: 'GET', path: '/api/statistics', summary: "A symbol's statistics over the last `hours`, from its 1m candles", params: [P.exchange, P.symbol, P.hours], errors: [400, 500, 503],
     response: s.obj({
       exchange: s.str(), symbol: s.str(), hours: s.num(), from: s.time(), to: s.time(), avg: s.nullable(s.num('volume-weighted average price')),
       min: s.nullable(s.num()), max: s.nullable(s.num()), first: s.nullable(s.num('first open')), last: s.nullable(s.num('last close')), change_pct: s.nullable(s.num('(last - first) / first * 100')),
@@ -172,20 +176,25 @@ export const ROUTES: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/features', summary: 'Gold features of a symbol: per trade or per 1m candle', errors: [400, 500],
-    description: 'Rows of gold/features/trades (stamped by ts) or gold/features/candles (1m candles, stamped by open_time), oldest first; without from, the newest `limit`; an empty list while none are computed. Columns are those of docs/features.md.',
+    method: 'GET', path: '/api/features', summary: 'Gold features of a symbol: per trade or per 1m candle', errors: [400, 413, 500, 503],
+    description: `Rows of gold/features/trades (stamped by ts) or gold/features/candles (1m candles, stamped by open_time), oldest first; without from, the newest \`limit\`; an empty list while none are computed. Columns are those of docs/features.md. kind=trades reads at most a day: [from, to) spans at most ${maxSpanMs({ kind: 'trades' }) / 3_600_000} hours (without to: the day from from; without from: the newest \`limit\` of the last day); kind=candles at most ${queryDefaults.maxLimit} minutes. Wider is 400, an answer over the byte cap 413, a busy engine or a query over its time limit 503.`,
     params: [P.kind, P.exchange, P.symbol, P.from, P.to, P.limit(1000)],
     response: s.obj({ kind: s.str(), exchange: s.str(), symbol: s.str(), count: s.int(), rows: s.arr({ type: 'object', additionalProperties: true, description: 'one feature row' }) }),
     async run(c, q) {
-      const st = featuresQuery({ kind: q.kind as FeatureKind, exchange: q.exchange, symbol: q.symbol, from: q.from, to: q.to, limit: q.limit })
-      return c.cache.get('features', q, async () => {
+      // per-trade features are read a day at most: without to, the day from from; without from, the last day
+      const span = maxSpanMs({ kind: q.kind })
+      const trades = q.kind === 'trades'
+      const to = trades && q.from !== undefined && q.to === undefined ? q.from + span : q.to
+      const since = trades && q.from === undefined ? Math.floor((c.now - span) / 60_000) * 60_000 : undefined // a minute's requests share an entry
+      const st = featuresQuery({ kind: q.kind as FeatureKind, exchange: q.exchange, symbol: q.symbol, from: q.from, to, limit: q.limit, since })
+      return c.cache.get('features', { ...q, to, since }, async () => {
         const rows = stripRn(await c.deps.engine.query(st))
-        return raw({ kind: q.kind, exchange: q.exchange, symbol: q.symbol, count: rows.length, rows })
+        return raw(c, { kind: q.kind, exchange: q.exchange, symbol: q.symbol, count: rows.length, rows })
       }, historyTtl(q, c.now))
     },
   },
   {
-    method: 'GET', path: '/api/status', summary: 'Pipeline status per source: last trade, lag, ingest rate, gaps, DLQ, lake freshness', params: [], errors: [500],
+    method: 'GET', path: '/api/status', summary: 'Pipeline status per source: last trade, lag, ingest rate, gaps, DLQ, lake freshness', params: [], errors: [500, 503],
     response: s.obj({
       time: s.time(),
       sources: s.arr(s.obj({
@@ -194,13 +203,13 @@ export const ROUTES: Route[] = [
         gaps: s.obj({ found: s.int(), filled: s.int(), deferred: s.int(), unfillable: s.int() }, 'trade-id gaps of this exchange and symbol'),
       })),
       dlq: s.obj({ files: s.int('files under dlq/'), by_source: s.map(s.int()), conversion_errors: s.int('files under errors/ (Firehose format conversion)') }),
-      lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold candle object')) }),
+      lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold candle object')), corrupt_files: s.int('files readers found unreadable and skip: quality/corrupt/') }),
     }),
     run: (c) => c.cache.get('status', {}, () => status(c)),
   },
   {
     method: 'GET', path: '/api/cache/stats', summary: 'Hits, misses and hit rate of the query cache per query type', params: [], errors: [],
-    response: s.obj({ types: s.map(TYPE_STATS), total: s.obj({ hits: s.int(), misses: s.int(), hit_rate: s.num() }) }),
+    response: s.obj({ types: s.map(TYPE_STATS), total: s.obj({ hits: s.int(), misses: s.int(), hit_rate: s.num(), bytes: s.int('bytes of the answers kept (their JSON)'), max_bytes: s.int('the bound of bytes kept: the least recently used go first') }) }),
     async run(c) { return c.cache.stats() },
   },
   {
@@ -243,7 +252,7 @@ export async function lakeSymbols(store: ObjectStore): Promise<{ exchange: strin
 
 async function status(c: Ctx) {
   const { engine, store } = c.deps
-  const [symbols, quality, dlq, errors, gold] = await Promise.all([lakeSymbols(store), listQuality(store), store.list('dlq/'), store.list('errors/'), store.list('gold/candles/')])
+  const [symbols, quality, dlq, errors, gold, corrupt] = await Promise.all([lakeSymbols(store), listQuality(store), store.list('dlq/'), store.list('errors/'), store.list('gold/candles/'), store.list('quality/corrupt/')])
   const sources = []
   // the per-symbol queries all in flight at once (each an Athena round trip in AWS)
   const results = await Promise.all(symbols.map((s) => Promise.all([
@@ -271,7 +280,7 @@ async function status(c: Ctx) {
   return {
     time: new Date(c.now).toISOString(), sources,
     dlq: { files: dlq.length, by_source: bySource, conversion_errors: errors.length },
-    lake: { newest_gold_key: newest?.key ?? null, newest_gold_time: newest ? new Date(newest.lastModified).toISOString() : null, freshness_ms: newest ? Math.max(0, c.now - newest.lastModified) : null },
+    lake: { newest_gold_key: newest?.key ?? null, newest_gold_time: newest ? new Date(newest.lastModified).toISOString() : null, freshness_ms: newest ? Math.max(0, c.now - newest.lastModified) : null, corrupt_files: corrupt.length },
   }
 }
 
@@ -282,8 +291,13 @@ export function openApi() {
 }
 
 const RAW = Symbol('raw')
-/** A body serialized once (kept so by the cache). */
-const raw = (body: unknown) => ({ [RAW]: JSON.stringify(body) })
+/** A body serialized once (kept so by the cache); over the answer cap, a 413 that says what to do. */
+function raw(c: Ctx, body: unknown) {
+  const text = JSON.stringify(body)
+  const cap = c.deps.maxAnswerBytes ?? defaults.maxAnswerBytes
+  if (text.length > cap) throw new QueryLimitError(`the answer is over ${cap} bytes: narrow from/to or lower limit`, 413)
+  return { [RAW]: text }
+}
 
 const REPLY = Symbol('reply')
 /** A full response from a route (status other than 200). */
@@ -308,7 +322,9 @@ export function inputOf(route: Route, rawQuery: string, ctx: Ctx): Record<string
   const input: Record<string, unknown> = {}
   for (const p of route.params) {
     const raw = search.get(p.name)
-    if (raw === null || raw === '') {
+    // an empty value is not a value: the documented patterns and enums forbid it (leave the parameter out for its default)
+    if (raw === '') throw bad(`${p.name} is empty: leave it out${p.required ? '' : ' for its default'} or give ${p.description}`)
+    if (raw === null) {
       if (p.required) throw bad(`${p.name} is required: ${p.description}`)
       const d = p.fallback?.(ctx)
       if (d !== undefined) input[p.name] = d
@@ -365,6 +381,7 @@ export function createApi(deps: ApiDeps) {
         res = await dispatch(req, ctx)
       } catch (e: any) {
         if (e instanceof QueryInputError) res = respond(400, { error: e.message })
+        else if (e instanceof QueryLimitError) res = respond(e.status, { error: e.message }, e.status === 503 ? { 'retry-after': '1' } : {})
         else { log(`api error ${req.method} ${req.path}: ${String(e?.message ?? e).slice(0, 300)}`); res = respond(500, { error: 'internal error' }) }
       }
       // writes and refusals are logged (the key's name, never the key); answered reads are not

@@ -1,7 +1,8 @@
 /**
- * Data quality records: trade-id gaps (found, filled, deferred to the next run, or unfillable) and
- * stream disconnects, kept as small JSON objects under `quality/` so a flat minute can be told from
- * an outage and every hole is accounted for. `ticklake gaps` lists them.
+ * Data quality records: trade-id gaps (found, filled, deferred to the next run, or unfillable),
+ * stream disconnects and lake files a reader found corrupt (and skipped), kept as small JSON
+ * objects under `quality/` so a flat minute can be told from an outage and every hole is accounted
+ * for. `ticklake gaps` lists the gaps and disconnects.
  */
 import { partitionOf } from '../lake/index'
 import type { ObjectStore } from '../ports/index'
@@ -16,7 +17,19 @@ export const gapKey = (g: Gap) => `quality/gaps/exchange=${g.exchange}/symbol=${
 /** `quality/disconnects/exchange=binance/dt=2026-11-24/<ms>.json` */
 export const disconnectKey = (d: Disconnect) => `quality/disconnects/exchange=${d.exchange}/dt=${partitionOf(d.disconnected_at).dt}/${d.disconnected_at}.json`
 
+/** A lake file a reader could not read (truncated, not Parquet, bad metadata): skipped, kept in place for an operator. */
+export interface CorruptFile { key: string; reason: string; detected_at: number; reader: string }
+
+/** `quality/corrupt/<the file's key>.json`: one record a file, the latest finding. */
+export const corruptKey = (c: Pick<CorruptFile, 'key'>) => `quality/corrupt/${c.key}.json`
+
 const json = (o: object) => JSON.stringify(o)
+
+/** Records a corrupt lake file (its key, why, when, and which reader met it). */
+export const recordCorrupt = (store: ObjectStore, c: CorruptFile) => store.put(corruptKey(c), json({ ...c, reason: c.reason.slice(0, 500) }), { contentType: 'application/json' })
+
+/** Every corrupt-file record, by key. */
+export const listCorrupt = (store: ObjectStore) => readAll<CorruptFile>(store, 'quality/corrupt/')
 
 /** Records a gap. */
 export const recordGap = (store: ObjectStore, g: Gap) => store.put(gapKey(g), json(g), { contentType: 'application/json' })

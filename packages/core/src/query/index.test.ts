@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { TIMEFRAMES, type Timeframe } from '../market/index'
 import { candleFileDt, goldCandleFileKey, partitionsOfKey } from '../lake/index'
-import { candlesQuery, dtBounds, featuresQuery, lastTradesQuery, latestQuery, statisticsQuery } from './index'
+import { QueryInputError, candlesQuery, dtBounds, featuresQuery, lastTradesQuery, latestQuery, maxSpanMs, statisticsQuery } from './index'
 
 const DAY = 86_400_000
 const D = Date.parse('2026-11-24T00:00:00Z')
@@ -66,5 +66,28 @@ describe('the dt bounds of the query SQL', () => {
         }
       },
     ), { numRuns: 500 })
+  })
+})
+
+describe('the bounds of a query range', () => {
+  const q = { exchange: 'binance', symbol: 'BTC-USDT' }
+  it('takes up to 100000 candles of the timeframe, a day of trade features and 100000 minutes of candle features, and refuses wider with a reason', () => {
+    for (const tf of TFS) {
+      const max = maxSpanMs({ tf })
+      expect(max).toBe(100_000 * TIMEFRAMES[tf])
+      expect(() => candlesQuery({ ...q, tf, from: 0, to: Math.min(max, Date.parse('2100-01-01')) })).not.toThrow()
+      if (max < Date.parse('2100-01-01')) expect(() => candlesQuery({ ...q, tf, from: 0, to: max + 1 })).toThrow(/spans .* at most/)
+    }
+    expect(() => featuresQuery({ ...q, kind: 'trades', from: D, to: D + DAY })).not.toThrow()
+    expect(() => featuresQuery({ ...q, kind: 'trades', from: 0, to: Date.parse('2100-01-01') })).toThrow(QueryInputError)
+    expect(() => featuresQuery({ ...q, kind: 'trades', from: D, to: D + DAY + 1 })).toThrow(/kind=trades takes at most 1 days/)
+    expect(() => featuresQuery({ ...q, kind: 'candles', from: D, to: D + 100_000 * 60_000 })).not.toThrow()
+    expect(() => featuresQuery({ ...q, kind: 'candles', from: D, to: D + 100_000 * 60_000 + 1 })).toThrow(QueryInputError)
+  })
+
+  it('keeps the newest trade features newest within a lower bound when there is no from', () => {
+    const st = featuresQuery({ ...q, kind: 'trades', since: D, limit: 10 })
+    expect(bound(st, 'ts >= CAST(? AS TIMESTAMP)')).toBe('2026-11-24 00:00:00.000')
+    expect(st.sql).toMatch(/ORDER BY ts DESC/)
   })
 })

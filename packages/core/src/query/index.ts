@@ -33,12 +33,42 @@ export interface QueryEngine { query(st: Statement): Promise<Row[]> }
 /** Bad query input: the message says what was wrong (the HTTP API answers it with 400). */
 export class QueryInputError extends Error {}
 
+/**
+ * A query an engine refused or stopped, with the HTTP status the API answers it with: 503 when the
+ * engine is busy (its queue is full), the query ran over its time limit or the lake changed under
+ * it twice; 413 when the answer is over the row or byte cap. The message says which and what to do.
+ */
+export class QueryLimitError extends Error {
+  constructor(message: string, readonly status: 413 | 503) { super(message) }
+}
+
 export const defaults = {
   maxLimit: 100_000,
   /** How far back `latest` looks for a trade. */
   latestLookbackMs: 86_400_000,
   maxHours: 24 * 366,
+  /** The widest `[from, to)` of per-trade features (`kind=trades`): about 2M rows a day at 25 trades/s. */
+  maxTradeFeatureSpanMs: 86_400_000,
 }
+
+/**
+ * The widest `[from, to)` a query takes: `maxLimit` candles of its timeframe (1m: 69 days, 1d: 273
+ * years), `maxLimit` minutes of candle features, a day of trade features. Wider is refused (400):
+ * such a range is read whole before `limit` applies, and page by page answers it as well.
+ */
+export function maxSpanMs(q: { tf?: Timeframe; kind?: FeatureKind }): number {
+  if (q.kind === 'trades') return defaults.maxTradeFeatureSpanMs
+  return defaults.maxLimit * TIMEFRAMES[q.tf ?? '1m']
+}
+
+function checkSpan(q: { from?: number; to?: number; tf?: Timeframe; kind?: FeatureKind }) {
+  const max = maxSpanMs(q)
+  if (q.from !== undefined && q.to !== undefined && q.to - q.from > max) {
+    const what = q.kind ? `kind=${q.kind}` : `tf=${q.tf}`
+    throw new QueryInputError(`from..to spans ${fmtSpan(q.to - q.from)}; ${what} takes at most ${fmtSpan(max)}: ask page by page (from, limit)`)
+  }
+}
+const fmtSpan = (ms: number) => (ms >= 86_400_000 ? `${Number((ms / 86_400_000).toFixed(1))} days` : `${Number((ms / 3_600_000).toFixed(1))} hours`)
 
 /** Placeholders in a statement (`?` outside string literals), for adapters to check `params` against. */
 export function placeholders(sql: string): number {
@@ -77,6 +107,7 @@ export function validateCandleQuery(q: CandleQuery): CandleQuery {
   checkSymbol(q.symbol)
   if (typeof q.tf !== 'string' || !Object.hasOwn(TIMEFRAMES, q.tf)) throw new QueryInputError(`tf must be one of ${Object.keys(TIMEFRAMES).join(', ')} (got ${show(q.tf)})`)
   checkRange(q)
+  checkSpan(q)
   return q
 }
 
@@ -198,18 +229,23 @@ export const FEATURE_TABLES = {
 } as const
 export type FeatureKind = keyof typeof FEATURE_TABLES
 
-export interface FeatureQuery { kind: FeatureKind; exchange: string; symbol: string; from?: number; to?: number; limit?: number }
+export interface FeatureQuery {
+  kind: FeatureKind; exchange: string; symbol: string; from?: number; to?: number; limit?: number
+  /** A lower bound of the time that keeps "the newest `limit`" (without `from`) the newest: trade features look back this far only. */
+  since?: number
+}
 
 /** Gold feature rows of one symbol (candle features are of 1m candles), time in `[from, to)`, oldest first (newest `limit` without `from`). */
 export function featuresQuery(q: FeatureQuery): Statement {
   const t = Object.hasOwn(FEATURE_TABLES, q.kind) ? FEATURE_TABLES[q.kind] : undefined
   if (!t) throw new QueryInputError(`kind must be one of ${Object.keys(FEATURE_TABLES).join(', ')} (got ${show(q.kind)})`)
-  checkExchange(q.exchange); checkSymbol(q.symbol); checkRange(q)
+  checkExchange(q.exchange); checkSymbol(q.symbol); checkRange(q); checkSpan(q)
   const where = ['exchange = ?', 'symbol = ?']
   const params: (string | number)[] = [q.exchange, q.symbol]
   // feature files are per UTC hour under dt= folders: the range bounds dt too, so a day reads a day's files
-  const dt = dtBounds(partitionDt, q.from, q.to)
+  const dt = dtBounds(partitionDt, q.from ?? q.since, q.to)
   where.push(...dt.where); params.push(...dt.params)
+  if (q.since !== undefined && q.from === undefined) { where.push(`${t.time} >= CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.since)) }
   if (q.from !== undefined) { where.push(`${t.time} >= CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.from)) }
   if (q.to !== undefined) { where.push(`${t.time} < CAST(? AS TIMESTAMP)`); params.push(sqlTime(q.to)) }
   // the schema's columns, not `*`: the tables' partitions (dt, tf) are not part of a row

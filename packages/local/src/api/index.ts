@@ -11,7 +11,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { createApiHandler } from '@ticklake/functions/api'
 import { objectKeyStore, type ApiDeps } from '@ticklake/core/api'
 import type { ObjectStore, RecordStream } from '@ticklake/core/ports'
-import { duckdbEngine } from '../duckdb/index'
+import { recordCorrupt } from '@ticklake/core/quality'
+import { duckdbEngine, type DuckOptions } from '../duckdb/index'
 
 export const defaults = {
   /** API Gateway's payload limit is 10 MB; ingest takes 1 MB, so more is refused before reading on. */
@@ -70,9 +71,15 @@ export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res
   res.end(req.method === 'HEAD' ? undefined : out.body ?? '')
 }
 
-/** The API handler over the local adapters; `close()` ends its DuckDB engine. */
-export async function localApiHandler(o: { dataDir: string; store: ObjectStore; stream?: RecordStream } & Partial<ApiDeps>) {
-  const engine = await duckdbEngine(o.dataDir)
+/**
+ * The API handler over the local adapters; `close()` ends its DuckDB engine. A lake file DuckDB
+ * finds corrupt is recorded under `quality/corrupt/` (and skipped by the engine).
+ */
+export async function localApiHandler(o: { dataDir: string; store: ObjectStore; stream?: RecordStream; duckdb?: DuckOptions } & Partial<ApiDeps>) {
+  const engine = await duckdbEngine(o.dataDir, {
+    onCorrupt: (f) => recordCorrupt(o.store, { ...f, detected_at: Date.now(), reader: 'api (duckdb)' }).then(() => {}),
+    ...o.duckdb,
+  })
   const handler = createApiHandler({ keys: objectKeyStore(o.store), ...o, engine }) as unknown as Handler
   return { handler, engine, close: () => engine.close() }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -58,5 +58,27 @@ describe('file store', () => {
     expect(events).toHaveLength(1)
     const r = events[0].Records[0]
     expect(r).toMatchObject({ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'ticklake-local' }, object: { key: 'bronze/exchange%3Dbinance/x+y.parquet', size: 1 } } })
+  })
+
+  it('writes to a temporary name and renames it into place: a reader sees the old object or the new one, never half, and list never shows the temporary file', async () => {
+    const s = store()
+    const old = new Uint8Array(8 << 20).fill(1)
+    const next = new Uint8Array(8 << 20).fill(2)
+    await s.put('gold/x.parquet', old)
+    const seen = new Set<string>()
+    let listed: string[] = []
+    let done = false
+    const put = s.put('gold/x.parquet', next).then(() => { done = true })
+    while (!done) {
+      const b = readFileSync(join(s.root, 'gold', 'x.parquet'))
+      seen.add(b.length === old.length && (b[0] === b[b.length - 1]) ? `whole ${b[0]}` : `half ${b.length}`)
+      listed = (await s.list('gold/')).map((o) => o.key)
+      expect(listed).toEqual(['gold/x.parquet'])
+      await new Promise((r) => setImmediate(r))
+    }
+    await put
+    expect([...seen].filter((x) => x.startsWith('half'))).toEqual([])
+    expect(readdirSync(join(s.root, 'gold'))).toEqual(['x.parquet'])
+    expect((await s.get('gold/x.parquet'))![0]).toBe(2)
   })
 })
