@@ -9,6 +9,11 @@ import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
+import { EXIT, UnreachableError, UsageError, exitCodeOf } from './cli/errors'
+import { existingDataDir, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
+import { acquireLock } from './cli/lock'
+import { ensurePage } from './cli/web'
+import { defaults as terminalDefaults, formatDuration, progress, screen } from './cli/terminal'
 
 const HELP = `ticklake — near-real-time crypto market data, locally
 
@@ -107,6 +112,11 @@ export function parseDuration(s: string): number {
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
 }
 
+/** `parseDuration` of a flag's value, or a `UsageError` naming the flag. */
+function durationArg(flag: string, value: string): number {
+  try { return parseDuration(value) } catch (e: any) { throw new UsageError(`--${flag}: ${e.message}`) }
+}
+
 /**
  * True when `url` answers within `timeoutMs` (Binance's and CoinGecko's `/ping`, Coinbase's
  * `/time`); else the reason, in one line.
@@ -121,62 +131,120 @@ export async function reachable(url: string, timeoutMs = 4_000): Promise<true | 
   }
 }
 
+/** Throws a `UsageError` at once when `port` is taken on `host` (before anything else starts). */
+async function assertPortFree(port: number, host: string) {
+  const { createServer } = await import('node:net')
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (e: any) => reject(e?.code === 'EADDRINUSE' ? portInUse(port) : e))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
+}
+const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
+
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
+  oneOf('exchange', values.exchange!, EXCHANGES)
   const coinbase = values.exchange === 'coinbase'
-  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
-  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
-  if (values.source && !['sim', 'live', 'binance', 'coinbase'].includes(values.source)) throw new Error('--source is sim or live')
+  const symbols = values.symbols ? values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT')) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
+  if (values.source) oneOf('source', values.source, ['sim', 'live', 'binance', 'coinbase'])
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
-  const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${values.port} is not a port number`)
+  const backfillMs = values.backfill !== undefined ? durationArg('backfill', values.backfill) : cloudDefaults.backfillMs
+  if (!values['rest-url'] !== !values['ws-url']) throw new UsageError('--rest-url and --ws-url go together')
+  const dataDir = values.data ?? cloudDefaults.dataDir
+  // refused at once, before any probe or fake exchange: a port in use, a folder another start holds
+  if (port !== 0) await assertPortFree(port, cloudDefaults.host)
+  const lock = acquireLock(dataDir, 'start')
+  try { return await run() } finally { lock.release() }
 
-  let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
-  // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
-  const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
-  if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
-  const venue = endpointsOf(values.exchange!)
-  if (!venue) throw new Error(`--exchange is one of ${EXCHANGES.join(', ')}`)
-  const venueName = coinbase ? 'Coinbase' : 'Binance'
-  let restUrl = values['rest-url'] ?? venue.rest
-  let wsUrl = values['ws-url'] ?? venue.ws
-  let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
-  if (source !== 'sim') {
-    const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
-    if (ok !== true) {
-      if (values.source) throw new Error(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
-      console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
-      source = 'sim'
+  async function run() {
+    let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
+    // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
+    const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
+    const venue = endpointsOf(values.exchange!)!
+    const venueName = coinbase ? 'Coinbase' : 'Binance'
+    let restUrl = values['rest-url'] ?? venue.rest
+    let wsUrl = values['ws-url'] ?? venue.ws
+    let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
+    if (source !== 'sim') {
+      const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
+      if (ok !== true) {
+        if (values.source) throw new UnreachableError(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
+        console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
+        source = 'sim'
+      }
     }
-  }
-  if (source === 'sim') {
-    fake = coinbase
-      ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
-      : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
-    restUrl = fake.restUrl
-    wsUrl = fake.wsUrl
-  }
-  const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
-  const { startCloud } = await import('./cloud/index')
-  const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+    await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
+    if (source === 'sim') {
+      fake = coinbase
+        ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
+        : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
+      restUrl = fake.restUrl
+      wsUrl = fake.wsUrl
+    }
+    const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe).catch(async (e) => { await fake?.close(); throw e })
+    const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/checkpoint')])
+    const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
+    const store = fileStore(dataDir)
+    /** Each symbol's checkpoint under `ex` (the exchange the cloud says it writes under). */
+    const checkpoints = async (ex: string) => Object.fromEntries(await Promise.all(symbols.map(async (sym) => {
+      const cp = await readCheckpoint(store, ex, sym).catch(() => undefined)
+      return [sym, cp && { id: cp.checkpoint.last_trade_id, tsMs: cp.checkpoint.ts / 1000 }] as const
+    })))
+    const initial = await checkpoints(exchange)
+    const term = screen({ write: (x) => process.stdout.write(x), tty: !!process.stdout.isTTY })
+    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, prices: prices?.config, log: (l) => term.log(l) }).catch(async (e) => {
+      await fake?.close()
+      await prices?.close()
+      throw e?.code === 'EADDRINUSE' ? portInUse(port) : e
+    })
+    const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
+    console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
+
+    // the one progress line: backfill, then live status, from the checkpoints and /api/health
+    let lakeExchange: string = exchange
+    const follow = progress(Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, v?.id])))
+    const tty = !!process.stdout.isTTY
+    let phase = ''
+    let printed = 0
+    let backfillStarted = 0
+    let refreshing = false
+    const refresh = async () => {
+      if (refreshing) return
+      refreshing = true
+      try {
+        const health: any = await fetch(`${cloud.url}api/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => ({}))
+        if (typeof health.exchange === 'string') lakeExchange = health.exchange
+        const now = Date.now()
+        const p = follow.update({ at: now, symbols: await checkpoints(lakeExchange), subscribers: Number(health.connections) || 0 })
+        if (p.phase === 'backfill' && phase !== 'backfill') backfillStarted = now
+        if (phase === 'backfill' && p.phase === 'live') { term.end(); console.log(`backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted)}`); printed = 0 }
+        const every = p.phase === 'backfill' ? terminalDefaults.plainBackfillEveryMs : terminalDefaults.plainStatusEveryMs
+        if (tty || p.phase !== phase || now - printed >= every) { term.status(p.line); printed = now }
+        phase = p.phase
+      } finally { refreshing = false }
+    }
+    const timer = setInterval(() => void refresh(), terminalDefaults.refreshMs)
+    await new Promise<void>((resolve) => {
+      const stop = () => { resolve() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    clearInterval(timer)
+    term.end()
+    console.log(`${tty ? '\n' : ''}stopping: flushing records and checkpoints…`)
+    await cloud.close()
     await fake?.close()
     await prices?.close()
-    throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
-  })
-  const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
-  console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
-  await new Promise<void>((resolve) => {
-    const stop = () => { console.log('\nstopping: flushing records and checkpoints…'); resolve() }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
-  await cloud.close()
-  await fake?.close()
-  await prices?.close()
-  return 0
+    const last = await checkpoints(lakeExchange)
+    const saved = symbols.filter((sym) => last[sym]).map((sym) => `${sym} at trade id ${last[sym]!.id} (${new Date(last[sym]!.tsMs).toISOString()})`)
+    const moved = follow.update({ at: Date.now(), symbols: last, subscribers: 0 }).trades
+    console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${moved.toLocaleString('en-US')} trade ids checkpointed this run` : '; no checkpoint written yet'}`)
+    return 0
+  }
 }
 
 const COINGECKO = 'https://api.coingecko.com'

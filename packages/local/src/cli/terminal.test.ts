@@ -21,7 +21,7 @@ describe('the terminal of ticklake start', () => {
     const p = progress({ 'BTC-USDT': 1_000 })
     expect(p.update({ at: T, symbols: { 'BTC-USDT': undefined }, subscribers: 0 }).phase).toBe('starting')
     // one hour behind, then ten seconds later 110 s of trades further: the lag shrinks 10 s per second
-    p.update({ at: T, symbols: { 'BTC-USDT': { id: 1_000, tsMs: T - 3_600_000 } }, subscribers: 0 })
+    expect(p.update({ at: T, symbols: { 'BTC-USDT': { id: 1_000, tsMs: T - 3_600_000 } }, subscribers: 0 }).line).toBe('backfill: 0 trades  0 ids/s  time left unknown')
     const b = p.update({ at: T + 10_000, symbols: { 'BTC-USDT': { id: 51_000, tsMs: T - 3_600_000 + 110_000 } }, subscribers: 0 })
     expect(b.phase).toBe('backfill')
     expect(b.trades).toBe(50_000)

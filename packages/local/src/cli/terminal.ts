@@ -112,7 +112,8 @@ export function progress(initial: Record<string, number | undefined> = {}, o: Pa
         const symLag = snap.at - cp.tsMs
         lag = lag === undefined ? symLag : Math.max(lag, symLag)
         const was = old.symbols[sym]
-        if (!was || dt <= 0) continue
+        // far behind at the first sight of it: a backfill whose pace is not known yet
+        if (!was || dt <= 0) { if (symLag > s.backfillLagMs) catching = true; continue }
         ids += (cp.id - was.id) / dt
         const speed = (cp.tsMs - was.tsMs) / 1000 / dt
         if (symLag > s.backfillLagMs && speed > s.catchUpSpeed) {
