@@ -5,12 +5,13 @@
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { basename } from 'node:path'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
-import { candlesQuery, QueryInputError } from '@ticklake/core/query'
+import { candlesQuery } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
-import { EXIT, UnreachableError, UsageError, exitCodeOf } from './cli/errors'
-import { existingDataDir, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
+import { EXIT, UnreachableError, UsageError, exitCodeOf, isUnreachable } from './cli/errors'
+import { existingDataDir, inputFile, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
 import { acquireLock } from './cli/lock'
 import { ensurePage } from './cli/web'
 import { defaults as terminalDefaults, formatDuration, progress, screen } from './cli/terminal'
@@ -28,7 +29,18 @@ Usage:
   ticklake import FILE... [opts]  import Binance public-data archives (trades, aggTrades) and build their candles
   ticklake keys add NAME [--data DIR]  make an API key for POST /api/ingest (printed once; stored hashed)
   ticklake keys list [--data DIR]      list API key names (never the keys)
+  ticklake sql ["SELECT …"] [opts]  DuckDB over the lake with the analyst views (a prompt without a statement)
   ticklake help                   this text
+
+From a checkout, npm start runs ticklake start; pass flags after --: npm start -- --port 8760 --source sim
+
+Exit codes (every command):
+  0  success
+  1  the work found a problem (verify found differences, an archive failed its checksum)
+  2  bad usage or input (unknown flag or value, a file or --data folder that does not exist,
+     a port in use, a data folder another start or replay is using, a bad SQL statement)
+  3  a source unreachable (the exchange, CoinGecko)
+Errors go to stderr, once. Symbols are accepted in any case (btc-usdt is BTC-USDT).
 
 start:
   --source sim|live      where trades come from (default: the live exchange if reachable within
@@ -36,7 +48,8 @@ start:
                          on the live exchange; binance and coinbase are accepted for live)
   --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
-  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir}); one start per folder
+                         (ticklake.lock in it holds the pid; a crashed run's lock is taken over)
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
@@ -90,7 +103,8 @@ verify:
   --from ISO, --to ISO   open times, from inclusive, to exclusive (required)
   --tf TF                ${Object.keys(TIMEFRAMES).join(' ')} (default 1m)
   --rest-url URL         the exchange's REST host (default: the venue's public one)
-  --format text|json     default text; exit code 0 when all candles match, 1 when any differs
+  --format text|json     default text; exit code 0 when all candles match, 1 when any differs,
+                         3 when the exchange cannot be reached
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
 symbols:
@@ -103,6 +117,19 @@ gaps:
   --symbol SYMBOL        only this symbol
   --format text|json     default text
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+sql:
+  "SELECT …"             one statement (in quotes); without it, a prompt (statements end in ;,
+                         .tables lists the views, .quit leaves) or statements piped on stdin
+  --format table|csv|json  default table
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+  views: candles, trades (silver), bronze_trades, quotes, dim_symbols, features_trades,
+         features_candles, and the analyst views fact_trades, fact_candles (facts with dim_symbols)
+
+start shows one progress line (the backfill: trades, ids/s, time left; then trades/s, lake lag,
+subscribers), redrawn in place on a terminal and printed now and then otherwise, and a last line
+saying what was flushed. Reading commands (candles, gaps, verify, sql, keys list) refuse a --data
+folder that does not exist.
 `
 
 /** Milliseconds of `30m`, `3h`, `90s`, `1d` or a bare number of minutes. */
@@ -258,11 +285,11 @@ async function pricesSource(coinList: string, currencyList: string, url: string 
   const coins = list(coinList)
   const currencies = list(currencyList)
   if (coinList.trim() === 'none' || !coins.length) return undefined
-  if (!currencies.length) throw new QueryInputError('--currencies names at least one, e.g. usd')
+  if (!currencies.length) throw new UsageError('--currencies names at least one, e.g. usd')
   if (probe) {
     const ok = await probe
     if (ok === true) return { config: { coins, currencies, baseUrl: url ?? COINGECKO, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
-    if (url) throw new Error(`CoinGecko at ${url} is unreachable (${ok})`)
+    if (url) throw new UnreachableError(`CoinGecko at ${url} is unreachable (${ok})`)
     console.log(`CoinGecko is unreachable (${ok}): prices come from the SIMULATED CoinGecko instead.`)
   }
   const { startFakeCoinGecko } = await import('./coingecko/index')
@@ -278,33 +305,36 @@ async function upgradeLake(dataDir: string) {
 
 async function candles(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string', default: 'csv' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  const time = (name: string, s?: string) => {
-    if (s === undefined) return undefined
-    const t = Date.parse(s)
-    if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`)
-    return t
-  }
-  if (!values.symbol) throw new QueryInputError('--symbol is required, e.g. --symbol BTC-USDT')
-  if (values.format !== 'csv' && values.format !== 'json') throw new QueryInputError('--format is csv or json')
-  const st = candlesQuery({ exchange: values.exchange!, symbol: values.symbol, tf: values.tf as Timeframe, from: time('from', values.from), to: time('to', values.to), limit: values.limit !== undefined ? Number(values.limit) : undefined })
+  if (!values.symbol) throw new UsageError('--symbol is required, e.g. --symbol BTC-USDT')
+  const data = existingDataDir(values.data!)
+  const exchange = lakeExchangeArg(values.exchange!, EXCHANGES, data)
+  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
+  const format = oneOf('format', values.format!, ['csv', 'json'])
+  const limit = values.limit !== undefined ? Number(values.limit) : undefined
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit is a positive whole number (got ${JSON.stringify(values.limit)})`)
+  const st = candlesQuery({ exchange, symbol: symbolArg('symbol', values.symbol), tf, from: values.from === undefined ? undefined : timeArg('from', values.from), to: values.to === undefined ? undefined : timeArg('to', values.to), limit })
   const { duckdbEngine } = await import('./duckdb/index')
-  await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!)
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data)
   try {
     const rows = await engine.query(st)
     const cols = CANDLE_COLUMNS.map((c) => c.name)
-    if (values.format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
+    if (format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
     else process.stdout.write([cols.join(','), ...rows.map((r) => cols.map((c) => String(r[c])).join(','))].join('\n') + '\n')
   } finally { engine.close() }
-  return 0
+  return EXIT.ok
 }
 
 async function gaps(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const data = existingDataDir(values.data!)
+  const format = oneOf('format', values.format!, ['text', 'json'])
+  const exchange = values.exchange === undefined ? undefined : lakeExchangeArg(values.exchange, EXCHANGES, data)
+  const symbol = values.symbol === undefined ? undefined : symbolArg('symbol', values.symbol)
   const { fileStore } = await import('./store/index')
   const { listQuality } = await import('@ticklake/core/quality')
-  const q = await listQuality(fileStore(values.data!), { exchange: values.exchange, symbol: values.symbol })
-  if (values.format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
+  const q = await listQuality(fileStore(data), { exchange, symbol })
+  if (format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
   const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
   const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s)`]
   for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
@@ -315,46 +345,53 @@ async function gaps(argv: string[]) {
 
 async function record(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
-  if (!values.symbols) throw new QueryInputError('--symbols is required, e.g. --symbols BTC-USDT')
-  const coinbase = values.exchange === 'coinbase'
-  const venue = endpointsOf(values.exchange!)
-  if (!venue) throw new QueryInputError(`--exchange is one of ${EXCHANGES.join(', ')}`)
-  const symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
-  if (coinbase) for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new QueryInputError(`--symbols: ${s} is not a Coinbase product id like BTC-USD`)
+  if (!values.symbols) throw new UsageError('--symbols is required, e.g. --symbols BTC-USDT')
+  const exchange = oneOf('exchange', values.exchange!, EXCHANGES)
+  const coinbase = exchange === 'coinbase'
+  const venue = endpointsOf(exchange)!
+  const symbols = values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT'))
+  const durationMs = values.duration ? durationArg('duration', values.duration) : undefined
   const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
   const stop = new AbortController()
   process.once('SIGINT', () => stop.abort())
   const { recordCapture } = await import('./replay/index')
-  console.log(`recording ${values.symbols} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`)
-  const frames = await recordCapture({ exchange: values.exchange, wsUrl: values['ws-url'] ?? venue.ws, symbols, out, durationMs: values.duration ? parseDuration(values.duration) : undefined, signal: stop.signal })
+  const wsUrl = values['ws-url'] ?? venue.ws
+  const frames = await recordCapture({ exchange, wsUrl, symbols, out, durationMs, signal: stop.signal, onOpen: () => console.log(`recording ${symbols.join(',')} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`) })
+    .catch((e) => { throw isUnreachable(e) ? new UnreachableError(`cannot reach ${wsUrl} (${e?.code ?? e?.message ?? e}); nothing recorded`) : e })
   console.log(`${frames} frames recorded in ${out}`)
-  return 0
+  return EXIT.ok
 }
 
 async function replay(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { speed: { type: 'string', default: 'max' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (positionals.length !== 1) throw new QueryInputError('name one capture file: ticklake replay CAPTURE')
+  if (positionals.length !== 1) throw new UsageError('name one capture file: ticklake replay CAPTURE')
   const speed = values.speed === 'max' ? 'max' : Number(values.speed)
-  if (speed !== 'max' && !(speed > 0)) throw new QueryInputError('--speed is a positive number or max')
+  if (speed !== 'max' && !(speed > 0)) throw new UsageError(`--speed is a positive number or max (got ${JSON.stringify(values.speed)})`)
+  inputFile(positionals[0])
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { replayCapture } = await import('./replay/index')
-  const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
-  for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
-  return 0
+  // the replay runs ingest with checkpoints and the Firehose spool of the folder: never beside a start
+  const lock = acquireLock(values.data!, 'replay')
+  try {
+    const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
+    for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
+  } finally { lock.release() }
+  return EXIT.ok
 }
 
 async function importFiles(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, kind: { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (!positionals.length) throw new QueryInputError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
-  if (values.kind && values.kind !== 'trades' && values.kind !== 'aggTrades') throw new QueryInputError('--kind is trades or aggTrades')
-  const { importArchives, buildCandles, progressBar } = await import('./import/index')
+  if (!positionals.length) throw new UsageError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
+  const kind = values.kind === undefined ? undefined : oneOf('kind', values.kind, ['trades', 'aggTrades'])
+  const { importArchives, buildCandles, progressBar, ARCHIVE_EXCHANGES } = await import('./import/index')
+  if (values.exchange !== undefined) oneOf('exchange', values.exchange, ARCHIVE_EXCHANGES)
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
   await upgradeLake(values.data!)
   const tty = process.stderr.isTTY
   let last = 0
   const summaries = await importArchives(positionals, {
-    store, exchange: values.exchange, symbol: values.symbol, kind: values.kind as 'trades' | 'aggTrades' | undefined,
+    store, exchange: values.exchange, symbol: values.symbol, kind,
     onProgress(p) {
       const now = Date.now()
       if (now - last < (tty ? 100 : 5_000) && p.bytes < p.totalBytes) return
@@ -362,41 +399,50 @@ async function importFiles(argv: string[]) {
       process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`)
     },
   })
-  if (tty) process.stderr.write('\n')
+  if (tty && last) process.stderr.write('\n')
   for (const s of summaries) {
-    const what = s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${s.reason}`
-    console.log(`${s.file}: ${what}`)
-    if (s.errors.count) console.log(`  ${s.errors.count} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
-    for (const w of s.warnings) console.log(`  warning: ${w}`)
+    // what went wrong goes to stderr, what was imported to stdout
+    const say = s.status === 'imported' ? (l: string) => console.log(l) : (l: string) => process.stderr.write(l + '\n')
+    const reason = (s.reason ?? '').replace(`${basename(s.file)}: `, '')
+    say(`${s.file}: ${s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${reason}`}`)
+    if (s.errors.count && s.trades) say(`  ${s.errors.count.toLocaleString('en-US')} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
+    for (const w of s.warnings) say(`  warning: ${w}`)
   }
-  const hours = await buildCandles(store, summaries.flatMap((s) => s.files), (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
-  if (tty) process.stderr.write('\n')
-  console.log(`candles built for ${hours} hour(s) in ${values.data}`)
-  return summaries.every((s) => s.status === 'imported') ? 0 : 1
+  const files = summaries.flatMap((s) => s.files)
+  if (files.length) {
+    const hours = await buildCandles(store, files, (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
+    if (tty) process.stderr.write('\n')
+    console.log(`candles built for ${hours} hour(s) in ${values.data}`)
+  }
+  // a file that could not be used as given is bad input (2); one that failed its checksum or part way, a problem found (1)
+  if (summaries.some((s) => s.status === 'refused' && s.checksum !== 'mismatch')) return EXIT.usage
+  return summaries.every((s) => s.status === 'imported') ? EXIT.ok : EXIT.problem
 }
 
 async function verify(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, 'rest-url': { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new QueryInputError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
-  const time = (name: string, s: string) => { const t = Date.parse(s); if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`); return t }
-  if (values.format !== 'text' && values.format !== 'json') throw new QueryInputError('--format is text or json')
+  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
+  const format = oneOf('format', values.format!, ['text', 'json'])
+  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
+  const o = { exchange: values.exchange!, symbol: symbolArg('symbol', values.symbol!), tf, from: timeArg('from', values.from!), to: timeArg('to', values.to!), restUrl: values['rest-url'] }
+  const data = existingDataDir(values.data!)
   const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
   const { duckdbEngine } = await import('./duckdb/index')
-  await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!)
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data)
   try {
-    const report = await verifyCandles({ exchange: values.exchange!, symbol: values.symbol!, tf: values.tf as Timeframe, from: time('from', values.from!), to: time('to', values.to!), restUrl: values['rest-url'], engine })
-    process.stdout.write(values.format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
-    return report.ok ? 0 : 1
+    const report = await verifyCandles({ ...o, engine })
+    process.stdout.write(format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
+    return report.ok ? EXIT.ok : EXIT.problem
   } finally { engine.close() }
 }
 
 async function symbols(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
   const exchanges = values.exchange!.split(',').map((s) => s.trim()).filter(Boolean)
-  if (values['rest-url'] && exchanges.length !== 1) throw new QueryInputError('--rest-url goes with one --exchange')
+  if (values['rest-url'] && exchanges.length !== 1) throw new UsageError('--rest-url goes with one --exchange')
   const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/symbols')
-  for (const x of exchanges) if (!DIM_EXCHANGES.includes(x)) throw new QueryInputError(`--exchange: ${x} is not one of ${DIM_EXCHANGES.join(', ')}`)
+  for (const x of exchanges) oneOf('exchange', x, DIM_EXCHANGES)
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
   for (const x of exchanges) {
@@ -406,7 +452,6 @@ async function symbols(argv: string[]) {
   return 0
 }
 
-/** Runs the CLI with its arguments; resolves with the exit code. */
 /** `keys add NAME` / `keys list`: API keys in <data>/state/api-keys.json, stored hashed; a new key is printed once. */
 async function keys(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir } } })
@@ -415,16 +460,33 @@ async function keys(argv: string[]) {
   const { addApiKey, listApiKeys } = await import('@ticklake/core/api')
   const store = fileStore(values.data!)
   if (action === 'list' && positionals.length === 1) {
+    existingDataDir(values.data!)
     for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\n`)
     return 0
   }
-  if (action !== 'add' || !name || positionals.length !== 2) throw new QueryInputError('usage: ticklake keys add NAME | ticklake keys list')
-  const { key } = await addApiKey(store, name).catch((e) => { throw new QueryInputError(e.message) })
+  if (action !== 'add' || !name || positionals.length !== 2) throw new UsageError('usage: ticklake keys add NAME | ticklake keys list')
+  const { key } = await addApiKey(store, name).catch((e) => { throw new UsageError(e.message) })
   process.stdout.write(`${key}\n`)
   process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown). Send it as the x-api-key header of POST /api/ingest.\n`)
   return 0
 }
 
+/** `sql [QUERY]`: DuckDB over the lake with the analyst views; a prompt (or piped statements) without QUERY. */
+async function sql(argv: string[]) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string', default: 'table' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const format = oneOf('format', values.format!, ['table', 'csv', 'json'])
+  if (positionals.length > 1) throw new UsageError('put the statement in one argument, in quotes: ticklake sql "select tf, count(*) from candles group by tf"')
+  const data = existingDataDir(values.data!)
+  const [{ duckdbEngine }, { runSql, formatResult, sqlRepl }] = await Promise.all([import('./duckdb/index'), import('./cli/sql')])
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data)
+  try {
+    if (positionals.length) { process.stdout.write(formatResult(await runSql(engine, positionals[0]), format)); return EXIT.ok }
+    return await sqlRepl({ engine, input: process.stdin, format, interactive: !!process.stdin.isTTY, write: (x) => process.stdout.write(x), writeError: (x) => process.stderr.write(x) })
+  } finally { engine.close() }
+}
+
+/** Runs the CLI with its arguments; resolves with the exit code (see `EXIT`: 0 ok, 1 a problem found, 2 bad usage or input, 3 a source unreachable). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0 }
@@ -438,12 +500,13 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'symbols') return await symbols(rest)
     if (cmd === 'import') return await importFiles(rest)
     if (cmd === 'keys') return await keys(rest)
+    if (cmd === 'sql') return await sql(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
-    process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
-    return 2
+    process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)} (ticklake help lists them)\n`)
+    return EXIT.usage
   } catch (e: any) {
     process.stderr.write(`ticklake ${cmd}: ${e?.message ?? e}\n`)
-    return e instanceof QueryInputError || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? 2 : 1
+    return exitCodeOf(e)
   }
 }
 

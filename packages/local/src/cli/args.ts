@@ -64,3 +64,11 @@ export function lakeExchangeArg(value: string, known: readonly string[], dataDir
   const allowed = [...new Set([...known, ...lakeExchanges(dataDir)])]
   return oneOf('exchange', value, allowed)
 }
+
+/** Checks that `path` is a file one can read: a `UsageError` saying "not found" or "is a directory" otherwise. */
+export function inputFile(path: string): string {
+  let st
+  try { st = statSync(path) } catch (e: any) { throw new UsageError(e?.code === 'ENOENT' ? `${path}: not found` : `${path}: cannot be read (${e?.code ?? e?.message})`) }
+  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not a file`)
+  return path
+}

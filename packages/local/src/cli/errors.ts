@@ -21,7 +21,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMED
 /**
  * True when `e` (or an error in its `cause` chain) says the other side could not be reached: a
  * refused or reset connection, an unknown host, a timeout, a `fetch failed`, HTTP 451 (region
- * refused) or a 5xx.
+ * refused), 418 or 429 (banned, rate-limited) or a 5xx.
  * @example isUnreachable(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } })) // true
  */
 export function isUnreachable(e: unknown): boolean {
@@ -30,8 +30,8 @@ export function isUnreachable(e: unknown): boolean {
     if (NETWORK_CODES.has(x.code) || NETWORK_CODES.has(x.errno)) return true
     if (x.name === 'TimeoutError' || x.name === 'ConnectTimeoutError') return true
     if (x instanceof TypeError && x.message === 'fetch failed') return true
-    if (typeof x.status === 'number' && (x.status === 451 || x.status >= 500)) return true
-    if (typeof x.message === 'string' && /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)\b/.test(x.message)) return true
+    if (typeof x.status === 'number' && (x.status === 451 || x.status === 418 || x.status === 429 || x.status >= 500)) return true
+    if (typeof x.message === 'string' && /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH)\b|^cannot reach /.test(x.message)) return true
   }
   return false
 }
