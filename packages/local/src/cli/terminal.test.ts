@@ -27,6 +27,10 @@ describe('the terminal of ticklake start', () => {
     expect(b.trades).toBe(50_000)
     // lag now 3,500 s, shrinking 10 s a second: 350 s left
     expect(b.line).toBe(formatBackfill({ trades: 50_000, idsPerSec: 5_000, leftMs: 350_000 }))
+    // caught up: the live rate leaves the backfill's pace out
+    const c = p.update({ at: T + 20_000, symbols: { 'BTC-USDT': { id: 60_000, tsMs: T + 19_000 } }, subscribers: 1 })
+    expect(c.line).toBe('live: 0.0 trades/s  lake lag 1.0 s  1 subscriber')
+    expect(p.update({ at: T + 22_000, symbols: { 'BTC-USDT': { id: 60_010, tsMs: T + 21_000 } }, subscribers: 1 }).line).toBe('live: 5.0 trades/s  lake lag 1.0 s  1 subscriber')
     // caught up: the trade time moves at real time, a second behind
     const q = progress()
     q.update({ at: T, symbols: { 'BTC-USDT': { id: 10, tsMs: T - 1_000 } }, subscribers: 3 })

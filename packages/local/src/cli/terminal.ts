@@ -92,6 +92,7 @@ export function progress(initial: Record<string, number | undefined> = {}, o: Pa
   const history: Snapshot[] = []
   const first: Record<string, number> = {}
   for (const [sym, id] of Object.entries(initial)) if (id !== undefined) first[sym] = id
+  let last: ProgressLine['phase'] = 'starting'
   return {
     /** Takes a snapshot; returns the line to show now. */
     update(snap: Snapshot): ProgressLine {
@@ -123,7 +124,10 @@ export function progress(initial: Record<string, number | undefined> = {}, o: Pa
         }
       }
       if (!Object.values(snap.symbols).some(Boolean)) return { phase: 'starting', line: 'starting: waiting for the first trades to reach the lake…', trades }
-      if (catching) return { phase: 'backfill', line: formatBackfill({ trades, idsPerSec: ids, leftMs }), trades }
+      if (catching) { last = 'backfill'; return { phase: 'backfill', line: formatBackfill({ trades, idsPerSec: ids, leftMs }), trades } }
+      // the backfill's pace is no live rate: the window starts again when the backfill ends
+      if (last === 'backfill') { history.splice(0, history.length - 1); ids = 0 }
+      last = 'live'
       return { phase: 'live', line: formatStatus({ tradesPerSec: ids, lakeLagMs: lag, subscribers: snap.subscribers }), trades }
     },
   }
