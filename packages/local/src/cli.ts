@@ -1,7 +1,10 @@
 /**
  * The `ticklake` command line: `start` runs the local cloud (live Binance when reachable, else the
  * clearly labelled simulated exchange), `candles` answers from the lake with DuckDB, `verify`
- * compares the lake's candles with the exchange's klines and `symbols` refreshes `gold/dim_symbols`.
+ * compares the lake's candles with the exchange's klines, `symbols` refreshes `gold/dim_symbols`,
+ * `import`, `record` and `replay` bring archives and captures in, and `sql` opens DuckDB over the
+ * lake. Every command exits 0 (success), 1 (a problem found), 2 (bad usage or input) or 3 (a source
+ * unreachable), its error once on stderr (`cli/errors.ts`); the helpers live in `cli/`.
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
