@@ -1,14 +1,23 @@
 /**
  * The `ticklake` command line: `start` runs the local cloud (live Binance when reachable, else the
  * clearly labelled simulated exchange), `candles` answers from the lake with DuckDB, `verify`
- * compares the lake's candles with the exchange's klines and `symbols` refreshes `gold/dim_symbols`.
+ * compares the lake's candles with the exchange's klines, `symbols` refreshes `gold/dim_symbols`,
+ * `import`, `record` and `replay` bring archives and captures in, and `sql` opens DuckDB over the
+ * lake. Every command exits 0 (success), 1 (a problem found), 2 (bad usage or input) or 3 (a source
+ * unreachable), its error once on stderr (`cli/errors.ts`); the helpers live in `cli/`.
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { basename } from 'node:path'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
 import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
-import { candlesQuery, QueryInputError } from '@ticklake/core/query'
+import { candlesQuery } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
+import { EXIT, UnreachableError, UsageError, exitCodeOf, isUnreachable } from './cli/errors'
+import { existingDataDir, inputFile, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
+import { acquireLock } from './cli/lock'
+import { ensurePage } from './cli/web'
+import { defaults as terminalDefaults, formatDuration, progress, screen } from './cli/terminal'
 
 const HELP = `ticklake — near-real-time crypto market data, locally
 
@@ -23,7 +32,18 @@ Usage:
   ticklake import FILE... [opts]  import Binance public-data archives (trades, aggTrades) and build their candles
   ticklake keys add NAME [--data DIR]  make an API key for POST /api/ingest (printed once; stored hashed)
   ticklake keys list [--data DIR]      list API key names (never the keys)
+  ticklake sql ["SELECT …"] [opts]  DuckDB over the lake with the analyst views (a prompt without a statement)
   ticklake help                   this text
+
+From a checkout, npm start runs ticklake start; pass flags after --: npm start -- --port 8760 --source sim
+
+Exit codes (every command):
+  0  success
+  1  the work found a problem (verify found differences, an archive failed its checksum)
+  2  bad usage or input (unknown flag or value, a file or --data folder that does not exist,
+     a port in use, a data folder another start or replay is using, a bad SQL statement)
+  3  a source unreachable (the exchange, CoinGecko)
+Errors go to stderr, once. Symbols are accepted in any case (btc-usdt is BTC-USDT).
 
 start:
   --source sim|live      where trades come from (default: the live exchange if reachable within
@@ -31,7 +51,8 @@ start:
                          on the live exchange; binance and coinbase are accepted for live)
   --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
-  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir}); one start per folder
+                         (ticklake.lock in it holds the pid; a crashed run's lock is taken over)
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
@@ -85,7 +106,8 @@ verify:
   --from ISO, --to ISO   open times, from inclusive, to exclusive (required)
   --tf TF                ${Object.keys(TIMEFRAMES).join(' ')} (default 1m)
   --rest-url URL         the exchange's REST host (default: the venue's public one)
-  --format text|json     default text; exit code 0 when all candles match, 1 when any differs
+  --format text|json     default text; exit code 0 when all candles match, 1 when any differs,
+                         3 when the exchange cannot be reached
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
 
 symbols:
@@ -98,6 +120,19 @@ gaps:
   --symbol SYMBOL        only this symbol
   --format text|json     default text
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+
+sql:
+  "SELECT …"             one statement (in quotes); without it, a prompt (statements end in ;,
+                         .tables lists the views, .quit leaves) or statements piped on stdin
+  --format table|csv|json  default table
+  --data DIR             lake folder (default ./${cloudDefaults.dataDir})
+  views: candles, trades (silver), bronze_trades, quotes, dim_symbols, features_trades,
+         features_candles, and the analyst views fact_trades, fact_candles (facts with dim_symbols)
+
+start shows one progress line (the backfill: trades, ids/s, time left; then trades/s, lake lag,
+subscribers), redrawn in place on a terminal and printed now and then otherwise, and a last line
+saying what was flushed. Reading commands (candles, gaps, verify, sql, keys list) refuse a --data
+folder that does not exist.
 `
 
 /** Milliseconds of `30m`, `3h`, `90s`, `1d` or a bare number of minutes. */
@@ -105,6 +140,11 @@ export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(s.trim())
   if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30m, 3h, 0)`)
   return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
+}
+
+/** `parseDuration` of a flag's value, or a `UsageError` naming the flag. */
+function durationArg(flag: string, value: string): number {
+  try { return parseDuration(value) } catch (e: any) { throw new UsageError(`--${flag}: ${e.message}`) }
 }
 
 /**
@@ -121,62 +161,120 @@ export async function reachable(url: string, timeoutMs = 4_000): Promise<true | 
   }
 }
 
+/** Throws a `UsageError` at once when `port` is taken on `host` (before anything else starts). */
+async function assertPortFree(port: number, host: string) {
+  const { createServer } = await import('node:net')
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (e: any) => reject(e?.code === 'EADDRINUSE' ? portInUse(port) : e))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
+}
+const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
+
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
+  oneOf('exchange', values.exchange!, EXCHANGES)
   const coinbase = values.exchange === 'coinbase'
-  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
-  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
-  if (values.source && !['sim', 'live', 'binance', 'coinbase'].includes(values.source)) throw new Error('--source is sim or live')
+  const symbols = values.symbols ? values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT')) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
+  if (values.source) oneOf('source', values.source, ['sim', 'live', 'binance', 'coinbase'])
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
-  const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${values.port} is not a port number`)
+  const backfillMs = values.backfill !== undefined ? durationArg('backfill', values.backfill) : cloudDefaults.backfillMs
+  if (!values['rest-url'] !== !values['ws-url']) throw new UsageError('--rest-url and --ws-url go together')
+  const dataDir = values.data ?? cloudDefaults.dataDir
+  // refused at once, before any probe or fake exchange: a port in use, a folder another start holds
+  if (port !== 0) await assertPortFree(port, cloudDefaults.host)
+  const lock = acquireLock(dataDir, 'start')
+  try { return await run() } finally { lock.release() }
 
-  let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
-  // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
-  const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
-  if (!values['rest-url'] !== !values['ws-url']) throw new Error('--rest-url and --ws-url go together')
-  const venue = endpointsOf(values.exchange!)
-  if (!venue) throw new Error(`--exchange is one of ${EXCHANGES.join(', ')}`)
-  const venueName = coinbase ? 'Coinbase' : 'Binance'
-  let restUrl = values['rest-url'] ?? venue.rest
-  let wsUrl = values['ws-url'] ?? venue.ws
-  let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
-  if (source !== 'sim') {
-    const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
-    if (ok !== true) {
-      if (values.source) throw new Error(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
-      console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
-      source = 'sim'
+  async function run() {
+    let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
+    // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
+    const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
+    const venue = endpointsOf(values.exchange!)!
+    const venueName = coinbase ? 'Coinbase' : 'Binance'
+    let restUrl = values['rest-url'] ?? venue.rest
+    let wsUrl = values['ws-url'] ?? venue.ws
+    let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
+    if (source !== 'sim') {
+      const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
+      if (ok !== true) {
+        if (values.source) throw new UnreachableError(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
+        console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
+        source = 'sim'
+      }
     }
-  }
-  if (source === 'sim') {
-    fake = coinbase
-      ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
-      : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
-    restUrl = fake.restUrl
-    wsUrl = fake.wsUrl
-  }
-  const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
-  const { startCloud } = await import('./cloud/index')
-  const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+    await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
+    if (source === 'sim') {
+      fake = coinbase
+        ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
+        : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
+      restUrl = fake.restUrl
+      wsUrl = fake.wsUrl
+    }
+    const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe).catch(async (e) => { await fake?.close(); throw e })
+    const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/checkpoint')])
+    const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
+    const store = fileStore(dataDir)
+    /** Each symbol's checkpoint under `ex` (the exchange the cloud says it writes under). */
+    const checkpoints = async (ex: string) => Object.fromEntries(await Promise.all(symbols.map(async (sym) => {
+      const cp = await readCheckpoint(store, ex, sym).catch(() => undefined)
+      return [sym, cp && { id: cp.checkpoint.last_trade_id, tsMs: cp.checkpoint.ts / 1000 }] as const
+    })))
+    const initial = await checkpoints(exchange)
+    const term = screen({ write: (x) => process.stdout.write(x), tty: !!process.stdout.isTTY })
+    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, prices: prices?.config, log: (l) => term.log(l) }).catch(async (e) => {
+      await fake?.close()
+      await prices?.close()
+      throw e?.code === 'EADDRINUSE' ? portInUse(port) : e
+    })
+    const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
+    console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
+
+    // the one progress line: backfill, then live status, from the checkpoints and /api/health
+    let lakeExchange: string = exchange
+    const follow = progress(Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, v?.id])))
+    const tty = !!process.stdout.isTTY
+    let phase = ''
+    let printed = 0
+    let backfillStarted = 0
+    let refreshing = false
+    const refresh = async () => {
+      if (refreshing) return
+      refreshing = true
+      try {
+        const health: any = await fetch(`${cloud.url}api/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => ({}))
+        if (typeof health.exchange === 'string') lakeExchange = health.exchange
+        const now = Date.now()
+        const p = follow.update({ at: now, symbols: await checkpoints(lakeExchange), subscribers: Number(health.connections) || 0 })
+        if (p.phase === 'backfill' && phase !== 'backfill') backfillStarted = now
+        if (phase === 'backfill' && p.phase === 'live') { term.end(); console.log(`backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted)}`); printed = 0 }
+        const every = p.phase === 'backfill' ? terminalDefaults.plainBackfillEveryMs : terminalDefaults.plainStatusEveryMs
+        if (tty || p.phase !== phase || now - printed >= every) { term.status(p.line); printed = now }
+        phase = p.phase
+      } finally { refreshing = false }
+    }
+    const timer = setInterval(() => void refresh(), terminalDefaults.refreshMs)
+    await new Promise<void>((resolve) => {
+      const stop = () => { resolve() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    clearInterval(timer)
+    term.end()
+    console.log(`${tty ? '\n' : ''}stopping: flushing records and checkpoints…`)
+    await cloud.close()
     await fake?.close()
     await prices?.close()
-    throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
-  })
-  const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
-  console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
-  await new Promise<void>((resolve) => {
-    const stop = () => { console.log('\nstopping: flushing records and checkpoints…'); resolve() }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
-  await cloud.close()
-  await fake?.close()
-  await prices?.close()
-  return 0
+    const last = await checkpoints(lakeExchange)
+    const saved = symbols.filter((sym) => last[sym]).map((sym) => `${sym} at trade id ${last[sym]!.id} (${new Date(last[sym]!.tsMs).toISOString()})`)
+    const moved = follow.update({ at: Date.now(), symbols: last, subscribers: 0 }).trades
+    console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${moved.toLocaleString('en-US')} trade ids checkpointed this run` : '; no checkpoint written yet'}`)
+    return 0
+  }
 }
 
 const COINGECKO = 'https://api.coingecko.com'
@@ -190,11 +288,11 @@ async function pricesSource(coinList: string, currencyList: string, url: string 
   const coins = list(coinList)
   const currencies = list(currencyList)
   if (coinList.trim() === 'none' || !coins.length) return undefined
-  if (!currencies.length) throw new QueryInputError('--currencies names at least one, e.g. usd')
+  if (!currencies.length) throw new UsageError('--currencies names at least one, e.g. usd')
   if (probe) {
     const ok = await probe
     if (ok === true) return { config: { coins, currencies, baseUrl: url ?? COINGECKO, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
-    if (url) throw new Error(`CoinGecko at ${url} is unreachable (${ok})`)
+    if (url) throw new UnreachableError(`CoinGecko at ${url} is unreachable (${ok})`)
     console.log(`CoinGecko is unreachable (${ok}): prices come from the SIMULATED CoinGecko instead.`)
   }
   const { startFakeCoinGecko } = await import('./coingecko/index')
@@ -210,33 +308,36 @@ async function upgradeLake(dataDir: string) {
 
 async function candles(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string', default: 'csv' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  const time = (name: string, s?: string) => {
-    if (s === undefined) return undefined
-    const t = Date.parse(s)
-    if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`)
-    return t
-  }
-  if (!values.symbol) throw new QueryInputError('--symbol is required, e.g. --symbol BTC-USDT')
-  if (values.format !== 'csv' && values.format !== 'json') throw new QueryInputError('--format is csv or json')
-  const st = candlesQuery({ exchange: values.exchange!, symbol: values.symbol, tf: values.tf as Timeframe, from: time('from', values.from), to: time('to', values.to), limit: values.limit !== undefined ? Number(values.limit) : undefined })
+  if (!values.symbol) throw new UsageError('--symbol is required, e.g. --symbol BTC-USDT')
+  const data = existingDataDir(values.data!)
+  const exchange = lakeExchangeArg(values.exchange!, EXCHANGES, data)
+  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
+  const format = oneOf('format', values.format!, ['csv', 'json'])
+  const limit = values.limit !== undefined ? Number(values.limit) : undefined
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit is a positive whole number (got ${JSON.stringify(values.limit)})`)
+  const st = candlesQuery({ exchange, symbol: symbolArg('symbol', values.symbol), tf, from: values.from === undefined ? undefined : timeArg('from', values.from), to: values.to === undefined ? undefined : timeArg('to', values.to), limit })
   const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
-  await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!, UNBOUNDED)
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data, UNBOUNDED)
   try {
     const rows = await engine.query(st)
     const cols = CANDLE_COLUMNS.map((c) => c.name)
-    if (values.format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
+    if (format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
     else process.stdout.write([cols.join(','), ...rows.map((r) => cols.map((c) => String(r[c])).join(','))].join('\n') + '\n')
   } finally { engine.close() }
-  return 0
+  return EXIT.ok
 }
 
 async function gaps(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const data = existingDataDir(values.data!)
+  const format = oneOf('format', values.format!, ['text', 'json'])
+  const exchange = values.exchange === undefined ? undefined : lakeExchangeArg(values.exchange, EXCHANGES, data)
+  const symbol = values.symbol === undefined ? undefined : symbolArg('symbol', values.symbol)
   const { fileStore } = await import('./store/index')
   const { listQuality } = await import('@ticklake/core/quality')
-  const q = await listQuality(fileStore(values.data!), { exchange: values.exchange, symbol: values.symbol })
-  if (values.format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
+  const q = await listQuality(fileStore(data), { exchange, symbol })
+  if (format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
   const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
   const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s)`]
   for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
@@ -247,46 +348,53 @@ async function gaps(argv: string[]) {
 
 async function record(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
-  if (!values.symbols) throw new QueryInputError('--symbols is required, e.g. --symbols BTC-USDT')
-  const coinbase = values.exchange === 'coinbase'
-  const venue = endpointsOf(values.exchange!)
-  if (!venue) throw new QueryInputError(`--exchange is one of ${EXCHANGES.join(', ')}`)
-  const symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
-  if (coinbase) for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new QueryInputError(`--symbols: ${s} is not a Coinbase product id like BTC-USD`)
+  if (!values.symbols) throw new UsageError('--symbols is required, e.g. --symbols BTC-USDT')
+  const exchange = oneOf('exchange', values.exchange!, EXCHANGES)
+  const coinbase = exchange === 'coinbase'
+  const venue = endpointsOf(exchange)!
+  const symbols = values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT'))
+  const durationMs = values.duration ? durationArg('duration', values.duration) : undefined
   const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
   const stop = new AbortController()
   process.once('SIGINT', () => stop.abort())
   const { recordCapture } = await import('./replay/index')
-  console.log(`recording ${values.symbols} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`)
-  const frames = await recordCapture({ exchange: values.exchange, wsUrl: values['ws-url'] ?? venue.ws, symbols, out, durationMs: values.duration ? parseDuration(values.duration) : undefined, signal: stop.signal })
+  const wsUrl = values['ws-url'] ?? venue.ws
+  const frames = await recordCapture({ exchange, wsUrl, symbols, out, durationMs, signal: stop.signal, onOpen: () => console.log(`recording ${symbols.join(',')} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`) })
+    .catch((e) => { throw isUnreachable(e) ? new UnreachableError(`cannot reach ${wsUrl} (${e?.code ?? e?.message ?? e}); nothing recorded`) : e })
   console.log(`${frames} frames recorded in ${out}`)
-  return 0
+  return EXIT.ok
 }
 
 async function replay(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { speed: { type: 'string', default: 'max' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (positionals.length !== 1) throw new QueryInputError('name one capture file: ticklake replay CAPTURE')
+  if (positionals.length !== 1) throw new UsageError('name one capture file: ticklake replay CAPTURE')
   const speed = values.speed === 'max' ? 'max' : Number(values.speed)
-  if (speed !== 'max' && !(speed > 0)) throw new QueryInputError('--speed is a positive number or max')
+  if (speed !== 'max' && !(speed > 0)) throw new UsageError(`--speed is a positive number or max (got ${JSON.stringify(values.speed)})`)
+  inputFile(positionals[0])
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { replayCapture } = await import('./replay/index')
-  const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
-  for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
-  return 0
+  // the replay runs ingest with checkpoints and the Firehose spool of the folder: never beside a start
+  const lock = acquireLock(values.data!, 'replay')
+  try {
+    const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
+    for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
+  } finally { lock.release() }
+  return EXIT.ok
 }
 
 async function importFiles(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, kind: { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (!positionals.length) throw new QueryInputError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
-  if (values.kind && values.kind !== 'trades' && values.kind !== 'aggTrades') throw new QueryInputError('--kind is trades or aggTrades')
-  const { importArchives, buildCandles, progressBar } = await import('./import/index')
+  if (!positionals.length) throw new UsageError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
+  const kind = values.kind === undefined ? undefined : oneOf('kind', values.kind, ['trades', 'aggTrades'])
+  const { importArchives, buildCandles, progressBar, ARCHIVE_EXCHANGES } = await import('./import/index')
+  if (values.exchange !== undefined) oneOf('exchange', values.exchange, ARCHIVE_EXCHANGES)
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
   await upgradeLake(values.data!)
   const tty = process.stderr.isTTY
   let last = 0
   const summaries = await importArchives(positionals, {
-    store, exchange: values.exchange, symbol: values.symbol, kind: values.kind as 'trades' | 'aggTrades' | undefined,
+    store, exchange: values.exchange, symbol: values.symbol, kind,
     onProgress(p) {
       const now = Date.now()
       if (now - last < (tty ? 100 : 5_000) && p.bytes < p.totalBytes) return
@@ -294,41 +402,50 @@ async function importFiles(argv: string[]) {
       process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`)
     },
   })
-  if (tty) process.stderr.write('\n')
+  if (tty && last) process.stderr.write('\n')
   for (const s of summaries) {
-    const what = s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${s.reason}`
-    console.log(`${s.file}: ${what}`)
-    if (s.errors.count) console.log(`  ${s.errors.count} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
-    for (const w of s.warnings) console.log(`  warning: ${w}`)
+    // what went wrong goes to stderr, what was imported to stdout
+    const say = s.status === 'imported' ? (l: string) => console.log(l) : (l: string) => process.stderr.write(l + '\n')
+    const reason = (s.reason ?? '').replace(`${basename(s.file)}: `, '')
+    say(`${s.file}: ${s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${reason}`}`)
+    if (s.errors.count && s.trades) say(`  ${s.errors.count.toLocaleString('en-US')} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
+    for (const w of s.warnings) say(`  warning: ${w}`)
   }
-  const hours = await buildCandles(store, summaries.flatMap((s) => s.files), (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
-  if (tty) process.stderr.write('\n')
-  console.log(`candles built for ${hours} hour(s) in ${values.data}`)
-  return summaries.every((s) => s.status === 'imported') ? 0 : 1
+  const files = summaries.flatMap((s) => s.files)
+  if (files.length) {
+    const hours = await buildCandles(store, files, (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
+    if (tty) process.stderr.write('\n')
+    console.log(`candles built for ${hours} hour(s) in ${values.data}`)
+  }
+  // a file that could not be used as given is bad input (2); one that failed its checksum or part way, a problem found (1)
+  if (summaries.some((s) => s.status === 'refused' && s.checksum !== 'mismatch')) return EXIT.usage
+  return summaries.every((s) => s.status === 'imported') ? EXIT.ok : EXIT.problem
 }
 
 async function verify(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, 'rest-url': { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new QueryInputError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
-  const time = (name: string, s: string) => { const t = Date.parse(s); if (Number.isNaN(t)) throw new QueryInputError(`--${name} is not an ISO-8601 time: ${JSON.stringify(s)}`); return t }
-  if (values.format !== 'text' && values.format !== 'json') throw new QueryInputError('--format is text or json')
+  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
+  const format = oneOf('format', values.format!, ['text', 'json'])
+  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
+  const o = { exchange: values.exchange!, symbol: symbolArg('symbol', values.symbol!), tf, from: timeArg('from', values.from!), to: timeArg('to', values.to!), restUrl: values['rest-url'] }
+  const data = existingDataDir(values.data!)
   const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
   const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
-  await upgradeLake(values.data!)
-  const engine = await duckdbEngine(values.data!, UNBOUNDED)
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data, UNBOUNDED)
   try {
-    const report = await verifyCandles({ exchange: values.exchange!, symbol: values.symbol!, tf: values.tf as Timeframe, from: time('from', values.from!), to: time('to', values.to!), restUrl: values['rest-url'], engine })
-    process.stdout.write(values.format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
-    return report.ok ? 0 : 1
+    const report = await verifyCandles({ ...o, engine })
+    process.stdout.write(format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
+    return report.ok ? EXIT.ok : EXIT.problem
   } finally { engine.close() }
 }
 
 async function symbols(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
   const exchanges = values.exchange!.split(',').map((s) => s.trim()).filter(Boolean)
-  if (values['rest-url'] && exchanges.length !== 1) throw new QueryInputError('--rest-url goes with one --exchange')
+  if (values['rest-url'] && exchanges.length !== 1) throw new UsageError('--rest-url goes with one --exchange')
   const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/symbols')
-  for (const x of exchanges) if (!DIM_EXCHANGES.includes(x)) throw new QueryInputError(`--exchange: ${x} is not one of ${DIM_EXCHANGES.join(', ')}`)
+  for (const x of exchanges) oneOf('exchange', x, DIM_EXCHANGES)
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
   for (const x of exchanges) {
@@ -338,7 +455,6 @@ async function symbols(argv: string[]) {
   return 0
 }
 
-/** Runs the CLI with its arguments; resolves with the exit code. */
 /** `keys add NAME` / `keys list`: API keys in <data>/state/api-keys.json, stored hashed; a new key is printed once. */
 async function keys(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir } } })
@@ -347,16 +463,33 @@ async function keys(argv: string[]) {
   const { addApiKey, listApiKeys } = await import('@ticklake/core/api')
   const store = fileStore(values.data!)
   if (action === 'list' && positionals.length === 1) {
+    existingDataDir(values.data!)
     for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\n`)
     return 0
   }
-  if (action !== 'add' || !name || positionals.length !== 2) throw new QueryInputError('usage: ticklake keys add NAME | ticklake keys list')
-  const { key } = await addApiKey(store, name).catch((e) => { throw new QueryInputError(e.message) })
+  if (action !== 'add' || !name || positionals.length !== 2) throw new UsageError('usage: ticklake keys add NAME | ticklake keys list')
+  const { key } = await addApiKey(store, name).catch((e) => { throw new UsageError(e.message) })
   process.stdout.write(`${key}\n`)
   process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown). Send it as the x-api-key header of POST /api/ingest.\n`)
   return 0
 }
 
+/** `sql [QUERY]`: DuckDB over the lake with the analyst views; a prompt (or piped statements) without QUERY. */
+async function sql(argv: string[]) {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string', default: 'table' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const format = oneOf('format', values.format!, ['table', 'csv', 'json'])
+  if (positionals.length > 1) throw new UsageError('put the statement in one argument, in quotes: ticklake sql "select tf, count(*) from candles group by tf"')
+  const data = existingDataDir(values.data!)
+  const [{ duckdbEngine, UNBOUNDED }, { runSql, formatResult, sqlRepl }] = await Promise.all([import('./duckdb/index'), import('./cli/sql')])
+  await upgradeLake(data)
+  const engine = await duckdbEngine(data, UNBOUNDED)
+  try {
+    if (positionals.length) { process.stdout.write(formatResult(await runSql(engine, positionals[0]), format)); return EXIT.ok }
+    return await sqlRepl({ engine, input: process.stdin, format, interactive: !!process.stdin.isTTY, write: (x) => process.stdout.write(x), writeError: (x) => process.stderr.write(x) })
+  } finally { engine.close() }
+}
+
+/** Runs the CLI with its arguments; resolves with the exit code (see `EXIT`: 0 ok, 1 a problem found, 2 bad usage or input, 3 a source unreachable). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0 }
@@ -370,12 +503,13 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'symbols') return await symbols(rest)
     if (cmd === 'import') return await importFiles(rest)
     if (cmd === 'keys') return await keys(rest)
+    if (cmd === 'sql') return await sql(rest)
     if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') { process.stdout.write(HELP); return 0 }
-    process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`)
-    return 2
+    process.stderr.write(`ticklake: unknown command ${JSON.stringify(cmd)} (ticklake help lists them)\n`)
+    return EXIT.usage
   } catch (e: any) {
     process.stderr.write(`ticklake ${cmd}: ${e?.message ?? e}\n`)
-    return e instanceof QueryInputError || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? 2 : 1
+    return exitCodeOf(e)
   }
 }
 

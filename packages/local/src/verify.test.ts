@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -84,6 +84,7 @@ describe('ticklake verify against the fake exchange', () => {
   })
 
   it('reports klines of a range the lake does not hold as missing in the lake', async () => {
+    mkdirSync(join(dir, 'empty'))
     const { code, out } = await cli(['verify', '--symbol', 'BTC-USDT', '--from', new Date(FROM).toISOString(), '--to', new Date(FROM + 3 * M).toISOString(), '--data', join(dir, 'empty'), '--rest-url', fx.restUrl])
     expect(out.trim().split('\n').slice(0, -1)).toEqual(['11:00', '11:01', '11:02'].map((t) => expect.stringMatching(new RegExp(`^2026-01-05T${t}:00.000Z  missing in the lake  \\(exchange: \\d+ trades, volume \\d+\\.\\d{8}\\)$`))))
     expect(code).toBe(1)

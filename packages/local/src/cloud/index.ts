@@ -116,7 +116,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const abort = new AbortController()
 
   const server = createServer((req, res) => { void route(req, res).catch((e) => { log(`http error: ${e.message}`); if (!res.headersSent) json(res, 500, { error: 'internal error' }) }) })
-  await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) })
+  // a port in use ends the start here: nothing opened so far may keep the process alive
+  await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) }).catch(async (e) => { await firehose.close(); throw e })
   const port = (server.address() as AddressInfo).port
   const url = `http://${o.host}:${port}/`
   const poster = apigwPoster(`http://${o.host}:${port}`)

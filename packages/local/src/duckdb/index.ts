@@ -98,6 +98,8 @@ function plain(v: unknown): unknown {
 }
 
 export interface DuckEngine extends QueryEngine {
+  /** The connection the views are defined on, for statements of an analyst's own (`ticklake sql`): no caps, no pool. */
+  connection: DuckDBConnection
   /** Files left out of the views as corrupt, by path. */
   skipped(): string[]
   close(): void
@@ -286,6 +288,7 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
         }
       } finally { release(c) }
     },
+    connection: ddl,
     skipped: () => [...skip.keys()],
     close() {
       closed = true

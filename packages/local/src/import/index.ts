@@ -173,6 +173,13 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
   const parsed = parseArchiveName(name)
   const summary: FileSummary = { file: path, status: 'refused', trades: 0, files: [], hours: 0, checksum: 'absent', errors: { count: 0, first: [] }, warnings: [] }
   const refuse = (reason: string) => Object.assign(summary, { status: 'refused' as const, reason: `${name}: ${reason}` })
+  // what the path is comes first: a missing file is "not found", whatever its name says
+  let totalBytes: number
+  try {
+    const st = await stat(path)
+    if (st.isDirectory()) return refuse('is a directory, not an archive file')
+    totalBytes = st.size
+  } catch (e: any) { return refuse(e?.code === 'ENOENT' ? 'not found' : `cannot read the file (${e?.code ?? e?.message ?? e})`) }
   const exchange = (opts.exchange ?? settings.exchange) as Exchange
   if (!ARCHIVE_EXCHANGES.includes(exchange)) return refuse(`exchange ${JSON.stringify(opts.exchange)} does not publish these archives (use ${ARCHIVE_EXCHANGES.join(', ')})`)
   const kind = opts.kind ?? parsed?.kind
@@ -183,8 +190,8 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
   Object.assign(summary, { symbol: sym.symbol, native_symbol: sym.native, kind })
   if (opts.symbol && parsed && nativeSymbol(sym.symbol) !== parsed.nativeSymbol) summary.warnings.push(`the name says ${parsed.nativeSymbol}, stored as ${sym.symbol} as asked`)
 
-  let totalBytes: number
-  try { totalBytes = (await stat(path)).size } catch (e: any) { return refuse(`cannot read the file (${e?.code ?? e?.message ?? e})`) }
+  const zip = await isZip(path)
+  if (/\.zip$/i.test(name) && !zip) return refuse('not a zip: the name ends in .zip but the file does not start like a ZIP archive (an unfinished download, or a page saved under that name?)')
   const checksumText = await readFile(`${path}.CHECKSUM`, 'utf8').catch((e) => { if (e?.code === 'ENOENT') return undefined; throw e })
   if (checksumText !== undefined) {
     const result = checkDigest(await sha256Of(readChunks(path, settings.readChunkBytes)), checksumText)
@@ -200,7 +207,7 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
   const dlq: string[] = []
   let bytes = 0
   const source = readChunks(path, settings.readChunkBytes, (n) => { bytes = n })
-  const csv = (await isZip(path))
+  const csv = zip
     ? unzipCsv(source, (entry, used) => { if (!used) summary.warnings.push(`ignored ${entry} in the ZIP`) })
     : source
   summary.status = 'imported'
@@ -217,6 +224,11 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
     }
   } catch (e: any) {
     Object.assign(summary, { status: 'failed', reason: `${name}: ${e?.message ?? e}` })
+  }
+  // not one row read as this kind: the kind is wrong (or the file is no archive), not the rows
+  if (summary.status === 'imported' && summary.trades === 0 && summary.errors.count > 0) {
+    const other = kind === 'trades' ? 'aggTrades' : 'trades'
+    return refuse(`no row reads as ${kind}: ${summary.errors.count.toLocaleString('en-US')} bad row(s) of ${summary.errors.count.toLocaleString('en-US')}, e.g. line ${summary.errors.first[0]?.line}: ${summary.errors.first[0]?.reason} (is it a ${other} file? ${opts.kind ? `pass --kind ${other}` : 'pass --kind'}); nothing imported`)
   }
   await writer.flushAll()
   if (summary.status === 'imported') await writer.removeStale()

@@ -7,7 +7,7 @@
  * through the matching fake exchange and the real ingest path into the lake, keeping the recorded
  * trade ids, so `ticklake candles` answers for it and a second replay adds nothing.
  */
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import WebSocket from 'ws'
 import { aggTradesOfCapture, captureExchange, captureHeader, captureLine, coinbaseTradesOfCapture, parseCapture, type CapturedMessage } from '@ticklake/core/capture'
@@ -36,24 +36,32 @@ export interface RecordOptions {
   kind?: string
   /** `coinbase`: the Advanced Trade protocol at `wsUrl` (subscribe messages); otherwise Binance combined streams. */
   exchange?: string
+  /** Called once the stream is open (the file is made only then). */
+  onOpen?: () => void
 }
 
-/** Records the stream of `symbols` into `out` until `durationMs` passes or `signal` aborts; resolves with the frame count. */
+/**
+ * Records the stream of `symbols` into `out` until `durationMs` passes or `signal` aborts; resolves
+ * with the frame count. The file is opened only once the stream is: a stream that cannot be reached
+ * leaves no file behind.
+ */
 export async function recordCapture(o: RecordOptions): Promise<number> {
   const coinbase = o.exchange === 'coinbase'
   const url = coinbase ? o.wsUrl : streamUrl(o.wsUrl, o.symbols, o.kind)
-  const file = createWriteStream(o.out, { flags: 'a' })
+  let file!: WriteStream
   let frames = 0
   const ws = new WebSocket(url)
   ws.on('message', (d) => { frames++; file.write(captureLine('recv', Date.now(), d.toString())) })
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
+      file = createWriteStream(o.out, { flags: 'a' })
+      o.onOpen?.()
       if (coinbase) file.write(captureHeader('coinbase', o.symbols, Date.now()))
       file.write(captureLine('connect', Date.now(), url))
       if (coinbase) for (const m of subscribeMessages(o.symbols, defaults.coinbaseChannels)) { ws.send(m); file.write(captureLine('send', Date.now(), m)) }
       resolve()
     })
-    ws.once('error', (e) => { file.end(); reject(e) })
+    ws.once('error', (e) => reject(e))
   })
   await new Promise<void>((resolve) => {
     const timer = o.durationMs ? setTimeout(resolve, o.durationMs) : undefined
