@@ -10,9 +10,10 @@
  */
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../market/index'
+import { isSimulated, venueOf } from '../market/index'
 import { ENDPOINTS, setWeightPauseListener } from '../binance/index'
 import { coinbaseVenue, defaults as coinbaseDefaults, sequenceTracker } from '../coinbase/index'
-import { binanceVenue, type Venue } from './venue'
+import { binanceVenue, renamedVenue, type Venue } from './venue'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../lake/index'
 import { recordDisconnect, recordGap, type GapKind } from '../quality/index'
@@ -96,10 +97,18 @@ export interface IngestDeps {
 export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; unsent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; checkpoints: Record<string, number>; behind: string[] }
 
 export type { Venue, VenueFrame } from './venue'
-export { binanceVenue } from './venue'
+export { binanceVenue, renamedVenue } from './venue'
 
-/** The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues. */
+/**
+ * The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues.
+ * A simulated exchange (`sim-coinbase`, `sim-binance-us`, ...) speaks what its fake exchange speaks
+ * (Coinbase's protocol, or Binance spot's for every Binance venue) under its own name.
+ */
 export function venueFor(opts: Pick<IngestOptions, 'exchange' | 'restUrl' | 'wsUrl' | 'symbols' | 'quotes'>): Venue {
+  if (isSimulated(opts.exchange)) {
+    const real = venueOf(opts.exchange)
+    return renamedVenue(real === 'coinbase' ? coinbaseVenue(opts) : binanceVenue({ ...opts, exchange: 'binance' }), opts.exchange)
+  }
   return opts.exchange === 'coinbase' ? coinbaseVenue(opts) : binanceVenue(opts)
 }
 
