@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
-import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, TIMEFRAMES, simulatedOf, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
 
@@ -151,17 +151,18 @@ async function start(argv: string[]) {
       source = 'sim'
     }
   }
+  const dataDir = values.data ?? cloudDefaults.dataDir
   if (source === 'sim') {
-    fake = coinbase
-      ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
-      : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
+    // the fake exchange goes on from where the lake's simulated trades stand
+    fake = await (await import('./exchange/sim')).startSimulator({ exchange: simulatedOf(values.exchange!), symbols, dataDir })
     restUrl = fake.restUrl
     wsUrl = fake.wsUrl
   }
   const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
   const { startCloud } = await import('./cloud/index')
-  const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+  // simulated trades go under their own venue name (sim-binance, sim-binance-us, ...), never a market's
+  const exchange = source === 'sim' ? simulatedOf(values.exchange!) : (values.exchange as Exchange)
+  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
     await prices?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
