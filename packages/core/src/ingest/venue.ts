@@ -9,7 +9,7 @@
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
 import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { aggTradesFrom, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
 
 /**
  * One frame's outcome, venue-neutral. `sequence` is set only by venues with `sequenced: true`;
@@ -35,6 +35,12 @@ export interface Venue {
   pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch, signal?: AbortSignal): AsyncIterable<Trade[]>
   /** Id of the first trade at or after `sinceMs`, where a first run's backfill starts; undefined when none. */
   firstIdAfter(symbol: string, sinceMs: number, nowMs: number, fetchImpl: typeof fetch): Promise<number | undefined>
+  /**
+   * The exchange's newest trade id of `symbol` over REST (undefined when it has none): asked when
+   * the stream has brought nothing for a while, to tell a stalled stream (newer trades exist) from
+   * a quiet market (none). Venues without it get no stall check.
+   */
+  latestId?(symbol: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<number | undefined>
 }
 
 export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean }
@@ -62,6 +68,7 @@ export function binanceVenue(o: VenueOptions): Venue {
       }
     },
     firstIdAfter: async (symbol, sinceMs, nowMs, fetchImpl) => (await firstAggTradeAfter(base, symbol, sinceMs, nowMs, fetchImpl))?.a,
+    latestId: async (symbol, fetchImpl) => (await latestAggTrade(base, symbol, fetchImpl))?.a,
   }
 }
 
