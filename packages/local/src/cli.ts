@@ -15,7 +15,7 @@ const HELP = `ticklake — near-real-time crypto market data, locally
 Usage:
   ticklake start [options]        run the whole pipeline and serve the page
   ticklake candles [options]      print candles from the lake (DuckDB)
-  ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
+  ticklake gaps [options]         list trade-id gaps, stream disconnects and stalls recorded by ingest
   ticklake record [options]       capture an exchange stream's raw frames to a file
   ticklake replay CAPTURE [opts]  play a capture through the fake exchange and the real ingest
   ticklake verify [options]       compare the lake's candles with the exchange's own klines
@@ -239,9 +239,10 @@ async function gaps(argv: string[]) {
   const q = await listQuality(fileStore(values.data!), { exchange: values.exchange, symbol: values.symbol })
   if (values.format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
   const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
-  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s)`]
+  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s), ${q.stalls.length} stall(s)`]
   for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
   for (const d of q.disconnects) lines.push(`disconnect  ${iso(d.disconnected_at)} .. ${iso(d.reconnected_at)}  ${d.exchange} ${d.symbols.join(',')}  ${d.reason}`)
+  for (const x of q.stalls) lines.push(`stall       ${iso(x.since)} .. ${iso(x.resumed_at ?? x.ended_at)}  ${x.exchange} ${x.symbol}  ${x.resumed_at ? 'resumed' : x.ended_at ? 'run ended stalled' : 'open'}, ${x.fetched} fetched over REST: ${x.reason}`)
   process.stdout.write(lines.join('\n') + '\n')
   return 0
 }
