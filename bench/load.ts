@@ -2,8 +2,8 @@
  * `npm run load`: the realtime load test, on loopback only and bounded in clients and time. The
  * fake exchange (its own process) streams `--rate` trades a second of BTC-USDT into the local cloud
  * (`startCloud`: real ingest, Firehose emulator, lake, candle job, WebSocket gateway); `--clients`
- * WebSocket subscribers (another process) each hold `trades:binance:BTC-USDT` and
- * `candles:binance:BTC-USDT:1m` for `--seconds`. Reports the share of trades delivered to every
+ * WebSocket subscribers (another process) each hold `trades:sim-binance:BTC-USDT` and
+ * `candles:sim-binance:BTC-USDT:1m` for `--seconds`. Reports the share of trades delivered to every
  * subscriber, p50/p99 latency from a trade's receipt by ingest (`ingest_time`) to a subscriber's
  * receipt, partial candle updates per second, and whether every subscriber got every final candle.
  * Flags: --clients 1000 --rate 1000 --seconds 30 --procs 2 (subscriber processes) --fanout direct|sdk --features on|off --json.
@@ -68,7 +68,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
     cloud = await startCloud({ source: 'sim', ...urls, symbols: ['BTC-USDT'], port: 0, dataDir: dir, backfillMs: 0, firehoseBufferMs: 500, ingestBudgetMs: 10 * 60_000, fanout: o.fanout, features: o.features, log: () => {} })
     const lastId = async () => (await (await fetch(`${urls.restUrl}/api/v3/aggTrades?symbol=BTCUSDT&limit=1`)).json())[0]?.a as number ?? 0
 
-    const channels = ['trades:binance:BTC-USDT', 'candles:binance:BTC-USDT:1m']
+    const channels = ['trades:sim-binance:BTC-USDT', 'candles:sim-binance:BTC-USDT:1m']
     const t0 = Date.now()
     const share = (i: number) => Math.floor(o.clients / procs.length) + (i < o.clients % procs.length ? 1 : 0)
     const connected = (await ask<{ connected: number }>((i) => ({ cmd: 'connect', url: `ws://127.0.0.1:${cloud!.port}/ws`, clients: share(i), channels }))).reduce((a, r) => a + r.connected, 0)
@@ -93,7 +93,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
     const expected: number[] = []
     for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) expected.push(t - 60_000)
     const finalInLake = async () => {
-      const serving = await fetch(`${cloud!.url}serving/binance/BTC-USDT/1m.json`).then((res) => res.json()).catch(() => ({ candles: [] }))
+      const serving = await fetch(`${cloud!.url}serving/sim-binance/BTC-USDT/1m.json`).then((res) => res.json()).catch(() => ({ candles: [] }))
       return expected.every((t) => (serving.candles ?? []).some((c: any) => c.open_time === t && c.final))
     }
     for (const end = Date.now() + 30_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { basename } from 'node:path'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
-import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, TIMEFRAMES, simulatedOf, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
 import { EXIT, UnreachableError, UsageError, exitCodeOf, isUnreachable } from './cli/errors'
@@ -24,7 +24,7 @@ const HELP = `ticklake — near-real-time crypto market data, locally
 Usage:
   ticklake start [options]        run the whole pipeline and serve the page
   ticklake candles [options]      print candles from the lake (DuckDB)
-  ticklake gaps [options]         list trade-id gaps and stream disconnects recorded by ingest
+  ticklake gaps [options]         list trade-id gaps, stream disconnects and stalls recorded by ingest
   ticklake record [options]       capture an exchange stream's raw frames to a file
   ticklake replay CAPTURE [opts]  play a capture through the fake exchange and the real ingest
   ticklake verify [options]       compare the lake's candles with the exchange's own klines
@@ -209,15 +209,15 @@ async function start(argv: string[]) {
     }
     await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
     if (source === 'sim') {
-      fake = coinbase
-        ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
-        : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
+      // the fake exchange goes on from where the lake's simulated trades stand
+      fake = await (await import('./exchange/sim')).startSimulator({ exchange: simulatedOf(values.exchange!), symbols, dataDir })
       restUrl = fake.restUrl
       wsUrl = fake.wsUrl
     }
     const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe).catch(async (e) => { await fake?.close(); throw e })
     const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/checkpoint')])
-    const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
+    // simulated trades go under their own venue name (sim-binance, sim-binance-us, ...), never a market's
+    const exchange = source === 'sim' ? simulatedOf(values.exchange!) : (values.exchange as Exchange)
     const store = fileStore(dataDir)
     /** Each symbol's checkpoint under `ex` (the exchange the cloud says it writes under). */
     const checkpoints = async (ex: string) => Object.fromEntries(await Promise.all(symbols.map(async (sym) => {
@@ -339,9 +339,10 @@ async function gaps(argv: string[]) {
   const q = await listQuality(fileStore(data), { exchange, symbol })
   if (format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
   const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
-  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s)`]
+  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s), ${q.stalls.length} stall(s)`]
   for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
   for (const d of q.disconnects) lines.push(`disconnect  ${iso(d.disconnected_at)} .. ${iso(d.reconnected_at)}  ${d.exchange} ${d.symbols.join(',')}  ${d.reason}`)
+  for (const x of q.stalls) lines.push(`stall       ${iso(x.since)} .. ${iso(x.resumed_at ?? x.ended_at)}  ${x.exchange} ${x.symbol}  ${x.resumed_at ? 'resumed' : x.ended_at ? 'run ended stalled' : 'open'}, ${x.fetched} fetched over REST: ${x.reason}`)
   process.stdout.write(lines.join('\n') + '\n')
   return 0
 }

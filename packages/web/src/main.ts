@@ -4,7 +4,9 @@
  * snapshot replaces it, then partial and final candles are upserted by open time), and shows the
  * chart, the price with its change over the window, and the recent trades. Pings every 30 s,
  * drops a connection that has gone silent, reconnects with backoff and subscribes again. Exposes
- * `data-state` and `data-candles` on <body> for tests and monitors.
+ * `data-state` and `data-candles` on <body> for tests and monitors. Polls `/api/status` for stalls of
+ * the shown source (no trades while the exchange trades on, or the source down): while one is open
+ * the state reads `stalled` (`data-stalled` on <body>) and the footer says since when and why.
  */
 import './style.css'
 import type { Candle, Timeframe } from '@ticklake/core/market'
@@ -20,6 +22,8 @@ const MAX_TRADES = 30
 const PING_MS = 30_000
 /** A connection with no message (pongs included) for this long is taken as dead. */
 const SILENT_MS = 75_000
+/** How often `/api/status` is asked whether the shown source is stalled. */
+const STATUS_MS = 10_000
 
 let health: Health
 let symbol = ''
@@ -30,6 +34,8 @@ let price: number | undefined
 let ws: WebSocket | undefined
 let retry = 0
 let heard = 0
+/** The open stall of the shown source, from `/api/status`. */
+let stall: { since: string; reason: string } | undefined
 const chart = createChart($('chart'), $('legend'))
 
 const channels = () => [candleChannel(health.exchange, symbol, tf), tradeChannel(health.exchange, symbol)]
@@ -40,7 +46,23 @@ const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random(
 function setState(s: State) {
   if (document.body.dataset.state === s) return
   document.body.dataset.state = s
-  $('state').textContent = s
+  $('state').textContent = stall && s === 'live' ? 'stalled' : s
+}
+
+/** Asks `/api/status` for an open stall of the shown exchange and symbol; shows it, or clears it. */
+async function checkStall() {
+  try {
+    const res = await fetch('/api/status', { cache: 'no-store' })
+    if (!res.ok) return
+    const body = await res.json() as { stalls?: { exchange: string; symbol: string; since: string; reason: string }[] }
+    const next = body.stalls?.find((x) => x.exchange === health.exchange && x.symbol === symbol)
+    if (!next && !stall) return
+    stall = next
+    if (stall) document.body.dataset.stalled = 'true'
+    else delete document.body.dataset.stalled
+    $('state').textContent = stall && document.body.dataset.state === 'live' ? 'stalled' : document.body.dataset.state ?? ''
+    status(stall ? `STALLED: no trades from ${health.exchange} ${symbol} since ${stall.since.slice(11, 19)} UTC: ${stall.reason}` : '')
+  } catch { /* the next poll tries again */ }
 }
 
 function status(text: string) { $('error').textContent = text }
@@ -200,6 +222,8 @@ async function start() {
   for (const t of TIMEFRAMES) tfSelect.add(new Option(t, t, false, t === tf))
   tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
   connect()
+  void checkStall()
+  setInterval(() => void checkStall(), STATUS_MS)
   setInterval(() => {
     if (ws?.readyState !== WebSocket.OPEN) return
     if (Date.now() - heard > SILENT_MS) return drop(ws)

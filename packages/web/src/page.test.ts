@@ -64,6 +64,8 @@ const received: ClientMessage[] = []
 const sockets = new Set<WebSocket>()
 /** Console errors and page errors of the main page. */
 const errors: string[] = []
+/** What the fake `/api/status` lists as stalls in course. */
+let stalls: object[] = []
 
 const send = (m: ServerMessage) => { for (const s of sockets) s.send(JSON.stringify(m)) }
 const subscribes = () => received.filter((m) => m.action === 'subscribe') as Extract<ClientMessage, { action: 'subscribe' }>[]
@@ -103,6 +105,10 @@ describe.skipIf(missing)('the page in Chromium', () => {
     }
     server = createServer(async (req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname
+      if (path === '/api/status') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify({ sources: [], stalls }))
+      }
       if (path === '/api/health') {
         res.writeHead(200, { 'content-type': 'application/json' })
         return res.end(JSON.stringify({ ok: true, source: 'sim', simulated: true, exchange: 'binance', symbols: SYMBOLS, ws: '/ws' }))
@@ -292,6 +298,18 @@ describe.skipIf(missing)('the page in Chromium', () => {
       await p.clock.runFor(31_000)
       await until(() => received.filter((m) => m.action === 'ping').length > n)
     } finally { await p.close() }
+  })
+
+  it('says stalled, since when and why, while /api/status lists a stall of the shown source', async () => {
+    stalls = [{ exchange: 'binance', symbol: SYMBOLS[0], since: '2026-11-24T15:04:05.000Z', detected_at: '2026-11-24T15:04:20.000Z', reason: 'no trade on the stream for 15 s', fetched: 0 }]
+    const other = await browser.newPage()
+    try {
+      await other.goto(base)
+      await other.waitForSelector('body[data-stalled]', { timeout: 10_000 })
+      expect(await other.textContent('#error')).toContain('STALLED: no trades from binance')
+      expect(await other.textContent('#error')).toContain('15:04:05 UTC: no trade on the stream for 15 s')
+      await other.waitForFunction(() => document.getElementById('state')!.textContent === 'stalled', undefined, { timeout: 10_000 })
+    } finally { stalls = []; await other.close() }
   })
 
   it('raises no console errors and no page errors', () => {

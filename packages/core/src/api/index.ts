@@ -6,12 +6,12 @@
  * `POST /api/ingest` takes trades from API-key holders into the delivery stream. The Lambda
  * handler (`@ticklake/functions/api`) and the local cloud both call `createApi(...).handle`.
  */
-import { TIMEFRAMES, isSymbol, type Timeframe } from '../market/index'
+import { TIMEFRAMES, isSimulated, isSymbol, type Timeframe } from '../market/index'
 import {
   QueryInputError, QueryLimitError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, featuresQuery, lastTradesQuery, latestQuery,
   maxSpanMs, statisticsOf, statisticsQuery, symbolSpanQuery, FEATURE_TABLES, type FeatureKind, type QueryEngine, type Row,
 } from '../query/index'
-import { listQuality } from '../quality/index'
+import { listQuality, stallOpen } from '../quality/index'
 import type { Clock, ObjectStore, RecordStream } from '../ports/index'
 import { ttlCache, type TtlCache } from './cache'
 import { tokenBuckets, verifyApiKey, type ApiKeyStore } from './keys'
@@ -201,7 +201,12 @@ export const ROUTES: Route[] = [
         exchange: s.str(), symbol: s.str(), source: s.str('ws, rest, archive, replay or api'), last_trade_time: s.time(), last_ingest_time: s.time(),
         lag_ms: s.int('now - last trade time'), ingest_rate_per_s: s.num('records per second over the last 5 minutes'), records_24h: s.int(),
         gaps: s.obj({ found: s.int(), filled: s.int(), deferred: s.int(), unfillable: s.int() }, 'trade-id gaps of this exchange and symbol'),
+        simulated: s.bool('true for a simulated venue (sim-binance, ...): fake trades, not market data'),
+        stalled: s.bool('true while a stall of this exchange and symbol is open (see stalls)'),
       })),
+      stalls: s.arr(s.obj({
+        exchange: s.str(), symbol: s.str(), since: s.time('the last trade heard before the stall'), detected_at: s.time(), reason: s.str(), fetched: s.int('trades caught up over REST meanwhile'),
+      }), 'stalls in course: a source that stopped bringing trades while its exchange traded on, or stopped answering'),
       dlq: s.obj({ files: s.int('files under dlq/'), by_source: s.map(s.int()), conversion_errors: s.int('files under errors/ (Firehose format conversion)') }),
       lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold candle object')), corrupt_files: s.int('files readers found unreadable and skip: quality/corrupt/') }),
     }),
@@ -253,6 +258,7 @@ export async function lakeSymbols(store: ObjectStore): Promise<{ exchange: strin
 async function status(c: Ctx) {
   const { engine, store } = c.deps
   const [symbols, quality, dlq, errors, gold, corrupt] = await Promise.all([lakeSymbols(store), listQuality(store), store.list('dlq/'), store.list('errors/'), store.list('gold/candles/'), store.list('quality/corrupt/')])
+  const stalls = quality.stalls.filter((x) => stallOpen(x, c.now))
   const sources = []
   // the per-symbol queries all in flight at once (each an Athena round trip in AWS)
   const results = await Promise.all(symbols.map((s) => Promise.all([
@@ -271,6 +277,7 @@ async function status(c: Ctx) {
         lag_ms: Math.max(0, c.now - Date.parse(String(r.last_trade_time))),
         ingest_rate_per_s: Number(((recentBy.get(String(r.source)) ?? 0) / (defaults.rateWindowMs / 1000)).toFixed(3)),
         records_24h: Number(r.records), gaps,
+        simulated: isSimulated(s.exchange), stalled: stalls.some((x) => x.exchange === s.exchange && x.symbol === s.symbol),
       })
     }
   }
@@ -279,6 +286,7 @@ async function status(c: Ctx) {
   const newest = gold.reduce<typeof gold[number] | undefined>((a, o) => (!a || o.lastModified > a.lastModified ? o : a), undefined)
   return {
     time: new Date(c.now).toISOString(), sources,
+    stalls: stalls.map((x) => ({ exchange: x.exchange, symbol: x.symbol, since: new Date(x.since).toISOString(), detected_at: new Date(x.detected_at).toISOString(), reason: x.reason, fetched: x.fetched })),
     dlq: { files: dlq.length, by_source: bySource, conversion_errors: errors.length },
     lake: { newest_gold_key: newest?.key ?? null, newest_gold_time: newest ? new Date(newest.lastModified).toISOString() : null, freshness_ms: newest ? Math.max(0, c.now - newest.lastModified) : null, corrupt_files: corrupt.length },
   }

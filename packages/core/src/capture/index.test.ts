@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { captureExchange, captureHeader, captureLine, coinbaseTradesOfCapture, parseCapture, parseLegacyLine } from './index'
+import { captureExchange, captureHeader, captureVenue, captureLine, coinbaseTradesOfCapture, parseCapture, parseLegacyLine } from './index'
 
 const DATA = fileURLToPath(new URL('../../../../../shared/data/coinbase/', import.meta.url))
 const haveData = existsSync(DATA)
@@ -19,6 +19,22 @@ describe('capture', () => {
     expect(captureExchange(parseCapture(bytes(recv(JSON.stringify({ type: 'match', ...trade(1), side: 'buy' })))))).toBe('coinbase')
     expect(captureExchange(parseCapture(bytes(recv('{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTCUSDT"}}'))))).toBe('binance')
     expect(captureExchange(parseCapture(bytes(recv('{"hello":1}'))))).toBeUndefined()
+  })
+
+  it('tells the Binance venue of a capture, so US and futures trades keep their own partition', () => {
+    const recv = captureLine('recv', 1_000, '{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTCUSDT"}}')
+    const at = (url: string) => captureVenue(parseCapture(bytes(captureLine('connect', 1_000, url) + recv)))
+    const header = (exchange: string) => captureVenue(parseCapture(bytes(JSON.stringify({ t: 'header', format: 2, exchange, recorded: 1 }) + '\n' + recv)))
+    expect(at('wss://stream.binance.us:9443/stream?streams=btcusd@aggTrade')).toBe('binance-us')
+    expect(at('wss://fstream.binance.com/stream?streams=btcusdt@aggTrade')).toBe('binance-futures')
+    expect(at('wss://dstream.binance.com/stream?streams=btcusd_perp@aggTrade')).toBe('binance-delivery')
+    expect(at('wss://stream.binance.com:9443/stream?streams=btcusdt@aggTrade')).toBe('binance')
+    expect(at('ws://127.0.0.1:9/stream?streams=btcusdt@aggTrade')).toBe('binance')
+    expect(header('BINANCE_US')).toBe('binance-us')
+    expect(header('BINANCE_FUTURES')).toBe('binance-futures')
+    expect(header('BINANCE_DELIVERY')).toBe('binance-delivery')
+    expect(captureVenue(parseCapture(bytes(captureHeader('coinbase', ['BTC-USD'], 1_000))))).toBe('coinbase')
+    expect(captureVenue(parseCapture(bytes(captureLine('recv', 1_000, '{"hello":1}'))))).toBeUndefined()
   })
 
   it('reads legacy send lines with their URL', () => {

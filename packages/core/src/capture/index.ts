@@ -43,6 +43,26 @@ export function captureExchange(messages: CapturedMessage[]): 'binance' | 'coinb
   return undefined
 }
 
+/**
+ * The venue a capture was recorded from, so its trades keep their own partition: `binance-us`,
+ * `binance-futures` (USD-M) and `binance-delivery` (COIN-M) told from the header's exchange name
+ * (cryptofeed's `BINANCE_US`, `BINANCE_FUTURES`, `BINANCE_DELIVERY`) or a recorded URL's host
+ * (`binance.us`, `fstream.`/`fapi.`, `dstream.`/`dapi.`); otherwise `captureExchange`'s answer.
+ * @example captureVenue(parseCapture(bytes)) // 'binance-us'
+ */
+export function captureVenue(messages: CapturedMessage[]): 'binance' | 'binance-us' | 'binance-futures' | 'binance-delivery' | 'coinbase' | undefined {
+  const exchange = captureExchange(messages)
+  if (exchange !== 'binance') return exchange
+  const byName = (s: string) => (/^binance[_-]us$/i.test(s) ? 'binance-us' : /^binance[_-]futures$/i.test(s) ? 'binance-futures' : /^binance[_-]delivery$/i.test(s) ? 'binance-delivery' : undefined)
+  const byUrl = (u: string) => (/\.binance\.us\b/i.test(u) ? 'binance-us' : /\/\/(fstream|fapi)\.binance\./i.test(u) ? 'binance-futures' : /\/\/(dstream|dapi)\.binance\./i.test(u) ? 'binance-delivery' : undefined)
+  for (const m of messages) {
+    if (m.kind !== 'header') continue
+    try { const x = byName(String(JSON.parse(m.data).exchange ?? '')); if (x) return x } catch { /* not JSON */ }
+  }
+  for (const m of messages) { const x = (m.kind === 'connect' || m.kind === 'http') && m.url ? byUrl(m.url) : undefined; if (x) return x }
+  return 'binance'
+}
+
 /** A Coinbase trade as recorded: id, price and size as printed, time, and the MAKER side Coinbase prints (lower case). */
 export interface CapturedCoinbaseTrade { trade_id: number; price: string; size: string; time: string; side: 'buy' | 'sell'; /** epoch µs of `time` */ us: number }
 

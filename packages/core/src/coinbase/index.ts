@@ -483,6 +483,10 @@ export function coinbaseVenue(o: { restUrl: string; wsUrl: string; symbols: stri
     },
     pages: (symbol, fromId, untilId, fetchImpl, signal) => tradesFrom(o.restUrl, symbol, fromId, untilId, fetchImpl, { ...rest, symbol, signal }),
     firstIdAfter: (symbol, sinceMs, _now, fetchImpl) => firstTradeAfter(o.restUrl, symbol, sinceMs, fetchImpl, rest),
+    async latestId(symbol, fetchImpl, signal) {
+      const page = await pacedPage(o.restUrl, symbol, undefined, fetchImpl, o.pageDelayMs ?? defaults.pageDelayMs, signal)
+      return page.rows.length ? Math.max(...page.rows.map((r) => Number(r.trade_id))) : undefined
+    },
   }
 }
 

@@ -6,16 +6,20 @@
  * (never more than one batch accepted and not yet checkpointed), malformed frames to `dlq/`, and
  * partial candles and trades published to live subscribers within a few hundred milliseconds. A
  * run ends within its budget whatever the backlog: it stops fetching `stopMarginMs` before the end,
- * sends what it fetched until `endMarginMs` before it, and leaves the rest to the next run.
+ * sends what it fetched until `endMarginMs` before it, and leaves the rest to the next run. A
+ * symbol the stream stops bringing trades for (`stallAfterMs`) while the exchange trades on, or
+ * whose stream stays down, is a stall: logged, recorded under `quality/stalls/` and caught up over
+ * REST; checkpoints (and so the candles' completeness horizon) move only with trades received.
  */
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../market/index'
+import { isSimulated, venueOf } from '../market/index'
 import { ENDPOINTS, setWeightPauseListener } from '../binance/index'
 import { coinbaseVenue, defaults as coinbaseDefaults, sequenceTracker } from '../coinbase/index'
-import { binanceVenue, type Venue } from './venue'
+import { binanceVenue, renamedVenue, type Venue } from './venue'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../lake/index'
-import { recordDisconnect, recordGap, type GapKind } from '../quality/index'
+import { recordDisconnect, recordGap, recordStall, type GapKind, type Stall } from '../quality/index'
 import type { ServerMessage } from '../realtime/index'
 import { coalescer, liveFeed, defaults as liveDefaults } from '../realtime/live'
 import type { ObjectStore, RecordStream } from '../ports/index'
@@ -45,6 +49,13 @@ export const defaults = {
   reconnectMaxMs: 30_000,
   /** A stream silent this long (no frame, no ping) is taken for dead and replaced. */
   staleMs: 45_000,
+  /**
+   * A symbol the stream has brought no trade for this long is checked over REST (`Venue.latestId`):
+   * newer trades at the exchange mean the stream stalled (recorded, logged, caught up over REST),
+   * none mean the market is quiet. A stream down this long is a stall of each symbol too. Above the
+   * normal cadence of a liquid symbol (several trades a second on Binance and Coinbase).
+   */
+  stallAfterMs: 15_000,
   /** Binance ends a connection at 24 h: a new one is opened before that and overlaps the old. */
   rotateAfterMs: 23 * 3_600_000,
   /** How long the old and the new connection both run during a rotation. */
@@ -93,13 +104,21 @@ export interface IngestDeps {
  * goes on from their checkpoint); `unsent`: records fetched but not sent before the deadline
  * (fetched again by the next run).
  */
-export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; unsent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; checkpoints: Record<string, number>; behind: string[] }
+export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; unsent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; stalls: number; checkpoints: Record<string, number>; behind: string[] }
 
 export type { Venue, VenueFrame } from './venue'
-export { binanceVenue } from './venue'
+export { binanceVenue, renamedVenue } from './venue'
 
-/** The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues. */
+/**
+ * The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues.
+ * A simulated exchange (`sim-coinbase`, `sim-binance-us`, ...) speaks what its fake exchange speaks
+ * (Coinbase's protocol, or Binance spot's for every Binance venue) under its own name.
+ */
 export function venueFor(opts: Pick<IngestOptions, 'exchange' | 'restUrl' | 'wsUrl' | 'symbols' | 'quotes'>): Venue {
+  if (isSimulated(opts.exchange)) {
+    const real = venueOf(opts.exchange)
+    return renamedVenue(real === 'coinbase' ? coinbaseVenue(opts) : binanceVenue({ ...opts, exchange: 'binance' }), opts.exchange)
+  }
   return opts.exchange === 'coinbase' ? coinbaseVenue(opts) : binanceVenue(opts)
 }
 
@@ -136,6 +155,12 @@ interface SymbolState {
   catchUp?: boolean
   /** Highest trade id the stream has handed over for this symbol. */
   streamed?: number
+  /** When the stream last brought a trade of this symbol (or a stall check last ran). */
+  heardAt: number
+  /** The stall in course, recorded under `quality/stalls/` (closed when the stream brings trades again). */
+  stall?: Stall
+  /** Set while a stall check asks the exchange over REST. */
+  probing?: boolean
 }
 
 /**
@@ -159,7 +184,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const baseFetch = deps.fetch ?? fetch
   const fetchImpl = ((url, init) => baseFetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, stop.signal]) : stop.signal })) as typeof fetch
   setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
-  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, unsent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, checkpoints: {}, behind: [] }
+  const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, unsent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, stalls: 0, checkpoints: {}, behind: [] }
   const states = new Map<string, SymbolState>()
   const outbox: Trade[] = []
   const quoteOutbox: Quote[] = []
@@ -170,7 +195,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
-    states.set(symbol, { symbol, nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, stored: cp?.checkpoint.last_trade_id, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts }, backfilling: !!cp })
+    states.set(symbol, { symbol, heardAt: now(), nextId: cp ? cp.checkpoint.last_trade_id + 1 : undefined, queue: [], working: false, etag: cp?.etag, stored: cp?.checkpoint.last_trade_id, accepted: cp && { id: cp.checkpoint.last_trade_id, ts: cp.checkpoint.ts }, backfilling: !!cp })
     if (!cp && s.initialBackfillMs > 0) {
       const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
       if (first !== undefined) Object.assign(states.get(symbol)!, { nextId: first, backfilling: true })
@@ -225,6 +250,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
             if (t.trade_id > st.nextId!) await gap(st, 'unfillable', st.nextId!, t.trade_id - 1, 'the exchange has no trades with these ids')
             emit(st, t)
             sum.backfilled++
+            if (st.stall) st.stall.fetched++
           }
           await room()
           if (now() > deadline || stop.signal.aborted) { st.halted = true; log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`); return false }
@@ -335,6 +361,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
           const st = states.get(t.symbol)
           if (!st) continue
           sum.received++
+          st.heardAt = now()
+          if (st.stall) endStall(st, { resumed_at: now() })
           if (!(t.trade_id <= st.streamed!)) st.streamed = t.trade_id
           // While the symbol catches up over REST (or waits for the next run), its live path is the stream's.
           if (st.backfilling || st.halted) publishLive(st, t)
@@ -365,6 +393,52 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     socket.once('close', () => sockets.delete(socket))
     return socket
   }
+  /** Records the start of a stall of `st` and logs it. */
+  function openStall(st: SymbolState, reason: string) {
+    st.stall = { exchange: opts.exchange, symbol: st.symbol, since: st.heardAt, detected_at: now(), reason, fetched: 0 }
+    sum.stalls++
+    log(`${st.symbol}: STALLED since ${new Date(st.stall.since).toISOString()}: ${reason}`)
+    void recordStall(deps.store, st.stall).catch((e) => log(`could not record a stall of ${st.symbol}: ${e.message}`))
+  }
+
+  /** Closes the stall of `st`: the stream brings trades again (`resumed_at`) or the run ends (`ended_at`). */
+  function endStall(st: SymbolState, end: Pick<Stall, 'resumed_at' | 'ended_at'>) {
+    const stall = { ...st.stall!, ...end }
+    st.stall = undefined
+    if (end.resumed_at !== undefined) log(`${st.symbol}: the stream brings trades again after a stall of ${Math.round((end.resumed_at - stall.since) / 1000)} s (${stall.fetched} trades caught up over REST meanwhile)`)
+    return recordStall(deps.store, stall).catch((e) => log(`could not record the end of a stall of ${st.symbol}: ${e.message}`))
+  }
+
+  /**
+   * The stall check, run every few seconds: a symbol the stream has brought nothing for
+   * `stallAfterMs` is checked over REST. Newer trades at the exchange (or no answer) open a stall,
+   * and the symbol catches up over REST; none mean a quiet market. A stream down that long is a
+   * stall of every symbol.
+   */
+  function checkStalls() {
+    const connected = ws?.readyState === WebSocket.OPEN
+    for (const st of states.values()) {
+      if (st.probing || st.halted || st.backfilling || now() - st.heardAt < s.stallAfterMs || now() >= deadline) continue
+      if (!connected) {
+        if (down && !st.stall && now() - down.at >= s.stallAfterMs) openStall(st, `the stream is down (${down.reason}); reconnecting`)
+        continue
+      }
+      if (!venue.latestId) continue
+      st.probing = true
+      const known = Math.max(st.streamed ?? -Infinity, (st.nextId ?? -Infinity) - 1)
+      const silentMs = now() - st.heardAt
+      void venue.latestId(st.symbol, fetchImpl, stop.signal).then((latest) => {
+        if (latest === undefined || latest <= known) return // the exchange had no newer trade: a quiet market
+        if (!st.stall) openStall(st, `no trade on the stream for ${Math.round(silentMs / 1000)} s while the exchange traded on (its newest id ${latest}, ours ${Number.isFinite(known) ? known : 'none'}); catching up over REST`)
+        st.catchUp = true
+        void work(st)
+      }, (e) => {
+        if (!stop.signal.aborted && !st.stall) openStall(st, `no trade on the stream for ${Math.round(silentMs / 1000)} s, and the exchange's REST API does not answer (${e.message})`)
+      }).finally(() => { st.probing = false; st.heardAt = Math.max(st.heardAt, now() - s.stallAfterMs / 2) })
+    }
+  }
+  const stallTimer = setInterval(checkStalls, Math.max(100, Math.min(s.stallAfterMs / 3, 5_000)))
+
   connect()
   let waited: NodeJS.Timeout | undefined
   await Promise.race([firstOpen, new Promise((r) => { waited = setTimeout(r, Math.max(0, Math.min(10_000, deadline - now()))) })])
@@ -472,6 +546,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
       }
     } finally {
       stopped = true
+      clearInterval(stallTimer)
       stop.abort(new Error('the run stopped fetching (budget)'))
       freeRoom()
       for (const socket of sockets) socket.close()
@@ -480,6 +555,8 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     for (const st of states.values()) await work(st)
     await flush(true)
     for (const st of states.values()) if (st.halted) sum.behind.push(st.symbol)
+    // a stall still in course is closed with the run (the next run checks afresh)
+    await Promise.all([...states.values()].filter((st) => st.stall).map((st) => endStall(st, { ended_at: now() })))
   } finally {
     clearTimeout(stopTimer)
     deps.signal?.removeEventListener('abort', onAbort)

@@ -4,11 +4,12 @@
  * every exchange. A venue names the stream URL and the messages to send on open, parses a frame
  * into trades and quotes (plus a per-connection sequence number where the venue has one), pages
  * REST trades by id, and finds where a first run's backfill starts. `binanceVenue` is here;
- * `coinbaseVenue` lives in core/coinbase.
+ * `coinbaseVenue` lives in core/coinbase; `renamedVenue` puts a simulated venue's name on what
+ * another venue's protocol parses.
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
 import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { aggTradesFrom, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
 
 /**
  * One frame's outcome, venue-neutral. `sequence` is set only by venues with `sequenced: true`;
@@ -34,6 +35,12 @@ export interface Venue {
   pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch, signal?: AbortSignal): AsyncIterable<Trade[]>
   /** Id of the first trade at or after `sinceMs`, where a first run's backfill starts; undefined when none. */
   firstIdAfter(symbol: string, sinceMs: number, nowMs: number, fetchImpl: typeof fetch): Promise<number | undefined>
+  /**
+   * The exchange's newest trade id of `symbol` over REST (undefined when it has none): asked when
+   * the stream has brought nothing for a while, to tell a stalled stream (newer trades exist) from
+   * a quiet market (none). Venues without it get no stall check.
+   */
+  latestId?(symbol: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<number | undefined>
 }
 
 export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean }
@@ -61,5 +68,27 @@ export function binanceVenue(o: VenueOptions): Venue {
       }
     },
     firstIdAfter: async (symbol, sinceMs, nowMs, fetchImpl) => (await firstAggTradeAfter(base, symbol, sinceMs, nowMs, fetchImpl))?.a,
+    latestId: async (symbol, fetchImpl) => (await latestAggTrade(base, symbol, fetchImpl))?.a,
+  }
+}
+
+/**
+ * `venue`'s protocol under another exchange name: every trade and quote it parses or pages carries
+ * `exchange`. The simulator speaks Binance's or Coinbase's protocol, and its records go under
+ * `sim-binance`, `sim-coinbase`, ... so they never land in a market venue's partitions.
+ */
+export function renamedVenue(venue: Venue, exchange: Exchange): Venue {
+  const mark = <T extends { exchange: Exchange }>(list?: T[]) => { if (list) for (const x of list) x.exchange = exchange; return list }
+  return {
+    ...venue,
+    exchange,
+    parse(raw, ingestTs, source) {
+      const r = venue.parse(raw, ingestTs, source)
+      mark(r.trades); mark(r.quotes)
+      return r
+    },
+    async *pages(symbol, fromId, untilId, fetchImpl, signal) {
+      for await (const page of venue.pages(symbol, fromId, untilId, fetchImpl, signal)) yield mark(page)!
+    },
   }
 }

@@ -4,7 +4,13 @@
  * the Glue table columns in `stacks/`: a column is added here or nowhere.
  */
 
-export type Exchange = 'binance' | 'binance-us' | 'binance-futures' | 'coinbase'
+/**
+ * The simulator's venues: each fake exchange trades under its own name, so simulated trades never
+ * share a lake partition, a checkpoint, a serving window or a live channel with market data.
+ */
+export type SimExchange = 'sim-binance' | 'sim-binance-us' | 'sim-binance-futures' | 'sim-coinbase'
+/** Market venues, and the simulator's (`sim-…`). `binance-delivery` (COIN-M futures) comes only from replayed captures. */
+export type Exchange = 'binance' | 'binance-us' | 'binance-futures' | 'binance-delivery' | 'coinbase' | SimExchange
 export type Side = 'buy' | 'sell'
 export type TradeSource = 'ws' | 'rest' | 'archive' | 'replay' | 'api'
 export type Timeframe = '1m' | '5m' | '15m' | '1h' | '4h' | '1d'
@@ -72,7 +78,7 @@ export type ColumnType = 'STRING' | 'INT32' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | '
 export interface Column<T> { name: keyof T & string; type: ColumnType; note?: string }
 
 export const TRADE_COLUMNS: Column<Trade>[] = [
-  { name: 'exchange', type: 'STRING', note: 'partition; binance, binance-us, binance-futures, coinbase' },
+  { name: 'exchange', type: 'STRING', note: 'partition; binance, binance-us, binance-futures, coinbase (sim-binance, ... for the simulator)' },
   { name: 'symbol', type: 'STRING', note: 'partition; normalized BASE-QUOTE' },
   { name: 'native_symbol', type: 'STRING', note: "the exchange's own spelling" },
   { name: 'trade_id', type: 'INT64', note: "the exchange's id for this record (aggTrade id)" },
@@ -121,6 +127,18 @@ export const CANDLE_COLUMNS: Column<Candle>[] = [
   { name: 'last_trade_id', type: 'INT64' },
   { name: 'final', type: 'BOOLEAN' },
 ]
+
+/** True for a simulated venue (`sim-binance`, ...): its data is fake, never market data. */
+export const isSimulated = (exchange: string) => exchange.startsWith('sim-')
+
+/**
+ * The simulated stand-in of a venue, under its own name: `simulatedOf('binance-us') === 'sim-binance-us'`
+ * (a simulated name is returned as it is).
+ */
+export const simulatedOf = (exchange: string) => (isSimulated(exchange) ? exchange : `sim-${exchange}`) as SimExchange
+
+/** The venue a simulated one stands in for (whose protocol it speaks): `venueOf('sim-coinbase') === 'coinbase'`. */
+export const venueOf = (exchange: string) => exchange.replace(/^sim-/, '') as Exchange
 
 /** Normalized `BASE-QUOTE` from its parts: `symbolOf('btc', 'usdt') === 'BTC-USDT'`. */
 export const symbolOf = (base: string, quote: string) => `${base.toUpperCase()}-${quote.toUpperCase()}`

@@ -1,8 +1,10 @@
 /**
  * Data quality records: trade-id gaps (found, filled, deferred to the next run, or unfillable),
- * stream disconnects and lake files a reader found corrupt (and skipped), kept as small JSON
- * objects under `quality/` so a flat minute can be told from an outage and every hole is accounted
- * for. `ticklake gaps` lists the gaps and disconnects.
+ * stream disconnects, stalls (a connected stream that stopped bringing trades while the exchange
+ * went on trading, or a source that stopped answering) and lake files a reader found corrupt (and
+ * skipped), kept as small JSON objects under `quality/` so a flat minute can be told from an outage
+ * and every hole is accounted for. `ticklake gaps` lists gaps, disconnects and stalls; `/api/status`
+ * shows the stalls still open.
  */
 import { partitionOf } from '../lake/index'
 import type { ObjectStore } from '../ports/index'
@@ -11,6 +13,13 @@ export type GapKind = 'filled' | 'deferred' | 'unfillable'
 
 export interface Gap { exchange: string; symbol: string; kind: GapKind; from_id: number; to_id: number; detected_at: number; reason: string }
 export interface Disconnect { exchange: string; symbols: string[]; disconnected_at: number; reconnected_at?: number; reason: string }
+/**
+ * A stall of one symbol's source: no trade since `since` (ms, the last one heard) though the
+ * exchange had newer ones (or could not be asked), found at `detected_at`. `resumed_at` is set once
+ * the stream brings trades again, `ended_at` (without `resumed_at`) when the run ended still stalled;
+ * `fetched` counts the trades caught up over REST meanwhile. Open while neither is set.
+ */
+export interface Stall { exchange: string; symbol: string; since: number; detected_at: number; resumed_at?: number; ended_at?: number; reason: string; fetched: number }
 
 /** `quality/gaps/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/<ms>-<from>.json` */
 export const gapKey = (g: Gap) => `quality/gaps/exchange=${g.exchange}/symbol=${g.symbol}/dt=${partitionOf(g.detected_at).dt}/${g.detected_at}-${g.from_id}-${g.kind}.json`
@@ -22,6 +31,9 @@ export interface CorruptFile { key: string; reason: string; detected_at: number;
 
 /** `quality/corrupt/<the file's key>.json`: one record a file, the latest finding. */
 export const corruptKey = (c: Pick<CorruptFile, 'key'>) => `quality/corrupt/${c.key}.json`
+
+/** `quality/stalls/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/<since ms>.json` */
+export const stallKey = (s: Stall) => `quality/stalls/exchange=${s.exchange}/symbol=${s.symbol}/dt=${partitionOf(s.since).dt}/${s.since}.json`
 
 const json = (o: object) => JSON.stringify(o)
 
@@ -37,6 +49,15 @@ export const recordGap = (store: ObjectStore, g: Gap) => store.put(gapKey(g), js
 /** Records a disconnect (with `reconnected_at` once the stream is back). */
 export const recordDisconnect = (store: ObjectStore, d: Disconnect) => store.put(disconnectKey(d), json(d), { contentType: 'application/json' })
 
+/** Records a stall, or its end (the same key written again with `resumed_at` or `ended_at`). */
+export const recordStall = (store: ObjectStore, s: Stall) => store.put(stallKey(s), json(s), { contentType: 'application/json' })
+
+/**
+ * True while a stall is open: neither resumed nor ended, and found within `staleMs` (a record a
+ * killed process left open is not taken for a stall for ever).
+ */
+export const stallOpen = (s: Stall, now: number, staleMs = 15 * 60_000) => s.resumed_at === undefined && s.ended_at === undefined && now - s.detected_at < staleMs
+
 async function readAll<T>(store: ObjectStore, prefix: string): Promise<T[]> {
   const out: T[] = []
   for (const o of await store.list(prefix)) {
@@ -47,13 +68,16 @@ async function readAll<T>(store: ObjectStore, prefix: string): Promise<T[]> {
   return out
 }
 
-/** Every gap and disconnect recorded, oldest first, optionally for one exchange and symbol. */
+/** Every gap, disconnect and stall recorded, oldest first, optionally for one exchange and symbol. */
 export async function listQuality(store: ObjectStore, filter: { exchange?: string; symbol?: string } = {}) {
   const gapPrefix = `quality/gaps/${filter.exchange ? `exchange=${filter.exchange}/${filter.symbol ? `symbol=${filter.symbol}/` : ''}` : ''}`
   const gaps = (await readAll<Gap>(store, gapPrefix)).filter((g) => !filter.symbol || g.symbol === filter.symbol)
   const disconnects = (await readAll<Disconnect>(store, `quality/disconnects/${filter.exchange ? `exchange=${filter.exchange}/` : ''}`))
     .filter((d) => !filter.symbol || d.symbols.includes(filter.symbol))
+  const stallPrefix = `quality/stalls/${filter.exchange ? `exchange=${filter.exchange}/${filter.symbol ? `symbol=${filter.symbol}/` : ''}` : ''}`
+  const stalls = (await readAll<Stall>(store, stallPrefix)).filter((s) => !filter.symbol || s.symbol === filter.symbol)
   gaps.sort((a, b) => a.detected_at - b.detected_at)
   disconnects.sort((a, b) => a.disconnected_at - b.disconnected_at)
-  return { gaps, disconnects }
+  stalls.sort((a, b) => a.since - b.since)
+  return { gaps, disconnects, stalls }
 }

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ROUTES, addApiKey, objectKeyStore, schemaProblems } from '@ticklake/core/api'
-import { recordGap } from '@ticklake/core/quality'
+import { recordGap, recordStall } from '@ticklake/core/quality'
 import { writeParquet } from '@ticklake/core/parquet'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import type { Candle } from '@ticklake/core/market'
@@ -54,6 +54,8 @@ beforeAll(async () => {
   await writeBronzeTrades(store(), { exchange: 'binance', symbol: 'BTC-USDT', endMs: NOW - 2_000, n: 30 })
   await recordGap(store(), { exchange: 'binance', symbol: 'BTC-USDT', kind: 'filled', from_id: 10, to_id: 20, detected_at: NOW - 60_000, reason: 'id jump' })
   await recordGap(store(), { exchange: 'binance', symbol: 'BTC-USDT', kind: 'unfillable', from_id: 30, to_id: 40, detected_at: NOW - 50_000, reason: 'gone' })
+  await recordStall(store(), { exchange: 'binance', symbol: 'BTC-USDT', since: NOW - 40_000, detected_at: NOW - 25_000, reason: 'no trade on the stream', fetched: 3 })
+  await recordStall(store(), { exchange: 'binance', symbol: 'BTC-USDT', since: NOW - 300_000, detected_at: NOW - 280_000, resumed_at: NOW - 200_000, reason: 'over', fetched: 0 })
   await store().put('dlq/binance/dt=2026-11-24/x.jsonl', '{"why":"bad frame"}\n')
   key = (await addApiKey(store(), 'test-feed')).key
   firehose = await startFirehose(store(), { bufferMs: 100_000, spoolDir: join(dir, '.firehose'), log: () => {} })
@@ -141,13 +143,15 @@ describe('HTTP API routes', () => {
     expect((await get('/api/latest?symbol=ETH-USDT')).body).toEqual({ exchange: 'binance', symbol: 'ETH-USDT', trade: null, age_ms: null })
   })
 
-  it('lists symbols and reports status per source: last trade, lag, rate, gaps, DLQ and lake freshness', async () => {
+  it('lists symbols and reports status per source: last trade, lag, rate, gaps, open stalls, DLQ and lake freshness', async () => {
     expect((await get('/api/symbols')).body.symbols).toEqual([{ exchange: 'binance', symbol: 'BTC-USDT', first_candle: '2026-11-24T00:00:00.000Z', last_candle: '2026-11-24T23:59:00.000Z', candles: 1440 }])
     const { body } = await get('/api/status')
     expect(body.sources).toEqual([{
       exchange: 'binance', symbol: 'BTC-USDT', source: 'ws', last_trade_time: new Date(NOW - 2_000).toISOString(), last_ingest_time: new Date(NOW - 2_000 + 20).toISOString(),
-      lag_ms: 2_000, ingest_rate_per_s: 0.1, records_24h: 30, gaps: { found: 2, filled: 1, deferred: 0, unfillable: 1 },
+      lag_ms: 2_000, ingest_rate_per_s: 0.1, records_24h: 30, gaps: { found: 2, filled: 1, deferred: 0, unfillable: 1 }, simulated: false, stalled: true,
     }])
+    // the stall in course only, not the one that resumed
+    expect(body.stalls).toEqual([{ exchange: 'binance', symbol: 'BTC-USDT', since: new Date(NOW - 40_000).toISOString(), detected_at: new Date(NOW - 25_000).toISOString(), reason: 'no trade on the stream', fetched: 3 }])
     expect(body.dlq).toEqual({ files: 1, by_source: { binance: 1 }, conversion_errors: 0 })
     expect(body.lake.newest_gold_key).toMatch(/^gold\/candles\/exchange=binance\/symbol=BTC-USDT\/tf=1m\/dt=2026-11-24\/hour=\d\d\.parquet$/)
   })

@@ -39,7 +39,7 @@ beforeAll(async () => {
   ws.on('message', (d) => messages.push(JSON.parse(d.toString())))
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j) })
   ws.on('message', (d) => { const m = JSON.parse(d.toString()); if (m.type === 'trade') latencies.push(Date.now() - Math.max(...m.trades.map((t: any) => t.time))) })
-  ws.send(JSON.stringify({ action: 'subscribe', channels: ['candles:binance:BTC-USDT:1m', 'trades:binance:BTC-USDT'] }))
+  ws.send(JSON.stringify({ action: 'subscribe', channels: ['candles:sim-binance:BTC-USDT:1m', 'trades:sim-binance:BTC-USDT'] }))
 })
 
 afterAll(async () => {
@@ -53,7 +53,7 @@ describe('the local cloud on the fake exchange', () => {
   it('pushes a partial candle to a subscriber within a second of trades', async () => {
     const m = await waitFor((m) => m.type === 'candle' && !m.final, 10_000)
     if (m.type !== 'candle') throw new Error('unreachable')
-    expect(m.channel).toBe('candles:binance:BTC-USDT:1m')
+    expect(m.channel).toBe('candles:sim-binance:BTC-USDT:1m')
     expect(m.candle.close).toBeGreaterThan(0)
     const first = messages.indexOf(m)
     const started = Date.now()
@@ -68,7 +68,7 @@ describe('the local cloud on the fake exchange', () => {
   it('lands final candles in the lake and announces them over the WebSocket', async () => {
     const m = await waitFor((m) => m.type === 'candle' && m.final, 30_000)
     if (m.type !== 'candle') throw new Error('unreachable')
-    expect(m.candle).toMatchObject({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', final: true })
+    expect(m.candle).toMatchObject({ exchange: 'sim-binance', symbol: 'BTC-USDT', tf: '1m', final: true })
     expect(m.candle.close_time - m.candle.open_time).toBe(59_999)
   })
 
@@ -94,7 +94,7 @@ describe('the local cloud on the fake exchange', () => {
   })
 
   it('answers `ticklake candles` from the lake as JSON with the candle column names, from inclusive and to exclusive', async () => {
-    const run = (args: string[]) => promisify(execFile)(process.execPath, [BIN, 'candles', '--symbol', 'BTC-USDT', '--data', dir, ...args])
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [BIN, 'candles', '--exchange', 'sim-binance', '--symbol', 'BTC-USDT', '--data', dir, ...args])
     const all = JSON.parse((await run(['--format', 'json'])).stdout)
     expect(all.length).toBeGreaterThan(5)
     expect(Object.keys(all[0])).toEqual(['exchange', 'symbol', 'tf', 'open_time', 'close_time', 'open', 'high', 'low', 'close', 'volume', 'quote_volume', 'trades', 'taker_buy_volume', 'taker_buy_quote_volume', 'vwap', 'first_trade_id', 'last_trade_id', 'final'])

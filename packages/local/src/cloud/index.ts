@@ -16,7 +16,7 @@ import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { broadcast } from '@ticklake/core/realtime/server'
 import type { ServerMessage } from '@ticklake/core/realtime'
-import type { Exchange } from '@ticklake/core/market'
+import { isSimulated, simulatedOf, type Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
@@ -51,6 +51,7 @@ export const defaults = {
 }
 
 export interface CloudOptions extends Partial<typeof defaults> {
+  /** The venue ingested (default binance). With `source: 'sim'` its simulated name is used (`binance` runs as `sim-binance`). */
   exchange?: Exchange
   restUrl: string
   wsUrl: string
@@ -107,7 +108,9 @@ export async function upgradeLake(store: ObjectStore, log: (line: string) => voi
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const o = { ...defaults, ...opts }
   const log = opts.log ?? ((l: string) => console.log(l))
-  const exchange = opts.exchange ?? 'binance'
+  // simulated trades never take a market venue's name: its partitions, checkpoints and channels stay market data
+  const exchange = opts.source === 'sim' ? simulatedOf(opts.exchange ?? 'binance') : opts.exchange ?? 'binance'
+  const simulated = isSimulated(exchange)
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
   await upgradeLake(store, log)
@@ -171,7 +174,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   const api = await localApiHandler({
     dataDir, store, stream: trades, exchange, log,
-    health: () => ({ source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
+    health: () => ({ source: opts.source, simulated, exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
   })
 
   async function route(req: IncomingMessage, res: ServerResponse) {

@@ -163,14 +163,14 @@ describe('coinbase ingest under faults', () => {
       await new Promise((r) => setTimeout(r, 2_500))
       await cloud.close()
       const store = fileStore(dir)
-      const cp = (await readCheckpoint(store, 'coinbase', SYMBOL))!.checkpoint
-      const hours = new Set((await store.list(`bronze/trades/exchange=coinbase/symbol=${SYMBOL}/`)).map((o) => { const p = partitionsOfKey(o.key); return `${p.dt}/${p.hour}` }))
+      const cp = (await readCheckpoint(store, 'sim-coinbase', SYMBOL))!.checkpoint
+      const hours = new Set((await store.list(`bronze/trades/exchange=sim-coinbase/symbol=${SYMBOL}/`)).map((o) => { const p = partitionsOfKey(o.key); return `${p.dt}/${p.hour}` }))
       const silver: Trade[] = []
-      for (const h of [...hours].sort()) silver.push(...(await updateSilver(store, 'coinbase', SYMBOL, h.split('/')[0], h.split('/')[1])).trades)
+      for (const h of [...hours].sort()) silver.push(...(await updateSilver(store, 'sim-coinbase', SYMBOL, h.split('/')[0], h.split('/')[1])).trades)
       const ids = expectExactlyOnce(silver, fx.trades(SYMBOL))
       expect(ids.at(-1)).toBe(cp.last_trade_id)
       expect(ids.length).toBeGreaterThan(1_000)
-      expect(silver.every((t) => t.exchange === 'coinbase' && t.symbol === SYMBOL)).toBe(true)
+      expect(silver.every((t) => t.exchange === 'sim-coinbase' && t.symbol === SYMBOL)).toBe(true)
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })

@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { CapturedCoinbaseTrade } from '@ticklake/core/capture'
-import { dec8, generator, marketOf, noFaults, prng, type AggTrade, type FakeExchange, type Faults } from './index'
+import { dec8, generator, marketOf, noFaults, prng, resumeStart, type AggTrade, type FakeExchange, type Faults, type ResumeAt } from './index'
 
 export const defaults = {
   host: '127.0.0.1',
@@ -65,7 +65,11 @@ export interface CoinbaseReplay {
   speed: number | 'max'
 }
 
-export interface FakeCoinbaseOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<CoinbaseFaults>; replay?: CoinbaseReplay }
+export interface FakeCoinbaseOptions extends Partial<typeof defaults> {
+  now?: () => number; faults?: Partial<CoinbaseFaults>; replay?: CoinbaseReplay
+  /** Per product, where its trades go on from (ids after `id`, times after `ts`): the fake Binance's `resume`. */
+  resume?: Record<string, ResumeAt | undefined>
+}
 
 /**
  * The fake Binance's handle, with Coinbase's ground truth and faults: `restUrl` is the Exchange
@@ -175,9 +179,10 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
   }
   if (replay) o.symbols = [...replay.trades.keys()]
   const books = new Map<string, Book>(o.symbols.map((s) => {
-    const b: Book = { symbol: s, gen: generator(s, o.seed, start - o.historyMs, o.ratePerSec), agg: [], trades: [], open: 0, lo: Infinity, hi: 0, vol: 0 }
+    const from = resumeStart(options.resume?.[s], start, o.historyMs)
+    const b: Book = { symbol: s, gen: generator(s, o.seed, from, o.ratePerSec, true, options.resume?.[s]), agg: [], trades: [], open: 0, lo: Infinity, hi: 0, vol: 0 }
     if (replay) b.play = player(s)
-    else for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(b, Math.min(t + 3_600_000, start))
+    else for (let t = from; t < start; t += 3_600_000) advance(b, Math.min(t + 3_600_000, start))
     return [s, b]
   }))
 

@@ -80,7 +80,17 @@ export const KLINE_INDEX = { open: 1, high: 2, low: 3, close: 4, volume: 5, quot
  */
 export interface PlantedKline { symbol: string; interval: string; openTime: number; field: keyof typeof KLINE_INDEX; value: string | number }
 
-export interface FakeExchangeOptions extends Partial<typeof defaults> { now?: () => number; faults?: Partial<Faults>; replay?: Replay }
+/** Where a symbol's trades go on from: the last aggTrade id, its time (ms) and price (a restart on a lake that holds them). */
+export interface ResumeAt extends Resume { ts: number }
+
+export interface FakeExchangeOptions extends Partial<typeof defaults> {
+  now?: () => number; faults?: Partial<Faults>; replay?: Replay
+  /**
+   * Per normalized symbol, where the exchange goes on from instead of starting afresh: ids after
+   * `id`, times after `ts` (history generated from there, at most `historyMs` back), from `price`.
+   */
+  resume?: Record<string, ResumeAt | undefined>
+}
 
 export interface FakeExchange {
   /** `http://127.0.0.1:PORT` */
@@ -139,22 +149,31 @@ export function marketOf(symbol: string) {
 const regime = { calmMs: 90_000, burstMs: 15_000, meanActivity: (90 + 15 * 5.5) / 105 }
 
 /**
- * One symbol's generator, deterministic for (seed, symbol, start): the trade sequence does not depend on
- * how often it is called. `generate(until, out)` appends the trades with `T <= until`.
+ * Where a generator goes on from (a restart on a lake that already holds its trades): the last
+ * aggTrade id and, when known, the last price. Times go on from the generator's `start`.
  */
-export function generator(symbol: string, seed: number, start: number, ratePerSec: number, bursts = true) {
+export interface Resume { id: number; price?: number }
+
+/**
+ * One symbol's generator, deterministic for (seed, symbol, start, from): the trade sequence does not
+ * depend on how often it is called. `generate(until, out)` appends the trades with `T <= until`.
+ * With `from` it goes on after that aggTrade id (and price): individual trade ids then start above
+ * any the same symbol's generator gave up to that id (a record covers at most 3 of them).
+ */
+export function generator(symbol: string, seed: number, start: number, ratePerSec: number, bursts = true, from?: Resume) {
   const m = marketOf(symbol)
-  const rand = prng(seed ^ hash(symbol))
+  const rand = prng(seed ^ hash(symbol) ^ (from ? from.id + 1 : 0))
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
   const expo = () => -Math.log(1 - rand())
   const priceUnit = 10n ** BigInt(8 - m.priceDecimals)
   const qtyUnit = 10n ** BigInt(8 - m.qtyDecimals)
   const baseRate = bursts ? ratePerSec / regime.meanActivity : ratePerSec
-  let price = m.price * (0.9 + 0.2 * rand())
+  let price = from?.price && from.price > 0 ? from.price : m.price * (0.9 + 0.2 * rand())
   let t = start
   let activity = 1
   let vol = 1
-  let aggId = 100_000_000 + (hash(symbol + seed) % 1_000_000) * 100
+  let aggId = from ? from.id + 1 : 100_000_000 + (hash(symbol + seed) % 1_000_000) * 100
+  // at most 3 individual trades a record: trade ids stay at or below 3 * aggId + 12,345, so a resumed generator starts above them
   let tradeId = aggId * 3 + 12_345
   function draw(): AggTrade {
     const gap = (expo() * 1000) / (baseRate * activity)
@@ -164,7 +183,7 @@ export function generator(symbol: string, seed: number, start: number, ratePerSe
     if (rand() < gap / 900_000) vol = 2 + 3 * rand()
     const move = gauss() * 0.00015 * vol * Math.sqrt(Math.max(gap, 1) / 1000)
     price *= Math.exp(move)
-    const n = 1 + Math.floor(expo() * 0.8 * (activity > 1 ? 2 : 1))
+    const n = Math.min(3, 1 + Math.floor(expo() * 0.8 * (activity > 1 ? 2 : 1)))
     const notional = n * (5 + Math.exp(gauss() * 1.5 + 4))
     const p = BigInt(Math.max(1, Math.round(price * 10 ** m.priceDecimals)))
     const q = BigInt(Math.max(1, Math.round((notional / price) * 10 ** m.qtyDecimals)))
@@ -177,6 +196,13 @@ export function generator(symbol: string, seed: number, start: number, ratePerSe
     while (next.T <= until) { out.push(next); next = draw() }
   }
 }
+
+/**
+ * When a symbol's generated history starts: `historyMs` before `start`, or where the lake stands
+ * (`resume.ts`) when that is later (a restart), never after `start`.
+ */
+export const resumeStart = (resume: ResumeAt | undefined, start: number, historyMs: number) =>
+  resume ? Math.min(start, Math.max(resume.ts, start - historyMs)) : start - historyMs
 
 /** A Binance REST error: HTTP status and `{code, msg}` body. */
 class RestError extends Error { constructor(readonly status: number, readonly code: number, msg: string, readonly headers: Record<string, string> = {}) { super(msg) } }
@@ -318,9 +344,10 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   if (replay) o.symbols = replay.symbols
   const books = new Map(o.symbols.map((s) => {
     if (replay) return [nativeSymbol(s), { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen: player(nativeSymbol(s)), trades: [] as AggTrade[] }]
-    const gen = generator(s, o.seed, start - o.historyMs, o.ratePerSec, o.bursts)
+    const from = resumeStart(options.resume?.[s], start, o.historyMs)
+    const gen = generator(s, o.seed, from, o.ratePerSec, o.bursts, options.resume?.[s])
     const book = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen, trades: [] as AggTrade[] }
-    for (let t = start - o.historyMs; t < start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, start))
+    for (let t = from; t < start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, start))
     return [nativeSymbol(s), book]
   }))
   /** Open sockets and their streams; `raw` sockets (`/ws...`) get bare payloads instead of `{stream, data}`. */

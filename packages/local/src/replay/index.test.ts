@@ -16,7 +16,7 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
 
 async function silver(dir: string) {
   const db = await duckdbEngine(dir)
-  try { return await db.query({ sql: 'SELECT symbol, trade_id, source FROM trades ORDER BY symbol, trade_id', params: [] }) } finally { db.close() }
+  try { return await db.query({ sql: 'SELECT exchange, symbol, trade_id, source FROM trades ORDER BY symbol, trade_id', params: [] }) } finally { db.close() }
 }
 
 describe('record and replay', () => {
@@ -30,15 +30,30 @@ describe('record and replay', () => {
     expect(rows.length).toBe(1240)
     expect(rows.filter((r) => r.symbol === 'ZIL-USDT').map((r) => r.trade_id)).toEqual(captured.get('ZILUSDT')!.map((t) => t.a))
     expect(new Set(rows.map((r) => r.source))).toEqual(new Set(['replay']))
+    expect(new Set(rows.map((r) => r.exchange))).toEqual(new Set(['binance']))
     await replayCapture({ file, speed: 'max', dataDir: dir })
     expect((await silver(dir)).length).toBe(1240)
   })
 
-  it.skipIf(!haveData)('replays a zstd-compressed JSON-lines recording', async () => {
+  it.skipIf(!haveData)('replays a zstd-compressed JSON-lines recording of futures under binance-futures', async () => {
     const dir = tmp()
     const counts = await replayCapture({ file: join(DATA, '57d5f18d6098/BINANCE_FUTURES.jsonl.zst'), speed: 'max', dataDir: dir })
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBeGreaterThan(40)
-    expect((await silver(dir)).length).toBe(Object.values(counts).reduce((a, b) => a + b, 0))
+    const rows = await silver(dir)
+    expect(rows.length).toBe(Object.values(counts).reduce((a, b) => a + b, 0))
+    expect(new Set(rows.map((r) => r.exchange))).toEqual(new Set(['binance-futures']))
+  })
+
+  it.skipIf(!haveData)('replays a Binance.US recording under binance-us, never under binance', async () => {
+    const dir = tmp()
+    const counts = await replayCapture({ file: join(DATA, '7136ce8d0d0a/BINANCE_US-63b290.0'), speed: 'max', dataDir: dir })
+    const rows = await silver(dir)
+    expect(rows.length).toBe(Object.values(counts).reduce((a, b) => a + b, 0))
+    expect(rows.length).toBeGreaterThan(100)
+    expect(new Set(rows.map((r) => r.exchange))).toEqual(new Set(['binance-us']))
+    const { readdirSync } = await import('node:fs')
+    expect(readdirSync(join(dir, 'bronze/trades'))).toEqual(['exchange=binance-us'])
+    expect(readdirSync(join(dir, 'state/checkpoints'))).toEqual(['binance-us'])
   })
 
   it('records a live stream and replays the capture at recorded speed into the same trades', async () => {

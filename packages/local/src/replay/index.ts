@@ -10,10 +10,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import WebSocket from 'ws'
-import { aggTradesOfCapture, captureExchange, captureHeader, captureLine, coinbaseTradesOfCapture, parseCapture, type CapturedMessage } from '@ticklake/core/capture'
+import { aggTradesOfCapture, captureHeader, captureVenue, captureLine, coinbaseTradesOfCapture, parseCapture, type CapturedMessage } from '@ticklake/core/capture'
 import { streamUrl } from '@ticklake/core/binance'
 import { subscribeMessages } from '@ticklake/core/coinbase'
 import { isSymbol, normalizeNative, type Exchange } from '@ticklake/core/market'
+import { binanceVenue, renamedVenue } from '@ticklake/core/ingest'
 import { readCheckpoint } from '@ticklake/core/checkpoint'
 import { startFakeExchange } from '../exchange/index'
 import { startFakeCoinbase } from '../exchange/coinbase'
@@ -78,9 +79,10 @@ export interface ReplayOptions { file: string; speed: number | 'max'; dataDir: s
 /** Plays a capture into the lake at `dataDir`; resolves with the trades replayed per symbol. */
 export async function replayCapture(o: ReplayOptions): Promise<Record<string, number>> {
   const messages = parseCapture(new Uint8Array(await readFile(o.file)))
-  const exchange = captureExchange(messages)
+  // recorded market data keeps its venue: a Binance.US capture lands under binance-us, a futures one under binance-futures
+  const exchange = captureVenue(messages)
   if (!exchange) throw new Error(`${o.file}: cannot tell which exchange it was recorded from (no header, connection URL, Binance aggTrade or Coinbase market_trades/match frame)`)
-  return exchange === 'coinbase' ? replayCoinbase(o, messages) : replayBinance(o, messages)
+  return exchange === 'coinbase' ? replayCoinbase(o, messages) : replayBinance(o, messages, exchange)
 }
 
 /** Waits until the fake has published every captured trade and the ingest's checkpoints reached each symbol's last id. */
@@ -122,8 +124,11 @@ async function replayCoinbase(o: ReplayOptions, messages: CapturedMessage[]) {
   return Object.fromEntries(symbols.map((s) => [s, trades.get(s)!.length]))
 }
 
-/** A Binance capture through the fake Binance and the real ingest. */
-async function replayBinance(o: ReplayOptions, messages: CapturedMessage[]) {
+/**
+ * A Binance capture through the fake Binance and the real ingest, under the venue it was recorded
+ * from (`exchange`): the fake speaks spot's protocol, whatever venue the capture is of.
+ */
+async function replayBinance(o: ReplayOptions, messages: CapturedMessage[], exchange: Exchange) {
   const log = o.log ?? (() => {})
   const { configured, trades } = aggTradesOfCapture(messages)
   if (!trades.size) throw new Error(`${o.file} holds no Binance aggTrade frames to replay`)
@@ -133,11 +138,12 @@ async function replayBinance(o: ReplayOptions, messages: CapturedMessage[]) {
     return s
   })
   const fx = await startFakeExchange({ replay: { trades, symbols, speed: o.speed } })
-  const cloud = await startCloud({ source: 'replay', restUrl: fx.restUrl, wsUrl: fx.wsUrl, symbols, port: 0, dataDir: o.dataDir, backfillMs: 0, ingestBudgetMs: 3_600_000, firehoseBufferMs: 200, ingest: { streamSource: 'replay', settings: { checkpointEveryMs: 200 } }, log })
+  const venue = renamedVenue(binanceVenue({ exchange: 'binance', restUrl: fx.restUrl, wsUrl: fx.wsUrl, symbols, quotes: true }), exchange)
+  const cloud = await startCloud({ exchange, source: 'replay', restUrl: fx.restUrl, wsUrl: fx.wsUrl, symbols, port: 0, dataDir: o.dataDir, backfillMs: 0, ingestBudgetMs: 3_600_000, firehoseBufferMs: 200, ingest: { venue, streamSource: 'replay', settings: { checkpointEveryMs: 200 } }, log })
   const natives = [...trades.keys()]
   const span = Math.max(...[...trades.values()].map((t) => t.at(-1)!.T - t[0].T))
   try {
-    await awaitReplay(o, 'binance', new Map(natives.map((n, i) => [symbols[i], trades.get(n)!.at(-1)!.a])), fx.replayDone, span)
+    await awaitReplay(o, exchange, new Map(natives.map((n, i) => [symbols[i], trades.get(n)!.at(-1)!.a])), fx.replayDone, span)
   } finally {
     await cloud.close()
     await fx.close()
