@@ -33,6 +33,8 @@ start:
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir})
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
+  --keep-bronze DURATION delete compacted bronze of hours older than this, e.g. 7d (default: keep;
+                         gold and silver always stay; closed hours are compacted every 10 min)
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
@@ -124,7 +126,7 @@ export async function reachable(url: string, timeoutMs = 4_000): Promise<true | 
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })
   const coinbase = values.exchange === 'coinbase'
   const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
   for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
@@ -132,6 +134,7 @@ async function start(argv: string[]) {
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
   const backfillMs = values.backfill !== undefined ? parseDuration(values.backfill) : cloudDefaults.backfillMs
+  const keepBronzeMs = values['keep-bronze'] !== undefined ? parseDuration(values['keep-bronze']) : undefined
 
   let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
   // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
@@ -161,7 +164,7 @@ async function start(argv: string[]) {
   const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
   const { startCloud } = await import('./cloud/index')
   const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, keepBronzeMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
     await prices?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e
