@@ -117,6 +117,18 @@ describe('bronze compaction', () => {
     expect(await compactBronze(store, { now: NOW })).toMatchObject({ compacted: 0, failed: [] })
   })
 
+  it('writes an hour of more trades than an object may hold as a few objects', async () => {
+    const store = fileStore(tmp())
+    await lake(store, [H0], 5)
+    const trades = await silverRows(store, H0)
+    expect(await compactBronze(store, { now: NOW, settings: { maxRows: 40 } })).toMatchObject({ compacted: 1, removed: 5, written: 3 })
+    const keys = await bronzeKeys(store, H0)
+    expect(keys).toHaveLength(3)
+    const rows: Record<string, unknown>[] = []
+    for (const k of keys) rows.push(...await readParquet<Record<string, unknown>>((await store.get(k))!))
+    expect(rows.map((t) => ({ ...t, exchange: 'binance', symbol: 'BTC-USDT' }))).toEqual(trades)
+  })
+
   it('leaves an hour that is not closed yet, and one the candle job has not counted, as they are', async () => {
     const store = fileStore(tmp())
     await lake(store, [H0], 3)
