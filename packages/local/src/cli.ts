@@ -54,6 +54,8 @@ start:
   --data DIR             lake folder (default ./${cloudDefaults.dataDir}); one start per folder
                          (ticklake.lock in it holds the pid; a crashed run's lock is taken over)
   --backfill DURATION    history to backfill on a first run, e.g. 30m, 3h, 0 (default 3h)
+  --keep-bronze DURATION delete compacted bronze of hours older than this, e.g. 7d (default: keep;
+                         gold and silver always stay; closed hours are compacted every 10 min)
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
@@ -175,7 +177,7 @@ const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
+  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })
   oneOf('exchange', values.exchange!, EXCHANGES)
   const coinbase = values.exchange === 'coinbase'
   const symbols = values.symbols ? values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT')) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
@@ -184,6 +186,7 @@ async function start(argv: string[]) {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${values.port} is not a port number`)
   const backfillMs = values.backfill !== undefined ? durationArg('backfill', values.backfill) : cloudDefaults.backfillMs
   if (!values['rest-url'] !== !values['ws-url']) throw new UsageError('--rest-url and --ws-url go together')
+  const keepBronzeMs = values['keep-bronze'] !== undefined ? durationArg('keep-bronze', values['keep-bronze']) : undefined
   const dataDir = values.data ?? cloudDefaults.dataDir
   // refused at once, before any probe or fake exchange: a port in use, a folder another start holds
   if (port !== 0) await assertPortFree(port, cloudDefaults.host)
@@ -226,7 +229,7 @@ async function start(argv: string[]) {
     })))
     const initial = await checkpoints(exchange)
     const term = screen({ write: (x) => process.stdout.write(x), tty: !!process.stdout.isTTY })
-    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, prices: prices?.config, log: (l) => term.log(l) }).catch(async (e) => {
+    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, keepBronzeMs, prices: prices?.config, log: (l) => term.log(l) }).catch(async (e) => {
       await fake?.close()
       await prices?.close()
       throw e?.code === 'EADDRINUSE' ? portInUse(port) : e

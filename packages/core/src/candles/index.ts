@@ -8,7 +8,9 @@
  * day's states alone, coarser timeframes rolled up from the exact minute sums, and written over
  * the version seen before the states were read, so racing, repeated or late runs all converge on
  * the same files. Minutes without trades are flat at the previous close, across hour and day
- * boundaries; a candle is final once every minute of it is (it closes before the horizon).
+ * boundaries; a candle is final once every minute of it is: it closes before the horizon and
+ * opens after the first traded minute of the symbol's history in the lake (that minute may hold only
+ * part of its trades), or a completeness record (`./complete`: an imported archive day) holds it.
  */
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
@@ -19,9 +21,11 @@ import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, 
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
+import { readCompleteSpan } from './complete'
 import { ALL_TIMEFRAMES, aggregateMinutes, pickRows, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
+export * from './complete'
 
 export const defaults = {
   /**
@@ -86,6 +90,11 @@ export interface HourState {
    * since, when all their trades come after `lastId` (see `recomputeHour`). Absent in older states.
    */
   files?: string[]; lastId?: number; lastTs?: number
+  /**
+   * The span `[from, until)` (ms) of the day's completeness record that holds this hour, clipped
+   * to the hour's end (so a day's later hours are final only once their own states exist).
+   */
+  covered?: [number, number]
 }
 
 function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq' | 'minutes'>): HourState {
@@ -102,7 +111,8 @@ function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq'
 }
 
 /** True when `a` is a newer view of the hour than `b`. */
-const newer = (a: HourState, b: HourState) => a.individual > b.individual || (a.individual === b.individual && a.complete > b.complete)
+const newer = (a: HourState, b: HourState) => a.individual > b.individual ||
+  (a.individual === b.individual && (a.complete > b.complete || (a.covered?.[1] ?? -Infinity) > (b.covered?.[1] ?? -Infinity)))
 
 /**
  * Writes an hour's state unless the stored one is as new or newer (then returns that one): an
@@ -230,15 +240,23 @@ export interface DayPlan { from: number; until: number; horizon: number }
 export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined, fineFrom = dayStart) {
   const minutes = dayAggregates(states, dayStart)
   const horizon = Math.max(-Infinity, ...states.map((s) => s.complete))
-  let lastMinute = -1
+  const covered = states.flatMap((s) => (s.covered ? [s.covered] : []))
+  let lastMinute = -1, firstMinute = -1
   for (let i = minutes.length - 1; i >= 0; i--) if (minutes.records[i]) { lastMinute = i; break }
+  for (let i = 0; i <= lastMinute; i++) if (minutes.records[i]) { firstMinute = i; break }
   const lastEnd = lastMinute >= 0 ? dayStart + (lastMinute + 1) * MINUTE : -Infinity
-  const until = Math.min(dayStart + DAY, Math.max(lastEnd, Math.floor(horizon / MINUTE) * MINUTE))
+  const end = Math.max(horizon, ...covered.map((c) => c[1]))
+  const until = Math.min(dayStart + DAY, Math.max(lastEnd, Math.floor(end / MINUTE) * MINUTE))
+  // With no trade known before the day (no close of the day before), the day's first traded minute
+  // opens the symbol's history in the lake: a replay's or a first run's first minute, which holds
+  // only the trades from where it started. It is final only where a completeness record holds it.
+  const since = prevClose === undefined && firstMinute >= 0 ? dayStart + (firstMinute + 1) * MINUTE : -Infinity
+  const spans: [number, number][] = [[since, horizon], ...covered]
   const out = {} as Record<Timeframe, Candle[]>
   const byTf = rollups(minutes)
   for (const tf of ALL_TIMEFRAMES) {
     const from = tf === '4h' || tf === '1d' ? dayStart : Math.max(dayStart, fineFrom)
-    out[tf] = candlesOf(byTf[tf], { exchange, symbol, prevClose, complete: horizon, from, until })
+    out[tf] = candlesOf(byTf[tf], { exchange, symbol, prevClose, spans, from, until })
   }
   return { candles: out, until, horizon }
 }
@@ -291,7 +309,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     const before = plan ? plan.map((x) => Number(x.hour)).filter((h) => h < fromHour).at(-1) : Math.max(-1, ...hours.filter((h) => h < fromHour))
     const start = dayStart + Math.min(fromHour, before !== undefined && before >= 0 ? before : prevClose !== undefined ? 0 : fromHour) * HOUR
     const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose, dayStart + DAY).until
-      : Math.min(dayStart + DAY, Math.max(dayStart + (Math.max(fromHour, ...hours) + 1) * HOUR, Math.ceil((hint?.complete ?? 0) / HOUR) * HOUR))
+      : Math.min(dayStart + DAY, Math.max(dayStart + (Math.max(fromHour, ...hours) + 1) * HOUR, Math.ceil(Math.max(hint?.complete ?? 0, hint?.covered?.[1] ?? 0) / HOUR) * HOUR))
     const end = Math.max(plannedUntil, start + HOUR)
     const keys = new Set<string>()
     for (let h = start; h < end; h += HOUR) for (const tf of ['1m', '5m', '15m', '1h'] as const) keys.add(goldCandleFileKey(exchange, symbol, tf, h))
@@ -508,7 +526,7 @@ const bronzeObjects = async (store: ObjectStore, exchange: string, symbol: strin
   (await store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))).filter((x) => x.key.endsWith('.parquet'))
 
 /** An object as a state remembers it: its name in the hour's folder and its version (ETag, or size and time where a store lists no ETag). */
-const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.length)} ${o.etag || `${o.size}@${o.lastModified}`}`
+export const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.length)} ${o.etag || `${o.size}@${o.lastModified}`}`
 
 /** `readHourTrades` of the bronze objects at `keys`. */
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
@@ -658,9 +676,12 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
   const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
   const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
+  // a completeness record of the day (an imported archive day) that holds this hour vouches for it, up to the hour's end
+  const record = await readCompleteSpan(job.store, job.exchange, job.symbol, job.dt)
+  const covered: [number, number] | undefined = record && record.from < hourEnd && record.until > hourStart ? [record.from, Math.min(record.until, hourEnd)] : undefined
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   const state = stateOf(minutes, {
-    exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1,
+    exchange: job.exchange, symbol: job.symbol, dt: job.dt, hour: job.hour, complete: Number.isFinite(complete) ? complete : hourStart - 1, ...(covered ? { covered } : {}),
     // (an hour without trades keeps no last id or time: its next run reads it whole, which costs nothing)
     files: objects.map((x) => versionOf(x, folder)), lastId: Number.isFinite(view.lastId) ? view.lastId : undefined, lastTs: Number.isFinite(lastTs) ? lastTs : undefined,
   })

@@ -338,6 +338,11 @@ export interface CandleOptions {
   prevClose?: number
   /** Periods that close before this time (ms) are final. */
   complete?: number
+  /**
+   * Spans `[from, until)` (ms) the lake holds every trade of: when given, a period is final when
+   * one span (touching spans count as one) holds it whole, and `complete` is not used.
+   */
+  spans?: [number, number][]
   /** Only periods opening in `[from, until)` (ms) are returned. */
   from?: number
   until?: number
@@ -351,11 +356,13 @@ export function candlesOf(a: Aggregates, o: CandleOptions): Candle[] {
   const size = TIMEFRAMES[a.tf], out: Candle[] = []
   const complete = o.complete ?? -Infinity, from = o.from ?? -Infinity, until = o.until ?? Infinity
   const qd = a.dp + a.dq
+  const spans = o.spans && mergeSpans(o.spans)
+  const isFinal = (open: number, close: number) => spans ? spans.some(([f, u]) => f <= open && close < u) : close < complete
   let price = o.prevClose
   for (let i = 0; i < a.length; i++) {
     const open_time = a.start + i * size, close_time = open_time + size - 1
     if (a.records[i] === 0) {
-      if (price !== undefined && open_time >= from && open_time < until) out.push(flatCandle(o.exchange, o.symbol, a.tf, open_time, price, close_time < complete))
+      if (price !== undefined && open_time >= from && open_time < until) out.push(flatCandle(o.exchange, o.symbol, a.tf, open_time, price, isFinal(open_time, close_time)))
       continue
     }
     price = a.close[i]
@@ -367,8 +374,22 @@ export function candlesOf(a: Aggregates, o: CandleOptions): Candle[] {
       volume, quote_volume, trades: a.trades[i],
       taker_buy_volume: exactNumber(a.bvHi[i], a.bvLo[i], a.dq), taker_buy_quote_volume: roundedNumber(a.bqHi[i], a.bqLo[i], qd),
       vwap: exactNumber(a.qHi[i], a.qLo[i], qd) / volume,
-      first_trade_id: a.first[i], last_trade_id: a.last[i], final: close_time < complete,
+      first_trade_id: a.first[i], last_trade_id: a.last[i], final: isFinal(open_time, close_time),
     })
+  }
+  return out
+}
+
+/**
+ * Spans `[from, until)` as the fewest disjoint ones, in order: overlapping and touching spans
+ * joined, empty ones dropped.
+ * @example mergeSpans([[5, 9], [0, 5], [20, 20]]) // [[0, 9]]
+ */
+export function mergeSpans(spans: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = []
+  for (const [f, u] of [...spans].filter(([f, u]) => u > f).sort((a, b) => a[0] - b[0])) {
+    const last = out.at(-1)
+    if (last && f <= last[1]) last[1] = Math.max(last[1], u); else out.push([f, u])
   }
   return out
 }

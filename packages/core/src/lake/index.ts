@@ -89,6 +89,12 @@ export function hourOfCandleState(key: string): LakeHour | undefined {
   return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
 }
 
+/**
+ * A completeness record of one UTC day (`state/complete/<exchange>/<symbol>/<dt>.json`): a span of
+ * the day the lake is known to hold every trade of (an imported archive day), so its candles are final.
+ */
+export const completeKey = (exchange: string, symbol: string, dt: string) => `state/complete/${exchange}/${symbol}/${dt}.json`
+
 /** Folder of one day's candle states. */
 export const candleStatePrefix = (exchange: string, symbol: string, dt: string) => `state/candles/${exchange}/${symbol}/${dt}/`
 

@@ -2,7 +2,8 @@
  * The local cloud: the whole Ticklake pipeline in one process. Exchange (live or the fake one) ->
  * the real ingest handler under the scheduler -> Firehose emulator -> filesystem lake emitting S3
  * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
- * all on one port. `startCloud` is what `ticklake start` and the end-to-end tests run.
+ * all on one port; on a timer, the bronze of closed hours is compacted (and, with `keepBronzeMs`,
+ * deleted past that age). `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -31,6 +32,7 @@ import { schedule } from '../scheduler/index'
 import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
 import { localApiHandler, serveHttpEvent } from '../api/index'
+import { compactEvery, defaults as compactDefaults } from '../compact/index'
 
 export const defaults = {
   port: 8750,
@@ -47,6 +49,8 @@ export const defaults = {
   featuresEveryMs: 10_000,
   /** How far back a first run backfills from the exchange. */
   backfillMs: 3 * 3_600_000,
+  /** How often the bronze of closed hours is compacted (`../compact`); 0 turns it off. */
+  compactEveryMs: compactDefaults.everyMs,
   webDist: fileURLToPath(new URL('../../../web/dist', import.meta.url)),
 }
 
@@ -68,6 +72,8 @@ export interface CloudOptions extends Partial<typeof defaults> {
   features?: boolean
   /** CoinGecko polling into `bronze/prices/` (coins, currencies, baseUrl); none when absent. */
   prices?: PricesConfig
+  /** Deletes compacted bronze of hours older than this (ms; `ticklake start --keep-bronze 7d`); gold and silver stay. Kept forever when absent. */
+  keepBronzeMs?: number
   /** Ingest settings beyond the backfill (tests and replays tune them). */
   ingest?: Partial<import('@ticklake/core/ingest').IngestOptions>
   log?: (line: string) => void
@@ -169,6 +175,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
+  const compaction = o.compactEveryMs > 0 ? compactEvery(store, { keepBronzeMs: opts.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
   const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
@@ -208,7 +215,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     url, port, dataDir, idle,
     async close() {
       abort.abort()
-      await Promise.all([scheduler.stop(), prices?.stop()])
+      await Promise.all([scheduler.stop(), prices?.stop(), compaction?.stop()])
       await firehose.close()
       await gateway.close()
       server.closeAllConnections()

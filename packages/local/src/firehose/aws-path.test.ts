@@ -117,12 +117,13 @@ describe('the AWS lake path on Firehose-shaped objects', () => {
       })
       if (tf === '1m') {
         // every minute of the three hours, the quiet ones flat at the previous close with no volume, all final
+        // but the first (it opens the symbol's history in the lake: trades before its first one are unknown)
         const first = Math.floor(trades[0].ts / 60_000_000) * 60_000
         expect(got.map((c) => c.open_time)).toEqual(Array.from({ length: (T0 + HOURS * 3_600_000 - first) / 60_000 }, (_, i) => first + i * 60_000))
         const flat = got.filter((c) => c.trades === 0)
         expect(flat.length).toBeGreaterThan(5)
         for (const c of flat) expect(c.open === c.close && c.volume === 0 && c.close === got[got.indexOf(c) - 1].close).toBe(true)
-        expect(got.every((c) => c.final)).toBe(true)
+        expect(got.map((c) => c.final)).toEqual(got.map((_, i) => i > 0))
         // the serving window the page loads holds the same candles (and flat ones after, up to ingest's horizon)
         const serving = JSON.parse(new TextDecoder().decode((await store.get(servingKey('binance', 'BTC-USDT', '1m')))!)) as ServingWindow
         expect(serving.candles.filter((c) => c.open_time < T0 + HOURS * 3_600_000).slice(-got.length)).toEqual(got)

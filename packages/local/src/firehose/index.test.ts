@@ -102,9 +102,10 @@ describe('firehose emulator and the lake path', () => {
     await new Promise((r) => setTimeout(r, 20))
     const handler = createCandlesHandler({ store, now: () => T0 + 7_200_000 })
     await handler(events[1])
-    // before ingest's checkpoint passes the hour, only what the trades show is known: no flat tail, last minute open
+    // before ingest's checkpoint passes the hour, only what the trades show is known: no flat tail, last minute open;
+    // the first minute opens the symbol's history in the lake (what came before its first trade is unknown): not final either
     const early = await readParquet<Candle>((await store.get('gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/dt=2026-11-24/hour=15.parquet'))!)
-    expect(early.map((c) => [c.open_time - T0, c.final])).toEqual([[0, true], [60_000, true], [120_000, false]])
+    expect(early.map((c) => [c.open_time - T0, c.final])).toEqual([[0, false], [60_000, true], [120_000, false]])
     await writeCheckpoint(store, { exchange: 'binance', symbol: 'BTC-USDT', last_trade_id: 3, ts: (T0 + 3_700_000) * 1000, updated_at: 0 })
     await handler(events[1]); await handler(events[0])
     const gold = 'gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/dt=2026-11-24/hour=15.parquet'
@@ -117,7 +118,7 @@ describe('firehose emulator and the lake path', () => {
     db.close()
     expect(rows).toHaveLength(60)
     expect(rows.slice(0, 3)).toEqual([
-      { open_time: '2026-11-24T15:00:00.000Z', open: 100, close: 100, volume: 0.5, trades: 2, final: true },
+      { open_time: '2026-11-24T15:00:00.000Z', open: 100, close: 100, volume: 0.5, trades: 2, final: false },
       { open_time: '2026-11-24T15:01:00.000Z', open: 105, close: 105, volume: 0.5, trades: 2, final: true },
       { open_time: '2026-11-24T15:02:00.000Z', open: 103, close: 103, volume: 0.5, trades: 2, final: true },
     ])

@@ -7,9 +7,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { S3Event } from 'aws-lambda'
 import type { Trade } from '@ticklake/core/market'
 import { readParquet } from '@ticklake/core/parquet'
-import { silverTradesKey } from '@ticklake/core/lake'
+import { completeKey, goldCandleFileKey, silverTradesKey } from '@ticklake/core/lake'
+import { ALL_TIMEFRAMES } from '@ticklake/core/candles'
+import type { Candle, Timeframe } from '@ticklake/core/market'
 import { fileStore } from '../store/index'
-import { importArchives, progressBar, resolveSymbol, type ImportProgress } from './index'
+import { buildCandles, importArchives, progressBar, resolveSymbol, type ImportProgress } from './index'
 import { main } from '../cli'
 
 const dirs: string[] = []
@@ -154,6 +156,48 @@ describe('archive import', () => {
     const [ex] = await importArchives([path], { store, symbol: 'FOO-BAR', exchange: 'coinbase' })
     expect(ex).toMatchObject({ status: 'refused', reason: expect.stringMatching(/exchange "coinbase"/) })
     expect(resolveSymbol(undefined, 'BTC-USDT')).toEqual({ symbol: 'BTC-USDT', native: 'BTCUSDT' })
+  })
+
+  it('makes every candle of an imported full day final, in every timeframe: its last minutes and its 1d candle too', async () => {
+    const dir = tmp()
+    const store = fileStore(join(dir, 'lake'))
+    // a quiet day: trades in the first and the last minute and a few between, no checkpoint anywhere
+    const times = [T0 + 5, T0 + 3 * H + 17, T0 + 12 * H, T0 + 24 * H - 60_000_000 + 1, T0 + 24 * H - 1]
+    const lines = times.map((ts, i) => `${2000 + i},${100 + i}.5,0.1,${(100 + i + 0.5) * 0.1},${ts},${i % 2 ? 'True' : 'False'},True`)
+    const [s] = await importArchives([archive(dir, 'BTCUSDT-trades-2025-01-01', lines)], { store, now: () => NOW })
+    expect(s).toMatchObject({ status: 'imported', trades: 5, complete: { from: '2025-01-01T00:00:00.000Z', until: '2025-01-02T00:00:00.000Z' } })
+    await buildCandles(store, s.files)
+    const day = T0 / 1000
+    const counts: Record<Timeframe, number> = { '1m': 1440, '5m': 288, '15m': 96, '1h': 24, '4h': 6, '1d': 1 }
+    for (const tf of ALL_TIMEFRAMES) {
+      const keys = new Set(Array.from({ length: 1440 }, (_, i) => goldCandleFileKey('binance', 'BTC-USDT', tf, day + i * 60_000)))
+      const candles: Candle[] = []
+      for (const k of keys) candles.push(...await readParquet<Candle>((await store.get(k))!))
+      const inDay = candles.filter((c) => c.open_time >= day && c.open_time < day + 86_400_000)
+      expect(inDay.length, tf).toBe(counts[tf])
+      expect(inDay.filter((c) => !c.final).map((c) => `${tf} ${new Date(c.open_time).toISOString()}`)).toEqual([])
+    }
+  })
+
+  it('records a monthly archive\'s every day as complete, and no span for an archive with a bad row or without a date in its name', async () => {
+    const dir = tmp()
+    const store = fileStore(join(dir, 'lake'))
+    const [month] = await importArchives([archive(dir, 'BTCUSDT-trades-2025-02', [`1,1,1,1,${Date.UTC(2025, 1, 3) * 1000},False,True`])], { store, now: () => NOW })
+    expect(month.complete).toEqual({ from: '2025-02-01T00:00:00.000Z', until: '2025-03-01T00:00:00.000Z' })
+    const records = (await store.list('state/complete/')).map((o) => o.key)
+    expect(records).toHaveLength(28)
+    expect(records[0]).toBe(completeKey('binance', 'BTC-USDT', '2025-02-01'))
+    expect(JSON.parse(new TextDecoder().decode((await store.get(completeKey('binance', 'BTC-USDT', '2025-02-28')))!))).toMatchObject({ from: Date.UTC(2025, 1, 28), until: Date.UTC(2025, 2, 1), source: 'archive' })
+    const [bad] = await importArchives([archive(dir)], { store, now: () => NOW })
+    expect(bad.complete).toBeUndefined()
+    expect(bad.warnings.join(' ')).toMatch(/1 bad row\(s\): the archive's span is not recorded as complete/)
+    const path = join(dir, 'export.csv')
+    writeFileSync(path, `1,1,1,1,${T0},False,True`)
+    const [unnamed] = await importArchives([path], { store, symbol: 'ETH-USDT', kind: 'trades', now: () => NOW })
+    expect(unnamed.status).toBe('imported')
+    expect(unnamed.complete).toBeUndefined()
+    expect(unnamed.warnings.join(' ')).toMatch(/tells no date/)
+    expect((await store.list('state/complete/')).map((o) => o.key)).toEqual(records)
   })
 
   it('renders a one-line progress bar with percent, MB and trades per second', () => {

@@ -5,7 +5,10 @@
  * are written as bronze Parquet per hour under deterministic names
  * (`archive-<file>-<n>.parquet`), so importing the same file again overwrites instead of
  * duplicating. Every put emits the store's S3 event, so the candle handler recomputes each hour
- * touched. Bad rows are counted and sent to `dlq/archive/`; they never stop an import.
+ * touched. Bad rows are counted and sent to `dlq/archive/`; they never stop an import. An archive
+ * read whole and without a bad row holds every trade of its UTC day (or month): the import records
+ * that span as complete (`writeCompleteSpan`), so its candles, the day's last ones and its 1d candle
+ * too, are final.
  */
 import { createReadStream } from 'node:fs'
 import { open, readFile, stat } from 'node:fs/promises'
@@ -15,6 +18,7 @@ import {
   type ArchiveContext, type ArchiveKind, type RowError,
 } from '@ticklake/core/archive'
 import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
+import { writeCompleteSpan } from '@ticklake/core/candles'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, type Exchange, type Trade } from '@ticklake/core/market'
 import { bronzeTradesFile } from '../firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'
@@ -72,6 +76,8 @@ export interface FileSummary {
   errors: { count: number; first: RowError[] }
   dlq?: string
   warnings: string[]
+  /** The span `[from, until)` (ISO times) recorded as complete in the lake: the archive's whole day or month. */
+  complete?: { from: string; until: string }
 }
 
 const US_PER_HOUR = 3_600_000_000
@@ -167,6 +173,20 @@ function hourWriter(store: ObjectStore, exchange: string, symbol: string, base: 
   }
 }
 
+/**
+ * Records the archive's day (or month) as complete in the lake, so its candles become final: only
+ * for a file read whole, without a bad row, whose name tells its date (otherwise a warning says why not).
+ */
+async function recordComplete(store: ObjectStore, summary: FileSummary, exchange: string, symbol: string, parsed: ReturnType<typeof parseArchiveName>, now: number) {
+  if (!parsed) { summary.warnings.push('the file name tells no date (like BTCUSDT-trades-2025-01-01.zip), so its span is not recorded as complete: its candles stay as final as its trades show'); return }
+  if (summary.errors.count > 0) { summary.warnings.push(`${summary.errors.count} bad row(s): the archive's span is not recorded as complete, so its candles are not all final`); return }
+  const from = archiveDateMs(parsed.date)
+  const start = new Date(from)
+  const until = parsed.period === 'daily' ? from + 86_400_000 : Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)
+  await writeCompleteSpan(store, { exchange, symbol, from, until, source: 'archive', origin: parsed.base, written_at: now })
+  summary.complete = { from: new Date(from).toISOString(), until: new Date(until).toISOString() }
+}
+
 /** Imports one archive; see `importArchives`. */
 async function importOne(path: string, opts: ImportOptions, settings: typeof defaults): Promise<FileSummary> {
   const name = basename(path)
@@ -239,6 +259,7 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
     summary.dlq = key
   } else if (summary.status === 'imported' && parsed) await opts.store.delete(key)
   if (summary.errors.count > dlq.length) summary.warnings.push(`${summary.errors.count - dlq.length} more bad rows were counted but not written to the DLQ`)
+  if (summary.status === 'imported') await recordComplete(opts.store, summary, exchange, sym.symbol, parsed, now())
   opts.onProgress?.({ file: name, bytes: summary.status === 'imported' ? totalBytes : bytes, totalBytes, trades: summary.trades, elapsedMs: now() - started })
   return summary
 }

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { aggTradesOfCapture, parseCapture } from '@ticklake/core/capture'
+import { writeFileSync } from 'node:fs'
+import { aggTradesOfCapture, captureLine, parseCapture } from '@ticklake/core/capture'
 import { startFakeExchange } from '../exchange/index'
 import { duckdbEngine } from '../duckdb/index'
 import { recordCapture, replayCapture } from './index'
@@ -54,6 +55,29 @@ describe('record and replay', () => {
     const { readdirSync } = await import('node:fs')
     expect(readdirSync(join(dir, 'bronze/trades'))).toEqual(['exchange=binance-us'])
     expect(readdirSync(join(dir, 'state/checkpoints'))).toEqual(['binance-us'])
+  })
+
+  it('leaves the partial first and last minutes of a replay not final, and the whole minutes between final', async () => {
+    // aggTrades every 20 s from 10:00:30 to 10:04:10: the capture starts and ends inside a minute
+    const T = Date.UTC(2025, 2, 1, 10, 0, 30)
+    const lines = Array.from({ length: 12 }, (_, i) => {
+      const frame = { stream: 'btcusdt@aggTrade', data: { e: 'aggTrade', E: T + i * 20_000, s: 'BTCUSDT', a: 500 + i, p: `${100 + i}.5`, q: '0.25', f: 900 + i, l: 900 + i, T: T + i * 20_000, m: i % 2 === 0, M: true } }
+      return captureLine('recv', T + i * 20_000 + 5, JSON.stringify(frame))
+    })
+    const file = join(tmp(), 'capture.jsonl')
+    writeFileSync(file, lines.join(''))
+    const dir = tmp()
+    await replayCapture({ file, speed: 'max', dataDir: dir })
+    const db = await duckdbEngine(dir)
+    try {
+      const minutes = await db.query({ sql: "SELECT open_time, trades, final FROM candles WHERE tf = '1m' ORDER BY open_time", params: [] })
+      expect(minutes.map((c) => [c.open_time, c.trades, c.final])).toEqual([
+        ['2025-03-01T10:00:00.000Z', 2, false], ['2025-03-01T10:01:00.000Z', 3, true], ['2025-03-01T10:02:00.000Z', 3, true],
+        ['2025-03-01T10:03:00.000Z', 3, true], ['2025-03-01T10:04:00.000Z', 1, false],
+      ])
+      const days = await db.query({ sql: "SELECT final FROM candles WHERE tf = '1d'", params: [] })
+      expect(days).toEqual([{ final: false }])
+    } finally { db.close() }
   })
 
   it('records a live stream and replays the capture at recorded speed into the same trades', async () => {
