@@ -21,8 +21,8 @@ const MIN = 60_000_000
 /** Trades (Binance `trades` archive rows, µs times) in minutes 0, 0, 1 and 4 of 2025-01-01. */
 const at = [1, 30_000_000, MIN + 5, 4 * MIN + 7]
 const TRADES = at.map((t, i) => `${1000 + i},${96000 + i}.00000000,0.50000000,${(96000 + i) / 2}.00000000,${T0 + t},${i % 2 ? 'True' : 'False'},True`)
-/** The minutes from the first trade's to the last one's: each gets a 1m candle (flat where no trade). */
-const MINUTES = Math.floor(at.at(-1)! / MIN) - Math.floor(at[0] / MIN) + 1
+/** The minutes of the imported hour: each gets a 1m candle (flat where no trade), as an archive day read whole is complete. */
+const MINUTES = 60
 let dir: string
 let lake: string
 

@@ -87,7 +87,7 @@ describe('ticklake exit codes and input checks', () => {
     const upper = await cli('candles', '--symbol', 'BTC-USDT', '--data', lake)
     const lower = await cli('candles', '--symbol', 'btc-usdt', '--data', lake)
     expect(upper.code).toBe(0)
-    expect(upper.out.trim().split('\n')).toHaveLength(4) // header and three minutes
+    expect(upper.out.trim().split('\n')).toHaveLength(61) // header and the hour's 60 minutes (an archive day read whole is complete)
     expect(lower).toEqual(upper)
     expect((await cli('gaps', '--symbol', 'btc-usdt', '--data', lake)).code).toBe(0)
   })
