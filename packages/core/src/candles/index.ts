@@ -19,7 +19,7 @@ import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, 
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, pickRows, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, pickRows, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 
@@ -95,8 +95,8 @@ function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq'
   for (let i = 0; i < a.length; i++) {
     if (a.records[i] === 0) continue
     individual += a.trades[i]
-    const s = (hi: Float64Array, lo: Float64Array) => bigOf(hi[i], lo[i]).toString()
-    minutes.push([a.start + i * MINUTE, a.open[i], a.high[i], a.low[i], a.close[i], a.trades[i], a.records[i], a.first[i], a.last[i], s(a.vHi, a.vLo), s(a.qHi, a.qLo), s(a.bvHi, a.bvLo), s(a.bqHi, a.bqLo)])
+    const [v, q, bv, bq] = sumsAt(a, i)
+    minutes.push([a.start + i * MINUTE, a.open[i], a.high[i], a.low[i], a.close[i], a.trades[i], a.records[i], a.first[i], a.last[i], v.toString(), q.toString(), bv.toString(), bq.toString()])
   }
   return { ...base, individual, dp: a.dp, dq: a.dq, minutes }
 }
@@ -178,10 +178,12 @@ export function dayAggregates(states: HourState[], dayStart: number): Aggregates
 function statesAggregates(states: HourState[], start: number, length: number, minDp = 0, minDq = 0): Aggregates {
   const dp = Math.max(minDp, ...states.map((s) => s.dp)), dq = Math.max(minDq, ...states.map((s) => s.dq))
   const a = emptyAggregates('1m', start, length, dp, dq)
+  // sums too large for limbs (a state of the kernel's wide path): every sum as a BigInt
+  const w = states.some((s) => limbsOfState(s) === undefined) ? (widen(a).wide!) : undefined
   for (const s of states) {
     const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
     // the sums as limbs, parsed once per state where its scale is the day's (the usual case)
-    const limbs = kv === 1n && kq === 1n ? limbsOfState(s) : undefined
+    const limbs = !w && kv === 1n && kq === 1n ? limbsOfState(s) : undefined
     s.minutes.forEach(([t, o, h, l, c, n, r, f, last, v, q, bv, bq], j) => {
       const i = (t - start) / MINUTE
       if (!(i >= 0 && i < a.length)) return
@@ -192,27 +194,55 @@ function statesAggregates(states: HourState[], start: number, length: number, mi
         a.bvHi[i] = limbs[k + 4]; a.bvLo[i] = limbs[k + 5]; a.bqHi[i] = limbs[k + 6]; a.bqLo[i] = limbs[k + 7]
         return
       }
+      if (w) {
+        w.v[i] = BigInt(v) * kv; w.q[i] = BigInt(q) * kq; w.bv[i] = BigInt(bv) * kv; w.bq[i] = BigInt(bq) * kq
+        return
+      }
       [a.vHi[i], a.vLo[i]] = limbsOf(BigInt(v) * kv);
       [a.qHi[i], a.qLo[i]] = limbsOf(BigInt(q) * kq);
       [a.bvHi[i], a.bvLo[i]] = limbsOf(BigInt(bv) * kv);
       [a.bqHi[i], a.bqLo[i]] = limbsOf(BigInt(bq) * kq)
     })
   }
+  // rescaled to a finer scale, limbs may have reached 2^52: kept wide from there
+  return w || fits(a) ? a : statesAggregatesWide(states, start, length, dp, dq)
+}
+
+/** `statesAggregates` with every sum as a BigInt. */
+function statesAggregatesWide(states: HourState[], start: number, length: number, dp: number, dq: number): Aggregates {
+  const a = emptyAggregates('1m', start, length, dp, dq)
+  const w = widen(a).wide!
+  for (const s of states) {
+    const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
+    for (const [t, o, h, l, c, n, r, f, last, v, q, bv, bq] of s.minutes) {
+      const i = (t - start) / MINUTE
+      if (!(i >= 0 && i < a.length)) continue
+      a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last
+      w.v[i] = BigInt(v) * kv; w.q[i] = BigInt(q) * kq; w.bv[i] = BigInt(bv) * kv; w.bq[i] = BigInt(bq) * kq
+    }
+  }
   return a
 }
 
-/** A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per state object. */
-const stateLimbs = new WeakMap<HourState, Float64Array>()
-function limbsOfState(s: HourState): Float64Array {
+/**
+ * A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per
+ * state object; undefined for a state with a sum of 2^104 or more (kept wide).
+ */
+const stateLimbs = new WeakMap<HourState, Float64Array | null>()
+function limbsOfState(s: HourState): Float64Array | undefined {
   let x = stateLimbs.get(s)
-  if (x) return x
+  if (x !== undefined) return x ?? undefined
   x = new Float64Array(s.minutes.length * 8)
-  for (let j = 0; j < s.minutes.length; j++) {
+  for (let j = 0; j < s.minutes.length && x; j++) {
     const m = s.minutes[j]
-    for (let f = 0; f < 4; f++) [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(BigInt(m[9 + f]))
+    for (let f = 0; f < 4; f++) {
+      const v = BigInt(m[9 + f])
+      if (v >= WIDE_FROM) { x = null; break }
+      [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(v)
+    }
   }
   stateLimbs.set(s, x)
-  return x
+  return x ?? undefined
 }
 
 // ---- gold and serving, derived from the states ------------------------------------------------
