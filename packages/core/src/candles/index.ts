@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
-import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
-import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../lake/index'
+import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS, rowProblem, takeable } from '../market/index'
+import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../lake/index'
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
@@ -542,18 +542,79 @@ const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folder.lengt
 
 /** `readHourTrades` of the bronze objects at `keys`. */
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
-  const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
+  const got = (await Promise.all(keys.map(async (key) => ({ key, body: await store.get(key) })))).filter((x): x is { key: string; body: Uint8Array } => !!x.body)
   // a row with a null in any trade column is left out, as silver leaves it out
-  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_NAMES, extra: ['trades'] })
+  const options = { threads, nullsOf: TRADE_NAMES, extra: ['trades'] }
+  const { d, unreadable } = await decodeReadable(got, options)
   const v = d.values as Record<string, Float64Array>
   // laid out with the decoded columns (in shared memory where they are, for `hourMinutes`' worker), filled here
   const trades = v.trades
-  const first = v.first_trade_id, last = v.last_trade_id
-  for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
-  // ties between records of the same ids are broken by file order (the listing's key order)
-  const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
+  const { price, qty, first_trade_id: first, last_trade_id: last } = v
+  let bad = 0
+  for (let i = 0; i < d.length; i++) {
+    trades[i] = last[i] - first[i] + 1
+    if (!(takeable(price[i], qty[i]) && first[i] >= 0 && trades[i] >= 1)) bad++
+  }
+  let read: TradeColumns = { length: d.length, ts: v.ts, price, qty, buy: d.values.side as Uint8Array, trades, first_trade_id: first, last_trade_id: last, trade_id: first }
+  if (bad) {
+    // rows the kernel cannot take (a bronze file of an older version, or made by hand): left out, to the DLQ with their reasons
+    const keep = new Uint32Array(d.length - bad)
+    for (let i = 0, k = 0; i < d.length; i++) if (!rowProblem(price[i], qty[i], first[i], last[i])) keep[k++] = i
+    read = pickRows(read, keep)
+  }
+  const invalid = bad || unreadable.length ? await sendInvalidToDlq(store, got, unreadable, options) : 0
+  // ties between records of the same ids are broken by their values, then by file order (the listing's key order)
   const columns = pickRows(read, dedupeOrder(read))
-  return { columns, files: files.length, duplicates: read.length - columns.length, nulls: d.nulls }
+  return { columns, files: got.length, duplicates: read.length - columns.length, nulls: d.nulls, invalid, unreadable: unreadable.length }
+}
+
+type ReadColumnsOptions = NonNullable<Parameters<typeof readColumns>[2]>
+
+/**
+ * The bronze objects decoded as one set of columns; where that fails (an object that is no
+ * Parquet, or lacks a column), each is tried alone and the ones that fail are left out (`unreadable`,
+ * with the reason), so one bad object never blocks its hour. Rethrows when every object reads alone.
+ */
+async function decodeReadable(got: { key: string; body: Uint8Array }[], options: ReadColumnsOptions) {
+  try {
+    return { d: await readColumns(got.map((x) => x.body), HOUR_COLUMNS, options), unreadable: [] as { key: string; reason: string }[] }
+  } catch (e) {
+    const unreadable: { key: string; reason: string }[] = []
+    for (const x of got) await readColumns([x.body], HOUR_COLUMNS, { ...options, threads: 1 }).catch((err: Error) => unreadable.push({ key: x.key, reason: `unreadable: ${err.message}` }))
+    if (!unreadable.length) throw e
+    const bad = new Set(unreadable.map((u) => u.key))
+    return { d: await readColumns(got.filter((x) => !bad.has(x.key)).map((x) => x.body), HOUR_COLUMNS, options), unreadable }
+  }
+}
+
+/** Non-finite numbers as strings in the DLQ's JSON (JSON itself has none). */
+const finiteOrString = (_: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
+
+/**
+ * Writes the rows of each bronze object the kernel cannot take (and each object it cannot read)
+ * to that object's DLQ key (`bronzeDlqKey`), one JSON line a row with its reason; returns the rows
+ * written. Each object is decoded alone here: this runs only when a bad row or object was met.
+ */
+async function sendInvalidToDlq(store: ObjectStore, got: { key: string; body: Uint8Array }[], unreadable: { key: string; reason: string }[], options: ReadColumnsOptions) {
+  let rows = 0
+  for (const { key, body } of got) {
+    const lines: string[] = []
+    const gone = unreadable.find((u) => u.key === key)
+    if (gone) lines.push(JSON.stringify({ bronze: key, reason: gone.reason }))
+    else {
+      const d = await readColumns([body], HOUR_COLUMNS, { ...options, threads: 1 })
+      const v = d.values as Record<string, Float64Array>
+      for (let i = 0; i < d.length; i++) {
+        const reason = rowProblem(v.price[i], v.qty[i], v.first_trade_id[i], v.last_trade_id[i])
+        if (!reason) continue
+        const trade = { ts: v.ts[i], price: v.price[i], qty: v.qty[i], side: d.values.side[i] ? 'buy' : 'sell', first_trade_id: v.first_trade_id[i], last_trade_id: v.last_trade_id[i] }
+        lines.push(JSON.stringify({ bronze: key, row: i, reason, trade }, finiteOrString))
+        rows++
+      }
+    }
+    if (lines.length) await store.put(bronzeDlqKey('candles', key), lines.join('\n') + '\n', { contentType: 'application/x-ndjson' })
+  }
+  return rows
 }
 
 // a decode worker sums the second half of an hour's rows (see `hourMinutes`)
@@ -609,6 +670,10 @@ export interface HourResult {
   trades: number; duplicates: number; files: number
   /** Bronze rows left out for a null field. */
   nulls: number
+  /** Bronze rows (of the objects read in this run) the kernel cannot take: left out, written to `dlq/candles/` with their reasons. */
+  invalid: number
+  /** Bronze objects that could not be read at all: left out, named in `dlq/candles/`. */
+  unreadable: number
   /** The hour's 1m candles. */
   candles: Candle[]
   /** Candles of every timeframe that were (re)written, from the job's hour on. */
@@ -625,7 +690,7 @@ export interface HourResult {
 }
 
 /** An hour's view: its exact minute sums, the last individual trade id covered and the latest trade time (ms). */
-interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number }
+interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number; invalid: number; unreadable: number }
 
 /**
  * The view of the bronze objects at `keys` alone; undefined when a trade in them is not after
@@ -637,7 +702,7 @@ async function viewOf(store: ObjectStore, keys: string[], hourStart: number, thr
   if (all.length && !(all.first_trade_id[0] > after)) return undefined
   const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
   return {
-    minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
+    minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls, invalid: bronze.invalid, unreadable: bronze.unreadable,
     lastId: all.length ? all.last_trade_id[all.length - 1] : after,
   }
 }
@@ -661,7 +726,7 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
   const added = objects.filter((x) => !counted.has(versionOf(x, folder))).map((x) => x.key)
   const old = statesAggregates([base], hourStart, HOUR / MINUTE)
   const records = old.records.reduce((a, b) => a + b, 0)
-  if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0 }
+  if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0, invalid: 0, unreadable: 0 }
   const fresh = await viewOf(job.store, added, hourStart, threads, base.lastId)
   if (!fresh) return undefined
   const dp = Math.max(old.dp, fresh.minutes.dp), dq = Math.max(old.dq, fresh.minutes.dq)
@@ -704,5 +769,5 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: view.records, duplicates: view.duplicates, nulls: view.nulls, files: keys.length, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
+  return { trades: view.records, duplicates: view.duplicates, nulls: view.nulls, invalid: view.invalid, unreadable: view.unreadable, files: keys.length, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
 }

@@ -234,6 +234,18 @@ export function roundValue(v: number): number {
 }
 
 /**
+ * Why the lake jobs cannot take a stored trade row (its price and quantity outside `TRADE_LIMITS`,
+ * or trade ids that are no range), or undefined when they can: what the candle job sends to
+ * `dlq/candles/` and silver leaves out.
+ */
+export function rowProblem(price: number, qty: number, first: number, last: number): string | undefined {
+  const p = valuesProblem(price, qty)
+  if (p) return p
+  if (!(first >= 0 && last >= first)) return `first_trade_id ${first} .. last_trade_id ${last} is not a range of trade ids`
+  return undefined
+}
+
+/**
  * A trade's price and quantity as the lake keeps them (each rounded half up to 8 decimals), or
  * why they are refused: the one check every door applies.
  * @example tradeValues(91000.5, 0.01) // { price: 91000.5, qty: 0.01 }

@@ -10,7 +10,7 @@
  * arrays (`writeTradeTable`); `updateSilver` gives the same trades as row objects for callers that
  * want them.
  */
-import type { Trade } from '../market/index'
+import { rowProblem, takeable, type Trade } from '../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../lake/index'
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectStore } from '../ports/index'
@@ -53,7 +53,11 @@ export function dedupe(trades: Trade[]): Trade[] {
 export interface SilverResult { trades: Trade[]; bronzeFiles: number; newFiles: number; duplicates: number; key: string }
 
 /** The hour's trades as a table, deduplicated and in trade-id order; `nulls`: rows left out for a null field. */
-export interface SilverTable { table: TradeTable; bronzeFiles: number; newFiles: number; duplicates: number; nulls: number; key: string }
+export interface SilverTable {
+  table: TradeTable; bronzeFiles: number; newFiles: number; duplicates: number; nulls: number; key: string
+  /** Rows left out because the lake jobs cannot take them (`rowProblem`: see `dlq/candles/`). */
+  invalid: number
+}
 
 /** Row `i` of `t` comes before row `j` (the order of `dedupe`: first id, widest range, record id, then file order). */
 type Ids = Pick<TradeTable, 'length' | 'first_trade_id' | 'last_trade_id' | 'trade_id'>
@@ -117,6 +121,32 @@ export function rowsOf(t: TradeTable): Trade[] {
   return out
 }
 
+/** The rows of `t` the lake jobs can take (`rowProblem`), and how many were left out: `t` itself in the usual case. */
+function takeableRows(t: TradeTable): { table: TradeTable; invalid: number } {
+  const { price, qty, first_trade_id: first, last_trade_id: last } = t
+  let invalid = 0
+  for (let i = 0; i < t.length; i++) if (!(takeable(price[i], qty[i]) && first[i] >= 0 && last[i] >= first[i])) invalid++
+  if (!invalid) return { table: t, invalid }
+  const keep = new Uint32Array(t.length - invalid)
+  for (let i = 0, k = 0; i < t.length; i++) if (!rowProblem(price[i], qty[i], first[i], last[i])) keep[k++] = i
+  return { table: pickRows(t, keep), invalid }
+}
+
+/**
+ * `readTradeTable` of the files; where that fails, of the files that read alone (an object that
+ * is no Parquet is left out, as the candle job leaves it out and names it in `dlq/candles/`).
+ */
+async function readReadable(files: Uint8Array[], fill: Record<string, string>) {
+  try {
+    return await readTradeTable(files, { fill })
+  } catch (e) {
+    const ok: Uint8Array[] = []
+    for (const f of files) await readTradeTable([f], { fill }).then(() => ok.push(f), () => undefined)
+    if (ok.length === files.length) throw e
+    return await readTradeTable(ok, { fill })
+  }
+}
+
 /** The objects at `keys` that exist, read in parallel, in key order. */
 async function readAll(store: ObjectStore, keys: string[]) {
   return (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
@@ -137,7 +167,7 @@ export async function mergeSilver(store: ObjectStore, exchange: string, symbol: 
  * hour's trades as rows (`updateSilverTable` gives them as columns).
  */
 export async function updateSilver(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string): Promise<SilverResult> {
-  const { table, nulls: _, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour)
+  const { table, nulls: _, invalid: __, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour)
   return { ...r, trades: rowsOf(table) }
 }
 
@@ -163,16 +193,18 @@ async function merge(store: ObjectStore, exchange: string, symbol: string, dt: s
     const trusted = head && manifest?.silver_etag === head.etag
     const known = new Set(trusted ? manifest!.bronze : [])
     const fresh = bronze.filter((k) => !known.has(k))
-    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, key }
+    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, invalid: 0, key }
     const [base, incoming] = await Promise.all([trusted ? readAll(store, [key]) : [], readAll(store, fresh)])
     // Firehose writes the Glue table's non-partition columns only: exchange and symbol come from the keys
-    const read = await readTradeTable([...base, ...incoming], { fill: { exchange, symbol } })
-    if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, key }
-    const table = pickRows(read.table, dedupeOrder(read.table))
+    const read = await readReadable([...base, ...incoming], { exchange, symbol })
+    if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, invalid: 0, key }
+    // rows the lake jobs cannot take are left out (the candle job, which read them first, sent them to dlq/candles/)
+    const { table: valid, invalid } = takeableRows(read.table)
+    const table = pickRows(valid, dedupeOrder(valid))
     try {
       const { etag } = await store.put(key, writeTradeTable(table, undefined, { codec: o.codec, delta: o.delta }), head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
       await store.put(manifestKey, JSON.stringify({ silver_etag: etag, bronze: [...known, ...fresh] } satisfies Manifest), { contentType: 'application/json' })
-      return { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: read.table.length - table.length, nulls: read.nulls, key }
+      return { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: valid.length - table.length, nulls: read.nulls, invalid, key }
     } catch (e) {
       if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
     }
