@@ -4,7 +4,7 @@
  * `ingest_ts` set on receipt and `source: 'api'`; a bad one is answered by its index and reason
  * and goes nowhere. Good records travel through the same delivery stream (Firehose) as ingest's.
  */
-import { TRADE_COLUMNS, isSymbol, nativeSymbol, tradeValues, type Trade } from '../market/index'
+import { TRADE_COLUMNS, isSymbol, nativeSymbol, reservedExchange, tradeValues, type Trade } from '../market/index'
 import type { RecordStream } from '../ports/index'
 
 export const defaults = {
@@ -74,6 +74,26 @@ export function batchOf(body: string | undefined): { records: unknown[] } | { er
   if (!records) return { error: 'body must be a JSON array of trades, or {"trades": [...]}' }
   if (records.length > defaults.maxRecords) return { error: `a batch holds at most ${defaults.maxRecords} trades (got ${records.length})` }
   return { records }
+}
+
+/**
+ * The records of a batch whose exchange the key may not write (`allowed`: the key's exchange
+ * names), with the reason; empty when it may write all of them. Records without a string
+ * `exchange` are left to `tradeOf`. `POST /api/ingest` refuses the whole batch (403) when any is.
+ * @example refusedExchanges([{ exchange: 'binance' }], ['myfeed']) // [{ index: 0, reason: 'this key may not write exchange binance ...' }]
+ */
+export function refusedExchanges(records: unknown[], allowed: readonly string[], keyName = 'this key'): Rejected[] {
+  const may = new Set(allowed)
+  const out: Rejected[] = []
+  records.forEach((r, index) => {
+    const ex = r && typeof r === 'object' ? (r as Record<string, unknown>).exchange : undefined
+    if (typeof ex !== 'string' || may.has(ex)) return
+    const reason = reservedExchange(ex)
+      ? `exchange ${JSON.stringify(ex.slice(0, 40))} is reserved for Ticklake's own sources: no key may write it`
+      : allowed.length ? `key ${keyName} may write exchange ${allowed.join(', ')} only` : `key ${keyName} is bound to no exchange name: make a key with ticklake keys add NAME --exchange NAME`
+    out.push({ index, reason })
+  })
+  return out
 }
 
 /** Validates each record and sends the good ones to `stream` in Firehose-sized batches. */

@@ -63,7 +63,7 @@ export interface DocRoute { method: string; path: string; summary: string; descr
 
 const ERROR = s.obj({ error: s.str('what was wrong') }, 'An error: the status says what kind, the message says what was wrong')
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad input: the message says which parameter and why', 401: 'Missing or invalid API key', 404: 'Not found', 405: 'Method not allowed', 413: 'Body too large', 429: 'Rate limited: retry after the Retry-After seconds', 500: 'Internal error', 503: 'A dependency is unavailable' }
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad input: the message says which parameter and why', 401: 'Missing or invalid API key', 403: 'The key may not write an exchange named in the batch: nothing was written (rejected lists each such record with its reason)', 404: 'Not found', 405: 'Method not allowed', 413: 'Body too large', 429: 'Rate limited: retry after the Retry-After seconds', 500: 'Internal error', 503: 'A dependency is unavailable' }
 
 /** The OpenAPI 3.1 document of `routes`. */
 export function openApiDocument(routes: DocRoute[], info: { title?: string; version?: string } = {}) {
