@@ -152,10 +152,13 @@ export function pickRows<T extends { length: number }>(t: T, rows?: Uint32Array)
   return out as T
 }
 
-/** The rows of `c` reordered by first trade id, widest range first (a copy). */
+/**
+ * The rows of `c` reordered by first trade id, widest range first, then (records of the same ids)
+ * by the values silver's `keptFirst` orders them by (a copy).
+ */
 export function sortColumns(c: TradeColumns): TradeColumns {
   const idx = new Uint32Array(c.length).map((_, i) => i)
-  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.trade_id[a] - c.trade_id[b])
+  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.ts[a] - c.ts[b] || c.price[a] - c.price[b] || c.qty[a] - c.qty[b] || c.buy[a] - c.buy[b] || c.trade_id[a] - c.trade_id[b])
   return pickRows(c, idx)
 }
 
