@@ -101,9 +101,9 @@ const TRADE = s.obj({ exchange: s.str(), symbol: s.str(), trade_id: s.int(), ts:
 const BRONZE_IN: Schema = {
   type: 'object', description: 'A trade in the bronze schema; ingest_ts and source are set by Ticklake (receive time, "api")',
   properties: {
-    exchange: s.str("lowercase letters, digits or '-'"), symbol: s.str('BASE-QUOTE, e.g. BTC-USDT'), native_symbol: s.str("the venue's spelling (default: symbol without '-')"),
+    exchange: s.str("one of the names the key may write (never a built-in venue's)"), symbol: s.str('BASE-QUOTE, e.g. BTC-USDT'), native_symbol: s.str("the venue's spelling (default: symbol without '-')"),
     trade_id: s.int('>= 0'), first_trade_id: s.int('default trade_id'), last_trade_id: s.int('default trade_id'), ts: s.int('trade time, epoch MICROseconds'),
-    price: s.num('> 0'), qty: s.num('> 0'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades: last_trade_id - first_trade_id + 1 (refused when it differs)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
+    price: s.num('1e-8 to 1e12, taken at 8 decimals'), qty: s.num('1e-8 to 1e15, taken at 8 decimals; price x qty at most 1e18'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades: last_trade_id - first_trade_id + 1 (refused when it differs)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
   },
   required: ['exchange', 'symbol', 'trade_id', 'ts', 'price', 'qty', 'side'],
   additionalProperties: false,
