@@ -8,7 +8,10 @@
  * day's states alone, coarser timeframes rolled up from the exact minute sums, and written over
  * the version seen before the states were read, so racing, repeated or late runs all converge on
  * the same files. Minutes without trades are flat at the previous close, across hour and day
- * boundaries; a candle is final once every minute of it is (it closes before the horizon).
+ * boundaries; a candle is final once every minute of it is (it closes before the horizon). A
+ * bronze row the kernel cannot take (outside `TRADE_LIMITS`, not finite, ids that are no range)
+ * and an object that cannot be read are left out and written to `dlq/candles/` with the reason:
+ * one bad record never blocks an hour.
  */
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'

@@ -8,7 +8,9 @@
  * symbol can meet without counting twice. The work is columnar: files are decoded straight into
  * typed arrays (`readTradeTable`), deduplicated and ordered through an index, and written from the
  * arrays (`writeTradeTable`); `updateSilver` gives the same trades as row objects for callers that
- * want them.
+ * want them. Of records covering the same trade ids with other values, the one `keptFirst` orders
+ * first is kept (by value, so the candle job keeps the same one) and the others are recorded under
+ * `quality/duplicates/`; rows the lake jobs cannot take (`rowProblem`) are left out.
  */
 import { rowProblem, takeable, type Trade } from '../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../lake/index'
