@@ -38,7 +38,7 @@ export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event
         await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
       }
     }
-    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, nulls: r.nulls, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
+    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, nulls: r.nulls, invalid: r.invalid, unreadable: r.unreadable, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
   }
   return results
 }

@@ -30,7 +30,8 @@ Usage:
   ticklake verify [options]       compare the lake's candles with the exchange's own klines
   ticklake symbols [options]      refresh gold/dim_symbols from exchangeInfo / Coinbase products
   ticklake import FILE... [opts]  import Binance public-data archives (trades, aggTrades) and build their candles
-  ticklake keys add NAME [--data DIR]  make an API key for POST /api/ingest (printed once; stored hashed)
+  ticklake keys add NAME --exchange X[,Y] [--data DIR]  make an API key for POST /api/ingest that may write
+                                  exchange X (never a built-in venue's name; printed once; stored hashed)
   ticklake keys list [--data DIR]      list API key names (never the keys)
   ticklake sql ["SELECT …"] [opts]  DuckDB over the lake with the analyst views (a prompt without a statement)
   ticklake help                   this text
@@ -461,20 +462,21 @@ async function symbols(argv: string[]) {
 
 /** `keys add NAME` / `keys list`: API keys in <data>/state/api-keys.json, stored hashed; a new key is printed once. */
 async function keys(argv: string[]) {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir } } })
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir }, exchange: { type: 'string' } } })
   const [action, name] = positionals
   const { fileStore } = await import('./store/index')
   const { addApiKey, listApiKeys } = await import('@ticklake/core/api')
   const store = fileStore(values.data!)
   if (action === 'list' && positionals.length === 1) {
     existingDataDir(values.data!)
-    for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\n`)
+    for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\t${(k.exchanges ?? []).join(',') || '(no exchange: writes nothing)'}\n`)
     return 0
   }
-  if (action !== 'add' || !name || positionals.length !== 2) throw new UsageError('usage: ticklake keys add NAME | ticklake keys list')
-  const { key } = await addApiKey(store, name).catch((e) => { throw new UsageError(e.message) })
+  if (action !== 'add' || !name || positionals.length !== 2) throw new UsageError('usage: ticklake keys add NAME --exchange X[,Y] | ticklake keys list')
+  const exchanges = (values.exchange ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+  const { key } = await addApiKey(store, name, exchanges).catch((e) => { throw new UsageError(e.message) })
   process.stdout.write(`${key}\n`)
-  process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown). Send it as the x-api-key header of POST /api/ingest.\n`)
+  process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown), for exchange ${exchanges.join(', ')}. Send it as the x-api-key header of POST /api/ingest.\n`)
   return 0
 }
 

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ttlCache, normalizedKey, sizeOf } from './cache'
-import { jsonKeyStore, newApiKey, tokenBuckets, verifyApiKey } from './keys'
-import { tradeOf, batchOf, defaults as ingestDefaults } from './ingest'
+import { exchangesProblem, jsonKeyStore, newApiKey, tokenBuckets, verifyApiKey, writableExchanges } from './keys'
+import { tradeOf, batchOf, refusedExchanges, defaults as ingestDefaults } from './ingest'
 import { parseTime, openApi, ROUTES } from './index'
 import { TRADE_COLUMNS } from '../market/index'
 import { candlesQuery, featuresQuery, lastTradesQuery, latestQuery, placeholders, statisticsQuery, symbolSpanQuery } from '../query/index'
@@ -73,23 +73,42 @@ describe('ttlCache bounds', () => {
 
 describe('API keys', () => {
   it('verifies a key against its salted hash and refuses wrong, unknown and malformed keys', async () => {
-    const { key, record } = newApiKey('feed-1')
+    const { key, record } = newApiKey('feed-1', ['feed'])
     expect(key).toMatch(/^tlk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/)
     expect(JSON.stringify(record)).not.toContain(key.slice('tlk_000000000000_'.length))
     const store = jsonKeyStore(JSON.stringify({ version: 1, keys: [record] }))
     expect((await verifyApiKey(store, key))?.name).toBe('feed-1')
-    const other = newApiKey('feed-2')
+    const other = newApiKey('feed-2', ['feed'])
     for (const bad of [other.key, key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'), key + 'x', '', undefined, 42, `tlk_${record.id}_`]) expect(await verifyApiKey(store, bad)).toBeUndefined()
-    expect(() => newApiKey('bad name!')).toThrow(/key name/)
+    expect(() => newApiKey('bad name!', ['feed'])).toThrow(/key name/)
   })
 
   it('reads key records as the file or a bare array (the SST secret defaults to []), and fails lookups, not startup, on a bad secret', async () => {
-    const { key, record } = newApiKey('feed-3')
+    const { key, record } = newApiKey('feed-3', ['feed'])
     expect((await verifyApiKey(jsonKeyStore(JSON.stringify([record])), key))?.name).toBe('feed-3')
     expect(await verifyApiKey(jsonKeyStore('[]'), key)).toBeUndefined()
     expect(await verifyApiKey(jsonKeyStore(undefined), key)).toBeUndefined()
     const broken = jsonKeyStore(`{"keys": [${JSON.stringify(record)}`)
     await expect(verifyApiKey(broken, key)).rejects.toThrow('API key records are not valid JSON')
+  })
+
+  it('binds a key to exchange names of its own, never a built-in venue\'s or a simulated one\'s, even in a record edited by hand', () => {
+    expect(newApiKey('feed', ['myfeed', 'other', 'myfeed']).record.exchanges).toEqual(['myfeed', 'other'])
+    for (const names of [[], ['binance'], ['myfeed', 'coinbase'], ['binance-us'], ['sim-coinbase'], ['My Feed']]) expect(exchangesProblem(names), names.join()).toBeTruthy()
+    expect(() => newApiKey('feed', ['binance-futures'])).toThrow(/reserved for Ticklake's own sources/)
+    const { record } = newApiKey('feed', ['myfeed'])
+    expect(writableExchanges({ ...record, exchanges: ['myfeed', 'binance', 'sim-binance'] })).toEqual(['myfeed'])
+    expect(writableExchanges({ ...record, exchanges: undefined })).toEqual([])
+  })
+
+  it('names each record of a batch whose exchange the key may not write, with the reason', () => {
+    const batch = [{ exchange: 'myfeed' }, { exchange: 'binance' }, 'junk', { exchange: 'elsewhere' }, { exchange: 7 }]
+    expect(refusedExchanges(batch, ['myfeed'], 'feed')).toEqual([
+      { index: 1, reason: expect.stringMatching(/^exchange "binance" is reserved/) },
+      { index: 3, reason: 'key feed may write exchange myfeed only' },
+    ])
+    expect(refusedExchanges([{ exchange: 'myfeed' }], [], 'old')).toEqual([{ index: 0, reason: expect.stringMatching(/^key old is bound to no exchange name/) }])
+    expect(refusedExchanges(batch.slice(0, 1), ['myfeed'])).toEqual([])
   })
 
   it('lets a key spend its burst, then refills at its rate', () => {

@@ -14,12 +14,12 @@ import {
 import { listQuality, stallOpen } from '../quality/index'
 import type { Clock, ObjectStore, RecordStream } from '../ports/index'
 import { ttlCache, type TtlCache } from './cache'
-import { tokenBuckets, verifyApiKey, type ApiKeyStore } from './keys'
-import { batchOf, ingestTrades } from './ingest'
+import { tokenBuckets, verifyApiKey, writableExchanges, type ApiKeyRecord, type ApiKeyStore } from './keys'
+import { batchOf, ingestTrades, refusedExchanges } from './ingest'
 import { openApiDocument, s, type DocRoute, type Schema } from './openapi'
 
 export { ttlCache } from './cache'
-export { addApiKey, listApiKeys, jsonKeyStore, objectKeyStore, newApiKey, verifyApiKey, tokenBuckets, type ApiKeyStore, type ApiKeyRecord } from './keys'
+export { addApiKey, listApiKeys, jsonKeyStore, objectKeyStore, newApiKey, verifyApiKey, tokenBuckets, exchangesProblem, writableExchanges, type ApiKeyStore, type ApiKeyRecord } from './keys'
 export { schemaProblems, openApiDocument } from './openapi'
 
 export const defaults = {
@@ -58,7 +58,7 @@ export interface ApiDeps {
   maxAnswerBytes?: number
 }
 
-interface Ctx { deps: ApiDeps; now: number; cache: TtlCache; req: ApiRequest; keyName?: string }
+interface Ctx { deps: ApiDeps; now: number; cache: TtlCache; req: ApiRequest; keyName?: string; key?: ApiKeyRecord }
 
 /** A query parameter: its documentation and its parser (throws QueryInputError). */
 interface Param { name: string; required?: boolean; description: string; schema: Schema; parse(raw: string, ctx: Ctx): unknown; fallback?: (ctx: Ctx) => unknown }
@@ -105,9 +105,9 @@ const TRADE = s.obj({ exchange: s.str(), symbol: s.str(), trade_id: s.int(), ts:
 const BRONZE_IN: Schema = {
   type: 'object', description: 'A trade in the bronze schema; ingest_ts and source are set by Ticklake (receive time, "api")',
   properties: {
-    exchange: s.str("lowercase letters, digits or '-'"), symbol: s.str('BASE-QUOTE, e.g. BTC-USDT'), native_symbol: s.str("the venue's spelling (default: symbol without '-')"),
+    exchange: s.str("one of the names the key may write (never a built-in venue's)"), symbol: s.str('BASE-QUOTE, e.g. BTC-USDT'), native_symbol: s.str("the venue's spelling (default: symbol without '-')"),
     trade_id: s.int('>= 0'), first_trade_id: s.int('default trade_id'), last_trade_id: s.int('default trade_id'), ts: s.int('trade time, epoch MICROseconds'),
-    price: s.num('> 0'), qty: s.num('> 0'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades: last_trade_id - first_trade_id + 1 (refused when it differs)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
+    price: s.num('1e-8 to 1e12, taken at 8 decimals'), qty: s.num('1e-8 to 1e15, taken at 8 decimals; price x qty at most 1e18'), side: { type: 'string', enum: ['buy', 'sell'], description: 'taker side' }, trades: s.int('individual trades: last_trade_id - first_trade_id + 1 (refused when it differs)'), ingest_ts: s.int('ignored: set to the receive time'), source: s.str("ignored: set to api"),
   },
   required: ['exchange', 'symbol', 'trade_id', 'ts', 'price', 'qty', 'side'],
   additionalProperties: false,
@@ -223,14 +223,17 @@ export const ROUTES: Route[] = [
     async run() { return openApi() },
   },
   {
-    method: 'POST', path: '/api/ingest', summary: 'Trades from a producer outside Ticklake, into the lake through the delivery stream', auth: 'apiKey', params: [], errors: [400, 401, 413, 429, 503],
-    description: 'Body: a JSON array of trades (or {"trades": [...]}), at most 5000. Each record is checked on its own: good ones are accepted (ingest_ts set on receipt, source "api"), bad ones are answered by index and reason.',
+    method: 'POST', path: '/api/ingest', summary: 'Trades from a producer outside Ticklake, into the lake through the delivery stream', auth: 'apiKey', params: [], errors: [400, 401, 403, 413, 429, 503],
+    description: 'Body: a JSON array of trades (or {"trades": [...]}), at most 5000. A key is bound to the exchange names it may write (never a built-in venue\'s, such as binance or coinbase, nor a simulated source\'s): a batch with any record of another exchange is refused whole, 403 {error, rejected: [{index, reason}]}, and nothing of it is written. Otherwise each record is checked on its own: good ones are accepted (ingest_ts set on receipt, source "api"; price and qty taken at 8 decimals, price 1e-8..1e12, qty 1e-8..1e15, price x qty at most 1e18), bad ones are answered by index and reason.',
     body: { type: 'array', items: BRONZE_IN },
     response: s.obj({ accepted: s.int(), rejected: s.arr(s.obj({ index: s.int(), reason: s.str() })) }),
     async run(c) {
       if (!c.deps.stream) return reply(503, { error: 'ingest is not configured here (no delivery stream)' })
       const batch = batchOf(c.req.body)
       if ('error' in batch) return reply(batch.error.startsWith('body is over') ? 413 : 400, { error: batch.error })
+      // the key writes its own exchange names only: a batch naming any other is refused whole
+      const refused = c.key ? refusedExchanges(batch.records, writableExchanges(c.key), c.key.name) : []
+      if (refused.length) return reply(403, { error: `this key may not write ${refused.length} record(s) of this batch (their exchange is not one of the key's): nothing was written`, rejected: refused })
       return ingestTrades(c.deps.stream, batch.records, c.now * 1000)
     },
   },
@@ -369,6 +372,7 @@ export function createApi(deps: ApiDeps) {
       const record = deps.keys ? await verifyApiKey(deps.keys, header(req, 'x-api-key')) : undefined
       if (!record) return respond(401, { error: 'missing or invalid API key: send it in the x-api-key header' }, { 'www-authenticate': 'ApiKey header="x-api-key"' })
       ctx.keyName = record.name
+      ctx.key = record
       const take = limiter.take(record.id)
       if (!take.ok) return respond(429, { error: 'rate limited: too many requests for this key' }, { 'retry-after': String(Math.ceil(take.retryAfterMs / 1000)) })
     }

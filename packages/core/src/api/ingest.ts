@@ -4,7 +4,7 @@
  * `ingest_ts` set on receipt and `source: 'api'`; a bad one is answered by its index and reason
  * and goes nowhere. Good records travel through the same delivery stream (Firehose) as ingest's.
  */
-import { TRADE_COLUMNS, isSymbol, nativeSymbol, type Trade } from '../market/index'
+import { TRADE_COLUMNS, isSymbol, nativeSymbol, reservedExchange, tradeValues, type Trade } from '../market/index'
 import type { RecordStream } from '../ports/index'
 
 export const defaults = {
@@ -45,6 +45,9 @@ export function tradeOf(r: unknown, nowMicros: number): { trade: Trade } | { rea
   if (o.ts < 1e14 && o.ts > 1e11) return { reason: 'ts looks like milliseconds: send microseconds (ms * 1000)' }
   if (o.ts < defaults.earliestMicros || o.ts > nowMicros + defaults.aheadMicros) return { reason: 'ts is outside 2009-01-01 .. now + 1 day' }
   for (const k of ['price', 'qty'] as const) if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || (o[k] as number) <= 0) return { reason: `${k} must be a number above 0` }
+  // the bounds every door applies (core/market TRADE_LIMITS): taken at 8 decimals, within the limits
+  const values = tradeValues(o.price, o.qty)
+  if ('reason' in values) return { reason: values.reason }
   if (o.side !== 'buy' && o.side !== 'sell') return { reason: 'side must be buy or sell (the taker side)' }
   // DESIGN.md: a record's trades are its id range (an aggTrade's l - f + 1, 1 for a plain trade); the candles count them so
   if (last - first + 1 > 2 ** 31 - 1) return { reason: 'first_trade_id .. last_trade_id covers more than 2^31 - 1 trades' }
@@ -55,7 +58,7 @@ export function tradeOf(r: unknown, nowMicros: number): { trade: Trade } | { rea
     trade: {
       exchange: o.exchange as Trade['exchange'], symbol: o.symbol, native_symbol: (o.native_symbol as string | undefined) ?? nativeSymbol(o.symbol),
       trade_id: o.trade_id as number, first_trade_id: first, last_trade_id: last, ts: o.ts,
-      price: o.price as number, qty: o.qty as number, side: o.side, trades: last - first + 1,
+      price: values.price, qty: values.qty, side: o.side, trades: last - first + 1,
       ingest_ts: nowMicros, source: 'api',
     },
   }
@@ -71,6 +74,26 @@ export function batchOf(body: string | undefined): { records: unknown[] } | { er
   if (!records) return { error: 'body must be a JSON array of trades, or {"trades": [...]}' }
   if (records.length > defaults.maxRecords) return { error: `a batch holds at most ${defaults.maxRecords} trades (got ${records.length})` }
   return { records }
+}
+
+/**
+ * The records of a batch whose exchange the key may not write (`allowed`: the key's exchange
+ * names), with the reason; empty when it may write all of them. Records without a string
+ * `exchange` are left to `tradeOf`. `POST /api/ingest` refuses the whole batch (403) when any is.
+ * @example refusedExchanges([{ exchange: 'binance' }], ['myfeed']) // [{ index: 0, reason: 'this key may not write exchange binance ...' }]
+ */
+export function refusedExchanges(records: unknown[], allowed: readonly string[], keyName = 'this key'): Rejected[] {
+  const may = new Set(allowed)
+  const out: Rejected[] = []
+  records.forEach((r, index) => {
+    const ex = r && typeof r === 'object' ? (r as Record<string, unknown>).exchange : undefined
+    if (typeof ex !== 'string' || may.has(ex)) return
+    const reason = reservedExchange(ex)
+      ? `exchange ${JSON.stringify(ex.slice(0, 40))} is reserved for Ticklake's own sources: no key may write it`
+      : allowed.length ? `key ${keyName} may write exchange ${allowed.join(', ')} only` : `key ${keyName} is bound to no exchange name: make a key with ticklake keys add NAME --exchange NAME`
+    out.push({ index, reason })
+  })
+  return out
 }
 
 /** Validates each record and sends the good ones to `stream` in Firehose-sized batches. */

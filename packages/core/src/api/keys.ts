@@ -6,9 +6,12 @@
  * `<data>/state/api-keys.json` (written by `ticklake keys add NAME`, which prints the key once),
  * in AWS in the SST Secret `ApiKeys` whose value is the same JSON document (or its `keys` array),
  * handed to the function as `TICKLAKE_API_KEYS` (`sst secret set ApiKeys "$(cat .ticklake/state/api-keys.json)"`).
+ * Each key is bound to the exchange names it may write (`exchanges`), never a built-in venue's or
+ * a simulated source's (`reservedExchange`), so no key can touch an exchange's own candles.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { ObjectStore } from '../ports/index'
+import { reservedExchange } from '../market/index'
 
 export const defaults = {
   /** The key file in the object store (locally `<data>/state/api-keys.json`). */
@@ -19,7 +22,11 @@ export const defaults = {
   rate: { perSecond: 5, burst: 20 },
 }
 
-export interface ApiKeyRecord { id: string; name: string; salt: string; hash: string; created_at: string }
+export interface ApiKeyRecord {
+  id: string; name: string; salt: string; hash: string; created_at: string
+  /** Exchange names the key may write under (none in a record from before keys were bound: such a key writes nothing). */
+  exchanges?: string[]
+}
 export interface ApiKeyFile { version: 1; keys: ApiKeyRecord[] }
 
 /** Where key records are found (a file locally, a secret in AWS). */
@@ -28,16 +35,37 @@ export interface ApiKeyStore { find(id: string): Promise<ApiKeyRecord | undefine
 const KEY = /^tlk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/
 const hashOf = (salt: string, secret: string) => createHash('sha256').update(salt).update(secret).digest('hex')
 
+/** An exchange name a key may be bound to: as `POST /api/ingest` takes names, and not reserved. */
+const EXCHANGE_NAME = /^[a-z][a-z0-9-]{0,30}$/
+
+/** Why a key cannot be bound to these exchange names, or undefined when it can. */
+export function exchangesProblem(exchanges: readonly string[]): string | undefined {
+  if (!exchanges.length) return 'a key is bound to the exchange names it may write: name at least one (--exchange myfeed)'
+  const bad = exchanges.find((x) => !EXCHANGE_NAME.test(x))
+  if (bad !== undefined) return `exchange ${JSON.stringify(bad.slice(0, 40))} is not lowercase letters, digits or '-', starting with a letter (at most 31)`
+  const reserved = exchanges.find(reservedExchange)
+  if (reserved) return `exchange ${reserved} is reserved for Ticklake's own sources (built-in venues and their simulated twins): choose another name`
+  return undefined
+}
+
 /**
- * A new key and its record; the key itself is shown once and never stored.
- * @example const { key, record } = newApiKey('my-feed') // key: tlk_1a2b3c4d5e6f_...
+ * The exchange names a key may write under: those of its record, less any reserved name (a
+ * record edited by hand can never grant a built-in venue's).
  */
-export function newApiKey(name: string, now = Date.now()): { key: string; record: ApiKeyRecord } {
+export const writableExchanges = (record: ApiKeyRecord): string[] => (record.exchanges ?? []).filter((x) => typeof x === 'string' && !reservedExchange(x))
+
+/**
+ * A new key and its record, bound to `exchanges`; the key itself is shown once and never stored.
+ * @example const { key, record } = newApiKey('my-feed', ['myfeed']) // key: tlk_1a2b3c4d5e6f_...
+ */
+export function newApiKey(name: string, exchanges: readonly string[], now = Date.now()): { key: string; record: ApiKeyRecord } {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new Error('a key name is 1 to 64 letters, digits, dots, dashes or underscores')
+  const problem = exchangesProblem(exchanges)
+  if (problem) throw new Error(problem)
   const id = randomBytes(6).toString('hex')
   const secret = randomBytes(32).toString('base64url')
   const salt = randomBytes(16).toString('hex')
-  return { key: `tlk_${id}_${secret}`, record: { id, name, salt, hash: hashOf(salt, secret), created_at: new Date(now).toISOString() } }
+  return { key: `tlk_${id}_${secret}`, record: { id, name, salt, hash: hashOf(salt, secret), created_at: new Date(now).toISOString(), exchanges: [...new Set(exchanges)] } }
 }
 
 /** The key's record when `key` is a valid key of `keys`, else undefined (never says why). */
@@ -84,12 +112,12 @@ export function objectKeyStore(store: ObjectStore, key = defaults.storeKey, relo
   }
 }
 
-/** Adds a new key record to the store's key file; returns the key (to print once). */
-export async function addApiKey(store: ObjectStore, name: string, key = defaults.storeKey): Promise<{ key: string; record: ApiKeyRecord }> {
+/** Adds a new key record, bound to `exchanges`, to the store's key file; returns the key (to print once). */
+export async function addApiKey(store: ObjectStore, name: string, exchanges: readonly string[], key = defaults.storeKey): Promise<{ key: string; record: ApiKeyRecord }> {
   const body = await store.get(key)
   const doc = parseFile(body && new TextDecoder().decode(body))
   if (doc.keys.some((k) => k.name === name)) throw new Error(`a key named ${name} exists already`)
-  const made = newApiKey(name)
+  const made = newApiKey(name, exchanges)
   doc.keys.push(made.record)
   await store.put(key, JSON.stringify(doc, null, 1) + '\n', { contentType: 'application/json' })
   return made

@@ -64,7 +64,7 @@ export interface DocRoute { method: string; path: string; summary: string; descr
 
 const ERROR = s.obj({ error: s.str('what was wrong') }, 'An error: the status says what kind, the message says what was wrong')
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad input: the message says which parameter and why', 401: 'Missing or invalid API key', 404: 'Not found', 405: 'Method not allowed', 413: 'Too large: the request body, or the answer (narrow from/to or lower limit)', 429: 'Rate limited: retry after the Retry-After seconds', 500: 'Internal error', 503: 'Unavailable: the query engine is busy, the query ran over its time limit, or a dependency is missing; retry after Retry-After' }
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad input: the message says which parameter and why', 401: 'Missing or invalid API key', 403: 'The key may not write an exchange named in the batch: nothing was written (rejected lists each such record with its reason)', 404: 'Not found', 405: 'Method not allowed', 413: 'Too large: the request body, or the answer (narrow from/to or lower limit)', 429: 'Rate limited: retry after the Retry-After seconds', 500: 'Internal error', 503: 'Unavailable: the query engine is busy, the query ran over its time limit, or a dependency is missing; retry after Retry-After' }
 
 /** The OpenAPI 3.1 document of `routes`. */
 export function openApiDocument(routes: DocRoute[], info: { title?: string; version?: string } = {}) {

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto'
 import { Unzip, UnzipInflate } from 'fflate'
 import type { Exchange, Trade, TradeSource } from '../market/index'
+import { tradeValues } from '../market/index'
 
 export const defaults = {
   /** Trades per batch yielded by `csvTrades`. */
@@ -150,10 +151,13 @@ export function parseCsvLine(line: string, kind: ArchiveKind, ctx: ArchiveContex
   for (const v of [tradeId, price, qty, first, last, ts]) if (typeof v === 'string') return { error: v }
   if (agg && (last as number) < (first as number)) return { error: 'last_trade_id is below first_trade_id' }
   if (!BOOL.test(maker)) return { error: 'is_buyer_maker is not true or false' }
+  // the bounds every door applies (core/market TRADE_LIMITS), values taken at 8 decimals
+  const v = tradeValues(price, qty)
+  if ('reason' in v) return { error: v.reason }
   return {
     exchange: ctx.exchange, symbol: ctx.symbol, native_symbol: ctx.native_symbol,
     trade_id: tradeId as number, first_trade_id: first as number, last_trade_id: last as number,
-    ts: ts as number, price: price as number, qty: qty as number,
+    ts: ts as number, price: v.price, qty: v.qty,
     side: maker.toLowerCase() === 'true' ? 'sell' : 'buy',
     trades: (last as number) - (first as number) + 1,
     ingest_ts: ctx.ingestTs, source: ctx.source,

@@ -5,7 +5,7 @@
  * reason, never thrown into the stream.
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
-import { nativeSymbol } from '../market/index'
+import { nativeSymbol, roundValue, tradeValues } from '../market/index'
 
 /** Public endpoints of each Binance venue: REST host, its API path, WebSocket host. */
 export const ENDPOINTS: Record<string, { rest: string; api: string; ws: string }> = {
@@ -65,18 +65,20 @@ export function aggTradeProblem(d: any): string | undefined {
   if (!isDecimal(d.p) || !(Number(d.p) > 0)) return 'price "p" is not a positive decimal string'
   if (!isDecimal(d.q) || !(Number(d.q) > 0)) return 'quantity "q" is not a positive decimal string'
   if (typeof d.m !== 'boolean') return 'buyer-is-maker "m" is not a boolean'
-  return undefined
+  const v = tradeValues(Number(d.p), Number(d.q)) // the bounds every door applies (core/market TRADE_LIMITS)
+  return 'reason' in v ? v.reason : undefined
 }
 
 /**
- * A normalized trade from one aggTrade of `native` symbol. The taker side is `buy` when the buyer
- * was not the maker (`m == false`); `trades` is the individual trades it covers (`l - f + 1`).
+ * A normalized trade from one aggTrade of `native` symbol (checked by `aggTradeProblem`). The taker
+ * side is `buy` when the buyer was not the maker (`m == false`); `trades` is the individual trades
+ * it covers (`l - f + 1`); price and quantity are taken at 8 decimals (`roundValue`).
  */
 export function toTrade(d: AggTrade, native: string, symbol: string, ctx: ParseContext): Trade {
   return {
     exchange: ctx.exchange, symbol, native_symbol: native,
     trade_id: d.a, first_trade_id: d.f, last_trade_id: d.l,
-    ts: d.T * 1000, price: Number(d.p), qty: Number(d.q),
+    ts: d.T * 1000, price: roundValue(Number(d.p)), qty: roundValue(Number(d.q)),
     side: d.m ? 'sell' : 'buy', trades: d.l - d.f + 1,
     ingest_ts: ctx.ingestTs, source: ctx.source,
   }

@@ -10,19 +10,22 @@
  * the same files. Minutes without trades are flat at the previous close, across hour and day
  * boundaries; a candle is final once every minute of it is: it closes before the horizon and
  * opens after the first traded minute of the symbol's history in the lake (that minute may hold only
- * part of its trades), or a completeness record (`./complete`: an imported archive day) holds it.
+ * part of its trades), or a completeness record (`./complete`: an imported archive day) holds it. A
+ * bronze row the kernel cannot take (outside `TRADE_LIMITS`, not finite, ids that are no range)
+ * and an object that cannot be read are left out and written to `dlq/candles/` with the reason:
+ * one bad record never blocks an hour.
  */
 import { createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../market/index'
-import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS } from '../market/index'
-import { bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../lake/index'
+import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS, rowProblem, takeable } from '../market/index'
+import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../lake/index'
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../ports/index'
 import { readCheckpoint } from '../checkpoint/index'
 import { dedupeOrder } from '../silver/index'
 import { readCompleteSpan } from './complete'
-import { ALL_TIMEFRAMES, aggregateMinutes, pickRows, aggregateMinutesAt, bigOf, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, pickRows, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 export * from './complete'
@@ -104,8 +107,8 @@ function stateOf(a: Aggregates, base: Omit<HourState, 'individual' | 'dp' | 'dq'
   for (let i = 0; i < a.length; i++) {
     if (a.records[i] === 0) continue
     individual += a.trades[i]
-    const s = (hi: Float64Array, lo: Float64Array) => bigOf(hi[i], lo[i]).toString()
-    minutes.push([a.start + i * MINUTE, a.open[i], a.high[i], a.low[i], a.close[i], a.trades[i], a.records[i], a.first[i], a.last[i], s(a.vHi, a.vLo), s(a.qHi, a.qLo), s(a.bvHi, a.bvLo), s(a.bqHi, a.bqLo)])
+    const [v, q, bv, bq] = sumsAt(a, i)
+    minutes.push([a.start + i * MINUTE, a.open[i], a.high[i], a.low[i], a.close[i], a.trades[i], a.records[i], a.first[i], a.last[i], v.toString(), q.toString(), bv.toString(), bq.toString()])
   }
   return { ...base, individual, dp: a.dp, dq: a.dq, minutes }
 }
@@ -188,10 +191,12 @@ export function dayAggregates(states: HourState[], dayStart: number): Aggregates
 function statesAggregates(states: HourState[], start: number, length: number, minDp = 0, minDq = 0): Aggregates {
   const dp = Math.max(minDp, ...states.map((s) => s.dp)), dq = Math.max(minDq, ...states.map((s) => s.dq))
   const a = emptyAggregates('1m', start, length, dp, dq)
+  // sums too large for limbs (a state of the kernel's wide path): every sum as a BigInt
+  const w = states.some((s) => limbsOfState(s) === undefined) ? (widen(a).wide!) : undefined
   for (const s of states) {
     const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
     // the sums as limbs, parsed once per state where its scale is the day's (the usual case)
-    const limbs = kv === 1n && kq === 1n ? limbsOfState(s) : undefined
+    const limbs = !w && kv === 1n && kq === 1n ? limbsOfState(s) : undefined
     s.minutes.forEach(([t, o, h, l, c, n, r, f, last, v, q, bv, bq], j) => {
       const i = (t - start) / MINUTE
       if (!(i >= 0 && i < a.length)) return
@@ -202,27 +207,55 @@ function statesAggregates(states: HourState[], start: number, length: number, mi
         a.bvHi[i] = limbs[k + 4]; a.bvLo[i] = limbs[k + 5]; a.bqHi[i] = limbs[k + 6]; a.bqLo[i] = limbs[k + 7]
         return
       }
+      if (w) {
+        w.v[i] = BigInt(v) * kv; w.q[i] = BigInt(q) * kq; w.bv[i] = BigInt(bv) * kv; w.bq[i] = BigInt(bq) * kq
+        return
+      }
       [a.vHi[i], a.vLo[i]] = limbsOf(BigInt(v) * kv);
       [a.qHi[i], a.qLo[i]] = limbsOf(BigInt(q) * kq);
       [a.bvHi[i], a.bvLo[i]] = limbsOf(BigInt(bv) * kv);
       [a.bqHi[i], a.bqLo[i]] = limbsOf(BigInt(bq) * kq)
     })
   }
+  // rescaled to a finer scale, limbs may have reached 2^52: kept wide from there
+  return w || fits(a) ? a : statesAggregatesWide(states, start, length, dp, dq)
+}
+
+/** `statesAggregates` with every sum as a BigInt. */
+function statesAggregatesWide(states: HourState[], start: number, length: number, dp: number, dq: number): Aggregates {
+  const a = emptyAggregates('1m', start, length, dp, dq)
+  const w = widen(a).wide!
+  for (const s of states) {
+    const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
+    for (const [t, o, h, l, c, n, r, f, last, v, q, bv, bq] of s.minutes) {
+      const i = (t - start) / MINUTE
+      if (!(i >= 0 && i < a.length)) continue
+      a.open[i] = o; a.high[i] = h; a.low[i] = l; a.close[i] = c; a.trades[i] = n; a.records[i] = r; a.first[i] = f; a.last[i] = last
+      w.v[i] = BigInt(v) * kv; w.q[i] = BigInt(q) * kq; w.bv[i] = BigInt(bv) * kv; w.bq[i] = BigInt(bq) * kq
+    }
+  }
   return a
 }
 
-/** A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per state object. */
-const stateLimbs = new WeakMap<HourState, Float64Array>()
-function limbsOfState(s: HourState): Float64Array {
+/**
+ * A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per
+ * state object; undefined for a state with a sum of 2^104 or more (kept wide).
+ */
+const stateLimbs = new WeakMap<HourState, Float64Array | null>()
+function limbsOfState(s: HourState): Float64Array | undefined {
   let x = stateLimbs.get(s)
-  if (x) return x
+  if (x !== undefined) return x ?? undefined
   x = new Float64Array(s.minutes.length * 8)
-  for (let j = 0; j < s.minutes.length; j++) {
+  for (let j = 0; j < s.minutes.length && x; j++) {
     const m = s.minutes[j]
-    for (let f = 0; f < 4; f++) [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(BigInt(m[9 + f]))
+    for (let f = 0; f < 4; f++) {
+      const v = BigInt(m[9 + f])
+      if (v >= WIDE_FROM) { x = null; break }
+      [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(v)
+    }
   }
   stateLimbs.set(s, x)
-  return x
+  return x ?? undefined
 }
 
 // ---- gold and serving, derived from the states ------------------------------------------------
@@ -530,18 +563,79 @@ export const versionOf = (o: ObjectInfo, folder: string) => `${o.key.slice(folde
 
 /** `readHourTrades` of the bronze objects at `keys`. */
 async function readTrades(store: ObjectStore, keys: string[], threads: number) {
-  const files = (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
+  const got = (await Promise.all(keys.map(async (key) => ({ key, body: await store.get(key) })))).filter((x): x is { key: string; body: Uint8Array } => !!x.body)
   // a row with a null in any trade column is left out, as silver leaves it out
-  const d = await readColumns(files, HOUR_COLUMNS, { threads, nullsOf: TRADE_NAMES, extra: ['trades'] })
+  const options = { threads, nullsOf: TRADE_NAMES, extra: ['trades'] }
+  const { d, unreadable } = await decodeReadable(got, options)
   const v = d.values as Record<string, Float64Array>
   // laid out with the decoded columns (in shared memory where they are, for `hourMinutes`' worker), filled here
   const trades = v.trades
-  const first = v.first_trade_id, last = v.last_trade_id
-  for (let i = 0; i < d.length; i++) trades[i] = last[i] - first[i] + 1
-  // ties between records of the same ids are broken by file order (the listing's key order)
-  const read: TradeColumns = { length: d.length, ts: v.ts, price: v.price, qty: v.qty, buy: d.values.side as Uint8Array, trades, first_trade_id: v.first_trade_id, last_trade_id: v.last_trade_id, trade_id: v.first_trade_id }
+  const { price, qty, first_trade_id: first, last_trade_id: last } = v
+  let bad = 0
+  for (let i = 0; i < d.length; i++) {
+    trades[i] = last[i] - first[i] + 1
+    if (!(takeable(price[i], qty[i]) && first[i] >= 0 && trades[i] >= 1)) bad++
+  }
+  let read: TradeColumns = { length: d.length, ts: v.ts, price, qty, buy: d.values.side as Uint8Array, trades, first_trade_id: first, last_trade_id: last, trade_id: first }
+  if (bad) {
+    // rows the kernel cannot take (a bronze file of an older version, or made by hand): left out, to the DLQ with their reasons
+    const keep = new Uint32Array(d.length - bad)
+    for (let i = 0, k = 0; i < d.length; i++) if (!rowProblem(price[i], qty[i], first[i], last[i])) keep[k++] = i
+    read = pickRows(read, keep)
+  }
+  const invalid = bad || unreadable.length ? await sendInvalidToDlq(store, got, unreadable, options) : 0
+  // ties between records of the same ids are broken by their values, then by file order (the listing's key order)
   const columns = pickRows(read, dedupeOrder(read))
-  return { columns, files: files.length, duplicates: read.length - columns.length, nulls: d.nulls }
+  return { columns, files: got.length, duplicates: read.length - columns.length, nulls: d.nulls, invalid, unreadable: unreadable.length }
+}
+
+type ReadColumnsOptions = NonNullable<Parameters<typeof readColumns>[2]>
+
+/**
+ * The bronze objects decoded as one set of columns; where that fails (an object that is no
+ * Parquet, or lacks a column), each is tried alone and the ones that fail are left out (`unreadable`,
+ * with the reason), so one bad object never blocks its hour. Rethrows when every object reads alone.
+ */
+async function decodeReadable(got: { key: string; body: Uint8Array }[], options: ReadColumnsOptions) {
+  try {
+    return { d: await readColumns(got.map((x) => x.body), HOUR_COLUMNS, options), unreadable: [] as { key: string; reason: string }[] }
+  } catch (e) {
+    const unreadable: { key: string; reason: string }[] = []
+    for (const x of got) await readColumns([x.body], HOUR_COLUMNS, { ...options, threads: 1 }).catch((err: Error) => unreadable.push({ key: x.key, reason: `unreadable: ${err.message}` }))
+    if (!unreadable.length) throw e
+    const bad = new Set(unreadable.map((u) => u.key))
+    return { d: await readColumns(got.filter((x) => !bad.has(x.key)).map((x) => x.body), HOUR_COLUMNS, options), unreadable }
+  }
+}
+
+/** Non-finite numbers as strings in the DLQ's JSON (JSON itself has none). */
+const finiteOrString = (_: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
+
+/**
+ * Writes the rows of each bronze object the kernel cannot take (and each object it cannot read)
+ * to that object's DLQ key (`bronzeDlqKey`), one JSON line a row with its reason; returns the rows
+ * written. Each object is decoded alone here: this runs only when a bad row or object was met.
+ */
+async function sendInvalidToDlq(store: ObjectStore, got: { key: string; body: Uint8Array }[], unreadable: { key: string; reason: string }[], options: ReadColumnsOptions) {
+  let rows = 0
+  for (const { key, body } of got) {
+    const lines: string[] = []
+    const gone = unreadable.find((u) => u.key === key)
+    if (gone) lines.push(JSON.stringify({ bronze: key, reason: gone.reason }))
+    else {
+      const d = await readColumns([body], HOUR_COLUMNS, { ...options, threads: 1 })
+      const v = d.values as Record<string, Float64Array>
+      for (let i = 0; i < d.length; i++) {
+        const reason = rowProblem(v.price[i], v.qty[i], v.first_trade_id[i], v.last_trade_id[i])
+        if (!reason) continue
+        const trade = { ts: v.ts[i], price: v.price[i], qty: v.qty[i], side: d.values.side[i] ? 'buy' : 'sell', first_trade_id: v.first_trade_id[i], last_trade_id: v.last_trade_id[i] }
+        lines.push(JSON.stringify({ bronze: key, row: i, reason, trade }, finiteOrString))
+        rows++
+      }
+    }
+    if (lines.length) await store.put(bronzeDlqKey('candles', key), lines.join('\n') + '\n', { contentType: 'application/x-ndjson' })
+  }
+  return rows
 }
 
 // a decode worker sums the second half of an hour's rows (see `hourMinutes`)
@@ -597,6 +691,10 @@ export interface HourResult {
   trades: number; duplicates: number; files: number
   /** Bronze rows left out for a null field. */
   nulls: number
+  /** Bronze rows (of the objects read in this run) the kernel cannot take: left out, written to `dlq/candles/` with their reasons. */
+  invalid: number
+  /** Bronze objects that could not be read at all: left out, named in `dlq/candles/`. */
+  unreadable: number
   /** The hour's 1m candles. */
   candles: Candle[]
   /** Candles of every timeframe that were (re)written, from the job's hour on. */
@@ -613,7 +711,7 @@ export interface HourResult {
 }
 
 /** An hour's view: its exact minute sums, the last individual trade id covered and the latest trade time (ms). */
-interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number }
+interface HourView { minutes: Aggregates; lastId: number; lastTs: number; records: number; duplicates: number; nulls: number; invalid: number; unreadable: number }
 
 /**
  * The view of the bronze objects at `keys` alone; undefined when a trade in them is not after
@@ -625,7 +723,7 @@ async function viewOf(store: ObjectStore, keys: string[], hourStart: number, thr
   if (all.length && !(all.first_trade_id[0] > after)) return undefined
   const { columns, lastUs } = withinHour(all, hourStart, hourStart + HOUR)
   return {
-    minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls,
+    minutes: await hourMinutes(columns, hourStart, hourStart + HOUR, threads), lastTs: lastUs / 1000, records: columns.length, duplicates: bronze.duplicates, nulls: bronze.nulls, invalid: bronze.invalid, unreadable: bronze.unreadable,
     lastId: all.length ? all.last_trade_id[all.length - 1] : after,
   }
 }
@@ -649,7 +747,7 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
   const added = objects.filter((x) => !counted.has(versionOf(x, folder))).map((x) => x.key)
   const old = statesAggregates([base], hourStart, HOUR / MINUTE)
   const records = old.records.reduce((a, b) => a + b, 0)
-  if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0 }
+  if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0, invalid: 0, unreadable: 0 }
   const fresh = await viewOf(job.store, added, hourStart, threads, base.lastId)
   if (!fresh) return undefined
   const dp = Math.max(old.dp, fresh.minutes.dp), dq = Math.max(old.dq, fresh.minutes.dq)
@@ -695,5 +793,5 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)
   const candles = derived.candles['1m'].filter((c) => c.open_time >= hourStart && c.open_time < hourEnd)
-  return { trades: view.records, duplicates: view.duplicates, nulls: view.nulls, files: keys.length, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
+  return { trades: view.records, duplicates: view.duplicates, nulls: view.nulls, invalid: view.invalid, unreadable: view.unreadable, files: keys.length, candles, byTf, key: goldCandleFileKey(job.exchange, job.symbol, '1m', hourStart), stateWritten: written, previousComplete: previous?.complete ?? -Infinity }
 }

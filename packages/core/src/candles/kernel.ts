@@ -6,10 +6,17 @@
  * data needs (derived from the data), and every sum (quantities, and the exact products
  * price x quantity) is kept in two limbs, `hi * 2^52 + lo`, each an exact double. Finished
  * candles carry the double nearest to the exact decimal (volumes) or to the exact decimal rounded
- * half up to 8 places (quote volumes), which is what Binance prints in its klines.
+ * half up to 8 places (quote volumes), which is what Binance prints in its klines. Where two limbs
+ * do not suffice (a scaled price or quantity above 2^51, or sums above 2^104: prices near 1e9 with
+ * 8 decimals, quantities of 1e12 and more), the same sums are made with BigInts instead (`wide`),
+ * exact for every value `TRADE_LIMITS` (core/market) admits and beyond; the usual case never
+ * touches a BigInt. A value's decimal is the shortest one that reads back as the double, rounded
+ * half up to 8 places (`scaledDecimal`): for a value of fewer than 16 significant digits, the
+ * exchange's own string. Input rows must have finite, positive prices and quantities (the hour job
+ * sends others to the DLQ first); a non-finite one makes the kernel throw a RangeError.
  */
 import type { Candle, Timeframe, Trade } from '../market/index'
-import { TIMEFRAMES } from '../market/index'
+import { TIMEFRAMES, scaledDecimal } from '../market/index'
 
 export const defaults = {
   /** Most decimals a price or quantity may have (Binance and Coinbase: 8). */
@@ -53,12 +60,21 @@ export interface Aggregates {
   first: Float64Array; last: Float64Array
   vHi: Float64Array; vLo: Float64Array; qHi: Float64Array; qLo: Float64Array
   bvHi: Float64Array; bvLo: Float64Array; bqHi: Float64Array; bqLo: Float64Array
+  /** The four sums as BigInts, set where two limbs do not hold them (the limb arrays are then unused). */
+  wide?: WideSums
 }
+
+/** Volume, quote, taker-buy volume and taker-buy quote sums of each period, as BigInts. */
+export interface WideSums { v: bigint[]; q: bigint[]; bv: bigint[]; bq: bigint[] }
 
 const LIMB = 2 ** 52
 const HALF = 2 ** 26
 /** Largest scaled price or quantity: sums of them stay exact in one limb's headroom. */
 const MAX_SCALED = 2 ** 51
+/** A high limb below this leaves room to add another such sum exactly (below 2^53); at or above it, sums go wide. */
+const FITS = 2 ** 52
+/** The same bound on a BigInt sum: from here on a sum is kept wide. */
+export const WIDE_FROM = 2n ** 104n
 const MINUTE = TIMEFRAMES['1m']
 
 /** Empty aggregates of `length` periods. */
@@ -70,20 +86,46 @@ export function emptyAggregates(tf: Timeframe, start: number, length: number, dp
 /**
  * The fewest decimals (0..8) at which every value of `x[0..n)` is a whole number, checked on the
  * doubles themselves: `Math.round(v * 10^d) / 10^d === v` holds exactly when `v` is the double of
- * a decimal with at most `d` places. Throws when the scaled values would not stay exact.
+ * a decimal with at most `d` places (trusted where the scaled value is at most 2^51; the kernel
+ * takes larger ones on its wide path, which finds their decimals exactly).
  * @example decimalsOf(new Float64Array([1.5, 0.25]), 2) === 2
  */
 export function decimalsOf(x: Float64Array, n = x.length, max = defaults.maxDecimals): number {
-  let d = 0, s = 1, prev = NaN, top = 0
+  let d = 0, s = 1, prev = NaN
   for (let i = 0; i < n; i++) {
     const v = x[i]
     if (v === prev) continue
     prev = v
-    if (v > top) top = v
     while (d < max && Math.round(v * s) / s !== v) { d++; s *= 10 }
   }
-  if (top * s > MAX_SCALED) throw new RangeError(`values up to ${top} with ${d} decimals do not fit exact integer arithmetic`)
   return d
+}
+
+/** Decimals (0..8) of one value's decimal rounded half up to 8 places (`scaledDecimal`). */
+function decimalsOfValue(v: number, max = defaults.maxDecimals): number {
+  let x = scaledDecimal(v, max), d = max
+  while (d > 0 && x % 10n === 0n) { x /= 10n; d-- }
+  return d
+}
+
+/** The fewest decimals (0..8) every value of `x[0..n)` needs, exactly for any finite value (the wide path's `decimalsOf`). */
+function decimalsWide(x: Float64Array, n: number, max = defaults.maxDecimals): number {
+  let d = 0, s = 1, prev = NaN
+  for (let i = 0; i < n && d < max; i++) {
+    const v = x[i]
+    if (v === prev) continue
+    prev = v
+    const r = Math.round(v * s)
+    if (r <= MAX_SCALED && r / s === v) continue
+    d = Math.max(d, decimalsOfValue(v, max)); s = 10 ** d
+  }
+  return d
+}
+
+/** `v`'s decimal at `d` decimals as an integer: by doubles where exact (see `decimalsOf`), else from its shortest decimal. */
+function scaledOf(v: number, d: number, s: number): bigint {
+  const r = Math.round(v * s)
+  return r <= MAX_SCALED && r / s === v ? BigInt(r) : scaledDecimal(v, d)
 }
 
 /** True when `first_trade_id` never decreases (the kernel's duplicate check relies on it). */
@@ -110,10 +152,13 @@ export function pickRows<T extends { length: number }>(t: T, rows?: Uint32Array)
   return out as T
 }
 
-/** The rows of `c` reordered by first trade id, widest range first (a copy). */
+/**
+ * The rows of `c` reordered by first trade id, widest range first, then (records of the same ids)
+ * by the values silver's `keptFirst` orders them by (a copy).
+ */
 export function sortColumns(c: TradeColumns): TradeColumns {
   const idx = new Uint32Array(c.length).map((_, i) => i)
-  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.trade_id[a] - c.trade_id[b])
+  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.ts[a] - c.ts[b] || c.price[a] - c.price[b] || c.qty[a] - c.qty[b] || c.buy[a] - c.buy[b] || c.trade_id[a] - c.trade_id[b])
   return pickRows(c, idx)
 }
 
@@ -126,7 +171,7 @@ const FIELDS = ['open', 'high', 'low', 'close', 'trades', 'records', 'first', 'l
  * outside it; returns that index. Kept small so the JIT optimizes it at once: the whole kernel's
  * time is spent here.
  */
-function scanMinute(c: TradeColumns, i: number, lo: number, hi: number, acc: Float64Array, sp: number, sq: number, strict: boolean): number {
+function scanMinute(c: TradeColumns, i: number, lo: number, hi: number, acc: Float64Array, sp: number, sq: number): number {
   const { ts, price, qty, buy, trades, first_trade_id, last_trade_id } = c
   const n = c.length
   let o = acc[O], h = acc[H], l = acc[L], cl = acc[C], nt = acc[N], nr = acc[R], first = acc[F], last = acc[LAST]
@@ -140,7 +185,7 @@ function scanMinute(c: TradeColumns, i: number, lo: number, hi: number, acc: Flo
     const p = price[i]
     const q = qty[i]
     const P = Math.round(p * sp), Q = Math.round(q * sq)
-    if (strict && (P / sp !== p || Q / sq !== q || P > MAX_SCALED || Q > MAX_SCALED)) { acc[INEXACT] = 1; return i } // more decimals than guessed, or too large
+    if (P / sp !== p || Q / sq !== q || P > MAX_SCALED || Q > MAX_SCALED) { acc[INEXACT] = 1; return i } // more decimals than guessed, or too large (or not finite)
     if (nr === 0) { o = h = l = p; first = first_trade_id[i] } else { if (p > h) h = p; if (p < l) l = p }
     cl = p; last = lastId; nt += trades[i]; nr++
     vLo += Q; if (vLo >= LIMB) { vLo -= LIMB; vHi++ }
@@ -175,9 +220,12 @@ export function aggregateMinutes(cols: TradeColumns, from: number, until: number
   // decimals guessed from the first trades and checked on every one; a miss starts over with all
   const [dp, dq] = guessDecimals(c)
   let a = scanAll(c, from, until, dp, dq)
-  if (!a) a = scanAll(c, from, until, decimalsOf(c.price, n), decimalsOf(c.qty, n))
-  // values that are no decimals of at most 8 places: summed rounded to 8 places (not exact)
-  return a ?? scanAll(c, from, until, defaults.maxDecimals, defaults.maxDecimals, false)!
+  if (!a) {
+    const dp2 = decimalsOf(c.price, n), dq2 = decimalsOf(c.qty, n)
+    if (dp2 !== dp || dq2 !== dq) a = scanAll(c, from, until, dp2, dq2)
+  }
+  // values beyond two limbs, or no decimals of at most 8 places (rounded half up to 8): BigInt sums
+  return a ?? scanWide(c, from, until)
 }
 
 /**
@@ -187,6 +235,8 @@ export function aggregateMinutes(cols: TradeColumns, from: number, until: number
  */
 export function mergeAggregates(a: Aggregates, b: Aggregates): Aggregates {
   if (a.tf !== b.tf || a.start !== b.start || a.length !== b.length || a.dp !== b.dp || a.dq !== b.dq) throw new RangeError('aggregates of different periods or scales')
+  const wide = a.wide || b.wide ? widen(a).wide! : undefined
+  // limbs below 2^52 add exactly (below 2^53); sums that reach 2^52 are made wide after
   const add = (hi: Float64Array, lo: Float64Array, bh: Float64Array, bl: Float64Array, k: number) => {
     hi[k] += bh[k]; lo[k] += bl[k]
     if (lo[k] >= LIMB) { lo[k] -= LIMB; hi[k]++ }
@@ -200,9 +250,40 @@ export function mergeAggregates(a: Aggregates, b: Aggregates): Aggregates {
       if (b.low[k] < a.low[k]) a.low[k] = b.low[k]
     }
     a.close[k] = b.close[k]; a.last[k] = b.last[k]; a.trades[k] += b.trades[k]; a.records[k] += b.records[k]
+    if (wide) {
+      const [v, q, bv, bq] = sumsAt(b, k)
+      wide.v[k] += v; wide.q[k] += q; wide.bv[k] += bv; wide.bq[k] += bq
+      continue
+    }
     add(a.vHi, a.vLo, b.vHi, b.vLo, k); add(a.qHi, a.qLo, b.qHi, b.qLo, k); add(a.bvHi, a.bvLo, b.bvHi, b.bvLo, k); add(a.bqHi, a.bqLo, b.bqHi, b.bqLo, k)
   }
+  return wide || fits(a) ? a : widen(a)
+}
+
+/** The four sums of period `i` (volume, quote, taker-buy volume, taker-buy quote) as BigInts. */
+export function sumsAt(a: Aggregates, i: number): [v: bigint, q: bigint, bv: bigint, bq: bigint] {
+  const w = a.wide
+  if (w) return [w.v[i], w.q[i], w.bv[i], w.bq[i]]
+  return [bigOf(a.vHi[i], a.vLo[i]), bigOf(a.qHi[i], a.qLo[i]), bigOf(a.bvHi[i], a.bvLo[i]), bigOf(a.bqHi[i], a.bqLo[i])]
+}
+
+/** `a` with its sums as BigInts (`a.wide`), converted from its limbs when it has none yet; in place. */
+export function widen(a: Aggregates): Aggregates {
+  if (a.wide) return a
+  const w: WideSums = { v: [], q: [], bv: [], bq: [] }
+  for (let i = 0; i < a.length; i++) [w.v[i], w.q[i], w.bv[i], w.bq[i]] = sumsAt(a, i)
+  a.wide = w
   return a
+}
+
+/** Empty wide sums of `length` periods. */
+const wideSums = (length: number): WideSums => ({ v: new Array(length).fill(0n), q: new Array(length).fill(0n), bv: new Array(length).fill(0n), bq: new Array(length).fill(0n) })
+
+/** True when every high limb of `a` is below 2^52 (so sums of it stay exact in limbs). */
+export function fits(a: Aggregates): boolean {
+  const { vHi, qHi, bvHi, bqHi } = a
+  for (let i = 0; i < a.length; i++) if (vHi[i] >= FITS || qHi[i] >= FITS || bvHi[i] >= FITS || bqHi[i] >= FITS) return false
+  return true
 }
 
 /** `a` at finer decimals `dp`, `dq` (at least its own): the same exact sums, scaled (a copy; `a` itself when the scale is its own). */
@@ -210,13 +291,22 @@ export function rescale(a: Aggregates, dp: number, dq: number): Aggregates {
   if (a.dp === dp && a.dq === dq) return a
   if (dp < a.dp || dq < a.dq) throw new RangeError(`cannot rescale decimals ${a.dp}/${a.dq} down to ${dp}/${dq}`)
   const kv = 10n ** BigInt(dq - a.dq), kq = 10n ** BigInt(dp + dq - a.dp - a.dq)
-  const out: Aggregates = { ...a, dp, dq, vHi: a.vHi.slice(), vLo: a.vLo.slice(), qHi: a.qHi.slice(), qLo: a.qLo.slice(), bvHi: a.bvHi.slice(), bvLo: a.bvLo.slice(), bqHi: a.bqHi.slice(), bqLo: a.bqLo.slice() }
+  const w = wideSums(a.length)
+  let big = false
+  for (let k = 0; k < a.length; k++) {
+    if (a.records[k] === 0) continue
+    const [v, q, bv, bq] = sumsAt(a, k)
+    w.v[k] = v * kv; w.q[k] = q * kq; w.bv[k] = bv * kv; w.bq[k] = bq * kq
+    if (w.q[k] >= WIDE_FROM || w.v[k] >= WIDE_FROM) big = true
+  }
+  const out: Aggregates = { ...a, dp, dq, vHi: a.vHi.slice(), vLo: a.vLo.slice(), qHi: a.qHi.slice(), qLo: a.qLo.slice(), bvHi: a.bvHi.slice(), bvLo: a.bvLo.slice(), bqHi: a.bqHi.slice(), bqLo: a.bqLo.slice(), wide: undefined }
+  if (big) { out.wide = w; return out }
   for (let k = 0; k < a.length; k++) {
     if (a.records[k] === 0) continue;
-    [out.vHi[k], out.vLo[k]] = limbsOf(bigOf(a.vHi[k], a.vLo[k]) * kv);
-    [out.qHi[k], out.qLo[k]] = limbsOf(bigOf(a.qHi[k], a.qLo[k]) * kq);
-    [out.bvHi[k], out.bvLo[k]] = limbsOf(bigOf(a.bvHi[k], a.bvLo[k]) * kv);
-    [out.bqHi[k], out.bqLo[k]] = limbsOf(bigOf(a.bqHi[k], a.bqLo[k]) * kq)
+    [out.vHi[k], out.vLo[k]] = limbsOf(w.v[k]);
+    [out.qHi[k], out.qLo[k]] = limbsOf(w.q[k]);
+    [out.bvHi[k], out.bvLo[k]] = limbsOf(w.bv[k]);
+    [out.bqHi[k], out.bqLo[k]] = limbsOf(w.bq[k])
   }
   return out
 }
@@ -236,7 +326,7 @@ export function aggregateMinutesAt(cols: TradeColumns, from: number, until: numb
   return scanAll(cols, from, until, dp, dq)
 }
 
-function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: number, strict = true): Aggregates | undefined {
+function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: number): Aggregates | undefined {
   const n = c.length
   const sp = 10 ** dp, sq = 10 ** dq
   const start = Math.floor(from / MINUTE) * MINUTE
@@ -251,10 +341,45 @@ function scanAll(c: TradeColumns, from: number, until: number, dp: number, dq: n
     const m = Math.floor((t - startUs) / minUs)
     for (let f = 0; f < FIELDS.length; f++) acc[f] = a[FIELDS[f]][m]
     acc[COVERED] = covered
-    i = scanMinute(c, i, startUs + m * minUs, startUs + (m + 1) * minUs, acc, sp, sq, strict)
-    if (acc[INEXACT]) return undefined
+    i = scanMinute(c, i, startUs + m * minUs, startUs + (m + 1) * minUs, acc, sp, sq)
+    // (a high limb only grows: one that passed 2^53 inexactly is at or above 2^52 all the same)
+    if (acc[INEXACT] || acc[QH] >= FITS || acc[BQH] >= FITS || acc[VH] >= FITS) return undefined
     covered = acc[COVERED]
     for (let f = 0; f < FIELDS.length; f++) a[FIELDS[f]][m] = acc[f]
+  }
+  return a
+}
+
+/**
+ * `aggregateMinutes` with BigInt sums (`wide`), for values two limbs cannot keep exact: the
+ * decimals of every value found exactly, each value's decimal integer from `scaledOf`. Several
+ * times slower than the limbs; taken only when they do not suffice.
+ */
+function scanWide(c: TradeColumns, from: number, until: number): Aggregates {
+  const n = c.length
+  const dp = decimalsWide(c.price, n), dq = decimalsWide(c.qty, n)
+  const sp = 10 ** dp, sq = 10 ** dq
+  const start = Math.floor(from / MINUTE) * MINUTE
+  const len = Math.max(0, Math.ceil((until - start) / MINUTE))
+  const a = emptyAggregates('1m', start, len, dp, dq)
+  const w = (a.wide = wideSums(len))
+  const startUs = start * 1000, endUs = startUs + len * MINUTE * 1000, minUs = MINUTE * 1000
+  const { ts, price, qty, buy, trades, first_trade_id, last_trade_id } = c
+  let covered = -Infinity, lastP = NaN, lastQ = NaN, P = 0n, Q = 0n
+  for (let i = 0; i < n; i++) {
+    const t = ts[i]
+    if (!(t >= startUs && t < endUs)) continue
+    const lastId = last_trade_id[i]
+    if (lastId <= covered) continue // its trade ids were counted already
+    covered = lastId
+    const m = Math.floor((t - startUs) / minUs), p = price[i], q = qty[i]
+    if (p !== lastP) { P = scaledOf(p, dp, sp); lastP = p }
+    if (q !== lastQ) { Q = scaledOf(q, dq, sq); lastQ = q }
+    if (a.records[m] === 0) { a.open[m] = a.high[m] = a.low[m] = p; a.first[m] = first_trade_id[i] } else { if (p > a.high[m]) a.high[m] = p; if (p < a.low[m]) a.low[m] = p }
+    a.close[m] = p; a.last[m] = lastId; a.trades[m] += trades[i]; a.records[m]++
+    const PQ = P * Q
+    w.v[m] += Q; w.q[m] += PQ
+    if (buy[i] === 1) { w.bv[m] += Q; w.bq[m] += PQ }
   }
   return a
 }
@@ -270,6 +395,7 @@ export function rollup(src: Aggregates, tf: Timeframe): Aggregates {
   const start = Math.floor(src.start / size) * size
   const len = src.length ? Math.floor((src.start + (src.length - 1) * step - start) / size) + 1 : 0
   const a = emptyAggregates(tf, start, len, src.dp, src.dq)
+  const w = src.wide ? (a.wide = wideSums(len)) : undefined
   const { vHi, vLo, qHi, qLo, bvHi, bvLo, bqHi, bqLo } = a
   for (let i = 0; i < src.length; i++) {
     if (src.records[i] === 0) continue
@@ -279,12 +405,18 @@ export function rollup(src: Aggregates, tf: Timeframe): Aggregates {
       if (src.low[i] < a.low[k]) a.low[k] = src.low[i]
     }
     a.close[k] = src.close[i]; a.last[k] = src.last[i]; a.trades[k] += src.trades[i]; a.records[k] += src.records[i]
+    if (w) {
+      const sw = src.wide!
+      w.v[k] += sw.v[i]; w.q[k] += sw.q[i]; w.bv[k] += sw.bv[i]; w.bq[k] += sw.bq[i]
+      continue
+    }
     vHi[k] += src.vHi[i]; vLo[k] += src.vLo[i]; if (vLo[k] >= LIMB) { vLo[k] -= LIMB; vHi[k]++ }
     qHi[k] += src.qHi[i]; qLo[k] += src.qLo[i]; if (qLo[k] >= LIMB) { qLo[k] -= LIMB; qHi[k]++ }
     bvHi[k] += src.bvHi[i]; bvLo[k] += src.bvLo[i]; if (bvLo[k] >= LIMB) { bvLo[k] -= LIMB; bvHi[k]++ }
     bqHi[k] += src.bqHi[i]; bqLo[k] += src.bqLo[i]; if (bqLo[k] >= LIMB) { bqLo[k] -= LIMB; bqHi[k]++ }
   }
-  return a
+  // sums of limbs below 2^52 that reach it may have passed 2^53 inexactly: made again from `src`, wide
+  return w || fits(a) ? a : rollup(widen({ ...src }), tf)
 }
 
 /**
@@ -315,6 +447,16 @@ export function decimalString(v: bigint, digits: number): string {
 export function exactNumber(hi: number, lo: number, digits: number): number {
   if (hi === 0) return lo / 10 ** digits // both exact, and IEEE division rounds correctly
   return Number(decimalString(bigOf(hi, lo), digits))
+}
+
+/** The double nearest to the exact decimal `v / 10^digits`. */
+export const bigNumber = (v: bigint, digits: number) => Number(decimalString(v, digits))
+
+/** Like `bigNumber`, rounded half up to `keep` decimals first. */
+export function bigRounded(v: bigint, digits: number, keep = defaults.quoteDecimals): number {
+  if (digits <= keep) return bigNumber(v, digits)
+  const D = 10n ** BigInt(digits - keep)
+  return bigNumber((v + D / 2n) / D, keep)
 }
 
 /** Like `exactNumber`, rounded half up to `keep` decimals first. */
@@ -367,13 +509,15 @@ export function candlesOf(a: Aggregates, o: CandleOptions): Candle[] {
     }
     price = a.close[i]
     if (open_time < from || open_time >= until) continue
-    const volume = exactNumber(a.vHi[i], a.vLo[i], a.dq), quote_volume = roundedNumber(a.qHi[i], a.qLo[i], qd)
+    const w = a.wide
+    const volume = w ? bigNumber(w.v[i], a.dq) : exactNumber(a.vHi[i], a.vLo[i], a.dq)
     out.push({
       exchange: o.exchange, symbol: o.symbol, tf: a.tf, open_time, close_time,
       open: a.open[i], high: a.high[i], low: a.low[i], close: a.close[i],
-      volume, quote_volume, trades: a.trades[i],
-      taker_buy_volume: exactNumber(a.bvHi[i], a.bvLo[i], a.dq), taker_buy_quote_volume: roundedNumber(a.bqHi[i], a.bqLo[i], qd),
-      vwap: exactNumber(a.qHi[i], a.qLo[i], qd) / volume,
+      volume, quote_volume: w ? bigRounded(w.q[i], qd) : roundedNumber(a.qHi[i], a.qLo[i], qd), trades: a.trades[i],
+      taker_buy_volume: w ? bigNumber(w.bv[i], a.dq) : exactNumber(a.bvHi[i], a.bvLo[i], a.dq),
+      taker_buy_quote_volume: w ? bigRounded(w.bq[i], qd) : roundedNumber(a.bqHi[i], a.bqLo[i], qd),
+      vwap: (w ? bigNumber(w.q[i], qd) : exactNumber(a.qHi[i], a.qLo[i], qd)) / volume,
       first_trade_id: a.first[i], last_trade_id: a.last[i], final: isFinal(open_time, close_time),
     })
   }

@@ -7,7 +7,7 @@
  * `takerSide`). Every parse failure is returned as a reason, never thrown into the stream.
  */
 import type { Quote, Side, Trade, TradeSource } from '../market/index'
-import { isSymbol } from '../market/index'
+import { isSymbol, roundValue, tradeValues } from '../market/index'
 import type { Venue } from '../ingest/venue'
 
 export const defaults = {
@@ -131,16 +131,17 @@ export function tradeProblem(t: any, needProduct = true): string | undefined {
   if (!isDecimal(t.size) || !(Number(t.size) > 0)) return 'size is not a positive decimal string'
   if (!takerSide(t.side)) return 'side is neither buy nor sell'
   if (isoToMicros(t.time) === undefined) return 'time is not an ISO-8601 UTC time'
-  return undefined
+  const v = tradeValues(Number(t.price), Number(t.size)) // the bounds every door applies (core/market TRADE_LIMITS)
+  return 'reason' in v ? v.reason : undefined
 }
 
-/** A normalized trade from one raw trade already checked by `tradeProblem`; the side is flipped to the taker's. */
+/** A normalized trade from one raw trade already checked by `tradeProblem`; the side is flipped to the taker's, price and size taken at 8 decimals (`roundValue`). */
 export function toTrade(t: RawTrade, productId: string, symbol: string, ctx: CoinbaseContext): Trade {
   const id = Number(t.trade_id)
   return {
     exchange: 'coinbase', symbol, native_symbol: productId,
     trade_id: id, first_trade_id: id, last_trade_id: id,
-    ts: isoToMicros(t.time)!, price: Number(t.price), qty: Number(t.size),
+    ts: isoToMicros(t.time)!, price: roundValue(Number(t.price)), qty: roundValue(Number(t.size)),
     side: takerSide(t.side)!, trades: 1,
     ingest_ts: ctx.ingestTs, source: ctx.source,
   }

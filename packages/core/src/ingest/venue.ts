@@ -9,7 +9,7 @@
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
 import { nativeSymbol } from '../market/index'
-import { aggTradesFrom, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
+import { aggTradeProblem, aggTradesFrom, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from '../binance/index'
 
 /**
  * One frame's outcome, venue-neutral. `sequence` is set only by venues with `sequenced: true`;
@@ -64,7 +64,12 @@ export function binanceVenue(o: VenueOptions): Venue {
     async *pages(symbol, fromId, untilId, fetchImpl, signal) {
       for await (const page of aggTradesFrom(base, symbol, fromId, untilId, fetchImpl, signal)) {
         const ingestTs = Date.now() * 1000
-        yield page.map((raw) => toTrade(raw as AggTrade, nativeSymbol(symbol), symbol, { exchange: o.exchange, resolve, ingestTs, source: 'rest' }))
+        // a malformed row fails the page (as Coinbase's do): the fill is retried or deferred, never half used
+        yield page.map((raw, i) => {
+          const problem = aggTradeProblem(raw)
+          if (problem) throw new Error(`${symbol} aggTrades page: row ${i}: ${problem}`)
+          return toTrade(raw as AggTrade, nativeSymbol(symbol), symbol, { exchange: o.exchange, resolve, ingestTs, source: 'rest' })
+        })
       }
     },
     firstIdAfter: async (symbol, sinceMs, nowMs, fetchImpl) => (await firstAggTradeAfter(base, symbol, sinceMs, nowMs, fetchImpl))?.a,

@@ -107,6 +107,18 @@ export const checkpointKey = (exchange: string, symbol: string) => `state/checkp
 /** Where unparseable input goes, with the reason. */
 export const dlqKey = (source: string, ms: number, name: string) => `dlq/${source}/dt=${partitionOf(ms).dt}/${name}.jsonl`
 
+/**
+ * Where a lake job (`candles`) puts the rows of one bronze object it cannot take, one object per
+ * bronze object so that a rerun rewrites the same key:
+ * `dlq/candles/dt=2026-11-24/binance.BTC-USDT.15.<object name>.jsonl`.
+ */
+export function bronzeDlqKey(job: string, bronzeKey: string): string {
+  const h = hourOfKey(bronzeKey)
+  const name = bronzeKey.slice(bronzeKey.lastIndexOf('/') + 1).replace(/\.parquet$/, '')
+  const ms = h ? Date.parse(`${h.dt}T${h.hour}:00:00Z`) : 0
+  return dlqKey(job, Number.isFinite(ms) ? ms : 0, h ? `${h.exchange}.${h.symbol}.${h.hour}.${name}` : name)
+}
+
 /** Reads the Hive partitions out of a key: `{ exchange: 'binance', symbol: 'BTC-USDT', dt: ..., hour: ... }`. */
 export function partitionsOfKey(key: string): Record<string, string> {
   const out: Record<string, string> = {}

@@ -164,3 +164,131 @@ export function normalizeNative(native: string, known: string[] = []): string | 
   const quote = QUOTE_ASSETS.find((q) => n.endsWith(q) && n.length > q.length)
   return quote ? symbolOf(n.slice(0, -quote.length), quote) : undefined
 }
+
+// ---- what a trade's price and quantity may be ------------------------------------------------
+
+/**
+ * The prices and quantities Ticklake takes, the same at every door (exchange parsers, archive
+ * import, replay, `POST /api/ingest`) and in the lake jobs, which are exact for all of them:
+ * values are taken at `decimals` decimals (rounded half up, from the shortest decimal that reads
+ * back as the value: what `String(v)` prints), and after that rounding a price is in
+ * `[minValue, maxPrice]`, a quantity in `[minValue, maxQty]`, and their product (the quote
+ * amount) at most `maxNotional`. Real markets sit well inside: Bitcoin in Indonesian rupiah is
+ * about 2e9, a SHIB or PEPE trade is up to some 1e11 coins, and 1e18 of any quote currency in
+ * one trade is an error, not a trade.
+ */
+export const TRADE_LIMITS = {
+  /** Decimals a price or quantity is kept at (Binance's and Coinbase's most). */
+  decimals: 8,
+  /** Smallest price or quantity: one unit of the 8th decimal. */
+  minValue: 1e-8,
+  maxPrice: 1e12,
+  maxQty: 1e15,
+  /** Largest price x quantity of one trade. */
+  maxNotional: 1e18,
+}
+
+/** Smallest double that rounds (half up, at 8 decimals) to `minValue`. */
+const HALF_UNIT = 5e-9
+const SCALE8 = 1e8
+const FAST_SCALED = 2 ** 51
+
+/**
+ * True when a stored price and quantity are within `TRADE_LIMITS` (as they round at 8 decimals):
+ * the test the candle and silver jobs apply to every bronze row. Small enough to be inlined.
+ * @example takeable(91000.5, 0.01) === true; takeable(1e308, 1) === false; takeable(NaN, 1) === false
+ */
+export function takeable(price: number, qty: number): boolean {
+  return price >= HALF_UNIT && price <= TRADE_LIMITS.maxPrice && qty >= HALF_UNIT && qty <= TRADE_LIMITS.maxQty && price * qty <= TRADE_LIMITS.maxNotional
+}
+
+/** Why a price and quantity are not `takeable`, or undefined when they are. */
+export function valuesProblem(price: number, qty: number): string | undefined {
+  if (takeable(price, qty)) return undefined
+  const L = TRADE_LIMITS
+  for (const [k, v, max] of [['price', price, L.maxPrice], ['qty', qty, L.maxQty]] as const) {
+    if (!Number.isFinite(v)) return `${k} ${v} is not a finite number`
+    if (!(v >= HALF_UNIT)) return `${k} ${v} is below ${L.minValue} (at ${L.decimals} decimals it is 0 or less)`
+    if (v > max) return `${k} ${v} is above ${max}, the largest Ticklake takes`
+  }
+  return `price x qty ${price * qty} is above ${L.maxNotional}, the largest Ticklake takes`
+}
+
+/**
+ * The decimal of `v` at `d` decimals, as an integer (`v * 10^d`), rounded half up from the
+ * shortest decimal that reads back as `v` (what `String(v)` prints): exact for any finite double.
+ * Throws a RangeError for NaN and infinities.
+ * @example scaledDecimal(0.1, 8) === 10000000n; scaledDecimal(1 / 3, 8) === 33333333n; scaledDecimal(1e21, 0) === 10n ** 21n
+ */
+export function scaledDecimal(v: number, d: number): bigint {
+  const s = String(v)
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(s)
+  if (!m) throw new RangeError(`${s} is not a finite number`)
+  const frac = m[3] ?? ''
+  const digits = BigInt(m[2] + frac)
+  const shift = Number(m[4] ?? 0) - frac.length + d // v = digits * 10^(shift - d)
+  let out: bigint
+  if (shift >= 0) out = digits * 10n ** BigInt(shift)
+  else {
+    const p = 10n ** BigInt(-shift)
+    out = digits / p
+    if ((digits % p) * 2n >= p) out++
+  }
+  return m[1] ? -out : out
+}
+
+/**
+ * `v` rounded half up to 8 decimals (see `scaledDecimal`): `v` itself when it has at most 8
+ * decimals already (the usual case, a multiplication and a division).
+ * @example roundValue(0.1 + 0.2) === 0.3; roundValue(0.123456789) === 0.12345679; roundValue(91000.5) === 91000.5
+ */
+export function roundValue(v: number): number {
+  const r = Math.round(v * SCALE8)
+  if (Math.abs(r) <= FAST_SCALED && r / SCALE8 === v) return v
+  if (!Number.isFinite(v)) return v
+  const x = scaledDecimal(v, TRADE_LIMITS.decimals)
+  const neg = x < 0n, s = (neg ? -x : x).toString().padStart(9, '0')
+  return Number(`${neg ? '-' : ''}${s.slice(0, -8)}.${s.slice(-8)}`)
+}
+
+/**
+ * Why the lake jobs cannot take a stored trade row (its price and quantity outside `TRADE_LIMITS`,
+ * or trade ids that are no range), or undefined when they can: what the candle job sends to
+ * `dlq/candles/` and silver leaves out.
+ */
+export function rowProblem(price: number, qty: number, first: number, last: number): string | undefined {
+  const p = valuesProblem(price, qty)
+  if (p) return p
+  if (!(first >= 0 && last >= first)) return `first_trade_id ${first} .. last_trade_id ${last} is not a range of trade ids`
+  return undefined
+}
+
+/**
+ * A trade's price and quantity as the lake keeps them (each rounded half up to 8 decimals), or
+ * why they are refused: the one check every door applies.
+ * @example tradeValues(91000.5, 0.01) // { price: 91000.5, qty: 0.01 }
+ * @example tradeValues(1e308, 1) // { reason: 'price 1e+308 is above 1000000000000, ...' }
+ */
+export function tradeValues(price: unknown, qty: unknown): { price: number; qty: number } | { reason: string } {
+  if (typeof price !== 'number' || !Number.isFinite(price)) return { reason: 'price must be a finite number' }
+  if (typeof qty !== 'number' || !Number.isFinite(qty)) return { reason: 'qty must be a finite number' }
+  const p = roundValue(price), q = roundValue(qty)
+  const problem = valuesProblem(p, q)
+  return problem ? { reason: problem } : { price: p, qty: q }
+}
+
+/** Exchanges Ticklake ingests itself: their names (and their simulated twins') belong to nobody else. */
+export const BUILT_IN_EXCHANGES: readonly Exchange[] = ['binance', 'binance-us', 'binance-futures', 'coinbase']
+
+/**
+ * True for an exchange name reserved for Ticklake's own sources: a built-in venue (`binance`,
+ * `binance-us`, `binance-futures`, `coinbase`), any name that starts with one and a dash
+ * (`binance-spot2`, `coinbase-pro`: a venue that may be added), or a simulated source (`sim`, `sim-...`).
+ * `POST /api/ingest` keys can never write under such a name.
+ * @example reservedExchange('binance') === true; reservedExchange('sim-binance') === true; reservedExchange('myfeed') === false
+ */
+export function reservedExchange(name: string): boolean {
+  const n = name.toLowerCase()
+  if (n === 'sim' || n.startsWith('sim-')) return true
+  return BUILT_IN_EXCHANGES.some((b) => n === b || n.startsWith(`${b}-`))
+}

@@ -1,11 +1,13 @@
 /**
  * Data quality records: trade-id gaps (found, filled, deferred to the next run, or unfillable),
  * stream disconnects, stalls (a connected stream that stopped bringing trades while the exchange
- * went on trading, or a source that stopped answering) and lake files a reader found corrupt (and
+ * went on trading, or a source that stopped answering), conflicting duplicates (records of the same
+ * trade ids with other values, found by the silver job) and lake files a reader found corrupt (and
  * skipped), kept as small JSON objects under `quality/` so a flat minute can be told from an outage
- * and every hole is accounted for. `ticklake gaps` lists gaps, disconnects and stalls; `/api/status`
- * shows the stalls still open.
+ * and every hole and every record dropped for another is accounted for. `ticklake gaps` lists gaps,
+ * disconnects and stalls; `/api/status` shows the stalls still open.
  */
+import { createHash } from 'node:crypto'
 import { partitionOf } from '../lake/index'
 import type { ObjectStore } from '../ports/index'
 
@@ -43,6 +45,37 @@ export const recordCorrupt = (store: ObjectStore, c: CorruptFile) => store.put(c
 /** Every corrupt-file record, by key. */
 export const listCorrupt = (store: ObjectStore) => readAll<CorruptFile>(store, 'quality/corrupt/')
 
+/** One side of a conflicting duplicate: the record's values. */
+export interface DuplicateSide { trade_id: number; ts: number; price: number; qty: number; side: string; source: string }
+
+/** Records of the same trade ids (`first_trade_id..last_trade_id`) with other values: which was kept, which dropped. */
+export interface DuplicateConflict { first_trade_id: number; last_trade_id: number; kept: DuplicateSide; dropped: DuplicateSide }
+
+/** The conflicting duplicates one silver run met in an hour. */
+export interface Duplicates {
+  exchange: string; symbol: string; dt: string; hour: string; detected_at: number
+  /** How the kept record was chosen (silver's `keptFirst`). */
+  kept_by: string
+  /** Conflicts met (all of them, though `conflicts` lists at most `defaults.maxConflictsListed`). */
+  count: number
+  conflicts: DuplicateConflict[]
+}
+
+export const defaults = {
+  /** Conflicts listed in one `quality/duplicates/` record (the count is always whole). */
+  maxConflictsListed: 1000,
+}
+
+/**
+ * `quality/duplicates/exchange=X/symbol=Y/dt=2026-11-24/hour=15-<hash of the conflicts>.json`: a
+ * run that meets the same conflicts again writes the same key.
+ */
+export const duplicatesKey = (d: Duplicates) =>
+  `quality/duplicates/exchange=${d.exchange}/symbol=${d.symbol}/dt=${d.dt}/hour=${d.hour}-${createHash('sha256').update(JSON.stringify(d.conflicts)).digest('hex').slice(0, 12)}.json`
+
+/** Records the conflicting duplicates of one silver run. */
+export const recordDuplicates = (store: ObjectStore, d: Duplicates) => store.put(duplicatesKey(d), json(d), { contentType: 'application/json' })
+
 /** Records a gap. */
 export const recordGap = (store: ObjectStore, g: Gap) => store.put(gapKey(g), json(g), { contentType: 'application/json' })
 
@@ -66,6 +99,13 @@ async function readAll<T>(store: ObjectStore, prefix: string): Promise<T[]> {
     try { out.push(JSON.parse(new TextDecoder().decode(b))) } catch { /* a corrupt record is skipped, the rest still listed */ }
   }
   return out
+}
+
+/** Every conflicting-duplicates record, oldest first, optionally for one exchange and symbol. */
+export async function listDuplicates(store: ObjectStore, filter: { exchange?: string; symbol?: string } = {}) {
+  const prefix = `quality/duplicates/${filter.exchange ? `exchange=${filter.exchange}/${filter.symbol ? `symbol=${filter.symbol}/` : ''}` : ''}`
+  const out = (await readAll<Duplicates>(store, prefix)).filter((d) => !filter.symbol || d.symbol === filter.symbol)
+  return out.sort((a, b) => a.detected_at - b.detected_at)
 }
 
 /** Every gap, disconnect and stall recorded, oldest first, optionally for one exchange and symbol. */

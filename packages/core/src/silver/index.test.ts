@@ -8,7 +8,9 @@ import type { Trade } from '../market/index'
 import { TRADE_COLUMNS } from '../market/index'
 import { writeParquet } from '../parquet/index'
 import { countingStore } from '../ports/testing'
-import { dedupe, dedupeOrder, pickRows, rowsOf, tableOf, updateSilver, updateSilverTable } from './index'
+import { listDuplicates } from '../quality/index'
+import { readHourTrades } from '../candles/index'
+import { dedupe, dedupeOrder, mergeSilver, pickRows, rowsOf, tableOf, updateSilver, updateSilverTable } from './index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z') * 1000
 const t = (id: number, first = id * 10, last = first, over: Partial<Trade> = {}): Trade => ({ exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: first, last_trade_id: last, ts: T0 + first * 1000, price: 1, qty: 1, side: 'buy', trades: last - first + 1, ingest_ts: 0, source: 'ws', ...over })
@@ -16,6 +18,33 @@ const t = (id: number, first = id * 10, last = first, over: Partial<Trade> = {})
 const bronze = (name: string) => `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/${name}.parquet`
 
 describe('silver trades', () => {
+  it('records conflicting duplicates under quality/duplicates/ and keeps the same one of them whatever order their files come in', async () => {
+    const x = t(2, 20, 20, { price: 100, source: 'api' }), y = t(2, 20, 20, { price: 99.5, qty: 3, source: 'api' })
+    const files = { a: [t(1), x, t(3)], b: [y, t(4)], c: [{ ...x }] } // c: an exact duplicate, no conflict
+    const kept: unknown[] = []
+    for (const order of [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b']] as const) {
+      const store = countingStore()
+      // merged one file at a time, in this arrival order (keys sort as the order, as Firehose's names do)
+      for (const [i, name] of order.entries()) {
+        await store.put(bronze(`${i}-${name}`), writeParquet(TRADE_COLUMNS, files[name]))
+        await mergeSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+      }
+      const { trades } = await updateSilver(store, 'binance', 'BTC-USDT', '2026-11-24', '15')
+      kept.push(trades.find((r) => r.trade_id === 2))
+      expect(trades.map((r) => r.trade_id)).toEqual([1, 2, 3, 4])
+      // the candle job, reading every file at once, keeps the same record
+      const { columns } = await readHourTrades(store, 'binance', 'BTC-USDT', '2026-11-24', '15', 1)
+      expect([columns.price[1], columns.qty[1]]).toEqual([99.5, 3])
+      const [record, ...more] = await listDuplicates(store, { exchange: 'binance', symbol: 'BTC-USDT' })
+      expect(more).toEqual([])
+      expect(record).toMatchObject({ exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15', count: 1, kept_by: expect.stringMatching(/^earliest ts, then lowest price/) })
+      expect(record.conflicts).toEqual([{ first_trade_id: 20, last_trade_id: 20, kept: expect.objectContaining({ price: 99.5, qty: 3 }), dropped: expect.objectContaining({ price: 100, qty: 1 }) }])
+    }
+    expect(kept[1]).toEqual(kept[0])
+    expect(kept[2]).toEqual(kept[0])
+    expect(kept[0]).toMatchObject({ price: 99.5 })
+  })
+
   it('keeps every individual trade id once, whether it came as an aggTrade, a plain trade or a duplicate', () => {
     const agg = t(1, 100, 102)
     const out = dedupe([t(9, 101, 101, { source: 'archive' }), agg, { ...agg, source: 'rest' }, t(2, 103, 103), t(10, 102, 102), t(3, 104, 105)])

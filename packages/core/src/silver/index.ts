@@ -8,12 +8,15 @@
  * symbol can meet without counting twice. The work is columnar: files are decoded straight into
  * typed arrays (`readTradeTable`), deduplicated and ordered through an index, and written from the
  * arrays (`writeTradeTable`); `updateSilver` gives the same trades as row objects for callers that
- * want them.
+ * want them. Of records covering the same trade ids with other values, the one `keptFirst` orders
+ * first is kept (by value, so the candle job keeps the same one) and the others are recorded under
+ * `quality/duplicates/`; rows the lake jobs cannot take (`rowProblem`) are left out.
  */
-import type { Trade } from '../market/index'
+import { rowProblem, takeable, type Trade } from '../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../lake/index'
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectStore } from '../ports/index'
+import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
 import { pickRows } from '../candles/kernel'
 
 export const defaults = {
@@ -35,11 +38,13 @@ interface Manifest { silver_etag: string; bronze: string[] }
 
 /**
  * Trades with every individual trade id once, ordered by first trade id (for one exchange, the
- * order of the trades). Where ranges overlap the wider record, then the earlier one, wins.
+ * order of the trades). Where ranges overlap the wider record wins; of records covering the same
+ * ids, the one with the earliest trade time, then the lowest price, the lowest quantity, a taker
+ * sell before a buy, the lowest record id (`keptFirst`): whatever order they arrived in.
  * @example dedupe([a, a, b]) // [a, b]
  */
 export function dedupe(trades: Trade[]): Trade[] {
-  const sorted = [...trades].sort((x, y) => x.first_trade_id - y.first_trade_id || y.last_trade_id - x.last_trade_id || x.trade_id - y.trade_id)
+  const sorted = [...trades].sort((x, y) => x.first_trade_id - y.first_trade_id || y.last_trade_id - x.last_trade_id || x.ts - y.ts || x.price - y.price || x.qty - y.qty || (x.side === 'buy' ? 1 : 0) - (y.side === 'buy' ? 1 : 0) || x.trade_id - y.trade_id)
   const out: Trade[] = []
   let covered = -Infinity
   for (const t of sorted) {
@@ -53,18 +58,38 @@ export function dedupe(trades: Trade[]): Trade[] {
 export interface SilverResult { trades: Trade[]; bronzeFiles: number; newFiles: number; duplicates: number; key: string }
 
 /** The hour's trades as a table, deduplicated and in trade-id order; `nulls`: rows left out for a null field. */
-export interface SilverTable { table: TradeTable; bronzeFiles: number; newFiles: number; duplicates: number; nulls: number; key: string }
+export interface SilverTable {
+  table: TradeTable; bronzeFiles: number; newFiles: number; duplicates: number; nulls: number; key: string
+  /** Rows left out because the lake jobs cannot take them (`rowProblem`: see `dlq/candles/`). */
+  invalid: number
+  /** Records dropped for another of the same trade ids with other values (recorded under `quality/duplicates/`). */
+  conflicts?: number
+}
 
-/** Row `i` of `t` comes before row `j` (the order of `dedupe`: first id, widest range, record id, then file order). */
-type Ids = Pick<TradeTable, 'length' | 'first_trade_id' | 'last_trade_id' | 'trade_id'>
+/**
+ * Row `i` of `t` comes before row `j` (the order of `dedupe`): first id, widest range, then, of
+ * records covering the same ids, `keptFirst`'s order of their values, record id, file order.
+ */
+type Ids = Pick<TradeTable, 'length' | 'first_trade_id' | 'last_trade_id' | 'trade_id' | 'ts' | 'price' | 'qty' | 'buy'>
 const before = (t: Ids, i: number, j: number) =>
-  t.first_trade_id[i] - t.first_trade_id[j] || t.last_trade_id[j] - t.last_trade_id[i] || t.trade_id[i] - t.trade_id[j] || i - j
+  t.first_trade_id[i] - t.first_trade_id[j] || t.last_trade_id[j] - t.last_trade_id[i] || keptFirst(t, i, j) || t.trade_id[i] - t.trade_id[j] || i - j
+
+/**
+ * Which of two records covering the same trade ids is kept (negative: `i`): the earliest trade
+ * time, then the lowest price, the lowest quantity, a taker sell before a buy. It depends on the
+ * values alone, so the candle job, a silver run that merges files one by one and one that reads
+ * them all keep the same record, whatever order the files came in.
+ */
+export const keptFirst = (t: Pick<Ids, 'ts' | 'price' | 'qty' | 'buy'>, i: number, j: number) =>
+  t.ts[i] - t.ts[j] || t.price[i] - t.price[j] || t.qty[i] - t.qty[j] || t.buy[i] - t.buy[j]
 
 /**
  * The rows of `t` that `dedupe` keeps, in its order, as indexes; undefined when that is every row
  * as it stands (silver and Firehose's files are mostly in order already, so this is one pass).
+ * `conflicts`, when given, receives `[kept, dropped]` rows of records that cover the same trade
+ * ids with other values (time, price, quantity or side).
  */
-export function dedupeOrder(t: Ids): Uint32Array | undefined {
+export function dedupeOrder(t: Ids, conflicts?: [kept: number, dropped: number][]): Uint32Array | undefined {
   const n = t.length
   // the usual case in one comparison a row: each record starts after the one before it ends
   const { first_trade_id: first, last_trade_id: last } = t
@@ -79,7 +104,11 @@ export function dedupeOrder(t: Ids): Uint32Array | undefined {
   let k = 0, covered = -Infinity
   for (let i = 0; i < n; i++) {
     const r = order ? order[i] : i
-    if (t.last_trade_id[r] <= covered) continue
+    if (t.last_trade_id[r] <= covered) {
+      const p = kept[k - 1]
+      if (conflicts && k > 0 && t.first_trade_id[r] === t.first_trade_id[p] && t.last_trade_id[r] === t.last_trade_id[p] && keptFirst(t, p, r) !== 0) conflicts.push([p, r])
+      continue
+    }
     kept[k++] = r
     covered = t.last_trade_id[r]
   }
@@ -117,6 +146,41 @@ export function rowsOf(t: TradeTable): Trade[] {
   return out
 }
 
+/** The quality record of conflicting duplicates (`[kept, dropped]` rows of `t`). */
+function duplicatesOf(t: TradeTable, conflicts: [number, number][], at: { exchange: string; symbol: string; dt: string; hour: string }): Duplicates {
+  const side = (i: number): DuplicateSide => ({ trade_id: t.trade_id[i], ts: t.ts[i], price: t.price[i], qty: t.qty[i], side: t.strings.side[t.buy[i]], source: t.strings.source[t.source[i]] })
+  return {
+    ...at, detected_at: Date.now(), kept_by: 'earliest ts, then lowest price, lowest qty, a taker sell before a buy, lowest trade_id', count: conflicts.length,
+    conflicts: conflicts.slice(0, qualityDefaults.maxConflictsListed).map(([k, d]) => ({ first_trade_id: t.first_trade_id[k], last_trade_id: t.last_trade_id[k], kept: side(k), dropped: side(d) })),
+  }
+}
+
+/** The rows of `t` the lake jobs can take (`rowProblem`), and how many were left out: `t` itself in the usual case. */
+function takeableRows(t: TradeTable): { table: TradeTable; invalid: number } {
+  const { price, qty, first_trade_id: first, last_trade_id: last } = t
+  let invalid = 0
+  for (let i = 0; i < t.length; i++) if (!(takeable(price[i], qty[i]) && first[i] >= 0 && last[i] >= first[i])) invalid++
+  if (!invalid) return { table: t, invalid }
+  const keep = new Uint32Array(t.length - invalid)
+  for (let i = 0, k = 0; i < t.length; i++) if (!rowProblem(price[i], qty[i], first[i], last[i])) keep[k++] = i
+  return { table: pickRows(t, keep), invalid }
+}
+
+/**
+ * `readTradeTable` of the files; where that fails, of the files that read alone (an object that
+ * is no Parquet is left out, as the candle job leaves it out and names it in `dlq/candles/`).
+ */
+async function readReadable(files: Uint8Array[], fill: Record<string, string>) {
+  try {
+    return await readTradeTable(files, { fill })
+  } catch (e) {
+    const ok: Uint8Array[] = []
+    for (const f of files) await readTradeTable([f], { fill }).then(() => ok.push(f), () => undefined)
+    if (ok.length === files.length) throw e
+    return await readTradeTable(ok, { fill })
+  }
+}
+
 /** The objects at `keys` that exist, read in parallel, in key order. */
 async function readAll(store: ObjectStore, keys: string[]) {
   return (await Promise.all(keys.map((k) => store.get(k)))).filter((b): b is Uint8Array => !!b)
@@ -137,7 +201,7 @@ export async function mergeSilver(store: ObjectStore, exchange: string, symbol: 
  * hour's trades as rows (`updateSilverTable` gives them as columns).
  */
 export async function updateSilver(store: ObjectStore, exchange: string, symbol: string, dt: string, hour: string): Promise<SilverResult> {
-  const { table, nulls: _, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour)
+  const { table, nulls: _, invalid: __, ...r } = await updateSilverTable(store, exchange, symbol, dt, hour)
   return { ...r, trades: rowsOf(table) }
 }
 
@@ -163,16 +227,20 @@ async function merge(store: ObjectStore, exchange: string, symbol: string, dt: s
     const trusted = head && manifest?.silver_etag === head.etag
     const known = new Set(trusted ? manifest!.bronze : [])
     const fresh = bronze.filter((k) => !known.has(k))
-    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, key }
+    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, invalid: 0, key }
     const [base, incoming] = await Promise.all([trusted ? readAll(store, [key]) : [], readAll(store, fresh)])
     // Firehose writes the Glue table's non-partition columns only: exchange and symbol come from the keys
-    const read = await readTradeTable([...base, ...incoming], { fill: { exchange, symbol } })
-    if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, key }
-    const table = pickRows(read.table, dedupeOrder(read.table))
+    const read = await readReadable([...base, ...incoming], { exchange, symbol })
+    if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, invalid: 0, key }
+    // rows the lake jobs cannot take are left out (the candle job, which read them first, sent them to dlq/candles/)
+    const { table: valid, invalid } = takeableRows(read.table)
+    const conflicts: [number, number][] = []
+    const table = pickRows(valid, dedupeOrder(valid, conflicts))
     try {
       const { etag } = await store.put(key, writeTradeTable(table, undefined, { codec: o.codec, delta: o.delta }), head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
       await store.put(manifestKey, JSON.stringify({ silver_etag: etag, bronze: [...known, ...fresh] } satisfies Manifest), { contentType: 'application/json' })
-      return { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: read.table.length - table.length, nulls: read.nulls, key }
+      if (conflicts.length) await recordDuplicates(store, duplicatesOf(valid, conflicts, { exchange, symbol, dt, hour }))
+      return { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: valid.length - table.length, nulls: read.nulls, invalid, conflicts: conflicts.length, key }
     } catch (e) {
       if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
     }

@@ -57,7 +57,7 @@ beforeAll(async () => {
   await recordStall(store(), { exchange: 'binance', symbol: 'BTC-USDT', since: NOW - 40_000, detected_at: NOW - 25_000, reason: 'no trade on the stream', fetched: 3 })
   await recordStall(store(), { exchange: 'binance', symbol: 'BTC-USDT', since: NOW - 300_000, detected_at: NOW - 280_000, resumed_at: NOW - 200_000, reason: 'over', fetched: 0 })
   await store().put('dlq/binance/dt=2026-11-24/x.jsonl', '{"why":"bad frame"}\n')
-  key = (await addApiKey(store(), 'test-feed')).key
+  key = (await addApiKey(store(), 'test-feed', ['myfeed'])).key
   firehose = await startFirehose(store(), { bufferMs: 100_000, spoolDir: join(dir, '.firehose'), log: () => {} })
   api = await localApiHandler({ dataDir: dir, store: store(), stream: firehoseStream(firehose.streamName, firehose.endpoint), clock: { now: () => NOW }, log: (l) => logs.push(l), rate: { perSecond: 0.5, burst: 6 }, keys: objectKeyStore(store(), undefined, 100) })
   server = createServer((req, res) => { void serveHttpEvent(api.handler, req, res) })
@@ -316,19 +316,35 @@ describe('POST /api/ingest', () => {
 
   it('takes a key made by `ticklake keys add`, which prints it once and stores only its salted hash', async () => {
     const run = (args: string[]) => promisify(execFile)(process.execPath, [join(import.meta.dirname, '../../bin/ticklake.mjs'), 'keys', ...args, '--data', dir])
-    const { stdout } = await run(['add', 'cli-feed'])
+    await expect(run(['add', 'cli-feed'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/name at least one \(--exchange myfeed\)/) })
+    await expect(run(['add', 'cli-feed', '--exchange', 'myfeed,sim-binance'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/sim-binance is reserved/) })
+    const { stdout } = await run(['add', 'cli-feed', '--exchange', 'myfeed,other'])
     const made = stdout.trim()
     expect(made).toMatch(/^tlk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/)
     const file = readFileSync(join(dir, 'state/api-keys.json'), 'utf8')
     expect(file).toContain('"cli-feed"')
     expect(file).not.toContain(made.slice('tlk_000000000000_'.length))
-    expect((await run(['list'])).stdout).toMatch(/^test-feed\t.*\ncli-feed\t/)
-    await expect(run(['add', 'cli-feed'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/exists already/) })
+    expect((await run(['list'])).stdout).toMatch(/^test-feed\t.*\tmyfeed\ncli-feed\t.*\tmyfeed,other\n$/)
+    await expect(run(['add', 'cli-feed', '--exchange', 'x'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/exists already/) })
     await new Promise((r) => setTimeout(r, 150)) // the key file is re-read every 100 ms here (5 s by default)
     const res = await post('/api/ingest', [trade(20)], { 'x-api-key': made })
     expect(res.status).toBe(200)
     expect(res.body).toEqual({ accepted: 1, rejected: [] })
   }, 30_000)
+
+  it("refuses with 403 a batch naming an exchange the key may not write, a built-in venue's above all, and writes none of it", async () => {
+    const bound = (await addApiKey(store(), 'bound-feed', ['myfeed'])).key // (a fresh token bucket)
+    await new Promise((r) => setTimeout(r, 150)) // the key file is re-read every 100 ms here
+    const received = firehose.stats().received
+    for (const exchange of ['binance', 'coinbase', 'sim-binance', 'otherfeed']) {
+      const res = await post('/api/ingest', [trade(30), { ...trade(31), exchange }], { 'x-api-key': bound })
+      expect(res.status, exchange).toBe(403)
+      expect(res.body.rejected).toEqual([{ index: 1, reason: exchange === 'otherfeed' ? 'key bound-feed may write exchange myfeed only' : expect.stringMatching(/is reserved for Ticklake's own sources/) }])
+    }
+    await firehose.flush()
+    expect(firehose.stats().received).toBe(received)
+    expect((await store().list('bronze/trades/exchange=binance/symbol=BTC-USD/')).length).toBe(0)
+  })
 
   it('never writes a key into the log, and logs the key name instead', async () => {
     const text = logs.join('\n')

@@ -79,7 +79,7 @@ beforeAll(async () => {
   await store.put(goldCandleFeaturesKey('binance', 'BTC-USDT', DAY, '10'), writeParquet(CANDLE_FEATURE_COLUMNS as any, [0, 1, 2].map((i) => featureRow(CANDLE_FEATURE_COLUMNS, at, i))))
   await store.put(goldTradeFeaturesKey('binance', 'BTC-USDT', DAY, '10'), writeParquet(FEATURE_COLUMNS as any, [0, 1, 2].map((i) => featureRow(FEATURE_COLUMNS, at, i))))
   await store.put(goldTradeFeaturesKey('binance', 'BTC-USDT', DAY, '11'), 'not parquet at all')
-  key = (await addApiKey(store, 'openapi-test')).key
+  key = (await addApiKey(store, 'openapi-test', ['myfeed'])).key
   firehose = await startFirehose(store, { bufferMs: 100_000, spoolDir: join(dir, '.firehose'), log: () => {} })
   api = await localApiHandler({ dataDir: dir, store, stream: firehoseStream(firehose.streamName, firehose.endpoint), clock: { now: () => NOW }, log: () => {} })
   server = createServer((req, res) => { void serveHttpEvent(api.handler, req, res) })
