@@ -86,7 +86,9 @@ describe('athenaEngine', () => {
     const rows = await engine().query(st)
     const start = stand.calls.find((c) => c.target === 'AmazonAthena.StartQueryExecution')!.body
     expect(start.QueryString).toBe(st.sql)
-    expect(start.ExecutionParameters).toEqual(["'binance'", "'BTC-USDT'", "'1m'", "'2026-11-24'", "'2026-11-24 15:00:00.000'", '10'])
+    // the range's values twice (the limit's boundary time is found first), then the limit for each
+    const range = ["'binance'", "'BTC-USDT'", "'1m'", "'2026-11-24'", "'2026-11-24 15:00:00.000'"]
+    expect(start.ExecutionParameters).toEqual([...range, ...range, '10', '10'])
     expect(start.WorkGroup).toBe('ticklake-wg')
     expect(start.QueryExecutionContext).toEqual({ Database: 'lake_db' })
     expect(start.ResultConfiguration).toEqual({ OutputLocation: 's3://lake/athena/' })

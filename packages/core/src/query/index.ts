@@ -134,8 +134,16 @@ const partitionDt = (ms: number) => partitionOf(ms).dt
 /** `SELECT cols FROM (... row_number() ...) WHERE rn <= ?`: a bound limit that Athena accepts. */
 function limited(cols: string, table: string, where: string[], order: string, desc: boolean, limit: number, params: (string | number)[]): Statement {
   const dir = desc ? ' DESC' : ''
-  const inner = `SELECT ${cols}, row_number() OVER (ORDER BY ${order.split(', ').map((c) => c + dir).join(', ')}) AS rn FROM ${table} WHERE ${where.join(' AND ')}`
-  return { sql: `SELECT ${cols} FROM (${inner}) AS t WHERE rn <= ? ORDER BY ${order}`, params: [...params, limit] }
+  const by = order.split(', ').map((c) => c + dir).join(', ')
+  if (order.includes(',')) {
+    const inner = `SELECT ${cols}, row_number() OVER (ORDER BY ${by}) AS rn FROM ${table} WHERE ${where.join(' AND ')}`
+    return { sql: `SELECT ${cols} FROM (${inner}) AS t WHERE rn <= ? ORDER BY ${order}`, params: [...params, limit] }
+  }
+  // the limit's boundary time first, from the time column alone, so that the engine numbers (and
+  // holds in memory) only the rows within it, not every column of the whole range
+  const edge = `(SELECT ${desc ? 'min' : 'max'}(${order}) FROM (SELECT ${order}, row_number() OVER (ORDER BY ${by}) AS rn FROM ${table} WHERE ${where.join(' AND ')}) AS b WHERE rn <= ?)`
+  const inner = `SELECT ${cols}, row_number() OVER (ORDER BY ${by}) AS rn FROM ${table} WHERE ${where.join(' AND ')} AND ${order} ${desc ? '>=' : '<='} ${edge}`
+  return { sql: `SELECT ${cols} FROM (${inner}) AS t WHERE rn <= ? ORDER BY ${order}`, params: [...params, ...params, limit, limit] }
 }
 
 /**
