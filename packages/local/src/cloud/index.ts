@@ -5,7 +5,9 @@
  * all on one port. `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Agent as HttpAgent, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, resolve } from 'node:path'
@@ -14,6 +16,7 @@ import type { AddressInfo } from 'node:net'
 import type { S3Event } from 'aws-lambda'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
+import { clientConfig } from '@ticklake/core/aws/config'
 import { broadcast } from '@ticklake/core/realtime/server'
 import type { ServerMessage } from '@ticklake/core/realtime'
 import type { Exchange } from '@ticklake/core/market'
@@ -58,9 +61,11 @@ export interface CloudOptions extends Partial<typeof defaults> {
   source: 'sim' | 'binance' | 'coinbase' | 'replay'
   firehoseBufferMs?: number
   /**
-   * How frames reach subscribers (live updates and the handlers' answers): `sdk` (default) posts
-   * each through the management API with the real SDK client, as in AWS (about 1,300 posts a second
-   * here); `direct` posts in-process, for thousands of subscribers (`npm run load`).
+   * How frames reach subscribers (live updates and the handlers' answers): `direct` (default) posts
+   * in-process through the gateway (`gateway.poster()`: the same answers as the management API,
+   * `ok` or `gone`, and the same send budget), which serves a thousand subscribers at 1,000
+   * trades/s; `sdk` posts each through the management API over HTTP with the real SDK client, as
+   * in AWS (a few thousand posts a second at most here: every post is a signed HTTP request).
    */
   fanout?: 'sdk' | 'direct'
   /** `false` leaves the features job out (it shares this process's event loop with the live path). */
@@ -85,6 +90,11 @@ export interface Cloud {
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' }
+
+/** True when every `%` of a URL starts a sequence that decodes (UTF-8 included). */
+export function wellEncoded(url: string) {
+  try { decodeURIComponent(url); return true } catch { return false }
+}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -119,12 +129,17 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) })
   const port = (server.address() as AddressInfo).port
   const url = `http://${o.host}:${port}/`
-  const poster = apigwPoster(`http://${o.host}:${port}`)
-  const fanout = () => (opts.fanout === 'direct' ? gateway.poster() : poster)
+  // The management API answers only this run's own credentials (checked by SigV4 signature).
+  const credentials = { accessKeyId: `TICKLAKE${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') }
+  const endpoint = `http://${o.host}:${port}`
+  // keep-alive sockets enough for a broadcast's posts in flight (the SDK's default pool holds 50)
+  const poster = apigwPoster(endpoint, new ApiGatewayManagementApiClient({ ...clientConfig(endpoint), credentials, maxAttempts: 1, requestHandler: { httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }) } }))
+  const fanout = () => (opts.fanout === 'sdk' ? poster : direct)
   const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster: fanout(), channel, message })
 
   const realtime = createRealtimeHandlers({ store: connections, poster: { post: (id, data) => fanout().post(id, data), deleteConnection: (id) => poster.deleteConnection(id) }, objects: store })
-  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
+  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, credentials, log })
+  const direct = gateway.poster()
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
   // The lake path, as the bucket notifications of stacks/pipeline.ts chain it: each bronze object
@@ -176,6 +191,8 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   async function route(req: IncomingMessage, res: ServerResponse) {
     if (await gateway.handleManagement(req, res)) return
     const u = new URL(req.url ?? '/', url)
+    // A path or query of malformed percent-encoding is the client's error, wherever it is sent
+    if (!wellEncoded(req.url ?? '/')) { req.resume(); return json(res, 400, { error: 'the request URL is not valid percent-encoding' }) }
     // The HTTP API: the real handler of @ticklake/functions/api, given API Gateway HTTP API events
     if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res)
     if (u.pathname.startsWith('/serving/')) {
