@@ -1,6 +1,9 @@
 // The subscribers of `npm run load`, in their own process so their work is not counted against
 // the gateway: opens N WebSocket clients, subscribes each to a trades and a 1m candles channel,
-// and measures what arrives. Driven over IPC by bench/load.ts: `connect`, then `report`.
+// and measures what arrives. Driven over IPC by bench/load.ts: `connect`, then per window
+// `measure`, `stop` and `report`. `misbehave` opens clients that do what a hostile or broken one
+// does: half re-send a subscribe of 18 channels at the gateway's allowed rate (20 frames/s), half
+// subscribe and then never read; `count` says how many of them are still connected.
 import WebSocket from 'ws'
 
 interface Connect { cmd: 'connect'; url: string; clients: number; channels: string[] }
@@ -80,7 +83,7 @@ const quantile = (q: number) => {
   return NaN
 }
 
-process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'exit' }) => {
+process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
   if (msg.cmd === 'connect') {
     let ok = 0
     for (let i = 0; i < msg.clients; i += 50) {
@@ -90,7 +93,10 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
     process.send!({ connected: ok })
   } else if (msg.cmd === 'measure') {
     firstId = msg.firstId
-    for (const c of clients) c.seen = new Uint8Array(msg.capacity)
+    for (const c of clients) { c.seen = new Uint8Array(msg.capacity); c.finals.clear(); c.partials = 0; c.errors = 0 }
+    hist.fill(0)
+    samples = 0
+    lastId = Infinity
     measuring = true
     cpu0 = process.cpuUsage()
     process.send!({ measuring: true })
@@ -114,9 +120,42 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
       errors: clients.reduce((a, c) => a + c.errors, 0),
       cpuSeconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
     })
+  } else if (msg.cmd === 'misbehave') {
+    let ok = 0
+    for (let i = 0; i < msg.clients; i++) if (await misbehave(msg.url, i % 2 === 0 ? 'resubscribe' : 'silent')) ok++
+    process.send!({ connected: ok })
+  } else if (msg.cmd === 'count') {
+    process.send!({ open: rogues.filter((ws) => ws.readyState === WebSocket.OPEN).length })
   } else if (msg.cmd === 'exit') {
     for (const c of clients) c.ws.terminate()
+    for (const ws of rogues) ws.terminate()
     process.exit(0)
   }
 })
+
+/** 18 channels: every kind of channel of two symbols (the issue's ~200 KB of snapshots). */
+const ROGUE_CHANNELS = ['BTC-USDT', 'ETH-USDT'].flatMap((s) => [`trades:binance:${s}`, `ticker:binance:${s}`, `stats:binance:${s}`, ...['1m', '5m', '15m', '1h', '4h', '1d'].map((tf) => `candles:binance:${s}:${tf}`)])
+const rogues: WebSocket[] = []
+
+/** A client that re-subscribes at 20 frames a second (reading what comes), or one that subscribes and then never reads. */
+function misbehave(url: string, mode: 'resubscribe' | 'silent') {
+  return new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(url, { skipUTF8Validation: true })
+    rogues.push(ws)
+    const subscribe = JSON.stringify({ action: 'subscribe', channels: ROGUE_CHANNELS })
+    ws.on('open', () => {
+      ws.send(subscribe)
+      if (mode === 'resubscribe') {
+        const timer = setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send(subscribe) }, 50)
+        ws.on('close', () => clearInterval(timer))
+      }
+    })
+    ws.once('message', () => {
+      if (mode === 'silent') (ws as any)._socket.pause() // reads nothing more: the server's frames pile up
+      resolve(true)
+    })
+    ws.on('error', () => resolve(false))
+    setTimeout(() => resolve(false), 30_000).unref()
+  })
+}
 process.send!({ ready: true })

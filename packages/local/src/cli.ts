@@ -36,7 +36,8 @@ start:
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
-                         e.g. https://api.binance.us, or a fake exchange run elsewhere)
+                         e.g. https://api.binance.us; with --source sim, a fake exchange run
+                         elsewhere, labelled SIMULATED)
   --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
   --coins LIST           CoinGecko coin ids polled into bronze/prices, e.g. bitcoin,ethereum
                          (default bitcoin,ethereum; none turns polling off)
@@ -151,7 +152,10 @@ async function start(argv: string[]) {
       source = 'sim'
     }
   }
-  if (source === 'sim') {
+  if (source === 'sim' && values['rest-url']) {
+    // a simulated exchange run elsewhere (the load test's, in its own process): still SIMULATED
+    console.log(`using the SIMULATED exchange at ${restUrl}`)
+  } else if (source === 'sim') {
     fake = coinbase
       ? await (await import('./exchange/coinbase')).startFakeCoinbase({ symbols, port: 0 })
       : await (await import('./exchange/index')).startFakeExchange({ symbols, port: 0 })
