@@ -194,7 +194,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     // A path or query of malformed percent-encoding is the client's error, wherever it is sent
     if (!wellEncoded(req.url ?? '/')) { req.resume(); return json(res, 400, { error: 'the request URL is not valid percent-encoding' }) }
     // The HTTP API: the real handler of @ticklake/functions/api, given API Gateway HTTP API events
-    if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res)
+    if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res, api.preflight)
     if (u.pathname.startsWith('/serving/')) {
       const body = await store.get(decodeURIComponent(u.pathname.slice(1))).catch(() => undefined)
       if (!body) return json(res, 404, { error: 'not found' })
