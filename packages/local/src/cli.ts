@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
-import { CANDLE_COLUMNS, TIMEFRAMES, type Exchange, type Timeframe } from '@ticklake/core/market'
+import { CANDLE_COLUMNS, TIMEFRAMES, isSymbol, symbolFromInput, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery, QueryInputError } from '@ticklake/core/query'
 import { defaults as cloudDefaults } from './cloud/index'
 
@@ -127,8 +127,9 @@ async function start(argv: string[]) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' } } })
   const coinbase = values.exchange === 'coinbase'
-  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
-  for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
+  // checked before case folding: `ßtc-usdt` is refused, not read as SSTC-USDT
+  const symbols = values.symbols ? values.symbols.split(',').map((s) => s.trim()).filter(Boolean).map((s) => symbolFromInput(s) ?? s) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
+  for (const s of symbols) if (!isSymbol(s)) throw new Error(`--symbols: ${s} is not BASE-QUOTE like ${coinbase ? 'BTC-USD' : 'BTC-USDT'}`)
   if (values.source && !['sim', 'live', 'binance', 'coinbase'].includes(values.source)) throw new Error('--source is sim or live')
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: ${values.port} is not a port number`)
@@ -255,7 +256,10 @@ async function record(argv: string[]) {
   const coinbase = values.exchange === 'coinbase'
   const venue = endpointsOf(values.exchange!)
   if (!venue) throw new QueryInputError(`--exchange is one of ${EXCHANGES.join(', ')}`)
-  const symbols = values.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
+  const symbols = values.symbols.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    if (!/^[A-Za-z0-9-]{1,41}$/.test(s)) throw new QueryInputError(`--symbols: ${JSON.stringify(s)} is not ASCII letters, digits and '-'`) // before case folding (ß would become SS)
+    return s.toUpperCase()
+  })
   if (coinbase) for (const s of symbols) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(s)) throw new QueryInputError(`--symbols: ${s} is not a Coinbase product id like BTC-USD`)
   const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
   const stop = new AbortController()

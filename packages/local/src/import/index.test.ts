@@ -154,6 +154,9 @@ describe('archive import', () => {
     const [ex] = await importArchives([path], { store, symbol: 'FOO-BAR', exchange: 'coinbase' })
     expect(ex).toMatchObject({ status: 'refused', reason: expect.stringMatching(/exchange "coinbase"/) })
     expect(resolveSymbol(undefined, 'BTC-USDT')).toEqual({ symbol: 'BTC-USDT', native: 'BTCUSDT' })
+    // checked before case folding: ß is not SS
+    expect(resolveSymbol(undefined, 'ßtcusdt')).toEqual({ reason: expect.stringMatching(/not ASCII/) })
+    expect(resolveSymbol(undefined, 'ßtc-usdt')).toEqual({ reason: expect.stringMatching(/not ASCII/) })
   })
 
   it('renders a one-line progress bar with percent, MB and trades per second', () => {
