@@ -166,7 +166,7 @@ async function start(argv: string[]) {
   const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe)
   const { startCloud } = await import('./cloud/index')
   const exchange = source === 'sim' ? (coinbase ? 'coinbase' : 'binance') : (values.exchange as Exchange)
-  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
+  const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir: values.data ?? cloudDefaults.dataDir, backfillMs, prices: prices?.config, lakeThread: true, log: (l) => console.log(`  ${l}`) }).catch(async (e) => {
     await fake?.close()
     await prices?.close()
     throw e?.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port with another number, or --port 0 for any free one`) : e

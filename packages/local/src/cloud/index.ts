@@ -4,7 +4,6 @@
  * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
  * all on one port. `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
-import { setTimeout as delay } from 'node:timers/promises'
 import { Agent as HttpAgent, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
@@ -13,7 +12,7 @@ import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import type { S3Event } from 'aws-lambda'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { clientConfig } from '@ticklake/core/aws/config'
@@ -21,15 +20,12 @@ import { broadcast } from '@ticklake/core/realtime/server'
 import type { ServerMessage } from '@ticklake/core/realtime'
 import type { Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
-import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
-import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
-import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
 import { moveOldCandleFiles } from '@ticklake/core/candles'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { fileStore } from '../store/index'
-import { startFirehose } from '../firehose/index'
+import { startLake, startLakeThread } from './lake'
 import { schedule } from '../scheduler/index'
 import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
@@ -48,6 +44,11 @@ export const defaults = {
    * loop with the live path (at 1,000 trades/s they cost half a core and doubled its p99 latency).
    */
   featuresEveryMs: 10_000,
+  /**
+   * Run the lake path (Firehose emulator, candle, silver and features jobs) in a worker thread, so
+   * its Parquet work never holds the live path's event loop (`ticklake start` does).
+   */
+  lakeThread: false,
   /** How far back a first run backfills from the exchange. */
   backfillMs: 3 * 3_600_000,
   webDist: fileURLToPath(new URL('../../../web/dist', import.meta.url)),
@@ -77,8 +78,6 @@ export interface CloudOptions extends Partial<typeof defaults> {
   log?: (line: string) => void
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the listener goes with the timer). */
-const sleep = (ms: number, signal: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
 export interface Cloud {
   url: string
@@ -121,9 +120,15 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
   await upgradeLake(store, log)
-  const firehose = await startFirehose(store, { bufferMs: opts.firehoseBufferMs, log, spoolDir: join(dataDir, '.firehose') })
   const connections = memoryConnectionStore()
   const abort = new AbortController()
+  // How long this thread's event loop keeps timers waiting (the live path's own delay), over the last 10 s, for /api/health.
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  let loopShown = { p50: 0, p99: 0, max: 0 }
+  const loopTimer = setInterval(() => { loopShown = { p50: Math.round(loop.percentile(50) / 1e6), p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) }; loop.reset() }, 10_000)
+  loopTimer.unref()
+  const loopDelay = () => loopShown
 
   const server = createServer((req, res) => { void route(req, res).catch((e) => { log(`http error: ${e.message}`); if (!res.headersSent) json(res, 500, { error: 'internal error' }) }) })
   await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) })
@@ -142,42 +147,15 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const direct = gateway.poster()
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
-  // The lake path, as the bucket notifications of stacks/pipeline.ts chain it: each bronze object
-  // triggers the candle handler; the hour's candle state it writes, the silver handler; each 1m
-  // gold candle object and each silver object, the features handler. Events for an hour that is
-  // being recomputed are folded into one rerun (the handlers recompute whole hours anyway).
-  const candles = createCandlesHandler({ store, publish })
-  const silver = createSilverHandler({ store })
-  const features = createFeaturesHandler({ store, log })
-  const busy = new Map<string, S3Event | null>()
-  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, everyMs = 0, hours: (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[] = hoursOf) => (event: S3Event) => {
-    const key = name + ':' + hours(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
-    if (busy.has(key)) { busy.set(key, event); return }
-    busy.set(key, null)
-    void (async () => {
-      for (let next: S3Event | null = event; next; next = busy.get(key) ?? null) {
-        busy.set(key, null)
-        const started = Date.now()
-        await run(next).catch((e) => log(`${name} handler failed: ${e.message}`))
-        // events that came meanwhile wait out `everyMs` (not on shutdown), then run once for all of them
-        if (busy.get(key) && everyMs > 0) await sleep(started + everyMs - Date.now(), abort.signal)
-      }
-      busy.delete(key)
-    })()
-  }
-  store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: folded('candles', candles) })
-  store.notify({ prefix: 'state/candles/', suffix: '.json', handler: folded('silver', silver, 0, silverHoursOf) })
-  const onFeatures = folded('features', features, o.featuresEveryMs)
-  if (opts.features !== false) {
-    store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
-    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
-  }
+  // The lake path (Firehose emulator, candle, silver and features jobs), here or in its own thread.
+  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresEveryMs: o.featuresEveryMs }, publish, log)
+    .catch(async (e: unknown) => { await gateway.close(); server.closeAllConnections(); await new Promise((r) => server.close(r)); throw e })
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
-  const trades = firehoseStream(firehose.streamName, firehose.endpoint)
+  const trades = firehoseStream(lake.streamName, lake.endpoint)
   const ingest = createIngestHandler(
     { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
-    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
+    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', lake.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
@@ -185,7 +163,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   const api = await localApiHandler({
     dataDir, store, stream: trades, exchange, log,
-    health: () => ({ source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
+    health: async () => ({ source: opts.source, simulated: opts.source === 'sim', exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: await lake.stats(), ingest_runs: scheduler.runs(), event_loop_ms: loopDelay() }),
   })
 
   async function route(req: IncomingMessage, res: ServerResponse) {
@@ -216,17 +194,17 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     res.end(await readFile(path))
   }
 
-  const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
   return {
-    url, port, dataDir, idle,
+    url, port, dataDir, idle: () => lake.idle(),
     async close() {
       abort.abort()
       await Promise.all([scheduler.stop(), prices?.stop()])
-      await firehose.close()
+      await lake.close()
       await gateway.close()
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
-      await idle()
+      loop.disable()
+      clearInterval(loopTimer)
       api.close()
     },
   }
