@@ -14,8 +14,13 @@ interface Report { cmd: 'report'; from: number; to: number; lastId: number }
 /** Latency histogram in 1 ms buckets up to 60 s. */
 const hist = new Uint32Array(60_001)
 let samples = 0
-interface Client { ws: WebSocket; seen: Uint8Array; finals: Set<number>; partials: number; errors: number; open: boolean }
+interface Client { ws: WebSocket; seen: Uint8Array; finals: Set<number>; partials: number; errors: number; open: boolean; sampled: boolean }
+/** Every `SAMPLE`th client measures each trade's latency and checks the ids of each message run without a hole. */
+const SAMPLE = 10
+/** Trade messages, seen by a sampled client, whose ids were not consecutive (then ranges would over-count). */
+let holes = 0
 const clients: Client[] = []
+let opened = 0
 let firstId = 0
 let cpu0 = process.cpuUsage()
 let measuring = false
@@ -34,12 +39,27 @@ function intAt(buf: Buffer, at: number) {
 }
 
 /**
- * Trade messages are scanned, not parsed: a thousand clients parsing every trade would take a core
- * of this machine's two. Each trade object starts with `{"id":` and carries `"ingest_time":`.
+ * Trade messages are scanned, not parsed: a thousand clients parsing every trade would take the
+ * cores of this machine from the server under test. Each trade object starts with `{"id":` and
+ * carries `"ingest_time":`. One broadcast is one serialization sent to every subscriber, so the
+ * ids of a message are the same for all: a sampled client reads every trade (latency of each, and
+ * that the ids run without a hole), the others mark the message's id range as received.
  */
 function onTrades(c: Client, buf: Buffer, now: number) {
+  if (!c.sampled) {
+    const first = buf.indexOf(ID)
+    if (first < 0) return
+    const from = Math.max(0, intAt(buf, first + 6) - firstId)
+    const to = Math.min(c.seen.length, intAt(buf, buf.lastIndexOf(ID) + 6) - firstId + 1)
+    if (to > from) c.seen.fill(1, from, to)
+    return
+  }
+  let prev = -1
   for (let at = buf.indexOf(ID); at >= 0; at = buf.indexOf(ID, at + 6)) {
-    const i = intAt(buf, at + 6) - firstId
+    const id = intAt(buf, at + 6)
+    if (prev >= 0 && id !== prev + 1) holes++
+    prev = id
+    const i = id - firstId
     if (i >= 0 && i < c.seen.length) c.seen[i] = 1
     if (!measuring || i + firstId > lastId) continue
     const t = buf.indexOf(INGEST, at)
@@ -63,7 +83,7 @@ function onMessage(c: Client, data: WebSocket.RawData) {
 function open(url: string, channels: string[]) {
   return new Promise<boolean>((resolve) => {
     const ws = new WebSocket(url, { skipUTF8Validation: true })
-    const c: Client = { ws, seen: new Uint8Array(0), finals: new Set(), partials: 0, errors: 0, open: false }
+    const c: Client = { ws, seen: new Uint8Array(0), finals: new Set(), partials: 0, errors: 0, open: false, sampled: opened++ % SAMPLE === 0 }
     let subscribed = false
     ws.on('message', (d) => {
       if (!subscribed) { subscribed = true; resolve(true) }
@@ -96,6 +116,7 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
     for (const c of clients) { c.seen = new Uint8Array(msg.capacity); c.finals.clear(); c.partials = 0; c.errors = 0 }
     hist.fill(0)
     samples = 0
+    holes = 0
     lastId = Infinity
     measuring = true
     cpu0 = process.cpuUsage()
@@ -118,6 +139,8 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
       finals: clients.map((c) => [...c.finals]),
       partials: clients.reduce((a, c) => a + c.partials, 0),
       errors: clients.reduce((a, c) => a + c.errors, 0),
+      holes,
+      sampledClients: clients.filter((c) => c.sampled).length,
       cpuSeconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
     })
   } else if (msg.cmd === 'misbehave') {

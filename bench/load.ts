@@ -47,7 +47,11 @@ export interface LoadResult {
   tradesGenerated: number
   tradeDeliveryRatio: number
   clientsWithAllTrades: number
+  /** Per trade, on every 10th subscriber (`sampledClients`); the others check delivery by each message's id range. */
   latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number }
+  sampledClients: number
+  /** Trade messages whose ids were not consecutive, seen by the sampled subscribers (0, or the range check over-counts). */
+  holes: number
   partialUpdatesPerClientPerS: number
   finalsExpected: number[]
   finalDeliveryRatio: number
@@ -61,6 +65,8 @@ export interface LoadResult {
   /** Misbehaving clients connected through this window, and how many the gateway had dropped by its end. */
   misbehaving: number
   misbehavingOpen: number
+  /** The server's own event-loop delay over its last 10 s window, as `/api/health` reports it (p50, p99, max). */
+  serverEventLoopMs?: { p50: number; p99: number; max: number }
 }
 
 /** A `ticklake start` child process on a free port; resolves once it serves the page. */
@@ -153,6 +159,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       }, 500)
       await sleep(o.seconds * 1000)
       clearInterval(probe)
+      const loop = (await fetch(`${base}api/health`).then((r) => r.json()).catch(() => ({})))?.event_loop_ms
       const to = Date.now()
       const cpu = serverCpu() - cpu0
       const last = await lastId()
@@ -175,7 +182,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         tradesGenerated: r.tradesExpected,
         tradeDeliveryRatio: r.tradesReceived / Math.max(1, r.tradesExpected * r.clients),
         clientsWithAllTrades: r.clientsWithAllTrades,
-        latencyMs: r.latency,
+        latencyMs: r.latency, sampledClients: r.sampledClients, holes: r.holes,
         partialUpdatesPerClientPerS: Math.round((r.partials / Math.max(1, r.clients) / ((to - from) / 1000)) * 100) / 100,
         finalsExpected: expected,
         finalDeliveryRatio: expected.length ? finalsGot.reduce((a, b) => a + b, 0) / (expected.length * r.clients) : NaN,
@@ -184,7 +191,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         serverCpuCores: Math.round((cpu / ((to - from) / 1000)) * 100) / 100,
         clientsCpuCores: Math.round((r.cpuSeconds / ((to - from) / 1000 + 3)) * 100) / 100,
         healthMs: { samples: health.length, p50: Math.round(health[Math.floor(health.length / 2)] ?? NaN), max: Math.round(health.at(-1) ?? NaN) },
-        misbehaving, misbehavingOpen: await misbehavingOpen(),
+        misbehaving, misbehavingOpen: await misbehavingOpen(), serverEventLoopMs: loop,
       }
     }
 
@@ -222,7 +229,7 @@ function merge(parts: any[]) {
   return {
     clients: sum('clients'), tradesExpected: parts[0].tradesExpected, tradesReceived: sum('tradesReceived'), clientsWithAllTrades: sum('clientsWithAllTrades'),
     latency: { samples, p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max: quantile(1) },
-    finals: parts.flatMap((p) => p.finals), partials: sum('partials'), errors: sum('errors'), cpuSeconds: sum('cpuSeconds'),
+    finals: parts.flatMap((p) => p.finals), partials: sum('partials'), errors: sum('errors'), cpuSeconds: sum('cpuSeconds'), holes: sum('holes'), sampledClients: sum('sampledClients'),
   }
 }
 
@@ -242,11 +249,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         r.misbehaving ? `\nwith ${r.misbehaving} misbehaving clients (half re-subscribing to 18 channels at 20 frames/s, half never reading; ${r.misbehavingOpen} still connected at the end)` : '\nwithout misbehaving clients',
         `subscribers        ${r.connected}/${r.clients} (${r.fanout}, features job ${r.features ? 'on' : 'off'}), ${r.seconds} s at ${r.rate} trades/s`,
         `trades             ${r.tradesGenerated} generated; delivered ${pct(r.tradeDeliveryRatio)} (${r.clientsWithAllTrades} subscribers got every one)`,
-        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples, ingest receipt -> subscriber)`,
+        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber)`,
         `partial candles    ${r.partialUpdatesPerClientPerS} updates/s per subscriber (bound: 4)`,
         `final candles      ${r.finalsExpected.length} closed in the window; delivered ${pct(r.finalDeliveryRatio)} (${r.clientsWithAllFinals} subscribers got every one)`,
-        `/api/health        p50 ${r.healthMs.p50} ms, max ${r.healthMs.max} ms (${r.healthMs.samples} requests)`,
-        `errors             ${r.errors}; CPU: server process ${r.serverCpuCores} cores, subscribers' processes ${r.clientsCpuCores} cores`,
+        `/api/health        p50 ${r.healthMs.p50} ms, max ${r.healthMs.max} ms (${r.healthMs.samples} requests); server event loop delay p99 ${r.serverEventLoopMs?.p99 ?? 'n/a'} ms, max ${r.serverEventLoopMs?.max ?? 'n/a'} ms (last 10 s)`,
+        `errors             ${r.errors}; id holes in messages ${r.holes}; CPU: server process ${r.serverCpuCores} cores, subscribers' processes ${r.clientsCpuCores} cores`,
       ].join('\n'))
     }
     if (runs.length === 2) console.log(`\np99 with misbehaving clients / without: ${(runs[1].latencyMs.p99 / Math.max(1, runs[0].latencyMs.p99)).toFixed(2)}x`)
