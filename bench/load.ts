@@ -139,7 +139,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
     const share = (i: number) => Math.floor(o.clients / procs.length) + (i < o.clients % procs.length ? 1 : 0)
     const connected = (await ask<{ connected: number }>((i) => ({ cmd: 'connect', url: ws, clients: share(i), channels }))).reduce((a, r) => a + r.connected, 0)
     o.log(`${connected} of ${o.clients} subscribers connected in ${Date.now() - t0} ms`)
-    await sleep(1_000)
+    await sleep(5_000) // the connection storm's snapshots and the lake's first jobs settle
 
     /** One measured window: what every subscriber got of the trades published during it. */
     async function window(misbehaving: number, misbehavingOpen: () => Promise<number>): Promise<LoadResult> {
