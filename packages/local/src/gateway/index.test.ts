@@ -199,6 +199,26 @@ describe('WebSocket gateway emulator with the real realtime handlers', () => {
     await until(() => gateway.connections() === 10)
   })
 
+  it('does not drop a reading client for the burst of 50 full snapshots its subscribe brings (about 6 MB)', async () => {
+    const full = (i: number) => ({ exchange: 'binance', symbol: 'BTC-USDT', tf: '1m', open_time: i * 60_000, close_time: i * 60_000 + 59_999, open: 97012.5, high: 97020.1, low: 97001, close: 97015.3, volume: 3.214, quote_volume: 311825.7, trades: 412, taker_buy_volume: 1.9, taker_buy_quote_volume: 184330.2, vwap: 97020.5, first_trade_id: 3301200 + i, last_trade_id: 3301611 + i, final: true })
+    const window = JSON.stringify({ candles: Array.from({ length: 720 }, (_, i) => full(i)) })
+    const objs = memoryStore()
+    const channels = Array.from({ length: 50 }, (_, i) => `candles:binance:S${i}-USDT:1m`)
+    for (let i = 0; i < 50; i++) await objs.put(`serving/binance/S${i}-USDT/1m.json`, window)
+    const store = memoryConnectionStore()
+    let gateway: Gateway | undefined
+    const h = createRealtimeHandlers({ store, poster: { post: (id, data) => gateway!.poster().post(id, data) }, objects: objs })
+    const m = await mount({ routes: { $connect: h.connect, $disconnect: h.disconnect, $default: h.message } })
+    gateway = m.gateway
+    const c = await client(m.port)
+    c.send(JSON.stringify({ action: 'subscribe', channels }))
+    expect(await c.next()).toMatchObject({ type: 'subscribed' })
+    let bytes = 0
+    for (let i = 0; i < 50; i++) { const snap = await c.next(); expect(snap.type).toBe('snapshot'); bytes += JSON.stringify(snap).length }
+    expect(bytes).toBeGreaterThan(5_000_000)
+    expect(m.gateway.stats().dropped).toBe(0)
+  })
+
   it("answers 'gone' for an unknown connection, and broadcast forgets connections that are gone", async () => {
     const { port, store, poster } = await cloud()
     expect(await poster.post('bm9uZQ==', 'x')).toBe('gone')
