@@ -165,14 +165,16 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       const last = await lastId()
       await ask({ cmd: 'stop', lastId: last })
       // Finals expected: every minute that closed inside the window. The lake path announces each once
-      // the candle job has made it final in the serving window; give it up to 30 s, then 2 s to arrive.
+      // the candle job has made it final in the serving window; give it up to 60 s, then 2 s to arrive.
       const expected: number[] = []
       for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) expected.push(t - 60_000)
       const finalInLake = async () => {
         const serving = await fetch(`${base}serving/binance/BTC-USDT/1m.json`).then((res) => res.json()).catch(() => ({ candles: [] }))
         return expected.every((t) => (serving.candles ?? []).some((c: any) => c.open_time === t && c.final))
       }
-      for (const end = Date.now() + 30_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
+      const lakeFrom = Date.now()
+      for (const end = Date.now() + 60_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
+      if (expected.length) o.log(`the window's final candle was in the serving window ${Date.now() - lakeFrom} ms after the window ended${(await finalInLake()) ? '' : ' (not yet: gave up)'}`)
       await sleep(expected.length ? 2_000 : 3_000) // the last trades (and finals) are on their way
       const r = merge(await ask<any>({ cmd: 'report', from, to, lastId: last }))
       const finalsGot = (r.finals as number[][]).map((f) => expected.filter((t) => f.includes(t)).length)
