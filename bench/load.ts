@@ -1,16 +1,21 @@
 /**
  * `npm run load`: the realtime load test, on loopback only and bounded in clients and time. The
- * fake exchange (its own process) streams `--rate` trades a second of BTC-USDT into the local cloud
- * (`startCloud`: real ingest, Firehose emulator, lake, candle job, WebSocket gateway); `--clients`
- * WebSocket subscribers (another process) each hold `trades:sim-binance:BTC-USDT` and
- * `candles:sim-binance:BTC-USDT:1m` for `--seconds`. Reports the share of trades delivered to every
- * subscriber, p50/p99 latency from a trade's receipt by ingest (`ingest_time`) to a subscriber's
- * receipt, partial candle updates per second, and whether every subscriber got every final candle.
- * Flags: --clients 1000 --rate 1000 --seconds 30 --procs 2 (subscriber processes) --fanout direct|sdk --features on|off --json.
- * When `--seconds` is under a minute, the run waits so that a minute closes inside it.
+ * fake exchange (its own process) streams `--rate` trades a second of BTC-USDT into a real
+ * `ticklake start` child process (real ingest, Firehose emulator, lake, candle, silver and features
+ * jobs, WebSocket gateway: what a user runs); `--clients` WebSocket subscribers (other processes)
+ * each hold `trades:sim-binance:BTC-USDT` and `candles:sim-binance:BTC-USDT:1m` for `--seconds`. Reports the
+ * share of trades delivered to every subscriber, p50/p99 latency from a trade's receipt by ingest
+ * (`ingest_time`) to a subscriber's receipt, partial candle updates per second, whether every
+ * subscriber got every final candle, and how long `/api/health` took meanwhile. With
+ * `--misbehaving N` a second window follows on the same server with N more clients that misbehave
+ * (half re-subscribe to 18 channels at the gateway's allowed rate, half never read), and both
+ * windows are printed. `--target inproc` runs `startCloud` in this process instead (`--fanout`
+ * then picks its poster). Flags: --clients 1000 --rate 1000 --seconds 30 --procs 2 --misbehaving 30
+ * --target start|inproc --fanout direct|sdk --features on|off --json.
+ * When `--seconds` is under a minute, each window is placed so that a minute closes inside it.
  */
-import { fork, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -19,8 +24,12 @@ export const defaults = {
   clients: 1000, rate: 1000, seconds: 30,
   /** Processes the subscribers are spread over. */
   procs: 2,
-  /** `direct`: the gateway's in-process poster; `sdk`: the management API over HTTP with the real SDK client. */
+  /** `start`: a `ticklake start` child process; `inproc`: `startCloud` in this process. */
+  target: 'start' as 'start' | 'inproc',
+  /** With `inproc`: `direct`, the gateway's in-process poster; `sdk`, the management API over HTTP with the real SDK client. */
   fanout: 'direct' as 'direct' | 'sdk',
+  /** Misbehaving clients of the second window (0: no second window): half re-subscribe at the allowed rate, half never read. */
+  misbehaving: 0,
   /** Run the features job too (it shares the local cloud's event loop with the live path). */
   features: true,
   /** For windows of 15-59 s, wait so that a minute closes inside the window. */
@@ -38,7 +47,11 @@ export interface LoadResult {
   tradesGenerated: number
   tradeDeliveryRatio: number
   clientsWithAllTrades: number
+  /** Per trade, on every 10th subscriber (`sampledClients`); the others check delivery by each message's id range. */
   latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number }
+  sampledClients: number
+  /** Trade messages whose ids were not consecutive, seen by the sampled subscribers (0, or the range check over-counts). */
+  holes: number
   partialUpdatesPerClientPerS: number
   finalsExpected: number[]
   finalDeliveryRatio: number
@@ -47,76 +60,157 @@ export interface LoadResult {
   serverCpuCores: number
   /** CPU of the subscribers' processes over the window and the drain. */
   clientsCpuCores: number
+  /** `GET /api/health` asked every 500 ms through the window: answer times. */
+  healthMs: { samples: number; p50: number; max: number }
+  /** Misbehaving clients connected through this window, and how many the gateway had dropped by its end. */
+  misbehaving: number
+  misbehavingOpen: number
+  /** The server's own event-loop delay over its last 10 s window, as `/api/health` reports it (p50, p99, max). */
+  serverEventLoopMs?: { p50: number; p99: number; max: number }
+}
+
+/** A `ticklake start` child process on a free port; resolves once it serves the page. */
+async function startChild(urls: { restUrl: string; wsUrl: string }, dir: string, log: (l: string) => void) {
+  const bin = join(import.meta.dirname, '../packages/local/bin/ticklake.mjs')
+  const child = spawn(process.execPath, [bin, 'start', '--source', 'sim', '--rest-url', urls.restUrl, '--ws-url', urls.wsUrl, '--symbols', 'BTC-USDT', '--port', '0', '--data', dir, '--backfill', '0', '--coins', 'none'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  })
+  child.stderr!.on('data', (d) => log(`ticklake: ${String(d).trim()}`))
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`ticklake start did not serve within 60 s:\n${out}`)), 60_000)
+    child.stdout!.on('data', (d) => {
+      out += d
+      const m = /page:\s+(http:\/\/\S+)/.exec(out)
+      if (m) { clearTimeout(timer); resolve(m[1]) }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ticklake start exited with ${code}:\n${out}`)) })
+  })
+  child.stdout!.resume()
+  return { child, url, port: Number(new URL(url).port) }
+}
+
+/** CPU seconds a process has used so far (user + system, from /proc). */
+function cpuSecondsOf(pid: number) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch { return Number.NaN }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Runs one load test and resolves with its figures. */
-export async function loadTest(options: Partial<typeof defaults> = {}): Promise<LoadResult> {
+/** Runs one load test (two windows with `misbehaving`) and resolves with the figures of each window. */
+export async function loadTest(options: Partial<typeof defaults> = {}): Promise<LoadResult[]> {
   const o = { ...defaults, ...options }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const fake = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fake-exchange.ts'), String(o.rate), '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const procs = Array.from({ length: Math.max(1, Math.min(o.procs, o.clients)) }, () => fork(join(import.meta.dirname, 'load-clients.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+  const forkClients = () => fork(join(import.meta.dirname, 'load-clients.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const procs = Array.from({ length: Math.max(1, Math.min(o.procs, o.clients)) }, forkClients)
+  const rogue: ChildProcess | undefined = o.misbehaving > 0 ? forkClients() : undefined
   const dir = mkdtempSync(join(tmpdir(), 'ticklake-load-'))
-  let cloud: Awaited<ReturnType<typeof import('../packages/local/src/cloud/index').startCloud>> | undefined
-  const askOne = <T>(p: (typeof procs)[number], msg: object) => new Promise<T>((resolve) => { p.once('message', (m) => resolve(m as T)); p.send(msg) })
+  let cloud: { close(): Promise<void> } | undefined
+  let child: ChildProcess | undefined
+  const askOne = <T>(p: ChildProcess, msg: object) => new Promise<T>((resolve) => { p.once('message', (m) => resolve(m as T)); p.send(msg) })
   const ask = <T>(msg: object | ((i: number) => object)) => Promise.all(procs.map((p, i) => askOne<T>(p, typeof msg === 'function' ? msg(i) : msg)))
   try {
-    await Promise.all(procs.map((p) => new Promise((r) => p.once('message', r))))
+    await Promise.all([...procs, ...(rogue ? [rogue] : [])].map((p) => new Promise((r) => p.once('message', r))))
     const urls = await new Promise<{ restUrl: string; wsUrl: string }>((resolve) => fake.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))))
-    const { startCloud } = await import('../packages/local/src/cloud/index')
-    cloud = await startCloud({ source: 'sim', ...urls, symbols: ['BTC-USDT'], port: 0, dataDir: dir, backfillMs: 0, firehoseBufferMs: 500, ingestBudgetMs: 10 * 60_000, fanout: o.fanout, features: o.features, log: () => {} })
+    let port: number, base: string, serverCpu: () => number
+    if (o.target === 'start') {
+      const c = await startChild(urls, dir, o.log)
+      child = c.child
+      port = c.port
+      base = c.url
+      serverCpu = () => cpuSecondsOf(c.child.pid!)
+    } else {
+      const { startCloud } = await import('../packages/local/src/cloud/index')
+      const local = await startCloud({ source: 'sim', ...urls, symbols: ['BTC-USDT'], port: 0, dataDir: dir, backfillMs: 0, firehoseBufferMs: 500, ingestBudgetMs: 10 * 60_000, fanout: o.fanout, features: o.features, log: () => {} })
+      cloud = local
+      port = local.port
+      base = local.url
+      serverCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
+    }
     const lastId = async () => (await (await fetch(`${urls.restUrl}/api/v3/aggTrades?symbol=BTCUSDT&limit=1`)).json())[0]?.a as number ?? 0
+    const ws = `ws://127.0.0.1:${port}/ws`
 
     const channels = ['trades:sim-binance:BTC-USDT', 'candles:sim-binance:BTC-USDT:1m']
     const t0 = Date.now()
     const share = (i: number) => Math.floor(o.clients / procs.length) + (i < o.clients % procs.length ? 1 : 0)
-    const connected = (await ask<{ connected: number }>((i) => ({ cmd: 'connect', url: `ws://127.0.0.1:${cloud!.port}/ws`, clients: share(i), channels }))).reduce((a, r) => a + r.connected, 0)
+    const connected = (await ask<{ connected: number }>((i) => ({ cmd: 'connect', url: ws, clients: share(i), channels }))).reduce((a, r) => a + r.connected, 0)
     o.log(`${connected} of ${o.clients} subscribers connected in ${Date.now() - t0} ms`)
-    await sleep(1_000)
-    if (o.alignMinute && o.seconds >= 15 && o.seconds < 60) {
-      const wait = (60_000 - (Date.now() % 60_000)) - (o.seconds * 1000 - 8_000)
-      if (wait > 0) { o.log(`waiting ${Math.round(wait / 1000)} s so that a minute closes inside the window`); await sleep(wait) }
+    await sleep(5_000) // the connection storm's snapshots and the lake's first jobs settle
+
+    /** One measured window: what every subscriber got of the trades published during it. */
+    async function window(misbehaving: number, misbehavingOpen: () => Promise<number>): Promise<LoadResult> {
+      if (o.alignMinute && o.seconds >= 15 && o.seconds < 60) {
+        const wait = (60_000 - (Date.now() % 60_000)) - (o.seconds * 1000 - 8_000)
+        if (wait > 0) { o.log(`waiting ${Math.round(wait / 1000)} s so that a minute closes inside the window`); await sleep(wait) }
+      }
+      // The window: trades the exchange publishes from now on must reach every subscriber.
+      const firstId = (await lastId()) + 1
+      await ask({ cmd: 'measure', firstId, capacity: Math.ceil(o.rate * o.seconds * 4 + 10_000) })
+      const from = Date.now()
+      const cpu0 = serverCpu()
+      const health: number[] = []
+      const probe = setInterval(() => {
+        const t = performance.now()
+        void fetch(`${base}api/health`).then((r) => r.arrayBuffer()).then(() => health.push(performance.now() - t), () => health.push(Number.POSITIVE_INFINITY))
+      }, 500)
+      await sleep(o.seconds * 1000)
+      clearInterval(probe)
+      const loop = (await fetch(`${base}api/health`).then((r) => r.json()).catch(() => ({})))?.event_loop_ms
+      const to = Date.now()
+      const cpu = serverCpu() - cpu0
+      const last = await lastId()
+      await ask({ cmd: 'stop', lastId: last })
+      // Finals expected: every minute that closed inside the window. The lake path announces each once
+      // the candle job has made it final in the serving window; give it up to 60 s, then 2 s to arrive.
+      const expected: number[] = []
+      for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) expected.push(t - 60_000)
+      const finalInLake = async () => {
+        const serving = await fetch(`${base}serving/sim-binance/BTC-USDT/1m.json`).then((res) => res.json()).catch(() => ({ candles: [] }))
+        return expected.every((t) => (serving.candles ?? []).some((c: any) => c.open_time === t && c.final))
+      }
+      const lakeFrom = Date.now()
+      for (const end = Date.now() + 60_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
+      if (expected.length) o.log(`the window's final candle was in the serving window ${Date.now() - lakeFrom} ms after the window ended${(await finalInLake()) ? '' : ' (not yet: gave up)'}`)
+      await sleep(expected.length ? 2_000 : 3_000) // the last trades (and finals) are on their way
+      const r = merge(await ask<any>({ cmd: 'report', from, to, lastId: last }))
+      const finalsGot = (r.finals as number[][]).map((f) => expected.filter((t) => f.includes(t)).length)
+      health.sort((a, b) => a - b)
+      return {
+        clients: o.clients, connected, seconds: o.seconds, rate: o.rate, fanout: o.target === 'start' ? 'ticklake start' : o.fanout, features: o.features,
+        tradesGenerated: r.tradesExpected,
+        tradeDeliveryRatio: r.tradesReceived / Math.max(1, r.tradesExpected * r.clients),
+        clientsWithAllTrades: r.clientsWithAllTrades,
+        latencyMs: r.latency, sampledClients: r.sampledClients, holes: r.holes,
+        partialUpdatesPerClientPerS: Math.round((r.partials / Math.max(1, r.clients) / ((to - from) / 1000)) * 100) / 100,
+        finalsExpected: expected,
+        finalDeliveryRatio: expected.length ? finalsGot.reduce((a, b) => a + b, 0) / (expected.length * r.clients) : NaN,
+        clientsWithAllFinals: finalsGot.filter((n) => n === expected.length).length,
+        errors: r.errors,
+        serverCpuCores: Math.round((cpu / ((to - from) / 1000)) * 100) / 100,
+        clientsCpuCores: Math.round((r.cpuSeconds / ((to - from) / 1000 + 3)) * 100) / 100,
+        healthMs: { samples: health.length, p50: Math.round(health[Math.floor(health.length / 2)] ?? NaN), max: Math.round(health.at(-1) ?? NaN) },
+        misbehaving, misbehavingOpen: await misbehavingOpen(), serverEventLoopMs: loop,
+      }
     }
-    // The window: trades the exchange publishes from now on must reach every subscriber.
-    const firstId = (await lastId()) + 1
-    await ask({ cmd: 'measure', firstId, capacity: Math.ceil(o.rate * o.seconds * 4 + 10_000) })
-    const from = Date.now()
-    const cpu0 = process.cpuUsage()
-    await sleep(o.seconds * 1000)
-    const to = Date.now()
-    const cpu = process.cpuUsage(cpu0)
-    const last = await lastId()
-    await ask({ cmd: 'stop', lastId: last })
-    // Finals expected: every minute that closed inside the window. The lake path announces each once
-    // the candle job has made it final in the serving window; give it up to 30 s, then 2 s to arrive.
-    const expected: number[] = []
-    for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) expected.push(t - 60_000)
-    const finalInLake = async () => {
-      const serving = await fetch(`${cloud!.url}serving/sim-binance/BTC-USDT/1m.json`).then((res) => res.json()).catch(() => ({ candles: [] }))
-      return expected.every((t) => (serving.candles ?? []).some((c: any) => c.open_time === t && c.final))
+
+    const results = [await window(0, async () => 0)]
+    if (rogue) {
+      const r = await askOne<{ connected: number }>(rogue, { cmd: 'misbehave', url: ws, clients: o.misbehaving })
+      o.log(`${r.connected} misbehaving clients connected (half re-subscribing, half never reading)`)
+      results.push(await window(r.connected, async () => (await askOne<{ open: number }>(rogue, { cmd: 'count' })).open))
     }
-    for (const end = Date.now() + 30_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
-    await sleep(expected.length ? 2_000 : 3_000) // the last trades (and finals) are on their way
-    const r = merge(await ask<any>({ cmd: 'report', from, to, lastId: last }))
-    const finalsGot = (r.finals as number[][]).map((f) => expected.filter((t) => f.includes(t)).length)
-    return {
-      clients: o.clients, connected, seconds: o.seconds, rate: o.rate, fanout: o.fanout, features: o.features,
-      tradesGenerated: r.tradesExpected,
-      tradeDeliveryRatio: r.tradesReceived / Math.max(1, r.tradesExpected * r.clients),
-      clientsWithAllTrades: r.clientsWithAllTrades,
-      latencyMs: r.latency,
-      partialUpdatesPerClientPerS: Math.round((r.partials / Math.max(1, r.clients) / ((to - from) / 1000)) * 100) / 100,
-      finalsExpected: expected,
-      finalDeliveryRatio: expected.length ? finalsGot.reduce((a, b) => a + b, 0) / (expected.length * r.clients) : NaN,
-      clientsWithAllFinals: finalsGot.filter((n) => n === expected.length).length,
-      errors: r.errors,
-      serverCpuCores: Math.round(((cpu.user + cpu.system) / 1000 / (to - from)) * 100) / 100,
-      clientsCpuCores: Math.round((r.cpuSeconds / ((to - from) / 1000 + 3)) * 100) / 100,
-    }
+    return results
   } finally {
-    for (const p of procs) p.send({ cmd: 'exit' })
+    for (const p of [...procs, ...(rogue ? [rogue] : [])]) p.send({ cmd: 'exit' })
     await cloud?.close().catch(() => {})
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM')
+      await new Promise((r) => { child!.once('exit', r); setTimeout(r, 15_000).unref() })
+    }
     fake.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
   }
@@ -137,28 +231,34 @@ function merge(parts: any[]) {
   return {
     clients: sum('clients'), tradesExpected: parts[0].tradesExpected, tradesReceived: sum('tradesReceived'), clientsWithAllTrades: sum('clientsWithAllTrades'),
     latency: { samples, p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max: quantile(1) },
-    finals: parts.flatMap((p) => p.finals), partials: sum('partials'), errors: sum('errors'), cpuSeconds: sum('cpuSeconds'),
+    finals: parts.flatMap((p) => p.finals), partials: sum('partials'), errors: sum('errors'), cpuSeconds: sum('cpuSeconds'), holes: sum('holes'), sampledClients: sum('sampledClients'),
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { clients: { type: 'string', default: '1000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' }, procs: { type: 'string', default: '2' }, fanout: { type: 'string', default: 'direct' }, features: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } } })
-  const bound = (name: string, v: number, max: number) => { if (!(v > 0 && v <= max)) { console.error(`--${name} must be between 1 and ${max}`); process.exit(2) } return v }
-  const r = await loadTest({
+  const { values } = parseArgs({ options: { clients: { type: 'string', default: '1000' }, rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' }, procs: { type: 'string', default: '2' }, misbehaving: { type: 'string', default: '30' }, target: { type: 'string', default: 'start' }, fanout: { type: 'string', default: 'direct' }, features: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } } })
+  const bound = (name: string, v: number, max: number, min = 1) => { if (!(v >= min && v <= max && Number.isInteger(v))) { console.error(`--${name} must be a whole number from ${min} to ${max}`); process.exit(2) } return v }
+  const runs = await loadTest({
     clients: bound('clients', Number(values.clients), 5_000), rate: bound('rate', Number(values.rate), 10_000), seconds: bound('seconds', Number(values.seconds), 300), procs: bound('procs', Number(values.procs), 8),
+    misbehaving: bound('misbehaving', Number(values.misbehaving), 500, 0), target: values.target === 'inproc' ? 'inproc' : 'start',
     fanout: values.fanout === 'sdk' ? 'sdk' : 'direct', features: values.features !== 'off', log: (l) => console.error(l),
   })
-  if (values.json) console.log(JSON.stringify(r, null, 1))
+  if (values.json) console.log(JSON.stringify(runs, null, 1))
   else {
     const pct = (x: number) => (Number.isNaN(x) ? 'n/a' : `${(x * 100).toFixed(2)}%`)
-    console.log([
-      `subscribers        ${r.connected}/${r.clients} (fan-out: ${r.fanout}, features job ${r.features ? 'on' : 'off'}), ${r.seconds} s at ${r.rate} trades/s`,
-      `trades             ${r.tradesGenerated} generated; delivered ${pct(r.tradeDeliveryRatio)} (${r.clientsWithAllTrades} subscribers got every one)`,
-      `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples, ingest receipt -> subscriber)`,
-      `partial candles    ${r.partialUpdatesPerClientPerS} updates/s per subscriber (bound: 4)`,
-      `final candles      ${r.finalsExpected.length} closed in the window; delivered ${pct(r.finalDeliveryRatio)} (${r.clientsWithAllFinals} subscribers got every one)`,
-      `errors             ${r.errors}; CPU: server process ${r.serverCpuCores} cores, subscribers' processes ${r.clientsCpuCores} cores`,
-    ].join('\n'))
+    for (const r of runs) {
+      console.log([
+        r.misbehaving ? `\nwith ${r.misbehaving} misbehaving clients (half re-subscribing to 18 channels at 20 frames/s, half never reading; ${r.misbehavingOpen} still connected at the end)` : '\nwithout misbehaving clients',
+        `subscribers        ${r.connected}/${r.clients} (${r.fanout}, features job ${r.features ? 'on' : 'off'}), ${r.seconds} s at ${r.rate} trades/s`,
+        `trades             ${r.tradesGenerated} generated; delivered ${pct(r.tradeDeliveryRatio)} (${r.clientsWithAllTrades} subscribers got every one)`,
+        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber)`,
+        `partial candles    ${r.partialUpdatesPerClientPerS} updates/s per subscriber (bound: 4)`,
+        `final candles      ${r.finalsExpected.length} closed in the window; delivered ${pct(r.finalDeliveryRatio)} (${r.clientsWithAllFinals} subscribers got every one)`,
+        `/api/health        p50 ${r.healthMs.p50} ms, max ${r.healthMs.max} ms (${r.healthMs.samples} requests); server event loop delay p99 ${r.serverEventLoopMs?.p99 ?? 'n/a'} ms, max ${r.serverEventLoopMs?.max ?? 'n/a'} ms (last 10 s)`,
+        `errors             ${r.errors}; id holes in messages ${r.holes}; CPU: server process ${r.serverCpuCores} cores, subscribers' processes ${r.clientsCpuCores} cores`,
+      ].join('\n'))
+    }
+    if (runs.length === 2) console.log(`\np99 with misbehaving clients / without: ${(runs[1].latencyMs.p99 / Math.max(1, runs[0].latencyMs.p99)).toFixed(2)}x`)
   }
   process.exit(0)
 }

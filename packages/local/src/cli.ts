@@ -60,7 +60,8 @@ start:
   --exchange NAME        binance, binance-us, binance-futures or coinbase (default binance);
                          coinbase symbols are product ids like BTC-USD (default BTC-USD,ETH-USD)
   --rest-url URL         Binance-compatible REST endpoint (default https://api.binance.com;
-                         e.g. https://api.binance.us, or a fake exchange run elsewhere)
+                         e.g. https://api.binance.us; with --source sim, a fake exchange run
+                         elsewhere, labelled SIMULATED)
   --ws-url URL           its WebSocket endpoint (default wss://stream.binance.com:9443)
   --coins LIST           CoinGecko coin ids polled into bronze/prices, e.g. bitcoin,ethereum
                          (default bitcoin,ethereum; none turns polling off)
@@ -212,7 +213,10 @@ async function start(argv: string[]) {
       }
     }
     await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
-    if (source === 'sim') {
+    if (source === 'sim' && values['rest-url']) {
+      // a simulated exchange run elsewhere (the load test's, in its own process): still SIMULATED
+      console.log(`using the SIMULATED exchange at ${restUrl}`)
+    } else if (source === 'sim') {
       // the fake exchange goes on from where the lake's simulated trades stand
       fake = await (await import('./exchange/sim')).startSimulator({ exchange: simulatedOf(values.exchange!), symbols, dataDir })
       restUrl = fake.restUrl
@@ -230,7 +234,7 @@ async function start(argv: string[]) {
     })))
     const initial = await checkpoints(exchange)
     const term = screen({ write: (x) => process.stdout.write(x), tty: !!process.stdout.isTTY })
-    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, keepBronzeMs, prices: prices?.config, log: (l) => term.log(l) }).catch(async (e) => {
+    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, keepBronzeMs, prices: prices?.config, lakeThread: true, log: (l) => term.log(l) }).catch(async (e) => {
       await fake?.close()
       await prices?.close()
       throw e?.code === 'EADDRINUSE' ? portInUse(port) : e

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { ttlCache, normalizedKey, sizeOf } from './cache'
 import { exchangesProblem, jsonKeyStore, newApiKey, tokenBuckets, verifyApiKey, writableExchanges } from './keys'
-import { tradeOf, batchOf, refusedExchanges, defaults as ingestDefaults } from './ingest'
-import { parseTime, openApi, ROUTES } from './index'
-import { TRADE_COLUMNS } from '../market/index'
+import { tradeOf, batchOf, refusedExchanges, defaults as ingestDefaults, utf8Length } from './ingest'
+import { createApi, parseTime, openApi, preflight, ROUTES } from './index'
+import { TRADE_COLUMNS, symbolFromInput } from '../market/index'
 import { candlesQuery, featuresQuery, lastTradesQuery, latestQuery, placeholders, statisticsQuery, symbolSpanQuery } from '../query/index'
 
 describe('ttlCache', () => {
@@ -226,5 +226,50 @@ describe('OpenAPI document', () => {
     const now = Date.now() * 1000
     const minimal = Object.fromEntries(body.items.required.map((k: string) => [k, { exchange: 'x', symbol: 'A-B', side: 'buy', ts: now }[k] ?? 1]))
     expect('trade' in tradeOf(minimal, now)).toBe(true)
+  })
+})
+
+describe('request hygiene (issue 12)', () => {
+  const { key, record } = newApiKey('feed-h', ['myfeed'])
+  const keys = jsonKeyStore(JSON.stringify([record]))
+  const engine = { query: async () => [] } as any
+  const stream = { putRecords: async () => ({ failed: [] }) } as any
+  const store = { get: async () => undefined, list: async () => [] } as any
+  const ingest = (body: string, headers: Record<string, string> = {}) => createApi({ engine, store, stream, keys }).handle({ method: 'POST', path: '/api/ingest', headers: { 'x-api-key': key, 'content-type': 'application/json', ...headers }, body })
+
+  it('counts the ingest body limit in bytes, not characters', async () => {
+    const euros = `[${JSON.stringify('€'.repeat(400_000))}]` // 400,004 characters, 1,200,004 bytes
+    expect(euros.length).toBeLessThan(ingestDefaults.maxBodyBytes)
+    expect(utf8Length(euros)).toBe(Buffer.byteLength(euros))
+    expect((await ingest(euros)).status).toBe(413)
+    expect(batchOf(euros)).toEqual({ error: expect.stringMatching(/over 1048576 bytes/) })
+    expect(utf8Length('a€😀\ud800')).toBe(Buffer.byteLength('a€😀\ud800'))
+  })
+
+  it('answers a body that is not JSON with 415, and a key that is missing with 401 first', async () => {
+    const res = await ingest('[]', { 'content-type': 'text/plain' })
+    expect(res.status).toBe(415)
+    expect((await ingest('[]', { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200)
+    expect((await ingest('[]', { 'x-api-key': '', 'content-type': 'text/plain' })).status).toBe(401)
+  })
+
+  it('answers from method, path and headers alone before the body: 401, 415, 413 by content-length, else nothing', async () => {
+    const pre = (headers: Record<string, string>) => preflight({ keys }, { method: 'POST', path: '/api/ingest', headers })
+    expect((await pre({ 'content-type': 'application/json' }))?.status).toBe(401)
+    expect((await pre({ 'x-api-key': key, 'content-type': 'application/x-www-form-urlencoded' }))?.status).toBe(415)
+    expect((await pre({ 'x-api-key': key, 'content-type': 'application/json', 'content-length': String(ingestDefaults.maxBodyBytes + 1) }))?.status).toBe(413)
+    expect(await pre({ 'x-api-key': key, 'content-type': 'application/json', 'content-length': '2' })).toBeUndefined()
+    expect(await preflight({ keys }, { method: 'GET', path: '/api/candles', headers: {} })).toBeUndefined()
+  })
+
+  it('refuses a symbol that is BASE-QUOTE only once case-folded (ß becomes SS), and malformed percent-encoding, with 400', async () => {
+    const api = createApi({ engine, store })
+    for (const rawQuery of ['symbol=%C3%9Ftc-usdt', 'symbol=btc-u%C5%BFdt', 'symbol=BTC-USDT&from=%E0%A4%A']) {
+      const res = await api.handle({ method: 'GET', path: '/api/candles', rawQuery })
+      expect(res.status).toBe(400)
+    }
+    expect((await api.handle({ method: 'GET', path: '/api/can%dles' })).status).toBe(400)
+    expect(symbolFromInput('ßtc-usdt')).toBeUndefined()
+    expect(symbolFromInput('btc-usdt')).toBe('BTC-USDT')
   })
 })

@@ -6,7 +6,7 @@
  * `POST /api/ingest` takes trades from API-key holders into the delivery stream. The Lambda
  * handler (`@ticklake/functions/api`) and the local cloud both call `createApi(...).handle`.
  */
-import { TIMEFRAMES, isSimulated, isSymbol, type Timeframe } from '../market/index'
+import { TIMEFRAMES, isSimulated, isSymbol, symbolFromInput, type Timeframe } from '../market/index'
 import {
   QueryInputError, QueryLimitError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, featuresQuery, lastTradesQuery, latestQuery,
   maxSpanMs, statisticsOf, statisticsQuery, symbolSpanQuery, FEATURE_TABLES, type FeatureKind, type QueryEngine, type Row,
@@ -15,7 +15,7 @@ import { listQuality, stallOpen } from '../quality/index'
 import type { Clock, ObjectStore, RecordStream } from '../ports/index'
 import { ttlCache, type TtlCache } from './cache'
 import { tokenBuckets, verifyApiKey, writableExchanges, type ApiKeyRecord, type ApiKeyStore } from './keys'
-import { batchOf, ingestTrades, refusedExchanges } from './ingest'
+import { batchOf, ingestTrades, refusedExchanges, defaults as ingestDefaults, utf8Length } from './ingest'
 import { openApiDocument, s, type DocRoute, type Schema } from './openapi'
 
 export { ttlCache } from './cache'
@@ -33,6 +33,9 @@ export const defaults = {
   /** Bytes of a JSON answer (more: 413; about 20,000 1m candles); the Lambda handler sets its 6 MB response limit. */
   maxAnswerBytes: 8 * 1024 * 1024,
 }
+
+/** True when every `%` of a URL part starts a sequence that decodes (UTF-8 included). */
+const wellEncoded = (part: string) => { try { decodeURIComponent(part); return true } catch { return false } }
 
 /** A request as both API Gateway and the local server can give it. */
 export interface ApiRequest { method: string; path: string; rawQuery?: string; headers?: Record<string, string | undefined>; body?: string }
@@ -87,7 +90,7 @@ export function parseTime(name: string, raw: string): number {
 
 const P = {
   exchange: { name: 'exchange', description: 'Exchange, e.g. binance, binance-us, binance-futures, coinbase', schema: s.str(undefined, { pattern: '^[a-z][a-z0-9-]{0,30}$', default: defaults.exchange }), parse: (raw: string) => checkExchange(raw), fallback: (c: Ctx) => c.deps.exchange ?? defaults.exchange } as Param,
-  symbol: { name: 'symbol', required: true, description: 'Normalized symbol BASE-QUOTE, e.g. BTC-USDT (case-insensitive)', schema: s.str(undefined, { pattern: '^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}$' }), parse: (raw: string) => checkSymbol(raw.toUpperCase()) } as Param,
+  symbol: { name: 'symbol', required: true, description: 'Normalized symbol BASE-QUOTE, e.g. BTC-USDT (case-insensitive)', schema: s.str(undefined, { pattern: '^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}$' }), parse: (raw: string) => checkSymbol(symbolFromInput(raw) ?? raw) } as Param,
   tf: { name: 'tf', description: `Timeframe: ${Object.keys(TIMEFRAMES).join(', ')}`, schema: { type: 'string', enum: Object.keys(TIMEFRAMES), default: '1m' }, parse: (raw: string) => { if (!Object.hasOwn(TIMEFRAMES, raw)) throw bad(`tf must be one of ${Object.keys(TIMEFRAMES).join(', ')} (got ${JSON.stringify(raw)})`); return raw as Timeframe }, fallback: () => '1m' } as Param,
   from: { name: 'from', description: 'Start time, inclusive: ISO-8601 or epoch ms', schema: s.str(undefined, { example: '2026-11-24T00:00:00Z' }), parse: (raw: string) => parseTime('from', raw) } as Param,
   to: { name: 'to', description: 'End time, exclusive: ISO-8601 or epoch ms', schema: s.str(undefined, { example: '2026-11-25T00:00:00Z' }), parse: (raw: string) => parseTime('to', raw) } as Param,
@@ -223,7 +226,7 @@ export const ROUTES: Route[] = [
     async run() { return openApi() },
   },
   {
-    method: 'POST', path: '/api/ingest', summary: 'Trades from a producer outside Ticklake, into the lake through the delivery stream', auth: 'apiKey', params: [], errors: [400, 401, 403, 413, 429, 503],
+    method: 'POST', path: '/api/ingest', summary: 'Trades from a producer outside Ticklake, into the lake through the delivery stream', auth: 'apiKey', params: [], errors: [400, 401, 403, 413, 415, 429, 503],
     description: 'Body: a JSON array of trades (or {"trades": [...]}), at most 5000. A key is bound to the exchange names it may write (never a built-in venue\'s, such as binance or coinbase, nor a simulated source\'s): a batch with any record of another exchange is refused whole, 403 {error, rejected: [{index, reason}]}, and nothing of it is written. Otherwise each record is checked on its own: good ones are accepted (ingest_ts set on receipt, source "api"; price and qty taken at 8 decimals, price 1e-8..1e12, qty 1e-8..1e15, price x qty at most 1e18), bad ones are answered by index and reason.',
     body: { type: 'array', items: BRONZE_IN },
     response: s.obj({ accepted: s.int(), rejected: s.arr(s.obj({ index: s.int(), reason: s.str() })) }),
@@ -350,6 +353,43 @@ export function inputOf(route: Route, rawQuery: string, ctx: Ctx): Record<string
 
 const header = (req: ApiRequest, name: string) => Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1]
 
+/** The route a request names and may use: a response for no route (404) or a wrong method (405). */
+function routeOf(req: Pick<ApiRequest, 'method' | 'path'>): Route | ApiResponse {
+  const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path
+  const candidates = ROUTES.filter((r) => r.path === path)
+  if (!candidates.length) return respond(404, { error: `no such route ${JSON.stringify(path.slice(0, 80))}: see /api/openapi.json` })
+  const method = req.method.toUpperCase()
+  if (method === 'OPTIONS') return { status: 204, headers: { allow: [...candidates.map((r) => r.method), 'OPTIONS'].join(', ') }, body: '' }
+  const route = candidates.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'))
+  return route ?? respond(405, { error: `${path} answers ${candidates.map((r) => r.method).join(', ')}` }, { allow: candidates.map((r) => r.method).join(', ') })
+}
+
+const refuseKey = () => respond(401, { error: 'missing or invalid API key: send it in the x-api-key header' }, { 'www-authenticate': 'ApiKey header="x-api-key"' })
+
+/** What a request with a body says of it before it is read: 415 unless JSON, 413 over the limit in bytes. */
+function bodyProblem(route: Route, req: Pick<ApiRequest, 'headers'>, bytes: number | undefined): ApiResponse | undefined {
+  if (!route.body) return undefined
+  const type = header(req as ApiRequest, 'content-type')
+  if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) return respond(415, { error: `content-type must be application/json (got ${JSON.stringify(type.slice(0, 60))})` })
+  if (bytes !== undefined && bytes > ingestDefaults.maxBodyBytes) return respond(413, { error: `body is over ${ingestDefaults.maxBodyBytes} bytes` })
+  return undefined
+}
+
+/**
+ * What can be answered from a request's method, path and headers alone, before its body is read
+ * (the local server asks this first): 401 for a route that needs an API key and has none valid,
+ * 415 for a body that is not JSON, 413 for a `content-length` over the limit. Undefined when the
+ * body should be read and the request handled in full.
+ * @example const early = await preflight(deps, { method: 'POST', path: '/api/ingest', headers }); if (early) return early
+ */
+export async function preflight(deps: Pick<ApiDeps, 'keys'>, req: Omit<ApiRequest, 'body'>): Promise<ApiResponse | undefined> {
+  const route = routeOf(req)
+  if (!('run' in route) || !route.body) return undefined
+  if (route.auth === 'apiKey' && !(deps.keys && (await verifyApiKey(deps.keys, header(req, 'x-api-key'))))) return refuseKey()
+  const length = header(req, 'content-length')
+  return bodyProblem(route, req, length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined)
+}
+
 /**
  * The API for given adapters.
  * @example const api = createApi({ engine, store }); const res = await api.handle({ method: 'GET', path: '/api/candles', rawQuery: 'symbol=BTC-USDT' })
@@ -361,21 +401,19 @@ export function createApi(deps: ApiDeps) {
   const log = deps.log ?? (() => {})
 
   async function dispatch(req: ApiRequest, ctx: Ctx): Promise<ApiResponse> {
-    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path
-    const candidates = ROUTES.filter((r) => r.path === path)
-    if (!candidates.length) return respond(404, { error: `no such route ${JSON.stringify(path.slice(0, 80))}: see /api/openapi.json` })
-    const method = req.method.toUpperCase()
-    if (method === 'OPTIONS') return { status: 204, headers: { allow: [...candidates.map((r) => r.method), 'OPTIONS'].join(', ') }, body: '' }
-    const route = candidates.find((r) => r.method === method || (method === 'HEAD' && r.method === 'GET'))
-    if (!route) return respond(405, { error: `${path} answers ${candidates.map((r) => r.method).join(', ')}` }, { allow: candidates.map((r) => r.method).join(', ') })
+    if (!wellEncoded(req.path) || !wellEncoded(req.rawQuery ?? '')) return respond(400, { error: 'the request URL is not valid percent-encoding' })
+    const route = routeOf(req)
+    if (!('run' in route)) return route
     if (route.auth === 'apiKey') {
       const record = deps.keys ? await verifyApiKey(deps.keys, header(req, 'x-api-key')) : undefined
-      if (!record) return respond(401, { error: 'missing or invalid API key: send it in the x-api-key header' }, { 'www-authenticate': 'ApiKey header="x-api-key"' })
+      if (!record) return refuseKey()
       ctx.keyName = record.name
       ctx.key = record
       const take = limiter.take(record.id)
       if (!take.ok) return respond(429, { error: 'rate limited: too many requests for this key' }, { 'retry-after': String(Math.ceil(take.retryAfterMs / 1000)) })
     }
+    const early = bodyProblem(route, req, req.body === undefined ? undefined : utf8Length(req.body))
+    if (early) return early
     const input = inputOf(route, req.rawQuery ?? '', ctx)
     const out: any = await route.run(ctx, input)
     if (out && out[REPLY]) return respond(out.status, out.body, out.headers)

@@ -64,10 +64,22 @@ export function tradeOf(r: unknown, nowMicros: number): { trade: Trade } | { rea
   }
 }
 
+/** Bytes of a string in UTF-8, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 2; i++ } // a pair: 4 bytes for 2 units
+    else if (c >= 0x800) n += 2
+    else if (c >= 0x80) n += 1
+  }
+  return n
+}
+
 /** The records of a request body: a JSON array of trades, or `{ "trades": [...] }`; else the reason. */
 export function batchOf(body: string | undefined): { records: unknown[] } | { error: string } {
   if (!body) return { error: 'body must be a JSON array of trades, or {"trades": [...]}' }
-  if (body.length > defaults.maxBodyBytes) return { error: `body is over ${defaults.maxBodyBytes} bytes` }
+  if (utf8Length(body) > defaults.maxBodyBytes) return { error: `body is over ${defaults.maxBodyBytes} bytes` }
   let doc: any
   try { doc = JSON.parse(body) } catch { return { error: 'body is not valid JSON' } }
   const records = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && Array.isArray(doc.trades) ? doc.trades : undefined

@@ -149,6 +149,13 @@ export const nativeSymbol = (symbol: string) => symbol.replace('-', '').toUpperC
 /** True for a normalized symbol such as `BTC-USDT`. */
 export const isSymbol = (s: unknown): s is string => typeof s === 'string' && /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/.test(s)
 
+/**
+ * A symbol typed by a user in any case (`btc-usdt`), normalized; undefined unless it is ASCII
+ * `BASE-QUOTE`. Checked before case folding, so `ßtc-usdt` is refused rather than read as `SSTC-USDT`.
+ */
+export const symbolFromInput = (s: unknown): string | undefined =>
+  typeof s === 'string' && /^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}$/.test(s) ? s.toUpperCase() : undefined
+
 /** Quote assets, longest first, for splitting a native symbol without the exchange's metadata. */
 export const QUOTE_ASSETS = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'TUSD', 'USDP', 'BIDR', 'IDRT', 'DAI', 'BTC', 'ETH', 'BNB', 'XRP', 'TRX', 'DOGE', 'EUR', 'GBP', 'TRY', 'BRL', 'AUD', 'RUB', 'UAH', 'NGN', 'ZAR', 'PLN', 'RON', 'ARS', 'MXN', 'JPY', 'USD']
 

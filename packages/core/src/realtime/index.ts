@@ -24,10 +24,16 @@ export const defaults = {
 export type ChannelKind = 'candles' | 'trades' | 'ticker' | 'stats'
 export interface Channel { kind: ChannelKind; exchange: string; symbol: string; tf?: Timeframe }
 
-/** Client to server. */
+/** A channel of a subscribe or unsubscribe that was refused, and why. */
+export interface RejectedChannel { channel: string; message: string }
+
+/**
+ * Client to server. `rejected` lists the channels of a subscribe or unsubscribe that are not
+ * valid (the others are taken): a message naming one bad channel among good ones is not refused whole.
+ */
 export type ClientMessage =
-  | { action: 'subscribe'; channels: string[] }
-  | { action: 'unsubscribe'; channels: string[] }
+  | { action: 'subscribe'; channels: string[]; rejected?: RejectedChannel[] }
+  | { action: 'unsubscribe'; channels: string[]; rejected?: RejectedChannel[] }
   | { action: 'ping' }
 
 /**
@@ -82,7 +88,7 @@ export type ServerMessage =
   | { type: 'subscribed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; time: number }
-  | { type: 'error'; code: ErrorCode; message: string }
+  | { type: 'error'; code: ErrorCode; message: string; channels?: string[] }
 
 /** `rate_limited` comes from the gateway (a flood of frames); the rest from the protocol. */
 export type ErrorCode = 'bad_json' | 'bad_message' | 'unknown_action' | 'bad_channel' | 'too_large' | 'too_many_subscriptions' | 'rate_limited' | 'closing' | 'internal'
@@ -114,14 +120,22 @@ export function parseChannel(name: unknown): Channel {
   if (!EXCHANGE.test(exchange ?? '') || !isSymbol(symbol)) throw new ProtocolError('bad_channel', `"${name}" is not <kind>:<exchange>:<BASE-QUOTE>`)
   if (rest.length) throw new ProtocolError('bad_channel', `"${name}" has too many parts`)
   if (kind === 'candles') {
-    if (!tf || !(tf in TIMEFRAMES)) throw new ProtocolError('bad_channel', `"${name}" needs a timeframe: ${Object.keys(TIMEFRAMES).join(', ')}`)
+    // own keys only: `constructor`, `toString` or `__proto__` are no timeframe
+    if (!tf || !Object.hasOwn(TIMEFRAMES, tf)) throw new ProtocolError('bad_channel', `"${name}" needs a timeframe: ${Object.keys(TIMEFRAMES).join(', ')}`)
     return { kind, exchange, symbol, tf: tf as Timeframe }
   }
   if (tf !== undefined) throw new ProtocolError('bad_channel', `"${name}" takes no timeframe`)
   return { kind, exchange, symbol }
 }
 
-/** Parses and validates one client frame; throws a ProtocolError with a code on anything wrong. */
+/** A refused channel as the error frame names it: the string itself, or the JSON of anything else, at most 100 characters. */
+const nameOf = (c: unknown) => (typeof c === 'string' ? c : String(JSON.stringify(c))).slice(0, 100)
+
+/**
+ * Parses and validates one client frame; throws a ProtocolError with a code on anything wrong. A
+ * subscribe or unsubscribe with some bad channels among good ones keeps the good ones and lists the
+ * bad ones in `rejected`; only when none is good is it refused whole (`bad_channel`).
+ */
 export function parseClientMessage(raw: string | Uint8Array, limits = defaults): ClientMessage {
   const size = typeof raw === 'string' ? new TextEncoder().encode(raw).length : raw.length
   if (size > limits.maxFrameBytes) throw new ProtocolError('too_large', `frame of ${size} bytes is over the ${limits.maxFrameBytes} byte limit`)
@@ -132,8 +146,20 @@ export function parseClientMessage(raw: string | Uint8Array, limits = defaults):
   if (msg.action === 'subscribe' || msg.action === 'unsubscribe') {
     if (!Array.isArray(msg.channels) || msg.channels.length === 0) throw new ProtocolError('bad_message', `"${msg.action}" needs a non-empty "channels" array`)
     if (msg.channels.length > limits.maxSubscriptions) throw new ProtocolError('too_many_subscriptions', `at most ${limits.maxSubscriptions} channels per connection`)
-    for (const c of msg.channels) parseChannel(c)
-    return { action: msg.action, channels: [...new Set<string>(msg.channels)] }
+    const good = new Set<string>()
+    const rejected: RejectedChannel[] = []
+    let first: ProtocolError | undefined
+    for (const c of msg.channels) {
+      try { parseChannel(c); good.add(c) } catch (e) {
+        const err = e instanceof ProtocolError ? e : new ProtocolError('bad_channel', 'a channel is a string of at most 100 characters')
+        first ??= err
+        rejected.push({ channel: nameOf(c), message: err.message })
+      }
+    }
+    if (!good.size) throw first!
+    return { action: msg.action, channels: [...good], ...(rejected.length ? { rejected } : {}) }
   }
-  throw new ProtocolError('unknown_action', `unknown action ${JSON.stringify(String(msg.action)).slice(0, 60)}: use subscribe, unsubscribe or ping`)
+  // never String() of what the client sent: `{"action":{"toString":1}}` would throw
+  const action = typeof msg.action === 'string' ? JSON.stringify(msg.action) : String(JSON.stringify(msg.action))
+  throw new ProtocolError('unknown_action', `unknown action ${action.slice(0, 60)}: use subscribe, unsubscribe or ping`)
 }

@@ -117,6 +117,54 @@ describe('onMessage', () => {
     expect(await snapshotOf(objs, 'stats:binance:SOL-USDT')).toEqual({ type: 'snapshot', channel: 'stats:binance:SOL-USDT', candles: [], stats: null })
   })
 
+  it('sends snapshots only for channels newly held: subscribing again to held channels costs one acknowledgement', async () => {
+    const store = await connected()
+    const r = recorder()
+    const reads: string[] = []
+    const base = objects({ 'serving/binance/BTC-USDT/1m.json': JSON.stringify({ candles: [candle] }) })
+    const objs: ObjectStore = { ...base, get: async (key) => { reads.push(key); return base.get(key) } }
+    const sub = (channels: string[]) => onMessage({ store, poster: r.poster, objects: objs, connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels }) })
+    await sub([BTC, 'trades:binance:BTC-USDT'])
+    expect(r.to('c1').map((m) => m.type)).toEqual(['subscribed', 'snapshot', 'snapshot'])
+    r.sent.length = 0
+    for (let i = 0; i < 5; i++) await sub([BTC, 'trades:binance:BTC-USDT'])
+    expect(r.to('c1')).toEqual(Array.from({ length: 5 }, () => ({ type: 'subscribed', channels: [BTC, 'trades:binance:BTC-USDT'] })))
+    r.sent.length = 0
+    await sub([BTC, 'ticker:binance:BTC-USDT'])
+    expect(r.to('c1')).toEqual([{ type: 'subscribed', channels: [BTC, 'ticker:binance:BTC-USDT'] }, { type: 'snapshot', channel: 'ticker:binance:BTC-USDT', candles: [], ticker: null }])
+    expect(reads.filter((k) => k.endsWith('1m.json'))).toHaveLength(1)
+  })
+
+  it('reads a channel\'s snapshot once for many clients subscribing within the reuse period', async () => {
+    const store = connections()
+    const r = recorder()
+    let reads = 0
+    const base = objects({ 'serving/binance/BTC-USDT/1m.json': JSON.stringify({ candles: [candle] }) })
+    const objs: ObjectStore = { ...base, get: async (key) => { reads++; return base.get(key) } }
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`)
+    for (const id of ids) await onConnect(store, id, 1)
+    await Promise.all(ids.map((id) => onMessage({ store, poster: r.poster, objects: objs, connectionId: id, body: JSON.stringify({ action: 'subscribe', channels: [BTC] }), now: () => 5_000 })))
+    for (const id of ids) expect(r.to(id)[1]).toEqual({ type: 'snapshot', channel: BTC, candles: [candle] })
+    expect(reads).toBe(1)
+    await onConnect(store, 'late', 1)
+    await onMessage({ store, poster: r.poster, objects: objs, connectionId: 'late', body: JSON.stringify({ action: 'subscribe', channels: [BTC] }), now: () => 5_000 + 10_000 })
+    expect(reads).toBe(2)
+  })
+
+  it('subscribes the good channels of a subscribe naming bad ones too, and names the bad ones in one bad_channel error', async () => {
+    const store = await connected()
+    const r = recorder()
+    const bad = ['candles:binance:BTC-USDT:constructor', 'candles:binance:BTC-USDT:__proto__', 'trades:binance:toString', 42]
+    await onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: JSON.stringify({ action: 'subscribe', channels: [BTC, ...bad, 'trades:binance:BTC-USDT'] }) })
+    const frames = r.to('c1')
+    expect(frames[0]).toEqual({ type: 'subscribed', channels: [BTC, 'trades:binance:BTC-USDT'] })
+    expect(frames[1]).toMatchObject({ type: 'error', code: 'bad_channel', channels: ['candles:binance:BTC-USDT:constructor', 'candles:binance:BTC-USDT:__proto__', 'trades:binance:toString', '42'] })
+    expect(frames.slice(2).map((m) => m.type)).toEqual(['snapshot', 'snapshot'])
+    expect((await store.channelsOf('c1')).sort()).toEqual([BTC, 'trades:binance:BTC-USDT'])
+    await onMessage({ store, poster: r.poster, objects: objects(), connectionId: 'c1', body: JSON.stringify({ action: 'unsubscribe', channels: [BTC, 'candles:binance:BTC-USDT:valueOf'] }) })
+    expect(r.to('c1').slice(-2)).toMatchObject([{ type: 'unsubscribed', channels: [BTC] }, { type: 'error', code: 'bad_channel', channels: ['candles:binance:BTC-USDT:valueOf'] }])
+  })
+
   it('unsubscribes and answers unsubscribed', async () => {
     const store = await connected()
     const r = recorder()
@@ -247,6 +295,22 @@ describe('abuse limits in the handlers (API Gateway has no per-connection guard 
     expect(to('flood').map((m) => m.type === 'error' ? m.code : m.type)).toEqual(['pong', 'pong', 'pong', 'pong', 'pong', 'rate_limited', 'rate_limited'])
     await at(1_010_000)
     expect(to('flood').at(-1).type).toBe('pong')
+  })
+
+  it('answers actions and timeframes named after object built-ins as unknown_action and bad_channel, each a refused frame that counts toward closing', async () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+      const store = connections()
+      const closed: string[] = []
+      const { poster: base, to } = recorder()
+      const poster: ConnectionPoster = { post: base.post, deleteConnection: async (id) => { closed.push(id); return 'ok' } }
+      const id = `proto-${name}`
+      await onConnect(store, id)
+      const frames = [JSON.stringify({ action: name }), `{"action":"subscribe","channels":["candles:binance:BTC-USDT:${name}"]}`, JSON.stringify({ action: { toString: 1, [name]: 1 } }), `{"action":"subscribe","channels":["${name}:binance:BTC-USDT"]}`]
+      for (const [i, body] of frames.entries()) await onMessage({ store, poster, objects, connectionId: id, body, now: () => 3_000_000 + i, limits })
+      expect(to(id).map((m) => m.code)).toEqual(['unknown_action', 'bad_channel', 'unknown_action', 'bad_channel', 'closing'])
+      expect(to(id).every((m) => !/stack|at .*\.ts|TypeError/.test(m.message))).toBe(true)
+      expect(closed).toEqual([id])
+    }
   })
 
   it('closes a connection whose refused frames pass maxStrikes, and forgets it, while another is served', async () => {

@@ -12,6 +12,14 @@ import { liveKey, periodOf, rollUp, servingCandles, type LiveDoc } from './live'
 export const snapshots = {
   /** A snapshot frame stays under this many bytes (API Gateway posts at most 128 KB): the newest candles are kept. */
   maxBytes: 120_000,
+  /**
+   * A channel's snapshot frame is reused for this long (per object store, per warm function), so
+   * many clients subscribing at once, or one subscribing again and again, read and serialize a
+   * serving window at most once per period.
+   */
+  reuseMs: 250,
+  /** Snapshot frames kept for reuse at most. */
+  reuseEntries: 1_000,
 }
 
 /** The newest candles whose snapshot frame fits in `maxBytes`. */
@@ -81,8 +89,31 @@ export async function snapshotOf(objects: ObjectStore, channel: string): Promise
   return { type: 'snapshot', channel, candles: [], stats: doc?.stats ?? null }
 }
 
-/** Adds channels within the per-connection bound; throws `too_many_subscriptions` over it. */
-async function subscribe(store: ConnectionStore, id: string, channels: string[], max: number) {
+const reused = new WeakMap<ObjectStore, Map<string, { at: number; frame: Promise<string> }>>()
+
+/**
+ * The serialized snapshot frame of a channel, reused for `snapshots.reuseMs` (a read in flight is
+ * shared too). A failed read is not kept.
+ */
+export function snapshotFrame(objects: ObjectStore, channel: string, now = Date.now()): Promise<string> {
+  let frames = reused.get(objects)
+  if (!frames) reused.set(objects, (frames = new Map()))
+  const hit = frames.get(channel)
+  if (hit && now - hit.at < snapshots.reuseMs) return hit.frame
+  // full: expired entries go, then the oldest (a Map iterates in insertion order)
+  if (frames.size >= snapshots.reuseEntries) for (const [k, v] of frames) if (now - v.at >= snapshots.reuseMs) frames.delete(k)
+  for (const k of frames.keys()) { if (frames.size < snapshots.reuseEntries) break; frames.delete(k) }
+  const frame = snapshotOf(objects, channel).then((m) => JSON.stringify(m))
+  frames.set(channel, { at: now, frame })
+  frame.catch(() => frames!.delete(channel))
+  return frame
+}
+
+/**
+ * Adds channels within the per-connection bound; throws `too_many_subscriptions` over it. Returns
+ * the channels the connection did not hold before (only those get a snapshot).
+ */
+async function subscribe(store: ConnectionStore, id: string, channels: string[], max: number): Promise<string[]> {
   const held = new Set(await store.channelsOf(id))
   const added = channels.filter((c) => !held.has(c))
   if (held.size + added.length > max) throw new ProtocolError('too_many_subscriptions', `a connection holds at most ${max} channels (this would make ${held.size + added.length})`)
@@ -92,6 +123,7 @@ async function subscribe(store: ConnectionStore, id: string, channels: string[],
     await store.unsubscribe(id, added)
     throw new ProtocolError('too_many_subscriptions', `a connection holds at most ${max} channels`)
   }
+  return added
 }
 
 /**
@@ -109,15 +141,25 @@ export async function onMessage(ctx: MessageContext): Promise<void> {
     }
     const msg = parseClientMessage(ctx.body ?? '', limits)
     if (msg.action === 'ping') { await reply({ type: 'pong', time: (ctx.now ?? Date.now)() }); return }
+    // Bad channels among good ones: the good ones are taken, the bad ones named in one error (a refused frame).
+    const refuse = async () => {
+      if (!msg.rejected?.length) return
+      await reply({ type: 'error', code: 'bad_channel', message: msg.rejected.map((r) => r.message).join('; ').slice(0, 500), channels: msg.rejected.map((r) => r.channel) })
+      await strike(ctx, limits, now)
+    }
     if (msg.action === 'unsubscribe') {
       await ctx.store.unsubscribe(ctx.connectionId, msg.channels)
       await reply({ type: 'unsubscribed', channels: msg.channels })
+      await refuse()
       return
     }
-    await subscribe(ctx.store, ctx.connectionId, msg.channels, limits.maxSubscriptions)
-    const snapshots = Promise.all(msg.channels.map((ch) => snapshotOf(ctx.objects, ch)))
+    // Snapshots only for channels newly held: subscribing again to what a connection holds costs one acknowledgement.
+    const added = await subscribe(ctx.store, ctx.connectionId, msg.channels, limits.maxSubscriptions)
+    const frames = Promise.all(added.map((ch) => snapshotFrame(ctx.objects, ch, now)))
+    frames.catch(() => {})
     if ((await reply({ type: 'subscribed', channels: msg.channels })) !== 'ok') return
-    for (const s of await snapshots) await reply(s)
+    await refuse()
+    for (const f of await frames) if ((await ctx.poster.post(ctx.connectionId, f).catch(() => 'failed' as const)) !== 'ok') return
   } catch (e) {
     const err = e instanceof ProtocolError ? e : new ProtocolError('internal', 'the server could not handle this message')
     await reply({ type: 'error', code: err.code, message: err.message })

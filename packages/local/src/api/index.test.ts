@@ -60,7 +60,7 @@ beforeAll(async () => {
   key = (await addApiKey(store(), 'test-feed', ['myfeed'])).key
   firehose = await startFirehose(store(), { bufferMs: 100_000, spoolDir: join(dir, '.firehose'), log: () => {} })
   api = await localApiHandler({ dataDir: dir, store: store(), stream: firehoseStream(firehose.streamName, firehose.endpoint), clock: { now: () => NOW }, log: (l) => logs.push(l), rate: { perSecond: 0.5, burst: 6 }, keys: objectKeyStore(store(), undefined, 100) })
-  server = createServer((req, res) => { void serveHttpEvent(api.handler, req, res) })
+  server = createServer((req, res) => { void serveHttpEvent(api.handler, req, res, api.preflight) })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
@@ -344,6 +344,29 @@ describe('POST /api/ingest', () => {
     await firehose.flush()
     expect(firehose.stats().received).toBe(received)
     expect((await store().list('bronze/trades/exchange=binance/symbol=BTC-USD/')).length).toBe(0)
+  })
+
+  it('answers 401 before reading the body: an upload without a key is refused while it is still being sent', async () => {
+    const { request } = await import('node:http')
+    const u = new URL(base)
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: '/api/ingest', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => { res.resume(); resolve(res.statusCode!); req.destroy() })
+      req.on('error', (e: any) => { if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') reject(e) })
+      req.write('[' + JSON.stringify(trade(1)) + ',') // and never ends: a server reading the body first never answers
+    })
+    expect(status).toBe(401)
+  })
+
+  it('answers 415 to a body that is not JSON and 413 to one over the limit in bytes, before reading it', async () => {
+    const res = await fetch(base + '/api/ingest', { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'text/csv' }, body: 'exchange,symbol\n' })
+    expect(res.status).toBe(415)
+    const euros = `[${JSON.stringify('€'.repeat(400_000))}]` // under the limit in characters, over it in bytes
+    expect((await post('/api/ingest', euros, { 'x-api-key': key })).status).toBe(413)
+  })
+
+  it('refuses a symbol that is BASE-QUOTE only once case-folded, with 400', async () => {
+    expect((await get('/api/candles?symbol=%C3%9Ftc-usdt')).status).toBe(400)
+    expect((await get('/api/candles?symbol=btc-usdt&limit=1')).status).toBe(200)
   })
 
   it('never writes a key into the log, and logs the key name instead', async () => {

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
 import { createApiHandler } from '@ticklake/functions/api'
-import { objectKeyStore, type ApiDeps } from '@ticklake/core/api'
+import { objectKeyStore, preflight, type ApiDeps, type ApiRequest, type ApiResponse } from '@ticklake/core/api'
 import type { ObjectStore, RecordStream } from '@ticklake/core/ports'
 import { recordCorrupt } from '@ticklake/core/quality'
 import { duckdbEngine, type DuckOptions } from '../duckdb/index'
@@ -55,8 +55,28 @@ function readBody(req: IncomingMessage, limit: number) {
   })
 }
 
-/** Serves one request with an HTTP API v2 handler. */
-export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res: ServerResponse) {
+type Early = (req: Omit<ApiRequest, 'body'>) => Promise<ApiResponse | undefined>
+
+/**
+ * Serves one request with an HTTP API v2 handler. `early` answers from the method, path and
+ * headers before the body is read (core's `preflight`: 401 without a valid key, 415, 413), so a
+ * refused upload is never received.
+ */
+export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res: ServerResponse, early?: Early) {
+  if (early && req.method !== 'GET' && req.method !== 'HEAD') {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const headers: Record<string, string> = {}
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v
+    const answer = await early({ method: req.method ?? 'GET', path: q < 0 ? url : url.slice(0, q), rawQuery: q < 0 ? '' : url.slice(q + 1), headers })
+    if (answer) {
+      // the body is not read: the connection closes after the answer instead of draining it
+      res.writeHead(answer.status, { ...answer.headers, 'access-control-allow-origin': '*', connection: 'close' })
+      res.end(answer.body)
+      req.resume()
+      return
+    }
+  }
   const body = await readBody(req, defaults.maxBodyBytes)
   if (body === undefined) {
     res.writeHead(413, { 'content-type': 'application/json', connection: 'close' })
@@ -72,14 +92,16 @@ export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res
 }
 
 /**
- * The API handler over the local adapters; `close()` ends its DuckDB engine. A lake file DuckDB
- * finds corrupt is recorded under `quality/corrupt/` (and skipped by the engine).
+ * The API handler over the local adapters, and its `preflight` for `serveHttpEvent`; `close()`
+ * ends its DuckDB engine. A lake file DuckDB finds corrupt is recorded under `quality/corrupt/`
+ * (and skipped by the engine).
  */
 export async function localApiHandler(o: { dataDir: string; store: ObjectStore; stream?: RecordStream; duckdb?: DuckOptions } & Partial<ApiDeps>) {
   const engine = await duckdbEngine(o.dataDir, {
     onCorrupt: (f) => recordCorrupt(o.store, { ...f, detected_at: Date.now(), reader: 'api (duckdb)' }).then(() => {}),
     ...o.duckdb,
   })
-  const handler = createApiHandler({ keys: objectKeyStore(o.store), ...o, engine }) as unknown as Handler
-  return { handler, engine, close: () => engine.close() }
+  const keys = o.keys ?? objectKeyStore(o.store)
+  const handler = createApiHandler({ ...o, keys, engine }) as unknown as Handler
+  return { handler, engine, preflight: (req: Omit<ApiRequest, 'body'>) => preflight({ keys }, req), close: () => engine.close() }
 }

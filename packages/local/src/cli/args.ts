@@ -23,9 +23,10 @@ export function oneOf<T extends string>(flag: string, value: string, allowed: re
  * @example symbolArg('symbol', 'btc-usdt') // 'BTC-USDT'
  */
 export function symbolArg(flag: string, value: string, example = 'BTC-USDT'): string {
-  const s = value.trim().toUpperCase()
-  if (!/^[A-Z0-9]+-[A-Z0-9]+(-[A-Z0-9]+)?$/.test(s)) throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not BASE-QUOTE like ${example}`)
-  return s
+  // checked before case folding: `ßtc-usdt` is refused, not read as SSTC-USDT
+  const s = value.trim()
+  if (!/^[A-Za-z0-9]+-[A-Za-z0-9]+(-[A-Za-z0-9]+)?$/.test(s)) throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not BASE-QUOTE like ${example}`)
+  return s.toUpperCase()
 }
 
 /** Epoch ms of an ISO-8601 time, or a `UsageError` naming the flag. */

@@ -106,6 +106,15 @@ describe('the local cloud on the fake exchange', () => {
     await expect(run(['--from', 'yesterday'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--from is not an ISO-8601 time/) })
   })
 
+  it('answers 400 to a URL of malformed percent-encoding anywhere: the lake windows, the page, the API and its query', async () => {
+    const raw = (path: string) => new Promise<number>((resolve, reject) => {
+      // fetch would refuse to send such a URL; a raw request sends it as written
+      import('node:http').then(({ request }) => request({ host: '127.0.0.1', port: cloud.port, path }, (res) => { res.resume(); resolve(res.statusCode!) }).on('error', reject).end())
+    })
+    for (const path of ['/serving/sim-binance/BTC-USDT/%E0%A4%A.json', '/%ZZ', '/assets/%', '/api/candles?symbol=BTC-USDT&from=%E0%A4%A', '/api/health%C3']) expect(await raw(path)).toBe(400)
+    expect(await raw('/serving/sim-binance/BTC-USDT/1m%2Ejson')).toBe(200)
+  })
+
   it.skipIf(!existsSync(CHROMIUM))('serves the page, which draws the live chart labelled SIMULATED in a real browser', async () => {
     const { chromium } = await import('playwright-core')
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'] })

@@ -5,29 +5,28 @@
  * all on one port; on a timer, the bronze of closed hours is compacted (and, with `keepBronzeMs`,
  * deleted past that age). `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
-import { setTimeout as delay } from 'node:timers/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Agent as HttpAgent, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import type { S3Event } from 'aws-lambda'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
+import { clientConfig } from '@ticklake/core/aws/config'
 import { broadcast } from '@ticklake/core/realtime/server'
 import type { ServerMessage } from '@ticklake/core/realtime'
 import { isSimulated, simulatedOf, type Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
-import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
-import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
-import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
 import { moveOldCandleFiles } from '@ticklake/core/candles'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { fileStore } from '../store/index'
-import { startFirehose } from '../firehose/index'
+import { startLake, startLakeThread } from './lake'
 import { schedule } from '../scheduler/index'
 import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
@@ -47,6 +46,11 @@ export const defaults = {
    * loop with the live path (at 1,000 trades/s they cost half a core and doubled its p99 latency).
    */
   featuresEveryMs: 10_000,
+  /**
+   * Run the lake path (Firehose emulator, candle, silver and features jobs) in a worker thread, so
+   * its Parquet work never holds the live path's event loop (`ticklake start` does).
+   */
+  lakeThread: false,
   /** How far back a first run backfills from the exchange. */
   backfillMs: 3 * 3_600_000,
   /** How often the bronze of closed hours is compacted (`../compact`); 0 turns it off. */
@@ -63,9 +67,11 @@ export interface CloudOptions extends Partial<typeof defaults> {
   source: 'sim' | 'binance' | 'coinbase' | 'replay'
   firehoseBufferMs?: number
   /**
-   * How frames reach subscribers (live updates and the handlers' answers): `sdk` (default) posts
-   * each through the management API with the real SDK client, as in AWS (about 1,300 posts a second
-   * here); `direct` posts in-process, for thousands of subscribers (`npm run load`).
+   * How frames reach subscribers (live updates and the handlers' answers): `direct` (default) posts
+   * in-process through the gateway (`gateway.poster()`: the same answers as the management API,
+   * `ok` or `gone`, and the same send budget), which serves a thousand subscribers at 1,000
+   * trades/s; `sdk` posts each through the management API over HTTP with the real SDK client, as
+   * in AWS (a few thousand posts a second at most here: every post is a signed HTTP request).
    */
   fanout?: 'sdk' | 'direct'
   /** `false` leaves the features job out (it shares this process's event loop with the live path). */
@@ -79,8 +85,6 @@ export interface CloudOptions extends Partial<typeof defaults> {
   log?: (line: string) => void
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the listener goes with the timer). */
-const sleep = (ms: number, signal: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
 
 export interface Cloud {
   url: string
@@ -92,6 +96,11 @@ export interface Cloud {
 }
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' }
+
+/** True when every `%` of a URL starts a sequence that decodes (UTF-8 included). */
+export function wellEncoded(url: string) {
+  try { decodeURIComponent(url); return true } catch { return false }
+}
 
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -120,59 +129,43 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
   await upgradeLake(store, log)
-  const firehose = await startFirehose(store, { bufferMs: opts.firehoseBufferMs, log, spoolDir: join(dataDir, '.firehose') })
   const connections = memoryConnectionStore()
   const abort = new AbortController()
+  // How long this thread's event loop keeps timers waiting (the live path's own delay), over the last 10 s, for /api/health.
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
+  let loopShown = { p50: 0, p99: 0, max: 0 }
+  const loopTimer = setInterval(() => { loopShown = { p50: Math.round(loop.percentile(50) / 1e6), p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) }; loop.reset() }, 10_000)
+  loopTimer.unref()
+  const loopDelay = () => loopShown
 
   const server = createServer((req, res) => { void route(req, res).catch((e) => { log(`http error: ${e.message}`); if (!res.headersSent) json(res, 500, { error: 'internal error' }) }) })
   // a port in use ends the start here: nothing opened so far may keep the process alive
-  await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) }).catch(async (e) => { await firehose.close(); throw e })
+  await new Promise<void>((r, j) => { server.once('error', j); server.listen(o.port, o.host, () => r()) })
   const port = (server.address() as AddressInfo).port
   const url = `http://${o.host}:${port}/`
-  const poster = apigwPoster(`http://${o.host}:${port}`)
-  const fanout = () => (opts.fanout === 'direct' ? gateway.poster() : poster)
+  // The management API answers only this run's own credentials (checked by SigV4 signature).
+  const credentials = { accessKeyId: `TICKLAKE${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') }
+  const endpoint = `http://${o.host}:${port}`
+  // keep-alive sockets enough for a broadcast's posts in flight (the SDK's default pool holds 50)
+  const poster = apigwPoster(endpoint, new ApiGatewayManagementApiClient({ ...clientConfig(endpoint), credentials, maxAttempts: 1, requestHandler: { httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }) } }))
+  const fanout = () => (opts.fanout === 'sdk' ? poster : direct)
   const publish = (channel: string, message: ServerMessage) => broadcast({ store: connections, poster: fanout(), channel, message })
 
   const realtime = createRealtimeHandlers({ store: connections, poster: { post: (id, data) => fanout().post(id, data), deleteConnection: (id) => poster.deleteConnection(id) }, objects: store })
-  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, log })
+  const gateway = createGateway({ routes: { $connect: realtime.connect, $disconnect: realtime.disconnect, subscribe: realtime.message, unsubscribe: realtime.message, ping: realtime.message, $default: realtime.message }, credentials, log })
+  const direct = gateway.poster()
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
-  // The lake path, as the bucket notifications of stacks/pipeline.ts chain it: each bronze object
-  // triggers the candle handler; the hour's candle state it writes, the silver handler; each 1m
-  // gold candle object and each silver object, the features handler. Events for an hour that is
-  // being recomputed are folded into one rerun (the handlers recompute whole hours anyway).
-  const candles = createCandlesHandler({ store, publish })
-  const silver = createSilverHandler({ store })
-  const features = createFeaturesHandler({ store, log })
-  const busy = new Map<string, S3Event | null>()
-  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, everyMs = 0, hours: (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[] = hoursOf) => (event: S3Event) => {
-    const key = name + ':' + hours(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
-    if (busy.has(key)) { busy.set(key, event); return }
-    busy.set(key, null)
-    void (async () => {
-      for (let next: S3Event | null = event; next; next = busy.get(key) ?? null) {
-        busy.set(key, null)
-        const started = Date.now()
-        await run(next).catch((e) => log(`${name} handler failed: ${e.message}`))
-        // events that came meanwhile wait out `everyMs` (not on shutdown), then run once for all of them
-        if (busy.get(key) && everyMs > 0) await sleep(started + everyMs - Date.now(), abort.signal)
-      }
-      busy.delete(key)
-    })()
-  }
-  store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: folded('candles', candles) })
-  store.notify({ prefix: 'state/candles/', suffix: '.json', handler: folded('silver', silver, 0, silverHoursOf) })
-  const onFeatures = folded('features', features, o.featuresEveryMs)
-  if (opts.features !== false) {
-    store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
-    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
-  }
+  // The lake path (Firehose emulator, candle, silver and features jobs), here or in its own thread.
+  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresEveryMs: o.featuresEveryMs }, publish, log)
+    .catch(async (e: unknown) => { await gateway.close(); server.closeAllConnections(); await new Promise((r) => server.close(r)); throw e })
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
-  const trades = firehoseStream(firehose.streamName, firehose.endpoint)
+  const trades = firehoseStream(lake.streamName, lake.endpoint)
   const ingest = createIngestHandler(
     { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
-    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', firehose.endpoint), publish, log, signal: abort.signal },
+    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', lake.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
   const compaction = o.compactEveryMs > 0 ? compactEvery(store, { keepBronzeMs: opts.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
@@ -181,14 +174,16 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   const api = await localApiHandler({
     dataDir, store, stream: trades, exchange, log,
-    health: () => ({ source: opts.source, simulated, exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: firehose.stats(), ingest_runs: scheduler.runs() }),
+    health: async () => ({ source: opts.source, simulated, exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: await lake.stats(), ingest_runs: scheduler.runs(), event_loop_ms: loopDelay() }),
   })
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     if (await gateway.handleManagement(req, res)) return
     const u = new URL(req.url ?? '/', url)
+    // A path or query of malformed percent-encoding is the client's error, wherever it is sent
+    if (!wellEncoded(req.url ?? '/')) { req.resume(); return json(res, 400, { error: 'the request URL is not valid percent-encoding' }) }
     // The HTTP API: the real handler of @ticklake/functions/api, given API Gateway HTTP API events
-    if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res)
+    if (u.pathname.startsWith('/api/')) return serveHttpEvent(api.handler, req, res, api.preflight)
     if (u.pathname.startsWith('/serving/')) {
       const body = await store.get(decodeURIComponent(u.pathname.slice(1))).catch(() => undefined)
       if (!body) return json(res, 404, { error: 'not found' })
@@ -210,17 +205,17 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     res.end(await readFile(path))
   }
 
-  const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
   return {
-    url, port, dataDir, idle,
+    url, port, dataDir, idle: () => lake.idle(),
     async close() {
       abort.abort()
       await Promise.all([scheduler.stop(), prices?.stop(), compaction?.stop()])
-      await firehose.close()
+      await lake.close()
       await gateway.close()
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
-      await idle()
+      loop.disable()
+      clearInterval(loopTimer)
       api.close()
     },
   }

@@ -7,11 +7,11 @@
  *
  * Like API Gateway: a `$connect` answering non-2xx refuses the upgrade; a handler that throws
  * makes the client receive `{"message":"Internal server error",...}`; a binary frame closes the
- * connection with 1003; an unsigned management call gets 403. Beyond it, for a laptop: frames over
+ * connection with 1003; a management call not signed (SigV4) with the gateway's own credentials gets 403. Beyond it, for a laptop: frames over
  * `maxFrameBytes` get an error frame and reach no handler, a client sending more than `ratePerSec`
  * frames a second (after a `burst`) gets `rate_limited` error frames and, past `maxStrikes` refused
  * frames in `strikeWindowMs`, is closed with 1008; a client flooding frames faster than its handlers
- * finish is throttled, a slow client loses frames instead of growing memory, and dead clients are
+ * finish is throttled, a client that does not keep up with its frames (over its send budget) is dropped instead of growing memory, and dead clients are
  * found by ping and disconnected. Nothing a client does takes the gateway down. `poster()` posts
  * in-process (the local fan-out of thousands of frames a second), `handleManagement` over HTTP.
  */
@@ -21,6 +21,7 @@ import type { Duplex } from 'node:stream'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import type { ConnectionPoster } from '@ticklake/core/ports'
+import { sigv4Problem, type Credentials } from './sigv4'
 
 export const defaults = {
   /** The path clients connect to. */
@@ -31,7 +32,13 @@ export const defaults = {
   maxFrameBytes: 32 * 1024,
   /** Frames above this close the connection with 1009, as `ws` does. */
   maxPayloadBytes: 1024 * 1024,
-  /** A client whose unsent bytes exceed this loses frames until it catches up. */
+  /**
+   * Send budget of a connection: a client whose unsent bytes would pass this does not keep up and
+   * is dropped (closed, its posts answered 410 Gone), instead of frames queueing for it. API
+   * Gateway refuses posts to a client whose buffer is full (PostToConnection: 429
+   * LimitExceededException, "the WebSocket client side buffer is full"); it does not document
+   * what then becomes of the connection.
+   */
   maxBufferedBytes: 4 * 1024 * 1024,
   /** Handler invocations running at once for one connection; frames beyond are refused. */
   maxInFlight: 32,
@@ -45,6 +52,12 @@ export const defaults = {
   /** Refused frames (rate limited or over-size) a client may send within `strikeWindowMs` before it is closed (1008). */
   maxStrikes: 50,
   strikeWindowMs: 10_000,
+  /**
+   * The only credentials the management API answers: a call's SigV4 signature is checked with
+   * them. The default is the dummy pair the SDK clients use for a loopback endpoint
+   * (`core/src/aws/config.ts`); `ticklake start` makes a random pair per run.
+   */
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' } as Credentials,
 }
 
 export type WsResult = { statusCode: number; body?: string } | void
@@ -55,7 +68,7 @@ export interface GatewayOptions extends Partial<typeof defaults> { routes: Gatew
 
 export interface GatewayStats {
   connections: number
-  /** Frames not sent because their client was too far behind. */
+  /** Clients dropped because they did not keep up (their send budget was spent). */
   dropped: number
   /** Frames refused because their client had `maxInFlight` invocations running. */
   throttled: number
@@ -155,9 +168,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return { ...extra, requestContext: requestContext as APIGatewayProxyWebsocketEventV2['requestContext'], isBase64Encoded: false }
   }
 
+  /** The handler of a route: own routes only, so `constructor`, `toString` or `__proto__` name none. */
+  const handlerOf = (route: string): WsHandler | undefined => {
+    const h = Object.hasOwn(o.routes, route) ? o.routes[route] : undefined
+    return typeof h === 'function' ? h : undefined
+  }
+
   /** Runs a route's handler; a throw is logged and reported as a 500, never rethrown. */
   function invoke(route: string, ev: APIGatewayProxyWebsocketEventV2): Promise<{ statusCode: number; threw?: boolean }> {
-    const h = o.routes[route]
+    const h = handlerOf(route)
     if (!h) return Promise.resolve({ statusCode: 200 })
     const p = (async () => {
       try {
@@ -174,10 +193,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return p
   }
 
-  /** Sends a frame unless the client is closed or too far behind (then the frame is dropped and counted). */
-  function sendTo(c: Conn, data: string | Buffer, binary = typeof data !== 'string'): 'ok' | 'gone' | 'dropped' {
+  /**
+   * Sends a frame unless the client is closed; a client whose unsent bytes would pass its send
+   * budget is dropped at once (the socket is cut: a close frame would wait behind what it did not
+   * read), and the frame answers `gone`.
+   */
+  function sendTo(c: Conn, data: string | Buffer, binary = typeof data !== 'string'): 'ok' | 'gone' {
     if (c.ws.readyState !== c.ws.OPEN) return 'gone'
-    if (c.ws.bufferedAmount > o.maxBufferedBytes) { c.dropped++; totals.dropped++; return 'dropped' }
+    if (c.ws.bufferedAmount + (typeof data === 'string' ? Buffer.byteLength(data) : data.length) > o.maxBufferedBytes) {
+      c.dropped++
+      totals.dropped++
+      log(`gateway: dropping ${c.id}: over ${o.maxBufferedBytes} bytes not yet read (a client that does not keep up)`)
+      c.ws.terminate()
+      return 'gone'
+    }
     c.ws.send(data, { binary })
     return 'ok'
   }
@@ -189,7 +218,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   function routeOf(body: string) {
     try {
       const action = JSON.parse(body)?.action
-      if (typeof action === 'string' && !action.startsWith('$') && o.routes[action]) return action
+      if (typeof action === 'string' && !action.startsWith('$') && handlerOf(action)) return action
     } catch { /* not JSON: $default */ }
     return '$default'
   }
@@ -235,7 +264,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (c.inFlight >= o.maxInFlight) { totals.throttled++; gatewayMessage(c, 'Too Many Requests'); return }
     const body = data.toString()
     const route = routeOf(body)
-    if (!o.routes[route]) { gatewayMessage(c, 'Forbidden'); return }
+    if (!handlerOf(route)) { gatewayMessage(c, 'Forbidden'); return }
     c.inFlight++
     void invoke(route, event(c, route, 'MESSAGE', { body })).then((r) => {
       c.inFlight--
@@ -270,7 +299,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }, o.pingIntervalMs)
   pinger.unref()
 
-  async function management(req: IncomingMessage, res: ServerResponse, id: string) {
+  async function management(req: IncomingMessage, res: ServerResponse, rawId: string) {
     const reply = (status: number, body?: object, errorType?: string) => {
       res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...(errorType ? { 'x-amzn-errortype': errorType } : {}) })
       res.end(body ? JSON.stringify(body) : undefined)
@@ -280,16 +309,26 @@ export function createGateway(opts: GatewayOptions): Gateway {
       req.resume()
       return reply(403, { message: 'Missing Authentication Token' }, 'ForbiddenException')
     }
+    let id: string
+    try { id = decodeURIComponent(rawId) } catch {
+      req.resume()
+      return reply(400, { message: 'The connection id is not valid percent-encoding' }, 'BadRequestException')
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req) { size += chunk.length; if (size <= o.maxPostBytes) chunks.push(chunk) }
+    if (size > o.maxPostBytes) return reply(413, { message: `Message too long, max size is ${o.maxPostBytes} bytes` }, 'PayloadTooLargeException')
+    const body = Buffer.concat(chunks)
+    // Only the local cloud's own credentials: the signature is checked, not just its presence.
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const problem = await sigv4Problem({ method: req.method ?? 'GET', host: req.headers.host ?? '', path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers, body }, o.credentials)
+    if (problem) return reply(403, { message: problem }, 'ForbiddenException')
     const c = conns.get(id)
     if (req.method === 'POST') {
-      const chunks: Buffer[] = []
-      let size = 0
-      for await (const chunk of req) { size += chunk.length; if (size <= o.maxPostBytes) chunks.push(chunk) }
-      if (size > o.maxPostBytes) return reply(413, { message: `Message too long, max size is ${o.maxPostBytes} bytes` }, 'PayloadTooLargeException')
-      if (!c || sendTo(c, Buffer.concat(chunks).toString('utf8')) === 'gone') return gone()
+      if (!c || sendTo(c, body.toString('utf8')) === 'gone') return gone()
       return reply(200)
     }
-    req.resume()
     if (!c) return gone()
     if (req.method === 'GET') {
       return reply(200, { connectedAt: new Date(c.connectedAt).toISOString(), identity: { sourceIp: c.sourceIp, userAgent: c.userAgent }, lastActiveAt: new Date(c.lastActiveAt).toISOString() })
@@ -326,11 +365,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
 
     async handleManagement(req, res) {
-      const m = managementPath.exec(new URL(req.url ?? '/', 'http://x').pathname)
+      const m = managementPath.exec((req.url ?? '/').replace(/[?#].*$/, ''))
       if (!m) return false
-      let id: string
-      try { id = decodeURIComponent(m[1]) } catch { id = m[1] }
-      await management(req, res, id)
+      await management(req, res, m[1])
       return true
     },
 
@@ -339,7 +376,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       // A broadcast posts one string to many connections: it is encoded once, not once per client.
       let last: { data: string; bytes: Buffer } | undefined
       return {
-        // A frame dropped for a client too far behind still counts as posted, as API Gateway's 200 does.
+        // A client dropped for not keeping up is gone (410), as is one that left.
         post: async (id, data) => {
           const c = conns.get(id)
           if (!c) return 'gone'

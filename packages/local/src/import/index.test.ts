@@ -156,6 +156,9 @@ describe('archive import', () => {
     const [ex] = await importArchives([path], { store, symbol: 'FOO-BAR', exchange: 'coinbase' })
     expect(ex).toMatchObject({ status: 'refused', reason: expect.stringMatching(/exchange "coinbase"/) })
     expect(resolveSymbol(undefined, 'BTC-USDT')).toEqual({ symbol: 'BTC-USDT', native: 'BTCUSDT' })
+    // checked before case folding: ß is not SS
+    expect(resolveSymbol(undefined, 'ßtcusdt')).toEqual({ reason: expect.stringMatching(/not ASCII/) })
+    expect(resolveSymbol(undefined, 'ßtc-usdt')).toEqual({ reason: expect.stringMatching(/not ASCII/) })
   })
 
   it('makes every candle of an imported full day final, in every timeframe: its last minutes and its 1d candle too', async () => {

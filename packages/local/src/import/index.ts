@@ -85,6 +85,8 @@ const US_PER_HOUR = 3_600_000_000
 /** The normalized and native symbol of a file, or why there is none. */
 export function resolveSymbol(fromName: string | undefined, override?: string): { symbol: string; native: string } | { reason: string } {
   if (override) {
+    // ASCII before case folding: `ßtcusdt` would otherwise become SSTCUSDT
+    if (!/^[A-Za-z0-9-]{1,41}$/.test(override.trim())) return { reason: `symbol ${JSON.stringify(override)} is not ASCII letters, digits and '-'` }
     const o = override.trim().toUpperCase()
     if (isSymbol(o)) return { symbol: o, native: fromName ?? nativeSymbol(o) }
     const symbol = normalizeNative(o)

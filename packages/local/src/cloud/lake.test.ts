@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { firehoseStream } from '@ticklake/core/aws/firehose'
+import type { ServerMessage } from '@ticklake/core/realtime'
+import { fileStore } from '../store/index'
+import { startLakeThread, type Lake } from './lake'
+
+const cleanups: (() => Promise<unknown> | void)[] = []
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+
+describe('the lake path in its own thread', () => {
+  it('turns records sent to its Firehose endpoint into bronze, candle state and gold, and hands final candles back to the main thread', async () => {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+    const dir = mkdtempSync(join(tmpdir(), 'ticklake-lake-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const published: ServerMessage[] = []
+    const logs: string[] = []
+    const lake: Lake = await startLakeThread({ dataDir: dir, firehoseBufferMs: 100, features: false, featuresEveryMs: 10_000 }, async (_ch, m) => { published.push(m) }, (l) => logs.push(l))
+    cleanups.push(() => lake.close())
+    // 60 trades in the minute before this one, and one at this minute's start: that minute is final
+    // (it closes before the last trade) and closed less than two minutes ago, so it is announced
+    const m0 = Math.floor(Date.now() / 60_000) * 60_000
+    const start = m0 - 60_000
+    const trades = Array.from({ length: 61 }, (_, i) => ({
+      exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: 1_000 + i, first_trade_id: 1_000 + i, last_trade_id: 1_000 + i,
+      ts: (start + i * 1_000) * 1000, price: 100 + (i % 7), qty: 0.5, side: i % 2 ? 'buy' : 'sell', trades: 1, ingest_ts: (start + i * 1_000 + 5) * 1000, source: 'ws',
+    }))
+    const { failed } = await firehoseStream(lake.streamName, lake.endpoint).putRecords(trades)
+    expect(failed).toEqual([])
+    const store = fileStore(dir)
+    const until = async (ok: () => Promise<boolean>) => { for (const end = Date.now() + 20_000; !(await ok());) { if (Date.now() > end) throw new Error(`not in time; logs: ${logs.join('; ')}`); await new Promise((r) => setTimeout(r, 50)) } }
+    await until(async () => (await store.list('gold/candles/exchange=binance/symbol=BTC-USDT/tf=1m/')).length > 0)
+    await lake.idle()
+    expect((await lake.stats()).received).toBe(61)
+    expect((await store.list('bronze/trades/')).length).toBeGreaterThan(0)
+    expect((await store.list('state/candles/binance/BTC-USDT/')).length).toBeGreaterThan(0)
+    // (an hour's last minute is final only once the next hour's trades are known: the 61st trade is of another hour then)
+    if (m0 % 3_600_000 === 0) return
+    await until(async () => published.some((m) => m.type === 'candle' && m.final))
+    const finals = published.flatMap((m) => (m.type === 'candle' && m.final ? [m.candle] : []))
+    expect(finals.find((c) => c.tf === '1m' && c.open_time === start)).toMatchObject({ trades: 60, open: 100, first_trade_id: 1_000, last_trade_id: 1_059 })
+  }, 60_000)
+})
