@@ -40,6 +40,8 @@ export const defaults = {
   statisticsMs: 30_000,
   /** The newest trade older than this (and no newer candle) raises the stale banner. */
   staleMs: 60_000,
+  /** Zones offered besides the browser's list, which gives some under their old names (Asia/Calcutta). */
+  zones: ['Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Ho_Chi_Minh', 'Asia/Yangon', 'Europe/Kyiv', 'America/Nuuk', 'Pacific/Kanton'],
 }
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
@@ -111,6 +113,7 @@ function schedule(all = false) {
     if (full) chart.setSeries(series, TF_SECONDS[tf]); else chart.update()
     full = false
     if (document.body.dataset.candles !== String(series.length)) document.body.dataset.candles = String(series.length)
+    if (series.length && !performance.getEntriesByName('ticklake:first-candle').length) performance.mark('ticklake:first-candle')
     showPrice()
   })
 }
@@ -394,9 +397,10 @@ function applyLook() {
 function controls() {
   const tzSel = $('tz') as HTMLSelectElement
   const local = Intl.DateTimeFormat().resolvedOptions().timeZone
-  const zones = ['UTC', ...(local && local !== 'UTC' ? [local] : []), ...(Intl.supportedValuesOf?.('timeZone') ?? ['Asia/Kolkata', 'America/New_York', 'Europe/London'])]
-  if (!zones.includes(prefs.tz)) zones.splice(1, 0, prefs.tz)
-  for (const z of new Set(zones)) tzSel.add(new Option(z === local && z !== 'UTC' ? `${z} (this browser)` : z, z))
+  // every zone the browser lists (ICU's canonical names: Asia/Calcutta), with today's names of the renamed ones
+  const listed = [...(Intl.supportedValuesOf?.('timeZone') ?? []), ...defaults.zones.filter(validZone)].sort()
+  const zones = new Set(['UTC', ...(local && local !== 'UTC' ? [local] : []), ...(validZone(prefs.tz) ? [prefs.tz] : []), ...listed])
+  for (const z of zones) tzSel.add(new Option(z === local && z !== 'UTC' ? `${z} (this browser)` : z, z))
   tzSel.onchange = () => { if (validZone(tzSel.value)) setLook({ tz: tzSel.value }) }
   $('theme').onclick = () => setLook({ theme: prefs.theme === 'dark' ? 'light' : 'dark' })
   for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).oninput = (e) => setLook({ [k]: (e.target as HTMLInputElement).value })
