@@ -112,6 +112,8 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
   let lines: ReturnType<typeof indicatorLines> = []
   let view: View = { min: 0, max: 1 }
   let follow = true
+  /** The viewer has not moved the view since the series began or since a reset: it stays at home as history arrives. */
+  let auto = true
   let labels: string[] = []
   let u: uPlot
   let pane: uPlot | undefined
@@ -269,7 +271,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
           mousedown: (_u, _t, handler) => (e: MouseEvent) => {
             if (e.shiftKey) return handler(e)
             if (e.button !== 0) return null
-            panX0 = e.clientX; panView = view
+            panX0 = e.clientX; panView = view; auto = false
             const move = (m: MouseEvent) => { const dv = ((m.clientX - panX0) / u.over.clientWidth) * (panView.max - panView.min); apply({ min: panView.min - dv, max: panView.max - dv }) }
             const up = () => { window.removeEventListener('mousemove', move); window.removeEventListener('mouseup', up) }
             window.addEventListener('mousemove', move); window.addEventListener('mouseup', up)
@@ -295,7 +297,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
         ...lines.filter((l) => !l.pane).map((l) => ({ label: l.label, scale: 'y', stroke: colorOf(l), width: 1.25, dash: l.dash, points: { show: false } })),
       ],
       plugins: [candlesPlugin],
-      hooks: { setCursor: [showLegend], setScale: [onScale], setSelect: [(u) => { if (u.select.width > 0) u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false) }] },
+      hooks: { setCursor: [showLegend], setScale: [onScale], setSelect: [(u) => { if (u.select.width > 0) { auto = false; follow = false; u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false) } }] },
     }
     u = new uPlot(opts, data(), el)
     u.over.addEventListener('wheel', (e) => {
@@ -335,7 +337,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
   function touch(u: uPlot) {
     let start: { x: number; d: number; view: View; at: number } | undefined
     const pos = (t: TouchList) => { const r = u.over.getBoundingClientRect(); return t.length > 1 ? { x: (t[0].clientX + t[1].clientX) / 2 - r.left, d: Math.abs(t[0].clientX - t[1].clientX) } : { x: t[0].clientX - r.left, d: 0 } }
-    const begin = (e: TouchEvent) => { const p = pos(e.touches); start = { ...p, view, at: u.posToVal(p.x, 'x') } }
+    const begin = (e: TouchEvent) => { auto = false; const p = pos(e.touches); start = { ...p, view, at: u.posToVal(p.x, 'x') } }
     u.over.addEventListener('touchstart', (e) => { e.preventDefault(); begin(e) }, { passive: false })
     u.over.addEventListener('touchend', (e) => { if (e.touches.length) begin(e); else start = undefined })
     u.over.addEventListener('touchmove', (e) => {
@@ -365,7 +367,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
     setSeries(s: Series, stepSeconds: number) {
       const fresh = s !== series || step !== stepSeconds
       series = s; step = stepSeconds
-      if (fresh) { olderAsked = -1; lines = look.ind.flatMap((i) => indicatorLines(i, s)); view = home(); build(); return }
+      if (fresh) { olderAsked = -1; auto = true; lines = look.ind.flatMap((i) => indicatorLines(i, s)); view = home(); build(); return }
       chart.update()
     },
     update() {
@@ -379,7 +381,8 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
         u.setData(data(), false)
         pane?.setData(paneData(), false)
         // following: the newest candle keeps its place at the right; else the view stays where it is
-        if (follow && t.length) apply({ min: t[t.length - 1] + defaults.rightBars * step - w, max: t[t.length - 1] + defaults.rightBars * step })
+        if (auto) apply(home())
+        else if (follow && t.length) apply({ min: t[t.length - 1] + defaults.rightBars * step - w, max: t[t.length - 1] + defaults.rightBars * step })
         else apply(view)
       })
       showLegend()
@@ -392,15 +395,16 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
       build()
     },
     view: () => ({ ...view }),
-    setView: (v: View) => apply(v),
-    pan(fraction: number) { const d = (view.max - view.min) * fraction; apply({ min: view.min + d, max: view.max + d }) },
+    setView: (v: View) => { auto = false; apply(v) },
+    pan(fraction: number) { auto = false; const d = (view.max - view.min) * fraction; apply({ min: view.min + d, max: view.max + d }) },
     zoom(factor: number, at = (view.min + view.max) / 2) {
+      auto = false
       const w = view.max - view.min
       const nw = Math.min(defaults.maxBars * step, Math.max(10 * step, w * factor))
       const left = (at - view.min) / w
       apply({ min: at - left * nw, max: at + (1 - left) * nw })
     },
-    reset() { view = home(); apply(view) },
+    reset() { auto = true; view = home(); apply(view) },
     xLabels: () => [...labels],
     destroy() { ro.disconnect(); u.destroy(); pane?.destroy() },
   })

@@ -247,6 +247,10 @@ describe.skipIf(missing)('the page in Chromium', () => {
     expect(px.down).toBeGreaterThan(300)
     await expect(page.locator('#legend').textContent()).resolves.toMatch(/UTC O .* H .* L .* C .* V /)
     await expect(page.locator('#conn').textContent()).resolves.toBe('live')
+    // the newest 120 candles in view, however few there were when the page first drew
+    const v = await view(page)
+    expect((v.max - v.min) / 60).toBe(120)
+    expect(v.max).toBe(archive('BTC-USDT', '1m').at(-1)!.open_time / 1000 + 4 * 60)
   })
 
   it('moves the price text and extends the series when a live candle arrives; the change is against the 24 h open, as in every tab', async () => {
