@@ -243,16 +243,20 @@ function showStats(s: Stats) {
 
 // ---- the connection: WebSocket, polling when it is refused ---------------------------------
 
-/** Forgets a socket (its late events are ignored) and plans the next connection. */
-function drop(socket: WebSocket, opened: boolean) {
+/**
+ * Forgets a socket (its late events are ignored) and plans the next connection. A socket that
+ * never answered (refused, or closed at once by a proxy) is a failure: after `pollAfterFailures`
+ * of them the page polls meanwhile.
+ */
+function drop(socket: WebSocket, answered: boolean) {
   if (ws !== socket) return
   ws = undefined
   socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null
   socket.close()
-  if (!opened) failures++
+  if (!answered) failures++
   if (failures >= defaults.pollAfterFailures) startPolling()
   else setState('reconnecting')
-  setTimeout(connect, opened ? 250 : backoff())
+  setTimeout(connect, answered ? 250 : backoff())
 }
 
 function connect() {
@@ -262,24 +266,27 @@ function connect() {
   let socket: WebSocket
   try { socket = new WebSocket(url) } catch { failures++; startPolling(); setTimeout(connect, backoff()); return }
   ws = socket
-  let opened = false
+  let answered = false
   socket.onopen = () => {
-    opened = true
-    retry = 0
-    failures = 0
     heard = Date.now()
-    stopPolling()
     socket.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
-    setState('live')
-    status('')
   }
   socket.onmessage = (e) => {
     heard = Date.now()
+    if (!answered) {
+      // the server answers the subscribe: live from here on
+      answered = true
+      retry = 0
+      failures = 0
+      stopPolling()
+      setState('live')
+      status('')
+    }
     let m: ServerMessage
     try { m = JSON.parse(e.data) } catch { status('bad message from the server: not JSON'); return }
     onMessage(m)
   }
-  socket.onclose = () => drop(socket, opened)
+  socket.onclose = () => drop(socket, answered)
 }
 
 function startPolling() {
