@@ -447,6 +447,9 @@ async function start() {
     const { showStatus } = await import('./status')
     return showStatus()
   }
+  // asked before anything is built: the first candle waits on it
+  let asked: Promise<Health | undefined> | undefined = getJson<Health>('/api/health')
+  asked.catch(() => {})
   const loaded = loadPrefs(localStorage, location.search)
   prefs = loaded.prefs
   setState('connecting')
@@ -456,7 +459,8 @@ async function start() {
   applyLook()
   for (;;) {
     try {
-      const h = await getJson<Health>('/api/health')
+      const h = await (asked ?? getJson<Health>('/api/health'))
+      asked = undefined
       if (!h) throw new Error('HTTP 404')
       health = h
       break
@@ -477,9 +481,9 @@ async function start() {
   const tfSelect = $('tf') as HTMLSelectElement
   for (const [i, t] of TIMEFRAMES.entries()) { const o = new Option(t, t, false, t === tf); o.title = `key ${i + 1}`; tfSelect.add(o) }
   tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
+  connect()
   fresh()
   save()
-  connect()
   setInterval(() => {
     if (ws?.readyState !== WebSocket.OPEN) return
     if (Date.now() - heard > defaults.silentMs) return drop(ws, true)

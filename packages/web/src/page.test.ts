@@ -343,6 +343,53 @@ describe.skipIf(missing)('the page in Chromium', () => {
     expect(await view(page)).toEqual(back)
   })
 
+  it('zooms to a range dragged with shift held', async () => {
+    await page.keyboard.press('Escape')
+    const home = await view(page)
+    const box = (await page.getByTestId('chart').boundingBox())!
+    await page.keyboard.down('Shift')
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2)
+    await page.mouse.down()
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 })
+    await page.mouse.up()
+    await page.keyboard.up('Shift')
+    await frame(page)
+    const v = await view(page)
+    expect(v.max - v.min).toBeLessThan((home.max - home.min) * 0.35)
+    expect(v.min).toBeGreaterThan(home.min)
+    await page.keyboard.press('Escape')
+    expect(await view(page)).toEqual(home)
+  })
+
+  it('swipes and pinches the view on a touch screen', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 760 }, hasTouch: true, isMobile: true })
+    const p = await ctx.newPage()
+    try {
+      await p.goto(base)
+      await p.waitForFunction((c) => document.body.dataset.candles === String(c), WINDOW)
+      await frame(p)
+      const box = (await p.getByTestId('chart').boundingBox())!
+      const cdp = await ctx.newCDPSession(p)
+      const y = box.y + box.height / 2
+      const touch = (type: 'touchStart' | 'touchMove' | 'touchEnd', xs: number[]) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: xs.map((x, id) => ({ x, y, id })) })
+      const home = await view(p)
+      // one finger, right: back in time, same width
+      await touch('touchStart', [box.x + 100])
+      for (let i = 1; i <= 5; i++) await touch('touchMove', [box.x + 100 + i * 30])
+      await touch('touchEnd', [])
+      const swiped = await view(p)
+      expect(swiped.min).toBeLessThan(home.min)
+      expect(swiped.max - swiped.min).toBeCloseTo(home.max - home.min, 3)
+      // two fingers apart: zoomed in
+      await touch('touchStart', [box.x + 140, box.x + 180])
+      for (let i = 1; i <= 5; i++) await touch('touchMove', [box.x + 140 - i * 12, box.x + 180 + i * 12])
+      await touch('touchEnd', [])
+      const pinched = await view(p)
+      expect(pinched.max - pinched.min).toBeLessThan((swiped.max - swiped.min) * 0.6)
+      await p.getByTestId('chart').dblclick()
+    } finally { await ctx.close() }
+  })
+
   it('pans with the arrow keys, zooms with + and -, and picks the timeframe with the digits', async () => {
     await page.getByTestId('chart').focus()
     const v0 = await view(page)
