@@ -41,7 +41,7 @@ export async function showStatus() {
       const bySymbol = new Map<string, Source[]>()
       for (const s of st.sources) bySymbol.set(`${s.exchange}/${s.symbol}`, [...(bySymbol.get(`${s.exchange}/${s.symbol}`) ?? []), s])
       const now = Date.parse(st.time) || Date.now()
-      const fresh = await Promise.all([...bySymbol.keys()].map((k) => fetch(`/serving/${k}/1m.json`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).then((w) => (w?.updated_at ? now - w.updated_at : null)).catch(() => null)))
+      const fresh = await Promise.all([...bySymbol.keys()].map((k) => fetch(`/serving/${k}/1m.json`, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).then((w) => (w?.updated_at ? Math.max(0, now - w.updated_at) : null)).catch(() => null)))
       let bad = 0
       const rows = [...bySymbol.entries()].map(([k, srcs], i) => {
         const lag = Math.min(...srcs.map((s) => s.lag_ms))
