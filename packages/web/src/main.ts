@@ -447,9 +447,10 @@ async function start() {
     const { showStatus } = await import('./status')
     return showStatus()
   }
-  // asked before anything is built: the first candle waits on it
-  let asked: Promise<Health | undefined> | undefined = getJson<Health>('/api/health')
-  asked.catch(() => {})
+  // asked by index.html while this script loaded (or now): the first candle waits on it
+  const early: Promise<Health | undefined> = (window as any).tlHealth ?? getJson<Health>('/api/health')
+  early.catch(() => {})
+  let asked: Promise<Health | undefined> | undefined = early
   const loaded = loadPrefs(localStorage, location.search)
   prefs = loaded.prefs
   setState('connecting')
