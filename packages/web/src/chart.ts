@@ -12,9 +12,9 @@
  */
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import { bollinger, ema, macd, rsi, sessionVwap, sma } from '@ticklake/core/features/indicators'
 import type { Series } from './series'
-import { wallClock, zoneLabel, minuteTime, type Indicator, type Theme } from './prefs'
+import { allLines, refreshLines, type Line } from './lines'
+import { zoneLabel, minuteTime, type Indicator, type Theme } from './prefs'
 
 export const defaults = {
   /** Candles in view after a reset (fewer when fewer are loaded, but never narrower than `minBars`). */
@@ -60,28 +60,6 @@ const alpha = (hex: string, a: number) => `rgba(${parseInt(hex.slice(1, 3), 16)}
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const two = (n: number) => String(n).padStart(2, '0')
 
-/** The lines an indicator adds, with their values for the series (NaN while warming up). */
-function indicatorLines(ind: Indicator, s: Series): { label: string; values: Float64Array; pane: boolean; dash?: number[] }[] {
-  const close = Float64Array.from(s.cols.c)
-  switch (ind.kind) {
-    case 'sma': return [{ label: `SMA ${ind.period}`, values: sma(close, ind.period), pane: false }]
-    case 'ema': return [{ label: `EMA ${ind.period}`, values: ema(close, ind.period), pane: false }]
-    case 'bb': {
-      const b = bollinger(close, ind.period, 2)
-      return [{ label: `BB ${ind.period} upper`, values: b.upper, pane: false, dash: [4, 3] }, { label: `BB ${ind.period}`, values: b.middle, pane: false }, { label: `BB ${ind.period} lower`, values: b.lower, pane: false, dash: [4, 3] }]
-    }
-    case 'vwap': return [{ label: 'VWAP', values: sessionVwap(Float64Array.from(s.cols.t, (t) => t * 1000), Float64Array.from(s.cols.qv), Float64Array.from(s.cols.v)), pane: false }]
-    case 'rsi': return [{ label: `RSI ${ind.period}`, values: rsi(close, ind.period), pane: true }]
-    case 'macd': {
-      const m = macd(close, 12, 26, 9)
-      return [{ label: 'MACD', values: m.line, pane: true }, { label: 'signal', values: m.signal, pane: true, dash: [4, 3] }]
-    }
-  }
-}
-
-/** NaN as null, which uPlot takes as a gap. */
-const gaps = (a: Float64Array) => Array.from(a, (v) => (Number.isNaN(v) ? null : v))
-
 export interface View { min: number; max: number }
 export interface Chart {
   /** Draws `s` (a new series: the view resets; the same one grown: the view stays, or follows the newest candle). */
@@ -109,7 +87,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
   let look = initial
   let series: Series | undefined
   let step = 60
-  let lines: ReturnType<typeof indicatorLines> = []
+  let lines: Line[] = []
   let view: View = { min: 0, max: 1 }
   let follow = true
   /** The viewer has not moved the view since the series began or since a reset: it stays at home as history arrives. */
@@ -206,9 +184,9 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
 
   const data = (): uPlot.AlignedData => {
     const k = series?.cols ?? { t: [], o: [], h: [], l: [], c: [], v: [] }
-    return [k.t, k.o, k.h, k.l, k.c, k.v, ...lines.filter((l) => !l.pane).map((l) => gaps(l.values))] as uPlot.AlignedData
+    return [k.t, k.o, k.h, k.l, k.c, k.v, ...lines.filter((l) => !l.pane).map((l) => l.values)] as uPlot.AlignedData
   }
-  const paneData = (): uPlot.AlignedData => [series?.cols.t ?? [], ...paneLines().map((l) => gaps(l.values))] as uPlot.AlignedData
+  const paneData = (): uPlot.AlignedData => [series?.cols.t ?? [], ...paneLines().map((l) => l.values)] as uPlot.AlignedData
 
   /** The view a reset gives: the newest `viewBars` candles, never narrower than `minBars`. */
   const home = (): View => {
@@ -367,15 +345,17 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
     setSeries(s: Series, stepSeconds: number) {
       const fresh = s !== series || step !== stepSeconds
       series = s; step = stepSeconds
-      if (fresh) { olderAsked = -1; auto = true; lines = look.ind.flatMap((i) => indicatorLines(i, s)); view = home(); build(); return }
+      if (fresh) { olderAsked = -1; auto = true; s.takeDirty(); lines = allLines(look.ind, s); view = home(); build(); return }
       chart.update()
     },
     update() {
       if (!series) return
       const t = series.cols.t
-      const paneBefore = paneLines().length
-      lines = look.ind.flatMap((i) => indicatorLines(i, series!))
-      if (paneLines().length !== paneBefore) return build()
+      // a live update changes the newest candle or adds one: the indicators recompute only there
+      const d = series.takeDirty()
+      if (d >= t.length) { /* nothing changed (a redraw) */ }
+      else if (d >= t.length - 2 && lines.every((l) => l.values.length >= d)) refreshLines(lines, look.ind, series, d)
+      else lines = allLines(look.ind, series)
       const w = view.max - view.min
       u.batch(() => {
         u.setData(data(), false)
@@ -391,7 +371,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
       const rebuild = next.theme !== look.theme || next.tz !== look.tz || JSON.stringify(next.ind) !== JSON.stringify(look.ind)
       look = next
       if (!rebuild) return void u.redraw(false)
-      if (series) lines = look.ind.flatMap((i) => indicatorLines(i, series!))
+      if (series) { series.takeDirty(); lines = allLines(look.ind, series) }
       build()
     },
     view: () => ({ ...view }),
@@ -418,10 +398,4 @@ function lowerBound(a: number[], v: number) {
   let lo = 0, hi = a.length
   while (lo < hi) { const m = (lo + hi) >> 1; if (a[m] < v) lo = m + 1; else hi = m }
   return lo
-}
-
-/** The offset of `tz` from UTC at `ms`, in minutes (Asia/Kolkata: 330). */
-export function zoneOffsetMinutes(ms: number, tz: string) {
-  const w = wallClock(ms, tz)
-  return Math.round((Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(ms / 1000) * 1000) / 60_000)
 }

@@ -25,9 +25,13 @@ export class Series {
   cols: Columns = { t: [], o: [], h: [], l: [], c: [], v: [], qv: [] }
   /** Candles refused for being of another symbol or timeframe, or malformed. */
   refused = 0
+  /** The lowest index changed since `takeDirty` was last called (Infinity: none). */
+  private dirty = 0
   constructor(readonly symbol: string, readonly tf: Timeframe, readonly max = defaults.maxCandles) {}
 
   get length() { return this.candles.length }
+  /** The lowest index changed since the last call (Infinity when nothing changed): what derived values must recompute from. */
+  takeDirty() { const d = this.dirty; this.dirty = Infinity; return d }
   get first() { return this.candles[0] as Candle | undefined }
   get last() { return this.candles[this.candles.length - 1] as Candle | undefined }
 
@@ -38,6 +42,7 @@ export class Series {
   }
 
   private set(i: number, c: Candle) {
+    if (i < this.dirty) this.dirty = i
     const k = this.cols
     k.t[i] = c.open_time / 1000; k.o[i] = c.open; k.h[i] = c.high; k.l[i] = c.low; k.c[i] = c.close; k.v[i] = c.volume; k.qv[i] = c.quote_volume
   }
@@ -99,6 +104,7 @@ export class Series {
   private trim() { this.candles.splice(0, this.candles.length - this.max); this.rebuild() }
 
   private rebuild() {
+    this.dirty = 0
     const n = this.candles.length
     this.cols = { t: new Array(n), o: new Array(n), h: new Array(n), l: new Array(n), c: new Array(n), v: new Array(n), qv: new Array(n) }
     for (let i = 0; i < n; i++) this.set(i, this.candles[i])
