@@ -186,7 +186,12 @@ async function loadStatistics(e = epoch) {
   } catch { /* the panel keeps its figures; the next read may answer */ }
 }
 
-function showTrades(trades: LiveTrade[]) {
+/** A trade the page can show: numbers where numbers belong. */
+const goodTrade = (t: LiveTrade) => t != null && [t.id, t.time, t.price, t.qty].every(Number.isFinite)
+
+function showTrades(all: LiveTrade[]) {
+  const trades = all.filter(goodTrade)
+  if (trades.length < all.length) status(`${all.length - trades.length} malformed trade(s) from the server left out`)
   const list = $('trades')
   for (const t of trades.slice(-defaults.maxTrades)) {
     if (t.id <= lastTradeId && t.time <= lastTradeTime) continue
@@ -218,14 +223,19 @@ function checkStale() {
 function onMessage(m: ServerMessage) {
   const [candleCh, tradeCh, tickerCh, statsCh] = channels()
   if (m.type === 'snapshot' && m.channel === candleCh) {
+    if (!Array.isArray(m.candles)) throw new Error('its candles are not a list')
+    const refused = series.refused
     mergeHistory(m.candles)
+    if (series.refused > refused) status(`${series.refused - refused} malformed candle(s) of the snapshot left out`)
   } else if (m.type === 'candle' && m.channel === candleCh) {
     const how = series.upsert({ ...m.candle, final: m.final })
+    if (how === 'refused') status('a malformed candle from the server was left out')
     if (how === 'append' || how === 'last') price = m.candle.close
     if (how !== 'kept' && how !== 'refused') schedule()
   } else if ((m.type === 'trade' || m.type === 'snapshot') && m.channel === tradeCh && m.trades?.length) {
     showTrades(m.trades)
-    if (m.type === 'trade') { price = m.trades[m.trades.length - 1].price; schedule() }
+    const last = m.trades.filter(goodTrade).at(-1)
+    if (m.type === 'trade' && last) { price = last.price; schedule() }
   } else if ((m.type === 'ticker' || m.type === 'snapshot') && m.channel === tickerCh && m.ticker) {
     ticker = m.ticker
     schedule()
@@ -284,7 +294,8 @@ function connect() {
     }
     let m: ServerMessage
     try { m = JSON.parse(e.data) } catch { status('bad message from the server: not JSON'); return }
-    onMessage(m)
+    // a message of an unexpected shape is reported and dropped; the page goes on
+    try { onMessage(m) } catch (err) { status(`bad ${String((m as { type?: unknown })?.type).slice(0, 20)} message from the server: ${(err as Error).message}`) }
   }
   socket.onclose = () => drop(socket, answered)
 }
@@ -308,7 +319,7 @@ async function poll() {
     const fresh = (doc?.trades ?? []).filter((t) => t.id > lastTradeId)
     if (doc?.ticker) ticker = doc.ticker
     if (doc?.stats) showStats(doc.stats)
-    if (fresh.length) { showTrades(fresh); price = fresh[fresh.length - 1].price; for (const t of fresh) liveFromTrade(t) }
+    if (fresh.length) { showTrades(fresh); for (const t of fresh.filter(goodTrade)) { price = t.price; liveFromTrade(t) } }
     if (polls++ % defaults.pollCandlesEvery === 0) {
       const since = series.last?.open_time ?? Date.now() - defaults.fullCandles * TF_SECONDS[tf] * 1000
       const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${since}&limit=${defaults.olderCandles}`)

@@ -306,6 +306,18 @@ describe.skipIf(missing)('the page in Chromium', () => {
     await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('bad_channel'))
   })
 
+  it('reports malformed messages and leaves them out, without an error in the page', async () => {
+    const n = await candles(page)
+    send({ type: 'trade', channel: BTC_TRADES, trades: [{ id: 9, time: Date.now(), price: 'x', qty: null, side: 'buy' }] } as any)
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('1 malformed trade(s)'))
+    send({ type: 'candle', channel: BTC, candle: { open_time: 'soon' }, final: false } as any)
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('a malformed candle'))
+    send({ type: 'snapshot', channel: BTC, candles: null } as any)
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('bad snapshot message'))
+    expect(await candles(page)).toBe(n)
+    await expect(page.getByTestId('price').textContent()).resolves.toBe('81,000.00')
+  })
+
   it('zooms around the cursor with the wheel, pans by dragging, and Escape restores the view', async () => {
     await page.keyboard.press('Escape')
     const home = await view(page)
