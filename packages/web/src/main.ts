@@ -1,52 +1,106 @@
 /**
- * The page: asks `/api/health` what runs (exchange, symbols, simulated or live), subscribes over
- * the WebSocket API to the chosen symbol's candles (1m to 1d, `?tf=`) and trades, keeps the candle series (a
- * snapshot replaces it, then partial and final candles are upserted by open time), and shows the
- * chart, the price with its change over the window, and the recent trades. Pings every 30 s,
- * drops a connection that has gone silent, reconnects with backoff and subscribes again. Exposes
- * `data-state` and `data-candles` on <body> for tests and monitors. Polls `/api/status` for stalls of
- * the shown source (no trades while the exchange trades on, or the source down): while one is open
- * the state reads `stalled` (`data-stalled` on <body>) and the footer says since when and why.
+ * The page: asks `/api/health` what runs (exchange, symbols, simulated or live), reads the
+ * viewer's choices from the URL over localStorage (prefs.ts), and keeps one candle series of the
+ * chosen symbol and timeframe: the WebSocket snapshot, the serving window (`/serving/.../<tf>.json`,
+ * read again every few seconds while the lake is still filling, so a tab opened during the first
+ * backfill gets the history as it lands), older candles from `/api/candles` when the viewer
+ * scrolls back, live partial and final candles upserted by open time. The statistics panel and
+ * the header's change come from `/api/statistics?hours=24` (the same for every tab) moved by the
+ * live price, the `ticker` and `stats` channels. The connection: pings every 30 s, drops a silent
+ * socket, reconnects with backoff; after failed attempts it polls the HTTP side (`live.json` for
+ * trades, ticker and stats, `/api/candles` for candles) until a WebSocket opens again. A banner
+ * says SIMULATED, another when the newest trade is older than `staleMs`. `/status` shows the
+ * status page instead (status.ts). `data-state`, `data-candles` and `data-stale` on <body>, and
+ * `window.ticklake`, are for tests and monitors.
  */
 import './style.css'
 import type { Candle, Timeframe } from '@ticklake/core/market'
-import { candleChannel, tradeChannel, type LiveTrade, type ServerMessage } from '@ticklake/core/realtime'
-import { createChart, decimalsFor, fmt } from './chart'
+import { candleChannel, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from '@ticklake/core/realtime'
+import { createChart, decimalsFor, fmt, fmtVol, type Chart } from './chart'
+import { Series, TF_SECONDS } from './series'
+import { INDICATOR_KINDS, PERIODS, TIMEFRAMES, clockTime, loadPrefs, savePrefs, validZone, zoneLabel, type Indicator, type IndicatorKind, type Prefs } from './prefs'
+
+export const defaults = {
+  maxTrades: 30,
+  pingMs: 30_000,
+  /** A connection with no message (pongs included) for this long is taken as dead. */
+  silentMs: 75_000,
+  /** Failed WebSocket attempts in a row before the page polls the HTTP API meanwhile. */
+  pollAfterFailures: 2,
+  /** Polling: `live.json` (trades, ticker, stats) this often, candles every `pollCandlesEvery` polls. */
+  pollMs: 2_000,
+  pollCandlesEvery: 2,
+  /** The serving window is read again this often while the series holds fewer than `fullCandles`, for `historyWatchMs` after a choice. */
+  historyEveryMs: 4_000,
+  fullCandles: 300,
+  historyWatchMs: 15 * 60_000,
+  /** Older candles asked of `/api/candles` per scroll back. */
+  olderCandles: 1_000,
+  /** The 24 h statistics are read again this often. */
+  statisticsMs: 30_000,
+  /** The newest trade older than this (and no newer candle) raises the stale banner. */
+  staleMs: 60_000,
+  /** Zones offered besides the browser's list, which gives some under their old names (Asia/Calcutta). */
+  zones: ['Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Ho_Chi_Minh', 'Asia/Yangon', 'Europe/Kyiv', 'America/Nuuk', 'Pacific/Kanton'],
+}
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
-type State = 'connecting' | 'live' | 'reconnecting'
+type State = 'connecting' | 'live' | 'reconnecting' | 'polling'
+interface Statistics { first: number | null; last: number | null; min: number | null; max: number | null; volume: number | null; count: number | null }
 
 const $ = (id: string) => document.getElementById(id)!
-const MAX_CANDLES = 1440
-const MAX_TRADES = 30
-const PING_MS = 30_000
-/** A connection with no message (pongs included) for this long is taken as dead. */
-const SILENT_MS = 75_000
-/** How often `/api/status` is asked whether the shown source is stalled. */
-const STATUS_MS = 10_000
+const KINDS: Record<IndicatorKind, string> = { sma: 'SMA', ema: 'EMA', bb: 'Bollinger', vwap: 'VWAP', rsi: 'RSI (pane)', macd: 'MACD (pane)' }
 
 let health: Health
+let prefs: Prefs
+let exchange = ''
 let symbol = ''
 let tf: Timeframe = '1m'
-const TIMEFRAMES: Timeframe[] = ['1m', '5m', '15m', '1h', '4h', '1d']
-let candles: Candle[] = []
+let series = new Series('', '1m')
 let price: number | undefined
+let lastTradeTime = 0
+let lastTradeId = -1
+let stats24: Statistics | undefined
+let ticker: Ticker | undefined
 let ws: WebSocket | undefined
 let retry = 0
+let failures = 0
 let heard = 0
-/** The open stall of the shown source, from `/api/status`. */
+let chosenAt = 0
+let pollTimer: ReturnType<typeof setInterval> | undefined
+/** The open stall of the shown source (no trades while the exchange trades on, or the source down), from `/api/status`. */
 let stall: { since: string; reason: string } | undefined
-const chart = createChart($('chart'), $('legend'))
+let polls = 0
+/** Bumped on each choice of symbol or timeframe: answers to an older choice are dropped. */
+let epoch = 0
+let chart: Chart
 
-const channels = () => [candleChannel(health.exchange, symbol, tf), tradeChannel(health.exchange, symbol)]
-const utc = (ms: number) => new Date(ms).toISOString().slice(11, 19)
+const channels = () => [candleChannel(exchange, symbol, tf), tradeChannel(exchange, symbol), tickerChannel(exchange, symbol), statsChannel(exchange, symbol)]
 /** The next reconnect delay: 0.5 s doubling to 15 s, with jitter so a restarted server is not stampeded. */
 const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random() * 0.4)
+const status = (text: string) => { $('error').textContent = text }
+/** Writes `text` only when it changed: no flicker, no needless layout. */
+const put = (el: HTMLElement, text: string, cls?: string) => { if (el.textContent !== text) el.textContent = text; if (cls !== undefined && el.className !== cls) el.className = cls }
+
+async function getJson<T>(path: string): Promise<T | undefined> {
+  const res = await fetch(path, { cache: 'no-store' })
+  if (res.status === 404) return undefined
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`)
+  return res.json() as Promise<T>
+}
 
 function setState(s: State) {
   if (document.body.dataset.state === s) return
   document.body.dataset.state = s
-  $('state').textContent = stall && s === 'live' ? 'stalled' : s
+  showConn()
+}
+
+function showConn() {
+  const stale = document.body.dataset.stale === 'true'
+  const s = document.body.dataset.state as State
+  // a stall of the shown source (from /api/status) outranks "live": the connection is fine, the source is not
+  if (stall && (s === 'live' || s === 'polling')) return put($('conn'), `stalled · ${s}`, 'conn stale')
+  put($('conn'), stale && (s === 'live' || s === 'polling') ? `stale · ${s}` : s, `conn ${stale ? 'stale' : s}`)
 }
 
 /** Asks `/api/status` for an open stall of the shown exchange and symbol; shows it, or clears it. */
@@ -55,152 +109,392 @@ async function checkStall() {
     const res = await fetch('/api/status', { cache: 'no-store' })
     if (!res.ok) return
     const body = await res.json() as { stalls?: { exchange: string; symbol: string; since: string; reason: string }[] }
-    const next = body.stalls?.find((x) => x.exchange === health.exchange && x.symbol === symbol)
+    const next = body.stalls?.find((x) => x.exchange === exchange && x.symbol === symbol)
     if (!next && !stall) return
     stall = next
     if (stall) document.body.dataset.stalled = 'true'
     else delete document.body.dataset.stalled
-    $('state').textContent = stall && document.body.dataset.state === 'live' ? 'stalled' : document.body.dataset.state ?? ''
-    status(stall ? `STALLED: no trades from ${health.exchange} ${symbol} since ${stall.since.slice(11, 19)} UTC: ${stall.reason}` : '')
+    showConn()
+    status(stall ? `STALLED: no trades from ${exchange} ${symbol} since ${stall.since.slice(11, 19)} UTC: ${stall.reason}` : '')
   } catch { /* the next poll tries again */ }
 }
 
-function status(text: string) { $('error').textContent = text }
-
-/** Puts a candle in the series by open time; a partial never overwrites a final one of the same minute. */
-function upsert(c: Candle) {
-  const i = candles.findLastIndex((x) => x.open_time <= c.open_time)
-  if (i >= 0 && candles[i].open_time === c.open_time) {
-    if (candles[i].final && !c.final) return
-    candles[i] = c
-  } else candles.splice(i + 1, 0, c)
-  if (candles.length > MAX_CANDLES) candles.splice(0, candles.length - MAX_CANDLES)
-}
-
-/** The price, its change against the window's first open, the update time and the title. */
-function showPrice() {
-  const first = candles[0]?.open
-  if (price == null) return
-  const d = decimalsFor(price)
-  $('price').textContent = fmt(price, d)
-  const change = $('change')
-  if (first) {
-    const diff = price - first, pct = (diff / first) * 100
-    change.textContent = `${diff >= 0 ? '+' : ''}${fmt(diff, d)} (${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%)`
-    change.className = diff >= 0 ? 'up' : 'down'
-  }
-  $('updated').textContent = `updated ${utc(Date.now())} UTC`
-  document.title = `${symbol} ${fmt(price, d)} · Ticklake${health.simulated ? ' (SIMULATED)' : ''}`
-}
+// ---- the series and the chart ----------------------------------------------------------------
 
 let pending = false
-/** Renders at most once a frame, however many messages arrive. */
-function schedule() {
+let full = false
+/** Renders at most once a frame, however many messages arrive (`all`: the series was rebuilt). */
+function schedule(all = false) {
+  full ||= all
   if (pending) return
   pending = true
   requestAnimationFrame(() => {
     pending = false
-    chart.setCandles(candles)
-    if (document.body.dataset.candles !== String(candles.length)) document.body.dataset.candles = String(candles.length)
+    if (full) chart.setSeries(series, TF_SECONDS[tf]); else chart.update()
+    full = false
+    if (document.body.dataset.candles !== String(series.length)) document.body.dataset.candles = String(series.length)
+    if (series.length && !performance.getEntriesByName('ticklake:first-candle').length) performance.mark('ticklake:first-candle')
     showPrice()
   })
 }
 
-function showTrades(trades: LiveTrade[]) {
+/** Merges history into the series; the view stays where the viewer left it. */
+function mergeHistory(candles: Candle[] | undefined, e = epoch) {
+  if (e !== epoch || !candles?.length) return 0
+  const n = series.merge(candles)
+  if (n) {
+    if (price == null || (series.last && candles.some((c) => c.open_time === series.last!.open_time))) price ??= series.last?.close
+    schedule()
+  }
+  return n
+}
+
+/** The serving window of the timeframe, read on each choice and again while the lake fills. */
+async function loadServing(e = epoch) {
+  try {
+    const w = await getJson<{ candles: Candle[] }>(`/serving/${exchange}/${symbol}/${tf}.json`)
+    mergeHistory(w?.candles, e)
+  } catch (err) { if (e === epoch) status(`history: ${(err as Error).message}`) }
+  if (e === epoch && series.length < defaults.fullCandles && Date.now() - chosenAt < defaults.historyWatchMs) setTimeout(() => loadServing(e), defaults.historyEveryMs)
+}
+
+/** Older candles than `beforeMs` from the lake. */
+async function loadOlder(beforeMs: number) {
+  const e = epoch
+  const from = beforeMs - defaults.olderCandles * TF_SECONDS[tf] * 1000
+  try {
+    const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${from}&to=${beforeMs}&limit=${defaults.olderCandles}`)
+    if (e !== epoch) return
+    if (r?.candles.length) { series.merge(r.candles); schedule() }
+  } catch (err) { status(`older candles: ${(err as Error).message}`) }
+}
+
+/** The price, its 24 h change (the same in every tab), the update time and the title. */
+function showPrice() {
+  price ??= series.last?.close
+  if (price == null) return
+  const d = decimalsFor(price)
+  put($('price'), fmt(price, d))
+  const first = stats24?.first
+  if (first) {
+    const diff = price - first, pct = (diff / first) * 100
+    const cls = diff >= 0 ? 'up' : 'down'
+    put($('change'), `${diff >= 0 ? '+' : ''}${fmt(diff, d)} (${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%)`, cls)
+    put($('st-change'), `${diff >= 0 ? '+' : ''}${fmt(diff, d)}`, cls)
+    put($('st-pct'), `${pct >= 0 ? '+' : ''}${pct.toFixed(2)}%`, cls)
+  }
+  put($('st-last'), fmt(price, d))
+  if (stats24) {
+    put($('st-high'), fmt(Math.max(stats24.max ?? price, price), d))
+    put($('st-low'), fmt(Math.min(stats24.min ?? price, price), d))
+    put($('st-vol'), stats24.volume == null ? '—' : fmtVol(stats24.volume))
+    put($('st-trades'), stats24.count == null ? '—' : stats24.count.toLocaleString('en-US'))
+  }
+  put($('st-bid'), ticker?.bid ? fmt(ticker.bid, d) : '—')
+  put($('st-ask'), ticker?.ask ? fmt(ticker.ask, d) : '—')
+  put($('updated'), `${clockTime(Date.now(), prefs.tz)} ${zoneLabel(prefs.tz)}`)
+  const title = `${symbol} ${fmt(price, d)} · Ticklake${health.simulated ? ' (SIMULATED)' : ''}`
+  if (document.title !== title) document.title = title
+}
+
+async function loadStatistics(e = epoch) {
+  try {
+    const s = await getJson<Statistics>(`/api/statistics?exchange=${exchange}&symbol=${symbol}&hours=24`)
+    if (e !== epoch) return
+    stats24 = s
+    showPrice()
+  } catch { /* the panel keeps its figures; the next read may answer */ }
+}
+
+/** A trade the page can show: numbers where numbers belong. */
+const goodTrade = (t: LiveTrade) => t != null && [t.id, t.time, t.price, t.qty].every(Number.isFinite)
+
+function showTrades(all: LiveTrade[]) {
+  const trades = all.filter(goodTrade)
+  if (trades.length < all.length) status(`${all.length - trades.length} malformed trade(s) from the server left out`)
   const list = $('trades')
-  for (const t of trades.slice(-MAX_TRADES)) {
+  for (const t of trades.slice(-defaults.maxTrades)) {
+    if (t.id <= lastTradeId && t.time <= lastTradeTime) continue
     const li = document.createElement('li')
     li.className = t.side === 'buy' ? 'up' : 'down'
-    li.textContent = `${utc(t.time)}  ${fmt(t.price, decimalsFor(t.price)).padStart(10)} ${String(+t.qty.toFixed(6)).padStart(9)}`
+    li.dataset.time = String(t.time)
+    li.textContent = tradeLine(t)
     list.prepend(li)
+    lastTradeId = Math.max(lastTradeId, t.id)
+    lastTradeTime = Math.max(lastTradeTime, t.time)
   }
-  while (list.children.length > MAX_TRADES) list.lastChild!.remove()
+  while (list.children.length > defaults.maxTrades) list.lastChild!.remove()
+  checkStale()
+}
+const tradeLine = (t: Pick<LiveTrade, 'time' | 'price' | 'qty'>) => `${clockTime(t.time, prefs.tz)}  ${fmt(t.price, decimalsFor(t.price)).padStart(10)} ${String(+t.qty.toFixed(6)).padStart(9)}`
+
+/** Raises or lowers the stale banner: the newest trade (or live candle) is older than `staleMs`. */
+function checkStale() {
+  const newest = Math.max(lastTradeTime, ticker?.time ?? 0)
+  const stale = newest > 0 && Date.now() - newest > defaults.staleMs
+  if ((document.body.dataset.stale === 'true') === stale) return
+  document.body.dataset.stale = String(stale)
+  const b = $('stale')
+  b.hidden = !stale
+  b.textContent = stale ? `STALE — no trade since ${clockTime(newest, prefs.tz)} ${zoneLabel(prefs.tz)}` : ''
+  showConn()
 }
 
 function onMessage(m: ServerMessage) {
-  const [candleCh, tradeCh] = channels()
+  const [candleCh, tradeCh, tickerCh, statsCh] = channels()
   if (m.type === 'snapshot' && m.channel === candleCh) {
-    // the snapshot replaces the series; live candles newer than it are kept
-    const last = m.candles.at(-1)?.open_time ?? -Infinity
-    const newer = candles.filter((c) => c.open_time > last)
-    candles = m.candles.slice(-MAX_CANDLES)
-    for (const c of newer) upsert(c)
-    if (candles.length) price = candles[candles.length - 1].close
-    schedule()
+    if (!Array.isArray(m.candles)) throw new Error('its candles are not a list')
+    const refused = series.refused
+    mergeHistory(m.candles)
+    if (series.refused > refused) status(`${series.refused - refused} malformed candle(s) of the snapshot left out`)
   } else if (m.type === 'candle' && m.channel === candleCh) {
-    upsert({ ...m.candle, final: m.final })
-    if (m.candle.open_time >= (candles.at(-1)?.open_time ?? 0)) price = m.candle.close
-    schedule()
-  } else if (m.type === 'trade' && m.channel === tradeCh && m.trades.length) {
+    const how = series.upsert({ ...m.candle, final: m.final })
+    if (how === 'refused') status('a malformed candle from the server was left out')
+    if (how === 'append' || how === 'last') price = m.candle.close
+    if (how !== 'kept' && how !== 'refused') schedule()
+  } else if ((m.type === 'trade' || m.type === 'snapshot') && m.channel === tradeCh && m.trades?.length) {
     showTrades(m.trades)
-    price = m.trades[m.trades.length - 1].price
+    const last = m.trades.filter(goodTrade).at(-1)
+    if (m.type === 'trade' && last) { price = last.price; schedule() }
+  } else if ((m.type === 'ticker' || m.type === 'snapshot') && m.channel === tickerCh && m.ticker) {
+    ticker = m.ticker
     schedule()
+  } else if ((m.type === 'stats' || m.type === 'snapshot') && m.channel === statsCh && m.stats) {
+    showStats(m.stats)
   } else if (m.type === 'error') {
     status(`server error ${m.code}: ${m.message}`)
   }
 }
 
-/** Forgets a socket (its late events are ignored) and plans the next connection. */
-function drop(socket: WebSocket) {
+/** The live feed's own figures: trades per second and ingest lag. */
+function showStats(s: Stats) {
+  put($('source'), `${exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · ${zoneLabel(prefs.tz)} · ${s.trades_per_s.toFixed(1)} trades/s · lag ${s.ingest_lag_ms} ms`)
+}
+
+// ---- the connection: WebSocket, polling when it is refused ---------------------------------
+
+/**
+ * Forgets a socket (its late events are ignored) and plans the next connection. A socket that
+ * never answered (refused, or closed at once by a proxy) is a failure: after `pollAfterFailures`
+ * of them the page polls meanwhile.
+ */
+function drop(socket: WebSocket, answered: boolean) {
   if (ws !== socket) return
   ws = undefined
   socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null
   socket.close()
-  setState('reconnecting')
-  setTimeout(connect, backoff())
+  if (!answered) failures++
+  if (failures >= defaults.pollAfterFailures) startPolling()
+  else setState('reconnecting')
+  setTimeout(connect, answered ? 250 : backoff())
 }
 
 function connect() {
+  if (ws) return
   const url = new URL(health.ws, location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  const socket = new WebSocket(url)
+  let socket: WebSocket
+  try { socket = new WebSocket(url) } catch { failures++; startPolling(); setTimeout(connect, backoff()); return }
   ws = socket
+  let answered = false
   socket.onopen = () => {
-    retry = 0
     heard = Date.now()
     socket.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
-    setState('live')
-    status('')
   }
   socket.onmessage = (e) => {
     heard = Date.now()
+    if (!answered) {
+      // the server answers the subscribe: live from here on
+      answered = true
+      retry = 0
+      failures = 0
+      stopPolling()
+      setState('live')
+      status('')
+    }
     let m: ServerMessage
     try { m = JSON.parse(e.data) } catch { status('bad message from the server: not JSON'); return }
-    onMessage(m)
+    // a message of an unexpected shape is reported and dropped; the page goes on
+    try { onMessage(m) } catch (err) { status(`bad ${String((m as { type?: unknown })?.type).slice(0, 20)} message from the server: ${(err as Error).message}`) }
   }
-  socket.onclose = () => drop(socket)
+  socket.onclose = () => drop(socket, answered)
 }
 
-/** Switches the page to another symbol or timeframe on the same connection. */
+function startPolling() {
+  setState('polling')
+  if (pollTimer) return
+  polls = 0
+  void poll()
+  pollTimer = setInterval(() => void poll(), defaults.pollMs)
+}
+
+function stopPolling() { if (pollTimer) clearInterval(pollTimer); pollTimer = undefined }
+
+/** One round of polling: trades, ticker and stats from `live.json`; candles from the lake every few rounds. */
+async function poll() {
+  const e = epoch
+  try {
+    const doc = await getJson<{ trades?: LiveTrade[]; ticker?: Ticker | null; stats?: Stats | null }>(`/serving/${exchange}/${symbol}/live.json`)
+    if (e !== epoch || !pollTimer) return
+    const fresh = (doc?.trades ?? []).filter((t) => t.id > lastTradeId)
+    if (doc?.ticker) ticker = doc.ticker
+    if (doc?.stats) showStats(doc.stats)
+    if (fresh.length) { showTrades(fresh); for (const t of fresh.filter(goodTrade)) { price = t.price; liveFromTrade(t) } }
+    if (polls++ % defaults.pollCandlesEvery === 0) {
+      const since = series.last?.open_time ?? Date.now() - defaults.fullCandles * TF_SECONDS[tf] * 1000
+      const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${since}&limit=${defaults.olderCandles}`)
+      if (e !== epoch || !pollTimer) return
+      mergeHistory(r?.candles.map((c) => ({ ...c, final: !!c.final })), e)
+    }
+    schedule()
+    status('')
+  } catch (err) { status(`polling: ${(err as Error).message}`) }
+}
+
+/** A polled trade moves the current candle as the live path would (its volume comes with the lake's candle). */
+function liveFromTrade(t: LiveTrade) {
+  const step = TF_SECONDS[tf] * 1000
+  const open = Math.floor(t.time / step) * step
+  const last = series.last
+  if (last && last.open_time === open && !last.final) series.upsert({ ...last, close: t.price, high: Math.max(last.high, t.price), low: Math.min(last.low, t.price) })
+  else if (!last || open > last.open_time) series.upsert({ exchange, symbol, tf, open_time: open, close_time: open + step - 1, open: t.price, high: t.price, low: t.price, close: t.price, volume: 0, quote_volume: 0, trades: 0, taker_buy_volume: 0, taker_buy_quote_volume: 0, vwap: t.price, first_trade_id: t.id, last_trade_id: t.id, final: false })
+}
+
+// ---- choices ---------------------------------------------------------------------------------
+
+/** Shows a new symbol or timeframe: a new series, subscriptions moved on the same connection. */
 function choose(next: { symbol?: string; tf?: Timeframe }) {
   if ((next.symbol ?? symbol) === symbol && (next.tf ?? tf) === tf) return
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'unsubscribe', channels: channels() }))
   symbol = next.symbol ?? symbol
   tf = next.tf ?? tf
-  candles = []
-  price = undefined
-  $('trades').replaceChildren()
-  $('price').textContent = '—'
-  $('change').textContent = ''
-  showSource()
-  schedule()
+  ;($('symbol') as HTMLSelectElement).value = symbol
+  ;($('tf') as HTMLSelectElement).value = tf
+  fresh()
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
-  const u = new URL(location.href)
-  u.searchParams.set('symbol', symbol)
-  if (tf === '1m') u.searchParams.delete('tf')
-  else u.searchParams.set('tf', tf)
-  history.replaceState(null, '', u)
+  save()
 }
 
-const showSource = () => { $('source').textContent = `${health.exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · UTC` }
+/** Starts the series, panel and trades of the current symbol and timeframe afresh. */
+function fresh() {
+  epoch++
+  chosenAt = Date.now()
+  series = new Series(symbol, tf)
+  price = undefined
+  stats24 = undefined
+  ticker = undefined
+  lastTradeId = -1
+  lastTradeTime = 0
+  $('trades').replaceChildren()
+  for (const id of ['price', 'st-last', 'st-change', 'st-pct', 'st-high', 'st-low', 'st-vol', 'st-trades', 'st-bid', 'st-ask']) put($(id), '—', id === 'price' ? undefined : '')
+  put($('change'), '')
+  showSource()
+  schedule(true)
+  void loadServing()
+  void loadStatistics()
+}
+
+const showSource = () => put($('source'), `${exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · ${zoneLabel(prefs.tz)}`)
+
+function save() {
+  prefs = { ...prefs, exchange: exchange === health.exchange && !new URLSearchParams(location.search).has('exchange') ? undefined : exchange, symbol, tf }
+  savePrefs(prefs, localStorage, location, history)
+}
+
+/** Applies a change of look (theme, zone, colours, indicators) and keeps it. */
+function setLook(p: Partial<Prefs>) {
+  prefs = { ...prefs, ...p }
+  applyLook()
+  save()
+}
+
+function applyLook() {
+  document.documentElement.dataset.theme = prefs.theme
+  const other = prefs.theme === 'dark' ? 'light' : 'dark'
+  $('theme').textContent = prefs.theme === 'dark' ? '☀ Light' : '☾ Dark'
+  $('theme').setAttribute('aria-label', `Switch to the ${other} theme`)
+  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).value = prefs[k]
+  document.documentElement.style.setProperty('--up', prefs.up)
+  document.documentElement.style.setProperty('--down', prefs.down)
+  ;($('tz') as HTMLSelectElement).value = prefs.tz
+  put($('trades-zone'), zoneLabel(prefs.tz))
+  for (const kind of INDICATOR_KINDS) {
+    const on = prefs.ind.find((i) => i.kind === kind)
+    ;(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked = !!on
+    const per = document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null
+    if (per && on) per.value = String(on.period)
+  }
+  chart?.setLook({ theme: prefs.theme, up: prefs.up, down: prefs.down, upWick: prefs.upWick, downWick: prefs.downWick, tz: prefs.tz, ind: prefs.ind })
+  for (const li of $('trades').children as HTMLCollectionOf<HTMLElement>) {
+    const [, p, q] = li.textContent!.trim().split(/\s+/)
+    li.textContent = tradeLine({ time: Number(li.dataset.time), price: Number(p.replace(/,/g, '')), qty: Number(q) })
+  }
+  if (health) showSource()
+}
+
+function controls() {
+  const tzSel = $('tz') as HTMLSelectElement
+  const local = Intl.DateTimeFormat().resolvedOptions().timeZone
+  // every zone the browser lists (ICU's canonical names: Asia/Calcutta), with today's names of the renamed ones
+  const listed = [...(Intl.supportedValuesOf?.('timeZone') ?? []), ...defaults.zones.filter(validZone)].sort()
+  const zones = new Set(['UTC', ...(local && local !== 'UTC' ? [local] : []), ...(validZone(prefs.tz) ? [prefs.tz] : []), ...listed])
+  for (const z of zones) tzSel.add(new Option(z === local && z !== 'UTC' ? `${z} (this browser)` : z, z))
+  tzSel.onchange = () => { if (validZone(tzSel.value)) setLook({ tz: tzSel.value }) }
+  $('theme').onclick = () => setLook({ theme: prefs.theme === 'dark' ? 'light' : 'dark' })
+  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).oninput = (e) => setLook({ [k]: (e.target as HTMLInputElement).value })
+  const list = $('ind-list')
+  for (const kind of INDICATOR_KINDS) {
+    const row = document.createElement('label')
+    row.innerHTML = `<input type="checkbox" id="ind-${kind}"> ${KINDS[kind]}` + (PERIODS[kind] ? ` <input type="number" id="ind-${kind}-p" min="2" max="500" value="${PERIODS[kind]}" aria-label="${KINDS[kind]} period">` : '')
+    list.append(row)
+  }
+  const readInd = () => {
+    const ind: Indicator[] = []
+    for (const kind of INDICATOR_KINDS) {
+      if (!(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked) continue
+      const p = Number((document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null)?.value ?? 0)
+      ind.push({ kind, period: PERIODS[kind] ? Math.min(500, Math.max(2, Math.round(p) || PERIODS[kind])) : 0 })
+    }
+    setLook({ ind })
+  }
+  list.onchange = readInd
+  // keyboard: arrows pan, +/- zoom, Escape resets, 1-6 pick the timeframe (not while typing in a field)
+  document.addEventListener('keydown', (e) => {
+    const el = e.target as HTMLElement
+    if (e.ctrlKey || e.metaKey || e.altKey || ['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) return
+    const k = e.key
+    if (k === 'ArrowLeft' || k === 'ArrowRight') chart.pan((k === 'ArrowLeft' ? -1 : 1) * (e.shiftKey ? 0.5 : 0.1))
+    else if (k === '+' || k === '=') chart.zoom(1 / 1.25)
+    else if (k === '-' || k === '_') chart.zoom(1.25)
+    else if (k === 'Escape') chart.reset()
+    else if (k >= '1' && k <= '6') choose({ tf: TIMEFRAMES[Number(k) - 1] })
+    else return
+    e.preventDefault()
+  })
+}
 
 async function start() {
+  if (/\/status\/?$/.test(location.pathname)) {
+    const { showStatus } = await import('./status')
+    return showStatus()
+  }
+  // asked by index.html while this script loaded (or now): the first candle waits on it
+  const early: Promise<Health | undefined> = (window as any).tlHealth ?? getJson<Health>('/api/health')
+  early.catch(() => {})
+  let asked: Promise<Health | undefined> | undefined = early
+  const loaded = loadPrefs(localStorage, location.search)
+  prefs = loaded.prefs
   setState('connecting')
+  chart = createChart($('chart'), $('pane'), $('legend'), { theme: prefs.theme, up: prefs.up, down: prefs.down, upWick: prefs.upWick, downWick: prefs.downWick, tz: prefs.tz, ind: prefs.ind })
+  chart.onNeedOlder = (before) => void loadOlder(before)
+  controls()
+  applyLook()
   for (;;) {
     try {
-      const res = await fetch('/api/health', { cache: 'no-store' })
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      health = await res.json()
+      const h = await (asked ?? getJson<Health>('/api/health'))
+      asked = undefined
+      if (!h) throw new Error('HTTP 404')
+      health = h
       break
     } catch (e) {
       status(`cannot reach /api/health (${(e as Error).message}); retrying`)
@@ -208,27 +502,30 @@ async function start() {
     }
   }
   retry = 0
-  status('')
+  status(loaded.problems.length ? `ignored from the URL: ${loaded.problems.join('; ')}` : '')
   $('simulated').hidden = !health.simulated
-  const params = new URLSearchParams(location.search)
-  const wanted = params.get('symbol')?.toUpperCase()
-  symbol = wanted && health.symbols.includes(wanted) ? wanted : health.symbols[0]
-  tf = TIMEFRAMES.find((t) => t === params.get('tf')) ?? '1m'
-  showSource()
+  exchange = prefs.exchange ?? health.exchange
+  symbol = prefs.symbol && health.symbols.includes(prefs.symbol) ? prefs.symbol : health.symbols[0]
+  tf = prefs.tf
   const select = $('symbol') as HTMLSelectElement
   for (const s of health.symbols) select.add(new Option(s, s, false, s === symbol))
   select.onchange = () => choose({ symbol: select.value })
   const tfSelect = $('tf') as HTMLSelectElement
-  for (const t of TIMEFRAMES) tfSelect.add(new Option(t, t, false, t === tf))
+  for (const [i, t] of TIMEFRAMES.entries()) { const o = new Option(t, t, false, t === tf); o.title = `key ${i + 1}`; tfSelect.add(o) }
   tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
   connect()
-  void checkStall()
-  setInterval(() => void checkStall(), STATUS_MS)
+  fresh()
+  save()
   setInterval(() => {
     if (ws?.readyState !== WebSocket.OPEN) return
-    if (Date.now() - heard > SILENT_MS) return drop(ws)
+    if (Date.now() - heard > defaults.silentMs) return drop(ws, true)
     ws.send('{"action":"ping"}')
-  }, PING_MS)
+  }, defaults.pingMs)
+  setInterval(() => void loadStatistics(), defaults.statisticsMs)
+  setInterval(checkStale, 5_000)
+  void checkStall()
+  setInterval(() => void checkStall(), 10_000)
+  ;(window as any).ticklake = { chart: () => chart, series: () => series, state: () => document.body.dataset.state, load: (candles: Candle[]) => { series = new Series(symbol, tf); series.merge(candles); schedule(true) } }
 }
 
 void start()
