@@ -115,7 +115,9 @@ async function checkStall() {
     if (stall) document.body.dataset.stalled = 'true'
     else delete document.body.dataset.stalled
     showConn()
-    status(stall ? `STALLED: no trades from ${exchange} ${symbol} since ${stall.since.slice(11, 19)} UTC: ${stall.reason}` : '')
+    const b = $('stalled')
+    b.hidden = !stall
+    b.textContent = stall ? `STALLED: no trades from ${exchange} ${symbol} since ${stall.since.slice(11, 19)} UTC: ${stall.reason}` : ''
   } catch { /* the next poll tries again */ }
 }
 

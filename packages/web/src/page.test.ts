@@ -728,7 +728,8 @@ describe.skipIf(missing)('the page in Chromium', () => {
     const p = await open(`${base}?symbol=BTC-USDT`)
     try {
       await p.waitForSelector('body[data-stalled]', { timeout: 15_000 })
-      expect(await p.textContent('#error')).toContain('STALLED: no trades from binance BTC-USDT since 15:04:05 UTC: no trade on the stream for 15 s')
+      expect(await p.textContent('#stalled')).toBe('STALLED: no trades from binance BTC-USDT since 15:04:05 UTC: no trade on the stream for 15 s')
+      expect(await p.isVisible('#stalled')).toBe(true)
       await p.waitForFunction(() => document.getElementById('conn')!.textContent!.startsWith('stalled'), undefined, { timeout: 10_000 })
     } finally { statusDoc = before; await p.context().close() }
   })
