@@ -393,8 +393,7 @@ function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): S
   if (lo > hi) return { nulls, signed: true } // only NaN
   if (lo === 0) lo = -0 // as the format asks of floating-point zeros
   if (hi === 0) hi = 0
-  const two = Uint32Array.of(0, 1)
-  const bytes = (v: number) => plainNumbers({ ...c, values: Float64Array.of(v, v) } as Extract<ColumnSpec, { values: Float64Array }>, two, 0, 1)
+  const bytes = (v: number) => plainNumbers({ type: c.type, values: Float64Array.of(v) }, undefined, 0, 1)
   return { min: bytes(lo), max: bytes(hi), nulls, signed: true }
 }
 
@@ -419,11 +418,12 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
   const dictionaryEncoding: Encoding = o.dictionaryEncoding
   for (let from = 0; from < n || (from === 0 && n === 0); from += groupRows) {
     const to = Math.min(n, from + groupRows)
+    // the group's row numbers, made once for all its columns
+    const all = rowRange(rows, from, to)
     const chunks: Chunk[] = []
     let groupBytes = 0
     for (let ci = 0; ci < columns.length; ci++) {
       const c = columns[ci]
-      const all = rowRange(rows, from, to)
       const nulls = c.nulls
       const optional = !!(nulls || c.optional)
       const pageRows = Math.max(8, Math.floor(o.pageSize / valueBytes(c)))

@@ -94,6 +94,8 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
   let failed: { type: string; code: string; message: string; raw: string }[] = []
   const quota = { second: 0, used: 0 }
   let seq = Date.now()
+  /** Sequence numbers of error documents (their own count: `seq` names the spool files). */
+  let records = 0
   let spoolFile = spool && join(spool, `${cfg.name}-${seq}.jsonl`)
   let spooled: string[] = []
 
@@ -120,7 +122,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
   /** Firehose's error document of a record (Developer Guide, "Handling errors for data format conversion"). */
   const errorDocument = (e: (typeof failed)[number], now: number) => JSON.stringify({
     attemptsMade: 1, arrivalTimestamp: now, lastErrorCode: e.code, lastErrorMessage: e.message, attemptEndingTimestamp: now,
-    rawData: Buffer.from(e.raw).toString('base64'), sequenceNumber: String(++seq), subSequenceNumber: 0,
+    rawData: Buffer.from(e.raw).toString('base64'), sequenceNumber: String(++records), subSequenceNumber: 0,
     ...(e.type === 'format-conversion-failed' ? { dataCatalogTable: { catalogId: '000000000000', databaseName: 'ticklake_local', tableName: cfg.table, region: 'local' } } : {}),
   })
 
