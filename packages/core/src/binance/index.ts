@@ -232,8 +232,8 @@ export async function firstAggTradeAfter(base: string, symbol: string, startTime
 }
 
 /** The newest aggTrade of a symbol, or undefined when it has none. */
-export async function latestAggTrade(base: string, symbol: string, fetchImpl: typeof fetch = fetch): Promise<AggTrade | undefined> {
-  const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), limit: 1 }, fetchImpl)
+export async function latestAggTrade(base: string, symbol: string, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): Promise<AggTrade | undefined> {
+  const page = await getJson<AggTrade[]>(base, '/aggTrades', { symbol: nativeSymbol(symbol), limit: 1 }, fetchImpl, signal)
   return page[page.length - 1]
 }
 

@@ -448,9 +448,10 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const backfill = Promise.all([...states.values()].map(async (st) => {
     if (st.nextId === undefined) return
     st.working = true
-    try { await fill(st, Infinity) } finally { st.working = false }
-    await work(st)
-    st.backfilling = false
+    try {
+      try { await fill(st, Infinity) } finally { st.working = false }
+      await work(st)
+    } finally { st.backfilling = false } // a failed backfill must not keep the symbol's stall checks off
   })).catch((e) => log(`backfill stopped: ${e?.message ?? e}`))
 
   /** Records accepted since the last checkpoint, and when that was written (`savedAt` undefined: none yet this run). */

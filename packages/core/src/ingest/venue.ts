@@ -73,7 +73,8 @@ export function binanceVenue(o: VenueOptions): Venue {
       }
     },
     firstIdAfter: async (symbol, sinceMs, nowMs, fetchImpl) => (await firstAggTradeAfter(base, symbol, sinceMs, nowMs, fetchImpl))?.a,
-    latestId: async (symbol, fetchImpl) => (await latestAggTrade(base, symbol, fetchImpl))?.a,
+    // the run's signal ends a weight pause of the stall probe too
+    latestId: async (symbol, fetchImpl, signal) => (await latestAggTrade(base, symbol, fetchImpl, signal))?.a,
   }
 }
 

@@ -71,10 +71,9 @@ export async function sigv4Problem(call: SignedCall, credentials: Credentials, n
   if (payloadHash !== undefined && payloadHash !== createHash('sha256').update(call.body).digest('hex')) return 'The provided x-amz-content-sha256 header does not match what was computed.'
   const query: Record<string, string | string[]> = {}
   for (const [k, v] of new URLSearchParams(call.query)) { const q = query[k]; query[k] = q === undefined ? v : Array.isArray(q) ? [...q, v] : [q, v] }
-  // The SDK signs the path as it sends it (percent-encoded), escaped once more as SigV4 asks of every service but S3.
-  const path = call.path
+  // The path as the SDK sent it (percent-encoded); the signer escapes it once more, as SigV4 asks of every service but S3.
   const signer = new SignatureV4({ credentials, region, service, sha256: Sha256, applyChecksum: false })
-  const request = { method: call.method, protocol: 'http:', hostname: call.host.replace(/:\d+$/, ''), path, query, headers, body: call.body }
+  const request = { method: call.method, protocol: 'http:', hostname: call.host, path: call.path, query, headers, body: call.body }
   const again = await signer.sign(request, { signingDate: new Date(at), signingRegion: region, signingService: service, signableHeaders: new Set(names) })
   const expected = /Signature=([0-9a-f]{64})/.exec(String(again.headers.authorization ?? again.headers.Authorization))?.[1] ?? ''
   if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
