@@ -243,7 +243,6 @@ async function start(argv: string[]) {
     console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
 
     // the one progress line: backfill, then live status, from the checkpoints and /api/health
-    let lakeExchange: string = exchange
     const follow = progress(Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, v?.id])))
     const tty = !!process.stdout.isTTY
     let phase = ''
@@ -255,9 +254,8 @@ async function start(argv: string[]) {
       refreshing = true
       try {
         const health: any = await fetch(`${cloud.url}api/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => ({}))
-        if (typeof health.exchange === 'string') lakeExchange = health.exchange
         const now = Date.now()
-        const p = follow.update({ at: now, symbols: await checkpoints(lakeExchange), subscribers: Number(health.connections) || 0 })
+        const p = follow.update({ at: now, symbols: await checkpoints(exchange), subscribers: Number(health.connections) || 0 })
         if (p.phase === 'backfill' && phase !== 'backfill') backfillStarted = now
         if (phase === 'backfill' && p.phase === 'live') { term.end(); console.log(`backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted)}`); printed = 0 }
         const every = p.phase === 'backfill' ? terminalDefaults.plainBackfillEveryMs : terminalDefaults.plainStatusEveryMs
@@ -277,7 +275,7 @@ async function start(argv: string[]) {
     await cloud.close()
     await fake?.close()
     await prices?.close()
-    const last = await checkpoints(lakeExchange)
+    const last = await checkpoints(exchange)
     const saved = symbols.filter((sym) => last[sym]).map((sym) => `${sym} at trade id ${last[sym]!.id} (${new Date(last[sym]!.tsMs).toISOString()})`)
     const moved = follow.update({ at: Date.now(), symbols: last, subscribers: 0 }).trades
     console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${moved.toLocaleString('en-US')} trade ids checkpointed this run` : '; no checkpoint written yet'}`)

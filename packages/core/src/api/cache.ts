@@ -84,7 +84,6 @@ export function ttlCache(options: { ttlMs?: Record<string, number>; maxBytes?: n
     },
     /** Hits, misses, hit rate and entries per type, plus the total and the bytes kept. */
     stats() {
-      kept.purgeStale()
       const t = now()
       const entries = new Map<string, number>()
       for (const [k, e] of kept.entries()) if (e.expires > t) { const type = k.slice(0, k.indexOf('\u0000')); entries.set(type, (entries.get(type) ?? 0) + 1) }

@@ -309,7 +309,7 @@ const RAW = Symbol('raw')
 function raw(c: Ctx, body: unknown) {
   const text = JSON.stringify(body)
   const cap = c.deps.maxAnswerBytes ?? defaults.maxAnswerBytes
-  if (text.length > cap) throw new QueryLimitError(`the answer is over ${cap} bytes: narrow from/to or lower limit`, 413)
+  if (utf8Length(text) > cap) throw new QueryLimitError(`the answer is over ${cap} bytes: narrow from/to or lower limit`, 413)
   return { [RAW]: text }
 }
 

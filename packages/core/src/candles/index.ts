@@ -768,14 +768,16 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
   const hourEnd = hourStart + HOUR
   const objects = await bronzeObjects(job.store, job.exchange, job.symbol, job.dt, job.hour)
   const keys = objects.map((x) => x.key)
+  // the checkpoint and the day's completeness record are read while the hour decodes (two round trips on S3, not on its path)
+  const reads = Promise.all([readCheckpoint(job.store, job.exchange, job.symbol), readCompleteSpan(job.store, job.exchange, job.symbol, job.dt)])
+  reads.catch(() => {}) // awaited below; a failure then is the run's
   const view = (await addedView(job, objects, hourStart, o.decodeThreads)) ?? (await viewOf(job.store, keys, hourStart, o.decodeThreads))!
   const { minutes, lastTs } = view
   // Ingest has accepted every trade up to its checkpoint; allowing the delivery stream's buffer,
   // the lake holds them all up to `complete`. Minutes before it are final, and flat if empty.
-  const cp = await readCheckpoint(job.store, job.exchange, job.symbol)
+  const [cp, record] = await reads
   const complete = Math.max(lastTs, Math.min(cp ? cp.checkpoint.ts / 1000 : -Infinity, job.now - o.finalAfterMs))
   // a completeness record of the day (an imported archive day) that holds this hour vouches for it, up to the hour's end
-  const record = await readCompleteSpan(job.store, job.exchange, job.symbol, job.dt)
   const covered: [number, number] | undefined = record && record.from < hourEnd && record.until > hourStart ? [record.from, Math.min(record.until, hourEnd)] : undefined
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   const state = stateOf(minutes, {

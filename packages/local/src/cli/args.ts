@@ -47,7 +47,7 @@ export function existingDataDir(dir: string): string {
 }
 
 /** Exchanges the lake under `dataDir` holds data of (the `exchange=` folders of bronze, silver and gold). */
-export function lakeExchanges(dataDir: string): string[] {
+function lakeExchanges(dataDir: string): string[] {
   const found = new Set<string>()
   for (const folder of ['bronze/trades', 'silver/trades', 'gold/candles']) {
     try {

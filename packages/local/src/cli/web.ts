@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 /** True when `webDist` holds a built page. */
-export const pageBuilt = (webDist: string) => existsSync(join(webDist, 'index.html'))
+const pageBuilt = (webDist: string) => existsSync(join(webDist, 'index.html'))
 
 /**
  * Builds the page into `webDist` (its parent is the Vite project) unless it is built already;

@@ -98,7 +98,7 @@ export interface Cloud {
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' }
 
 /** True when every `%` of a URL starts a sequence that decodes (UTF-8 included). */
-export function wellEncoded(url: string) {
+function wellEncoded(url: string) {
   try { decodeURIComponent(url); return true } catch { return false }
 }
 

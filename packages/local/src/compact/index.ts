@@ -200,7 +200,8 @@ export async function compactBronze(store: ObjectStore, opts: CompactOptions): P
     out.hours++
     try {
       let keys = h.keys
-      if (keys.length >= o.minObjects) {
+      // an hour already compacted into several parts (over maxRows) is left as it is
+      if (keys.length >= o.minObjects && !keys.every((k) => k.slice(h.folder.length).startsWith(COMPACTED_PREFIX))) {
         const r = await compactHour(store, h, keys, o, opts.onStep)
         if ('skipped' in r) out.skipped.push({ hour: h.folder, reason: r.skipped })
         else { out.compacted++; out.removed += keys.length; out.written += r.written.length; keys = r.written }
