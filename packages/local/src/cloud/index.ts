@@ -2,7 +2,7 @@
  * The local cloud: the whole Ticklake pipeline in one process. Exchange (live or the fake one) ->
  * the real ingest handler under the scheduler -> Firehose emulator -> filesystem lake emitting S3
  * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
- * all on one port; on a timer, the bronze of closed hours is compacted (and, with `keepBronzeMs`,
+ * all on one port; on a timer, the lake path (on its own thread in `ticklake start`, with its own store) compacts the bronze of closed hours (and, with `keepBronzeMs`,
  * deleted past that age). `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
 import { Agent as HttpAgent, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -31,7 +31,7 @@ import { schedule } from '../scheduler/index'
 import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
 import { localApiHandler, serveHttpEvent } from '../api/index'
-import { compactEvery, defaults as compactDefaults } from '../compact/index'
+import { defaults as compactDefaults } from '../compact/index'
 
 export const defaults = {
   port: 8750,
@@ -158,7 +158,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
   // The lake path (Firehose emulator, candle, silver and features jobs), here or in its own thread.
-  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresEveryMs: o.featuresEveryMs }, publish, log)
+  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresEveryMs: o.featuresEveryMs, compactEveryMs: o.compactEveryMs, keepBronzeMs: opts.keepBronzeMs }, publish, log)
     .catch(async (e: unknown) => { await gateway.close(); server.closeAllConnections(); await new Promise((r) => server.close(r)); throw e })
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
@@ -168,7 +168,6 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', lake.endpoint), publish, log, signal: abort.signal },
   )
   const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
-  const compaction = o.compactEveryMs > 0 ? compactEvery(store, { keepBronzeMs: opts.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
   const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
@@ -209,7 +208,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     url, port, dataDir, idle: () => lake.idle(),
     async close() {
       abort.abort()
-      await Promise.all([scheduler.stop(), prices?.stop(), compaction?.stop()])
+      await Promise.all([scheduler.stop(), prices?.stop()])
       await lake.close()
       await gateway.close()
       server.closeAllConnections()

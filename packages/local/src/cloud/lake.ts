@@ -16,6 +16,7 @@ import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { fileStore } from '../store/index'
+import { compactEvery } from '../compact/index'
 import { startFirehose, type FirehoseEmulator } from '../firehose/index'
 
 export interface LakeOptions {
@@ -25,6 +26,12 @@ export interface LakeOptions {
   features?: boolean
   /** Least time between two feature runs of one hour. */
   featuresEveryMs: number
+  /**
+   * How often the bronze of closed hours is compacted (`../compact`), 0 for never, and what is kept:
+   * on the lake's thread and store, as it rewrites the objects and states the lake jobs write.
+   */
+  compactEveryMs?: number
+  keepBronzeMs?: number
 }
 
 export type FirehoseStats = ReturnType<FirehoseEmulator['stats']>
@@ -78,12 +85,14 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
     store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
     store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
   }
+  const compaction = o.compactEveryMs ? compactEvery(store, { keepBronzeMs: o.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
   return {
     streamName: firehose.streamName, endpoint: firehose.endpoint,
     stats: async () => firehose.stats(),
     idle,
     async close() {
+      await compaction?.stop()
       await firehose.close()
       abort.abort()
       await idle()
