@@ -46,6 +46,8 @@ export async function startS3StandIn(o: Partial<typeof defaults> = {}): Promise<
     const url = new URL(req.url ?? '/', 'http://stand-in')
     const [, b = '', ...rest] = url.pathname.split('/')
     const key = rest.map(decodeURIComponent).join('/')
+    // S3 refuses a request that is not SigV4-signed before anything else (the signature itself is not checked here)
+    if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) return error(res, 403, 'AccessDenied', 'Access Denied')
     if (decodeURIComponent(b) !== bucket) return error(res, 404, 'NoSuchBucket', 'The specified bucket does not exist')
     const current = objects.get(key)
     if (req.method === 'GET' && !key) {
