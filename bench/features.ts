@@ -14,11 +14,11 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '../packages/core/src/market/index'
-import { writeParquet } from '../packages/core/src/parquet/index'
-import { bronzeQuotesPrefix, bronzeTradesPrefix, goldCandlesKey } from '../packages/core/src/lake/index'
-import { updateSilverTable } from '../packages/core/src/silver/index'
-import { FEATURE_COLUMNS, LOOKBACK, tradeFeatures, type TradeSeries } from '../packages/core/src/features/index'
-import { candlesOf, quotesFor, trades as tape } from '../packages/core/src/features/synthetic'
+import { writeParquet } from '../packages/core/src/lake/parquet/index'
+import { bronzeQuotesPrefix, bronzeTradesPrefix, goldCandlesKey } from '../packages/core/src/lake/layout/index'
+import { updateSilverTable } from '../packages/core/src/lake/silver/index'
+import { FEATURE_COLUMNS, LOOKBACK, tradeFeatures, type TradeSeries } from '../packages/core/src/lake/features/index'
+import { candlesOf, quotesFor, trades as tape } from '../packages/core/src/lake/features/synthetic'
 import { fileStore } from '../packages/local/src/store/index'
 import type { Row } from './ingest'
 
@@ -29,7 +29,7 @@ const round = (x: number) => Math.round(x * 10) / 10
 
 /** The child: runs the features job for the day's 24 hours in turn over the lake in `dir`. */
 const CHILD = `
-import { runFeatures } from '../packages/core/src/features/index'
+import { runFeatures } from '../packages/core/src/lake/features/index'
 import { fileStore } from '../packages/local/src/store/index'
 const [dir, dt, exchange, symbol] = process.argv.slice(2)
 const store = fileStore(dir)

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseFrame, resolverFor } from '../packages/core/src/binance/index'
+import { parseFrame, resolverFor } from '../packages/core/src/sources/binance/index'
 import { generator } from '../packages/local/src/exchange/index'
 
 export interface Row { name: string; value: number; unit: string; note?: string }

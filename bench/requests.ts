@@ -9,8 +9,8 @@
  */
 import type { S3Event } from 'aws-lambda'
 import { TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
-import { bronzeTradesPrefix } from '@ticklake/core/lake'
-import { writeParquet } from '@ticklake/core/parquet'
+import { bronzeTradesPrefix } from '@ticklake/core/lake/layout'
+import { writeParquet } from '@ticklake/core/lake/parquet'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { memoryStore, s3Event } from '@ticklake/local/store/index'
 import { createCandlesHandler } from '@ticklake/functions/candles'

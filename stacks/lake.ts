@@ -3,8 +3,8 @@
 // the Athena workgroup with a bytes-scanned limit; the Firehose delivery streams that turn ingest's
 // JSON records into Parquet under bronze/, partitioned by each record's own exchange, symbol and hour.
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column } from '../packages/core/src/market'
-import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../packages/core/src/features/schema'
-import { DIM_SYMBOL_COLUMNS } from '../packages/core/src/symbols'
+import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../packages/core/src/lake/features/schema'
+import { DIM_SYMBOL_COLUMNS } from '../packages/core/src/sources/symbols'
 import { ERROR_OUTPUT_PREFIX, FIREHOSE_PARTITIONS, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, glueColumns, PARTITION_QUERY, type GlueColumn } from '../packages/core/src/aws/glue'
 
 // private; CloudFront may read it, and the router exposes only serving/ (stacks/web.ts)

@@ -1,6 +1,6 @@
 // The analyst views (fact_trades, fact_candles) in Athena: a function that runs core's
 // `CREATE OR REPLACE VIEW` statements, invoked at deploy time, and again whenever they change.
-import { analystViewStatements } from '../packages/core/src/symbols'
+import { analystViewStatements } from '../packages/core/src/sources/symbols'
 import { lake } from './lake'
 
 const fn = new sst.aws.Function('Views', {

@@ -6,9 +6,9 @@
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
-import { recomputeHour } from '@ticklake/core/candles'
-import { hoursOfEvent } from '@ticklake/core/lake'
-import { candleChannel, type ServerMessage } from '@ticklake/core/realtime'
+import { recomputeHour } from '@ticklake/core/lake/candles'
+import { hoursOfEvent } from '@ticklake/core/lake/layout'
+import { candleChannel, type ServerMessage } from '@ticklake/core/serve/realtime'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { awsPublish } from './realtime'
 import type { ObjectStore } from '@ticklake/core/ports'

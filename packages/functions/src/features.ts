@@ -5,8 +5,8 @@
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
-import { runFeatures } from '@ticklake/core/features'
-import { hourOfKey, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake'
+import { runFeatures } from '@ticklake/core/lake/features'
+import { hourOfKey, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 

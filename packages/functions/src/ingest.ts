@@ -4,7 +4,7 @@
  */
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
-import { EXCHANGES, endpointsOf, runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/ingest'
+import { EXCHANGES, endpointsOf, runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { awsPublish } from './realtime'

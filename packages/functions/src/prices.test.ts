@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { PriceSnapshot } from '@ticklake/core/coingecko'
-import { readParquet } from '@ticklake/core/parquet'
+import type { PriceSnapshot } from '@ticklake/core/sources/coingecko'
+import { readParquet } from '@ticklake/core/lake/parquet'
 import { memoryStore } from '@ticklake/local/store/index'
 import { scheduledEvent, lambdaContext, schedule } from '@ticklake/local/scheduler/index'
 import { startFakeCoinGecko, type FakeCoinGecko } from '@ticklake/local/coingecko/index'

@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
 import { Resource } from 'sst/resource'
-import { pollPrices, type PollOptions } from '@ticklake/core/coingecko'
+import { pollPrices, type PollOptions } from '@ticklake/core/sources/coingecko'
 import { s3Store } from '@ticklake/core/aws/s3'
 
 export type PricesConfig = Omit<PollOptions, 'budgetMs' | 'store' | 'signal' | 'log'>

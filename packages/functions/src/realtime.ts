@@ -6,8 +6,8 @@
  */
 import middy from '@middy/core'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
-import { broadcast, onConnect, onDisconnect, onMessage } from '@ticklake/core/realtime/server'
-import type { ServerMessage } from '@ticklake/core/realtime'
+import { broadcast, onConnect, onDisconnect, onMessage } from '@ticklake/core/serve/realtime/server'
+import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '@ticklake/core/ports'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { s3Store } from '@ticklake/core/aws/s3'

@@ -7,8 +7,8 @@
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
-import { hourOfCandleState, hoursOfEvent } from '@ticklake/core/lake'
-import { mergeSilver } from '@ticklake/core/silver'
+import { hourOfCandleState, hoursOfEvent } from '@ticklake/core/lake/layout'
+import { mergeSilver } from '@ticklake/core/lake/silver'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { analystViewStatements } from '@ticklake/core/symbols'
-import type { QueryEngine } from '@ticklake/core/query'
+import { analystViewStatements } from '@ticklake/core/sources/symbols'
+import type { QueryEngine } from '@ticklake/core/serve/query'
 import { createViewsHandler } from './views'
 
 describe('views function', () => {

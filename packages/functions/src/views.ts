@@ -4,9 +4,9 @@
  * `CREATE OR REPLACE VIEW` statements the local DuckDB engine runs.
  */
 import middy from '@middy/core'
-import { analystViewStatements } from '@ticklake/core/symbols'
+import { analystViewStatements } from '@ticklake/core/sources/symbols'
 import { athenaEngine } from '@ticklake/core/aws/athena'
-import type { QueryEngine } from '@ticklake/core/query'
+import type { QueryEngine } from '@ticklake/core/serve/query'
 
 /** The handler for a given engine: runs every statement in turn; the first failure fails the invocation. */
 export const createViewsHandler = (engine: QueryEngine) => async () => {

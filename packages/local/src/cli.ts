@@ -9,9 +9,9 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { basename } from 'node:path'
-import { EXCHANGES, endpointsOf } from '@ticklake/core/ingest'
+import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/ingest'
 import { CANDLE_COLUMNS, TIMEFRAMES, simulatedOf, type Exchange, type Timeframe } from '@ticklake/core/market'
-import { candlesQuery } from '@ticklake/core/query'
+import { candlesQuery } from '@ticklake/core/serve/query'
 import { defaults as cloudDefaults } from './cloud/index'
 import { EXIT, UnreachableError, UsageError, exitCodeOf, isUnreachable } from './cli/errors'
 import { existingDataDir, inputFile, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
@@ -223,7 +223,7 @@ async function start(argv: string[]) {
       wsUrl = fake.wsUrl
     }
     const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe).catch(async (e) => { await fake?.close(); throw e })
-    const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/checkpoint')])
+    const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/sources/checkpoint')])
     // simulated trades go under their own venue name (sim-binance, sim-binance-us, ...), never a market's
     const exchange = source === 'sim' ? simulatedOf(values.exchange!) : (values.exchange as Exchange)
     const store = fileStore(dataDir)
@@ -341,7 +341,7 @@ async function gaps(argv: string[]) {
   const exchange = values.exchange === undefined ? undefined : lakeExchangeArg(values.exchange, EXCHANGES, data)
   const symbol = values.symbol === undefined ? undefined : symbolArg('symbol', values.symbol)
   const { fileStore } = await import('./store/index')
-  const { listQuality } = await import('@ticklake/core/quality')
+  const { listQuality } = await import('@ticklake/core/lake/quality')
   const q = await listQuality(fileStore(data), { exchange, symbol })
   if (format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
   const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
@@ -436,7 +436,7 @@ async function verify(argv: string[]) {
   const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
   const o = { exchange: values.exchange!, symbol: symbolArg('symbol', values.symbol!), tf, from: timeArg('from', values.from!), to: timeArg('to', values.to!), restUrl: values['rest-url'] }
   const data = existingDataDir(values.data!)
-  const { verifyCandles, formatReport } = await import('@ticklake/core/verify')
+  const { verifyCandles, formatReport } = await import('@ticklake/core/serve/verify')
   const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
   await upgradeLake(data)
   const engine = await duckdbEngine(data, UNBOUNDED)
@@ -451,7 +451,7 @@ async function symbols(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
   const exchanges = values.exchange!.split(',').map((s) => s.trim()).filter(Boolean)
   if (values['rest-url'] && exchanges.length !== 1) throw new UsageError('--rest-url goes with one --exchange')
-  const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/symbols')
+  const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/sources/symbols')
   for (const x of exchanges) oneOf('exchange', x, DIM_EXCHANGES)
   const { fileStore } = await import('./store/index')
   const store = fileStore(values.data!)
@@ -467,7 +467,7 @@ async function keys(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir }, exchange: { type: 'string' } } })
   const [action, name] = positionals
   const { fileStore } = await import('./store/index')
-  const { addApiKey, listApiKeys } = await import('@ticklake/core/api')
+  const { addApiKey, listApiKeys } = await import('@ticklake/core/serve/api')
   const store = fileStore(values.data!)
   if (action === 'list' && positionals.length === 1) {
     existingDataDir(values.data!)

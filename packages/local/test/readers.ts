@@ -11,7 +11,7 @@ import { readParquet as wasmRead } from 'parquet-wasm/node'
 import { tableFromIPC, Type, type Vector } from 'apache-arrow'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import { parquetMetadata, parquetSchema } from 'hyparquet'
-import { readParquet } from '@ticklake/core/parquet'
+import { readParquet } from '@ticklake/core/lake/parquet'
 
 export type Row = Record<string, number | string | boolean | null>
 

@@ -4,7 +4,7 @@
  * RSI and MACD for the lower pane. A live update recomputes only the newest candles' values, from
  * the candles they depend on (`warmup`), so its cost does not grow with the series.
  */
-import { bollinger, ema, macd, rsi, sessionVwap, sma } from '@ticklake/core/features/indicators'
+import { bollinger, ema, macd, rsi, sessionVwap, sma } from '@ticklake/core/lake/features/indicators'
 import type { Series } from './series'
 import type { Indicator } from './prefs'
 

@@ -15,7 +15,7 @@
  */
 import './style.css'
 import type { Candle, Timeframe } from '@ticklake/core/market'
-import { candleChannel, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from '@ticklake/core/realtime'
+import { candleChannel, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from '@ticklake/core/serve/realtime'
 import { createChart, decimalsFor, fmt, fmtVol, type Chart } from './chart'
 import { Series, TF_SECONDS } from './series'
 import { INDICATOR_KINDS, PERIODS, TIMEFRAMES, clockTime, loadPrefs, savePrefs, validZone, zoneLabel, type Indicator, type IndicatorKind, type Prefs } from './prefs'

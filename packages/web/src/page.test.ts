@@ -17,7 +17,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Candle, Timeframe } from '@ticklake/core/market'
-import { candleChannel, statsChannel, tickerChannel, tradeChannel, type ClientMessage, type LiveTrade, type ServerMessage } from '@ticklake/core/realtime'
+import { candleChannel, statsChannel, tickerChannel, tradeChannel, type ClientMessage, type LiveTrade, type ServerMessage } from '@ticklake/core/serve/realtime'
 
 const CHROMIUM = '/usr/bin/chromium'
 const WEB = join(import.meta.dirname, '..')

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { athenaEngine, convertValue, executionParameter, isoOfAthenaTime, AthenaQueryError } from './athena'
-import { candlesQuery, statisticsQuery } from '../query/index'
+import { candlesQuery, statisticsQuery } from '../serve/query/index'
 
 interface Call { target: string; body: any }
 

@@ -7,7 +7,7 @@
  * numbers as numbers, booleans as booleans, times as ISO-8601 strings, NULL as null.
  */
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, type ColumnInfo, type Row as AthenaRow } from '@aws-sdk/client-athena'
-import { placeholders, type QueryEngine, type Row, type Statement } from '../query/index'
+import { placeholders, type QueryEngine, type Row, type Statement } from '../serve/query/index'
 import { clientConfig } from './config'
 
 export const defaults = {

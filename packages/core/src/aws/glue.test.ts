@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS } from '../market/index'
-import { bronzeTradesPrefix } from '../lake/index'
+import { bronzeTradesPrefix } from '../lake/layout/index'
 import { firehosePrefix, glueColumns, GLUE_TYPES } from './glue'
 
 describe('glue columns', () => {

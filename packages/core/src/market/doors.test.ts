@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { tradeValues } from './index'
-import { parseFrame } from '../binance/index'
-import { parseAdvancedFrame, parseExchangeFrame } from '../coinbase/index'
-import { parseCsvLine } from '../archive/index'
-import { tradeOf } from '../api/ingest'
+import { parseFrame } from '../sources/binance/index'
+import { parseAdvancedFrame, parseExchangeFrame } from '../sources/coinbase/index'
+import { parseCsvLine } from '../sources/archive/index'
+import { tradeOf } from '../serve/api/ingest'
 
 const TS = Date.parse('2026-11-24T15:00:00Z')
 

@@ -4,10 +4,10 @@
  * window), from a seeded random walk, and a bronze file of recent trades.
  */
 import { prng } from '../exchange/index'
-import { updateSilver } from '@ticklake/core/silver'
+import { updateSilver } from '@ticklake/core/lake/silver'
 import { CANDLE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
-import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake'
-import { writeParquet } from '@ticklake/core/parquet'
+import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake/layout'
+import { writeParquet } from '@ticklake/core/lake/parquet'
 import { bronzeTradesFile } from '../firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'
 

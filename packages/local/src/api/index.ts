@@ -9,9 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
 import { createApiHandler } from '@ticklake/functions/api'
-import { objectKeyStore, preflight, type ApiDeps, type ApiRequest, type ApiResponse } from '@ticklake/core/api'
+import { objectKeyStore, preflight, type ApiDeps, type ApiRequest, type ApiResponse } from '@ticklake/core/serve/api'
 import type { ObjectStore, RecordStream } from '@ticklake/core/ports'
-import { recordCorrupt } from '@ticklake/core/quality'
+import { recordCorrupt } from '@ticklake/core/lake/quality'
 import { duckdbEngine, type DuckOptions } from '../duckdb/index'
 
 export const defaults = {

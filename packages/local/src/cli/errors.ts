@@ -5,7 +5,7 @@
  * another `start` holds), 3 a source unreachable (the exchange, CoinGecko). `exitCodeOf` maps any
  * error a command throws to one of them, so each error is printed once, on stderr, by `main`.
  */
-import { QueryInputError } from '@ticklake/core/query'
+import { QueryInputError } from '@ticklake/core/serve/query'
 
 export const EXIT = { ok: 0, problem: 1, usage: 2, unreachable: 3 } as const
 

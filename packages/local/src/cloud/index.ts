@@ -17,13 +17,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { apigwPoster } from '@ticklake/core/aws/apigw'
 import { clientConfig } from '@ticklake/core/aws/config'
-import { broadcast } from '@ticklake/core/realtime/server'
-import type { ServerMessage } from '@ticklake/core/realtime'
+import { broadcast } from '@ticklake/core/serve/realtime/server'
+import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import { isSimulated, simulatedOf, type Exchange } from '@ticklake/core/market'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
-import { moveOldCandleFiles } from '@ticklake/core/candles'
+import { moveOldCandleFiles } from '@ticklake/core/lake/candles'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { fileStore } from '../store/index'
 import { startLake, startLakeThread } from './lake'
@@ -81,7 +81,7 @@ export interface CloudOptions extends Partial<typeof defaults> {
   /** Deletes compacted bronze of hours older than this (ms; `ticklake start --keep-bronze 7d`); gold and silver stay. Kept forever when absent. */
   keepBronzeMs?: number
   /** Ingest settings beyond the backfill (tests and replays tune them). */
-  ingest?: Partial<import('@ticklake/core/ingest').IngestOptions>
+  ingest?: Partial<import('@ticklake/core/sources/ingest').IngestOptions>
   log?: (line: string) => void
 }
 

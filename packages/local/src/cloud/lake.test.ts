@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
-import type { ServerMessage } from '@ticklake/core/realtime'
+import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import { fileStore } from '../store/index'
 import { startLakeThread, type Lake } from './lake'
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseSimplePrice, pollPrices, type PriceSnapshot } from '@ticklake/core/coingecko'
-import { partitionsOfKey } from '@ticklake/core/lake'
-import { readParquet } from '@ticklake/core/parquet'
+import { parseSimplePrice, pollPrices, type PriceSnapshot } from '@ticklake/core/sources/coingecko'
+import { partitionsOfKey } from '@ticklake/core/lake/layout'
+import { readParquet } from '@ticklake/core/lake/parquet'
 import { memoryStore } from '../store/index'
 import { startFakeCoinGecko, type FakeCoinGecko } from './index'
 

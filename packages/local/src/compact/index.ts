@@ -13,10 +13,10 @@
  * silver stay). The local cloud runs it on a timer (`compactEvery`); `ticklake start --keep-bronze 7d` sets the retention.
  */
 import { randomBytes } from 'node:crypto'
-import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey } from '@ticklake/core/lake'
-import { versionOf, type HourState } from '@ticklake/core/candles'
-import { dedupeOrder, mergeSilver, pickRows, rowsOf } from '@ticklake/core/silver'
-import { readTradeTable } from '@ticklake/core/parquet'
+import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { versionOf, type HourState } from '@ticklake/core/lake/candles'
+import { dedupeOrder, mergeSilver, pickRows, rowsOf } from '@ticklake/core/lake/silver'
+import { readTradeTable } from '@ticklake/core/lake/parquet'
 import { PreconditionFailed, readJson, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
 

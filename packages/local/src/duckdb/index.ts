@@ -16,11 +16,11 @@
 import { existsSync, statSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
-import { QueryLimitError, type QueryEngine, type Row, type Statement } from '@ticklake/core/query'
+import { QueryLimitError, type QueryEngine, type Row, type Statement } from '@ticklake/core/serve/query'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
 import { FIREHOSE_PARTITIONS, FIREHOSE_TABLES, type GlueColumn } from '@ticklake/core/aws/glue'
-import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/symbols'
-import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/features'
+import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/sources/symbols'
+import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/lake/features'
 
 export const defaults = {
   /** Connections (queries in parallel); more wait in the queue. */

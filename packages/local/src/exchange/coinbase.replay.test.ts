@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import type { CapturedCoinbaseTrade } from '@ticklake/core/capture'
-import { parseAdvancedFrame, subscribeMessages, tradesFrom } from '@ticklake/core/coinbase'
+import type { CapturedCoinbaseTrade } from '@ticklake/core/sources/capture'
+import { parseAdvancedFrame, subscribeMessages, tradesFrom } from '@ticklake/core/sources/coinbase'
 import { startFakeCoinbase } from './coinbase'
 
 /** `n` recorded trades from id `first`, 10 ms apart, with integer sizes Coinbase prints without a fraction. */

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { parseCapture } from '@ticklake/core/capture'
-import { firstTradeAfter, isoToMicros, parseAdvancedFrame, parseExchangeFrame, subscribeMessages, tradesBefore, tradesFrom } from '@ticklake/core/coinbase'
+import { parseCapture } from '@ticklake/core/sources/capture'
+import { firstTradeAfter, isoToMicros, parseAdvancedFrame, parseExchangeFrame, subscribeMessages, tradesBefore, tradesFrom } from '@ticklake/core/sources/coinbase'
 import { startFakeCoinbase, type FakeCoinbase } from './coinbase'
 
 /** The real Advanced Trade recording, read in place (../shared/data next to the repository); absent in a fresh clone. */

@@ -19,7 +19,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import type { CapturedCoinbaseTrade } from '@ticklake/core/capture'
+import type { CapturedCoinbaseTrade } from '@ticklake/core/sources/capture'
 import { dec8, generator, marketOf, noFaults, prng, resumeStart, type AggTrade, type FakeExchange, type Faults, type ResumeAt } from './index'
 
 export const defaults = {

@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Trade } from '@ticklake/core/market'
-import { runIngest, type IngestOptions } from '@ticklake/core/ingest'
-import { readCheckpoint } from '@ticklake/core/checkpoint'
-import { listQuality } from '@ticklake/core/quality'
+import { runIngest, type IngestOptions } from '@ticklake/core/sources/ingest'
+import { readCheckpoint } from '@ticklake/core/sources/checkpoint'
+import { listQuality } from '@ticklake/core/lake/quality'
 import type { RecordStream } from '@ticklake/core/ports'
 import { memoryStore } from '../store/index'
 import { startFakeExchange, type Faults, type FakeExchange } from './index'

@@ -8,8 +8,8 @@
  * replaying ids the lake already has. Only simulated names are read: nothing here looks at, or can
  * move, a market venue's checkpoint.
  */
-import { readCheckpoint } from '@ticklake/core/checkpoint'
-import { servingKey, type ServingWindow } from '@ticklake/core/lake'
+import { readCheckpoint } from '@ticklake/core/sources/checkpoint'
+import { servingKey, type ServingWindow } from '@ticklake/core/lake/layout'
 import { isSimulated, venueOf } from '@ticklake/core/market'
 import { readJson, type ObjectStore } from '@ticklake/core/ports'
 import { fileStore } from '../store/index'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parquetMetadata, parquetSchema } from 'hyparquet'
 import { parquetHeader } from 'hyparquet/src/column.js'
 import { FIREHOSE_TABLES, PARQUET_SERDE, type GlueColumn } from '@ticklake/core/aws/glue'
-import { readColumns, readParquet } from '@ticklake/core/parquet'
+import { readColumns, readParquet } from '@ticklake/core/lake/parquet'
 import { readWithArrowRs, readWithDuckDB } from '../../test/readers'
 import { convertRecords, FIREHOSE_CREATED_BY } from './convert'
 

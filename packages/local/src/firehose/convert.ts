@@ -13,7 +13,7 @@
  */
 import type { GlueColumn } from '@ticklake/core/aws/glue'
 import { FIREHOSE_TABLES, PARQUET_SERDE } from '@ticklake/core/aws/glue'
-import { writeColumns, type ColumnSpec } from '@ticklake/core/parquet'
+import { writeColumns, type ColumnSpec } from '@ticklake/core/lake/parquet'
 
 /** What Firehose's Parquet SerDe (parquet-mr under Hive) writes as `created_by`. */
 export const FIREHOSE_CREATED_BY = 'parquet-mr version 1.10.1 (build a89df8f9932b6ef6633d06069e50c9b7970bebd1)'

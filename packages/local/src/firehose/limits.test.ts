@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { createApi, newApiKey, jsonKeyStore } from '@ticklake/core/api'
-import { bronzeTradesPrefix, candleStateKey, goldCandleFileKey, silverTradesKey } from '@ticklake/core/lake'
-import { readParquet } from '@ticklake/core/parquet'
+import { createApi, newApiKey, jsonKeyStore } from '@ticklake/core/serve/api'
+import { bronzeTradesPrefix, candleStateKey, goldCandleFileKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { readParquet } from '@ticklake/core/lake/parquet'
 import { TRADE_LIMITS, type Candle, type Trade } from '@ticklake/core/market'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { createSilverHandler } from '@ticklake/functions/silver'

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runIngest } from '@ticklake/core/ingest'
-import type { ServerMessage } from '@ticklake/core/realtime'
+import { runIngest } from '@ticklake/core/sources/ingest'
+import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import type { RecordStream } from '@ticklake/core/ports'
 import { startFakeExchange, type FakeExchange } from '../exchange/index'
 import { memoryStore } from '../store/index'

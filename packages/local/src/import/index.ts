@@ -16,9 +16,9 @@ import { basename } from 'node:path'
 import {
   archiveDateMs, checkDigest, csvTrades, parseArchiveName, sha256Of, unzipCsv,
   type ArchiveContext, type ArchiveKind, type RowError,
-} from '@ticklake/core/archive'
-import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake'
-import { writeCompleteSpan } from '@ticklake/core/candles'
+} from '@ticklake/core/sources/archive'
+import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake/layout'
+import { writeCompleteSpan } from '@ticklake/core/lake/candles'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, type Exchange, type Trade } from '@ticklake/core/market'
 import { bronzeTradesFile } from '../firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
-import { captureExchange, coinbaseTradesOfCapture, parseCapture } from '@ticklake/core/capture'
+import { captureExchange, coinbaseTradesOfCapture, parseCapture } from '@ticklake/core/sources/capture'
 import { startFakeCoinbase } from '../exchange/coinbase'
 import { duckdbEngine } from '../duckdb/index'
 import { main } from '../cli'

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { PreconditionFailed, type ObjectStore } from '@ticklake/core/ports'
 import { countingStore } from '@ticklake/core/ports/testing'
-import { readDimSymbols, writeDimSymbols, type DimSymbol } from '@ticklake/core/symbols'
+import { readDimSymbols, writeDimSymbols, type DimSymbol } from '@ticklake/core/sources/symbols'
 import { fileStore, memoryStore } from './index'
 import { startS3StandIn, type S3StandIn } from './s3-stand-in'
 

@@ -1,0 +1,156 @@
+/**
+ * The lake layout (DESIGN.md section 3): every key Ticklake reads or writes is built here, so the
+ * Hive partitions that Athena and DuckDB prune by are spelled in one place.
+ */
+import type { Timeframe } from '../../market/index'
+
+const pad = (n: number) => String(n).padStart(2, '0')
+
+/** UTC date and hour of an epoch-ms time: `{ dt: '2026-11-24', hour: '15' }`. */
+export function partitionOf(ms: number) {
+  const d = new Date(ms)
+  return { dt: d.toISOString().slice(0, 10), hour: pad(d.getUTCHours()) }
+}
+
+/** Folder of one hour of bronze trades: `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/`. */
+export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `bronze/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
+
+/** Folder of one hour of bronze quotes (best bid/ask). */
+export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `bronze/quotes/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
+
+/** One hour of silver trades: deduplicated, sorted by trade id. */
+export const silverTradesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
+
+/** Which bronze files a silver hour already holds (so the next run reads only new ones). */
+export const silverManifestKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `state/silver/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The 1m gold candles of one hour. */
+export const goldCandlesKey = (exchange: string, symbol: string, tf: Timeframe, dt: string, hour: string) =>
+  `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}/dt=${dt}/hour=${hour}.parquet`
+
+/** Per-trade ML features of one silver hour (docs/features.md). */
+export const goldTradeFeaturesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `gold/features/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
+
+/** Indicators of the 1m candles of one hour (docs/features.md). */
+export const goldCandleFeaturesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `gold/features/candles/exchange=${exchange}/symbol=${symbol}/tf=1m/dt=${dt}/hour=${hour}.parquet`
+
+/** What the features of one hour were computed from (silver ETags), and how many targets were still unknown. */
+export const featuresStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/features/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The symbol dimension: one object for every exchange (`gold/dim_symbols/dim_symbols.parquet`). */
+export const dimSymbolsKey = () => 'gold/dim_symbols/dim_symbols.parquet'
+
+/**
+ * Gold candle layout by timeframe: every file, of every timeframe, at the same Hive depth with the
+ * same partitions (`exchange=/symbol=/tf=/dt=`), under the `dt` of its span's first day, so Athena,
+ * DuckDB and polars read the whole tree as one table and prune it by date. 1m, 5m, 15m and 1h in one
+ * file per UTC hour (`tf=5m/dt=2026-11-24/hour=15.parquet`), 4h in one file per UTC day
+ * (`tf=4h/dt=2026-11-24/day.parquet`), 1d in one file per UTC year at its first day
+ * (`tf=1d/dt=2026-01-01/year.parquet`). Each file holds the candles opening in it.
+ */
+export const CANDLE_FILE_SPAN: Record<Timeframe, 'hour' | 'day' | 'year'> = { '1m': 'hour', '5m': 'hour', '15m': 'hour', '1h': 'hour', '4h': 'day', '1d': 'year' }
+
+/** The `dt` partition of the gold file holding the `tf` candle that opens at `ms`: the first day of the file's span. */
+export function candleFileDt(tf: Timeframe, ms: number): string {
+  const { dt } = partitionOf(ms)
+  return CANDLE_FILE_SPAN[tf] === 'year' ? `${dt.slice(0, 4)}-01-01` : dt
+}
+
+/** The gold file holding the `tf` candle that opens at `ms`. */
+export function goldCandleFileKey(exchange: string, symbol: string, tf: Timeframe, ms: number) {
+  const base = `gold/candles/exchange=${exchange}/symbol=${symbol}/tf=${tf}/dt=${candleFileDt(tf, ms)}`
+  const span = CANDLE_FILE_SPAN[tf]
+  return span === 'hour' ? `${base}/hour=${partitionOf(ms).hour}.parquet` : `${base}/${span}.parquet`
+}
+
+/**
+ * Where a gold candle file of the layout before issue 10 belongs now (`tf=4h/dt=D.parquet` ->
+ * `tf=4h/dt=D/day.parquet`, `tf=1d/year=YYYY.parquet` -> `tf=1d/dt=YYYY-01-01/year.parquet`), or
+ * undefined for any other key.
+ */
+export function relocatedCandleKey(key: string): string | undefined {
+  const m = /^(gold\/candles\/exchange=[^/]+\/symbol=[^/]+)\/tf=(4h|1d)\/(?:dt=(\d{4}-\d\d-\d\d)|year=(\d{4}))\.parquet$/.exec(key)
+  if (!m || (m[2] === '4h') !== (m[3] !== undefined)) return undefined
+  return m[2] === '4h' ? `${m[1]}/tf=4h/dt=${m[3]}/day.parquet` : `${m[1]}/tf=1d/dt=${m[4]}-01-01/year.parquet`
+}
+
+/** Exact minute sums of one hour's candles (the state coarser timeframes roll up from). */
+export const candleStateKey = (exchange: string, symbol: string, dt: string, hour: string) => `state/candles/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The hour a candle state key names (`candleStateKey`'s inverse), or undefined for any other key. */
+export function hourOfCandleState(key: string): LakeHour | undefined {
+  const m = /^state\/candles\/([^/]+)\/([^/]+)\/(\d{4}-\d\d-\d\d)\/(\d\d)\.json$/.exec(key)
+  return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
+}
+
+/**
+ * A completeness record of one UTC day (`state/complete/<exchange>/<symbol>/<dt>.json`): a span of
+ * the day the lake is known to hold every trade of (an imported archive day), so its candles are final.
+ */
+export const completeKey = (exchange: string, symbol: string, dt: string) => `state/complete/${exchange}/${symbol}/${dt}.json`
+
+/** Folder of one day's candle states. */
+export const candleStatePrefix = (exchange: string, symbol: string, dt: string) => `state/candles/${exchange}/${symbol}/${dt}/`
+
+/** Recent window of candles for the page: `serving/binance/BTC-USDT/1m.json`. */
+export const servingKey = (exchange: string, symbol: string, tf: Timeframe) => `serving/${exchange}/${symbol}/${tf}.json`
+
+/** Last trade id accepted downstream for one (exchange, symbol). */
+export const checkpointKey = (exchange: string, symbol: string) => `state/checkpoints/${exchange}/${symbol}.json`
+
+/** Where unparseable input goes, with the reason. */
+export const dlqKey = (source: string, ms: number, name: string) => `dlq/${source}/dt=${partitionOf(ms).dt}/${name}.jsonl`
+
+/**
+ * Where a lake job (`candles`) puts the rows of one bronze object it cannot take, one object per
+ * bronze object so that a rerun rewrites the same key:
+ * `dlq/candles/dt=2026-11-24/binance.BTC-USDT.15.<object name>.jsonl`.
+ */
+export function bronzeDlqKey(job: string, bronzeKey: string): string {
+  const h = hourOfKey(bronzeKey)
+  const name = bronzeKey.slice(bronzeKey.lastIndexOf('/') + 1).replace(/\.parquet$/, '')
+  const ms = h ? Date.parse(`${h.dt}T${h.hour}:00:00Z`) : 0
+  return dlqKey(job, Number.isFinite(ms) ? ms : 0, h ? `${h.exchange}.${h.symbol}.${h.hour}.${name}` : name)
+}
+
+/** Reads the Hive partitions out of a key: `{ exchange: 'binance', symbol: 'BTC-USDT', dt: ..., hour: ... }`. */
+export function partitionsOfKey(key: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of key.split('/')) {
+    const m = /^([a-z_]+)=([^/]+?)(\.parquet)?$/.exec(part)
+    if (m) out[m[1]] = decodeURIComponent(m[2])
+  }
+  return out
+}
+
+/** An hour of one symbol's data, as keys name it. */
+export interface LakeHour { exchange: string; symbol: string; dt: string; hour: string }
+
+/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`), or undefined. */
+export function hourOfKey(key: string): LakeHour | undefined {
+  const p = partitionsOfKey(key)
+  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour } : undefined
+}
+
+/**
+ * The hours an S3 event's objects name, each once, in order: keys arrive URL-encoded (spaces as
+ * `+`), and `hourOf` reads an hour from a decoded key (undefined for keys to ignore).
+ * @example hoursOfEvent(event, hourOfCandleState) // [{ exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15' }]
+ */
+export function hoursOfEvent(event: { Records?: { s3: { object: { key: string } } }[] }, hourOf: (key: string) => LakeHour | undefined = hourOfKey): LakeHour[] {
+  const hours = new Map<string, LakeHour>()
+  for (const r of event.Records ?? []) {
+    const h = hourOf(decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')))
+    if (h) hours.set(`${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`, { exchange: h.exchange, symbol: h.symbol, dt: h.dt, hour: h.hour })
+  }
+  return [...hours.values()]
+}
+
+/** The JSON document at `servingKey`: newest candles last. */
+export interface ServingWindow { exchange: string; symbol: string; tf: Timeframe; updated_at: number; candles: import('../../market/index').Candle[] }

@@ -1,0 +1,181 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+import fc from 'fast-check'
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
+import { TRADE_COLUMNS, type Trade } from '../../market/index'
+import { readParquet, writeParquet } from './index'
+import { TRADE_COLUMN_REQUESTS, hybrid, readColumns, readTradeColumns, snappyUncompress } from './columns'
+import { writeColumns } from './write'
+
+const NAMES = TRADE_COLUMN_REQUESTS.map((r) => r.name)
+
+/** Trades with repeating prices (so writers pick dictionaries) and, where asked, nulls. */
+function trades(n: number, nullEvery = 0): Trade[] {
+  const out: Trade[] = []
+  let price = 65000
+  for (let i = 0; i < n; i++) {
+    price = Math.round((price + ((i * 7919) % 11) - 5) * 100) / 100 + (i % 3) * 0.01
+    const t: any = {
+      exchange: 'binance', symbol: 'BTC-USDT', native_symbol: 'BTCUSDT', trade_id: 1_000_000_000 + i,
+      first_trade_id: 3_000_000_000 + 2 * i, last_trade_id: 3_000_000_001 + 2 * i, ts: 1_764_460_800_000_000 + i * 1713,
+      price, qty: ((i * 104729) % 100000) / 1e5 + 0.00001, side: i % 3 ? 'buy' : 'sell', trades: 1 + (i % 4), ingest_ts: 0, source: 'ws',
+    }
+    if (nullEvery && i % nullEvery === 5) t[NAMES[i % NAMES.length]] = null
+    out.push(t)
+  }
+  return out
+}
+
+/** What hyparquet reads, as columns, leaving out rows with a null in a needed column. */
+async function expected(bytes: Uint8Array) {
+  const rows = (await readParquet<any>(bytes, NAMES)).filter((r) => NAMES.every((k) => r[k] !== null && r[k] !== undefined))
+  return {
+    length: rows.length,
+    ts: rows.map((r) => r.ts), price: rows.map((r) => r.price), qty: rows.map((r) => r.qty), buy: rows.map((r) => (r.side === 'buy' ? 1 : 0)),
+    trades: rows.map((r) => r.trades), first_trade_id: rows.map((r) => r.first_trade_id), last_trade_id: rows.map((r) => r.last_trade_id), trade_id: rows.map((r) => r.trade_id),
+  }
+}
+
+const plain = (c: Record<string, any>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v)]))
+
+describe('readTradeColumns', () => {
+  let dir: string
+  let duck: DuckDBConnection
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ticklake-columns-'))
+    duck = await (await DuckDBInstance.create(':memory:')).connect()
+  })
+  afterAll(() => { duck?.closeSync(); rmSync(dir, { recursive: true, force: true }) })
+
+  /** DuckDB rewrites our file with its own writer: OPTIONAL columns, data page v1, dictionaries. */
+  async function viaDuckDB(bytes: Uint8Array, options: string) {
+    const src = join(dir, `src-${Math.random()}.parquet`)
+    const dst = join(dir, `dst-${Math.random()}.parquet`)
+    writeFileSync(src, bytes)
+    await duck.run(`COPY (SELECT * FROM read_parquet('${src}')) TO '${dst}' (FORMAT parquet, ${options})`)
+    return new Uint8Array(readFileSync(dst))
+  }
+
+  it('decodes our REQUIRED snappy files over several row groups and pages to what hyparquet reads', async () => {
+    const bytes = writeParquet(TRADE_COLUMNS, trades(5000), { rowGroupSize: 2000, pageSize: 4096 })
+    const { columns, nulls, fallbacks } = await readTradeColumns(bytes)
+    expect(nulls).toBe(0)
+    expect(fallbacks).toEqual([])
+    expect(plain(columns)).toEqual(await expected(bytes))
+  })
+
+  it('leaves out and counts rows with nulls in OPTIONAL columns, uncompressed or snappy', async () => {
+    for (const codec of ['UNCOMPRESSED', 'SNAPPY'] as const) {
+      const bytes = writeParquet(TRADE_COLUMNS, trades(3000, 7), { rowGroupSize: 1000, pageSize: 2048, nullable: true, codec })
+      const { columns, nulls, fallbacks } = await readTradeColumns(bytes)
+      const want = await expected(bytes)
+      expect(fallbacks).toEqual([])
+      expect(nulls).toBeGreaterThan(300)
+      expect(columns.length + nulls).toBe(3000)
+      expect(plain(columns)).toEqual(want)
+    }
+  })
+
+  it('decodes DuckDB-written OPTIONAL, snappy, dictionary-encoded files (as Firehose writes them) with nulls', async () => {
+    const bytes = await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(20_000, 11), { nullable: true }), 'COMPRESSION snappy, ROW_GROUP_SIZE 6000')
+    const { columns, nulls, fallbacks } = await readTradeColumns(bytes)
+    expect(fallbacks).toEqual([])
+    expect(nulls).toBeGreaterThan(1000)
+    expect(plain(columns)).toEqual(await expected(bytes))
+  })
+
+  it('concatenates several files in order', async () => {
+    const a = writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 700 })
+    const b = await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900)), 'COMPRESSION snappy')
+    const { columns } = await readTradeColumns([a, b])
+    const [ea, eb] = [await expected(a), await expected(b)]
+    expect(columns.length).toBe(2400)
+    expect(Array.from(columns.trade_id)).toEqual([...ea.trade_id, ...eb.trade_id])
+    expect(Array.from(columns.ts.subarray(1500))).toEqual(eb.ts)
+  })
+
+  it('falls back to hyparquet, saying why, for an encoding it does not cover', async () => {
+    const bytes = await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(4000, 13), { nullable: true }), 'COMPRESSION snappy, PARQUET_VERSION V2')
+    const { columns, fallbacks } = await readTradeColumns(bytes)
+    expect(fallbacks.join()).toMatch(/encoding (DELTA|BYTE_STREAM)/)
+    expect(plain(columns)).toEqual(await expected(bytes))
+  })
+
+  it('gives the same columns when asked for two threads, on one thread where a worker cannot load this module', async () => {
+    const files = [writeParquet(TRADE_COLUMNS, trades(1200)), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(800, 9), { nullable: true }), 'COMPRESSION snappy')]
+    const one = await readTradeColumns(files)
+    const two = await readTradeColumns(files, { threads: 2 })
+    expect(two.threads).toBeGreaterThanOrEqual(1)
+    expect(plain(two.columns)).toEqual(plain(one.columns))
+    expect(two.nulls).toBe(one.nulls)
+  })
+
+  it('decodes on two threads, to the same columns, when the module is plain JavaScript (as bundled)', async () => {
+    const bundled = join(dir, 'columns.mjs')
+    await build({ entryPoints: [join(import.meta.dirname, 'columns.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+    const files = [writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 500 }), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900, 9), { nullable: true }), 'COMPRESSION snappy'), writeParquet(TRADE_COLUMNS, trades(700))]
+    const two = await m.readTradeColumns(files, { threads: 2 })
+    const one = await readTradeColumns(files)
+    expect(two.threads).toBe(2)
+    expect(plain(two.columns)).toEqual(plain(one.columns))
+    expect(two.nulls).toBe(one.nulls)
+  })
+
+  it('throws a clear error for a file that lacks a needed column or is not Parquet', async () => {
+    const bytes = writeParquet(TRADE_COLUMNS.filter((c) => c.name !== 'qty'), trades(10))
+    await expect(readTradeColumns(bytes)).rejects.toThrow(/column qty is missing/)
+    await expect(readTradeColumns(new TextEncoder().encode('not parquet at all'))).rejects.toThrow(/parquet/)
+  })
+})
+
+describe('decoding primitives', () => {
+  it('reads RLE and bit-packed runs of any width', () => {
+    // RLE run of 3 x 5 (width 3), then one bit-packed group of 8 values 0..7 at width 3
+    const buf = new Uint8Array([6, 5, 3, 0b10001000, 0b11000110, 0b11111010])
+    const out = new Uint32Array(11)
+    expect(hybrid(buf, 0, buf.length, 3, out, 11, 5)).toBe(4)
+    expect(Array.from(out)).toEqual([5, 5, 5, 0, 1, 2, 3, 4, 5, 6, 7])
+  })
+
+  it('decompresses snappy blocks of any mix of literals and copies to the bytes compressed, writing nothing past the size', () => {
+    // runs of repeated short patterns (copies at small and large offsets) between random stretches (literals)
+    const chunk = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 300 }),
+      fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 200 })).map(([p, n]) => Uint8Array.from({ length: p.length * n }, (_, i) => p[i % p.length])),
+    )
+    fc.assert(fc.property(fc.array(chunk, { maxLength: 40 }), (chunks) => {
+      const data = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0))
+      chunks.reduce((at, c) => (data.set(c, at), at + c.length), 0)
+      const packed = snappyCompress(data)
+      const exact = new Uint8Array(data.length)
+      snappyUncompress(packed, exact)
+      expect(exact).toEqual(data)
+      const roomy = new Uint8Array(data.length + 80).fill(7)
+      snappyUncompress(packed, roomy, data.length)
+      expect(roomy.subarray(0, data.length)).toEqual(data)
+      expect(roomy.subarray(data.length).every((b) => b === 7)).toBe(true)
+    }), { numRuns: 300 })
+  })
+
+  it('reads INT64 and millisecond timestamps, negative ones too, from snappy and uncompressed pages over several row groups', async () => {
+    const n = 1000, v = Float64Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i * 37 - (i % 3 ? 0 : 5e12))
+    for (const codec of ['SNAPPY', 'UNCOMPRESSED'] as const) {
+      for (const type of ['TIMESTAMP_MILLIS', 'INT64'] as const) {
+        const file = writeColumns([{ name: 'x', type, values: v }], n, { codec, rowGroupSize: 300 })
+        const r = await readColumns(file, [{ name: 'x', as: type === 'INT64' ? 'number' : 'micros' }])
+        expect(r.fallbacks).toEqual([])
+        expect(Array.from(r.values.x)).toEqual(Array.from(v, (x) => (type === 'INT64' ? x : x * 1000)))
+      }
+    }
+  })
+
+  it('rejects a snappy block whose copy points before the start', () => {
+    expect(() => snappyUncompress(new Uint8Array([4, 0b00000001 | (0 << 2), 9]), new Uint8Array(4))).toThrow(/snappy/)
+  })
+})
