@@ -147,7 +147,7 @@ export const ROUTES: Route[] = [
     params: [P.exchange, P.symbol, P.tf, P.from, P.to, P.limit(queryDefaults.maxLimit)],
     response: s.obj({ exchange: s.str(), symbol: s.str(), tf: s.str(), from: s.nullable(s.time()), to: s.nullable(s.time()), count: s.int(), candles: s.arr(CANDLE) }),
     async run(c, q) {
-      const st = candlesQuery({ exchange: q.exchange, symbol: q.symbol, tf: q.tf, from: q.from, to: q.to, limit: q.limit })
+      const st = candlesQuery({ exchange: q.exchange, symbol: q.symbol, tf: q.tf, from: q.from, to: q.to, limit: q.limit, maxBytes: answerCap(c) })
       // the cache keeps the serialized answer: a warm request costs no query and no JSON.stringify
       return c.cache.get('candles', q, async () => {
         const candles = await c.deps.engine.query(st)
@@ -189,7 +189,7 @@ export const ROUTES: Route[] = [
       const trades = q.kind === 'trades'
       const to = trades && q.from !== undefined && q.to === undefined ? q.from + span : q.to
       const since = trades && q.from === undefined ? Math.floor((c.now - span) / 60_000) * 60_000 : undefined // a minute's requests share an entry
-      const st = featuresQuery({ kind: q.kind as FeatureKind, exchange: q.exchange, symbol: q.symbol, from: q.from, to, limit: q.limit, since })
+      const st = featuresQuery({ kind: q.kind as FeatureKind, exchange: q.exchange, symbol: q.symbol, from: q.from, to, limit: q.limit, since, maxBytes: answerCap(c) })
       return c.cache.get('features', { ...q, to, since }, async () => {
         const rows = stripRn(await c.deps.engine.query(st))
         return raw(c, { kind: q.kind, exchange: q.exchange, symbol: q.symbol, count: rows.length, rows })
@@ -305,10 +305,11 @@ export function openApi() {
 }
 
 const RAW = Symbol('raw')
+const answerCap = (c: Ctx) => c.deps.maxAnswerBytes ?? defaults.maxAnswerBytes
 /** A body serialized once (kept so by the cache); over the answer cap, a 413 that says what to do. */
 function raw(c: Ctx, body: unknown) {
   const text = JSON.stringify(body)
-  const cap = c.deps.maxAnswerBytes ?? defaults.maxAnswerBytes
+  const cap = answerCap(c)
   if (utf8Length(text) > cap) throw new QueryLimitError(`the answer is over ${cap} bytes: narrow from/to or lower limit`, 413)
   return { [RAW]: text }
 }

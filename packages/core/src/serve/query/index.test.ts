@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { TIMEFRAMES, type Timeframe } from '../../market/index'
 import { candleFileDt, goldCandleFileKey, partitionsOfKey } from '../../lake/layout/index'
-import { QueryInputError, candlesQuery, dtBounds, featuresQuery, lastTradesQuery, latestQuery, maxSpanMs, statisticsQuery } from './index'
+import { QueryInputError, candlesQuery, dtBounds, featuresQuery, lastTradesQuery, latestQuery, maxSpanMs, rowJsonBytes, rowsToProve, statisticsQuery } from './index'
 
 const DAY = 86_400_000
 const D = Date.parse('2026-11-24T00:00:00Z')
@@ -89,5 +89,30 @@ describe('the bounds of a query range', () => {
     const st = featuresQuery({ ...q, kind: 'trades', since: D, limit: 10 })
     expect(bound(st, 'ts >= CAST(? AS TIMESTAMP)')).toBe('2026-11-24 00:00:00.000')
     expect(st.sql).toMatch(/ORDER BY ts DESC/)
+  })
+})
+
+describe('the rows a query reads under an answer cap', () => {
+  const q = { exchange: 'binance', symbol: 'BTC-USDT', from: D, to: D + DAY }
+  const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,20}$/)
+  const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.string(), fc.boolean(), fc.constant(null))
+
+  it('counts no more bytes for a row than its JSON in an answer takes, whatever its values', () => {
+    fc.assert(fc.property(fc.uniqueArray(name, { minLength: 1, maxLength: 100 }), fc.array(value, { minLength: 100, maxLength: 100 }), (names, values) => {
+      const row = Object.fromEntries(names.map((n, i) => [n, values[i]]))
+      expect(JSON.stringify([row, row]).length - JSON.stringify([row]).length).toBeGreaterThanOrEqual(rowJsonBytes(names))
+    }))
+  })
+
+  it('reads just enough rows of a wide table to prove the answer over the cap, and the limit when it fits', () => {
+    const wide = featuresQuery({ ...q, kind: 'trades', limit: 100_000, maxBytes: 8 * 1024 * 1024 })
+    const cols = wide.sql.slice('SELECT '.length, wide.sql.indexOf(' FROM')).split(', ')
+    const rows = wide.params.at(-1) as number
+    expect(rows).toBeLessThan(10_000)
+    expect((rows - 1) * rowJsonBytes(cols)).toBeLessThanOrEqual(8 * 1024 * 1024)
+    expect(rows * rowJsonBytes(cols)).toBeGreaterThan(8 * 1024 * 1024)
+    expect(featuresQuery({ ...q, kind: 'trades', limit: 100_000 }).params.at(-1)).toBe(100_000)
+    expect(candlesQuery({ ...q, tf: '1m', limit: 500, maxBytes: 8 * 1024 * 1024 }).params.at(-1)).toBe(500)
+    expect(rowsToProve(['a', 'b'], 100_000, 1_000)).toBe(72)
   })
 })
