@@ -10,6 +10,7 @@ import type { Column } from '../../market/index'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, symbolOf } from '../../market/index'
 import { ENDPOINTS, exchangeInfo, restBase } from '../binance/index'
 import { defaults as coinbaseDefaults } from '../coinbase/index'
+import { HttpError, request, unreachable } from '../http/index'
 import { dimSymbolsKey } from '../../lake/layout/index'
 import { readParquet, writeParquet } from '../../lake/parquet/index'
 import { PreconditionFailed, type ObjectStore } from '../../ports/index'
@@ -156,7 +157,8 @@ export const DIM_EXCHANGES = [...Object.keys(ENDPOINTS), 'coinbase']
  */
 export async function fetchDimSymbols(exchange: string, restUrl?: string, now = Date.now(), fetchImpl: typeof fetch = fetch): Promise<DimResult> {
   try { return await fetchDim(exchange, restUrl, now, fetchImpl) } catch (e: any) {
-    if (e?.name === 'TypeError' || e?.name === 'TimeoutError') throw new Error(`cannot reach ${exchange} at ${restUrl ?? 'its public REST API'}: ${e.cause?.code ?? e.cause?.message ?? e.message}`)
+    const why = unreachable(e)
+    if (why) throw new Error(`cannot reach ${exchange} at ${restUrl ?? 'its public REST API'}: ${why}`)
     throw e
   }
 }
@@ -164,9 +166,9 @@ export async function fetchDimSymbols(exchange: string, restUrl?: string, now = 
 async function fetchDim(exchange: string, restUrl: string | undefined, now: number, fetchImpl: typeof fetch): Promise<DimResult> {
   if (exchange === 'coinbase') {
     const url = `${restUrl ?? coinbaseDefaults.restUrl}/products`
-    const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs), headers: { accept: 'application/json' } })
-    if (!res.ok) throw new Error(`Coinbase answered HTTP ${res.status} for ${url}`)
-    return dimFromCoinbase(await res.json(), now)
+    const { json } = await request(url, { fetch: fetchImpl, timeoutMs: defaults.requestTimeoutMs, headers: { accept: 'application/json' }, name: 'Coinbase' })
+    if (json === undefined) throw new HttpError(200, `Coinbase answered ${url} with something other than JSON`, { url })
+    return dimFromCoinbase(json, now)
   }
   const venue = ENDPOINTS[exchange]
   if (!venue) throw new Error(`no symbol list for exchange ${JSON.stringify(exchange)}: one of ${DIM_EXCHANGES.join(', ')}`)
