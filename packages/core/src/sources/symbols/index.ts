@@ -13,7 +13,7 @@ import { defaults as coinbaseDefaults } from '../coinbase/index'
 import { HttpError, request, unreachable } from '../http/index'
 import { dimSymbolsKey } from '../../lake/layout/index'
 import { readParquet, writeParquet } from '../../lake/parquet/index'
-import { PreconditionFailed, type ObjectStore } from '../../ports/index'
+import { updateObject, type ObjectStore } from '../../ports/index'
 
 export const defaults = {
   requestTimeoutMs: 15_000,
@@ -188,20 +188,15 @@ export async function readDimSymbols(store: ObjectStore): Promise<DimSymbol[]> {
  */
 export async function writeDimSymbols(store: ObjectStore, rows: DimSymbol[], exchanges: string[] = [...new Set(rows.map((r) => r.exchange))]): Promise<number> {
   const key = dimSymbolsKey()
-  for (let attempt = 0; ; attempt++) {
-    const head = await store.head(key)
+  const { result } = await updateObject(store, key, async (head) => {
     const old = head ? await readParquet<DimSymbol>((await store.get(key))!) : []
     const merged = [...old.filter((r) => !exchanges.includes(r.exchange)), ...rows]
     const seen = new Set<string>()
     const unique = merged.filter((r) => { const k = `${r.exchange}/${r.symbol}`; if (seen.has(k)) return false; seen.add(k); return true })
     unique.sort((a, b) => (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
-    try {
-      await store.put(key, writeParquet(DIM_SYMBOL_COLUMNS, unique, { nullable: true }), head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
-      return unique.length
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= defaults.writeRetries) throw e
-    }
-  }
+    return { body: writeParquet(DIM_SYMBOL_COLUMNS, unique, { nullable: true }), result: unique.length }
+  }, { retries: defaults.writeRetries })
+  return result
 }
 
 /** Fetches an exchange's instruments and writes them into the dimension; the rejected entries come back with the count. */
