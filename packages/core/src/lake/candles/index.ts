@@ -486,13 +486,13 @@ export async function moveOldCandleFiles(store: ObjectStore, options: Partial<ty
       const old = await readParquet<Candle>(bytes)
       const { result } = await updateObject(store, to, async (cur) => {
         const newer = cur && await store.get(to)
-        if (!newer) return { body: bytes, result: out.moved } // none there: copied as it is (one gone since its head fails its If-Match; the next try finds none)
+        if (!newer) return { body: bytes, result: 'moved' as const } // none there: copied as it is (one gone since its head fails its If-Match; the next try finds none)
         const rows = await readParquet<Candle>(newer)
         const kept = new Set(rows.map((c) => c.open_time))
         const merged = [...old.filter((c) => !kept.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
-        return { body: writeTable(CANDLE_COLUMNS, merged, GOLD), result: out.merged }
+        return { body: writeTable(CANDLE_COLUMNS, merged, GOLD), result: 'merged' as const }
       }, { retries: o.writeRetries })
-      result.push(key)
+      out[result].push(key)
       await store.delete(key)
     } catch (e) {
       out.failed.push({ key, error: (e as Error).message })

@@ -311,7 +311,7 @@ async function tradesPage(restUrl: string, productId: string, after: string | un
     gate: o.gapMs === undefined ? { after: hosts.after } : hosts.every(o.gapMs), key: restUrl,
     retries: (o.tries ?? 1) - 1, retryIf: (e) => e.status === 429,
   })
-  if (!Array.isArray(res.json)) throw new HttpError(res.status, `Coinbase answered ${url} with something other than a list of trades`, { url, body: res.text.slice(0, 200) })
+  if (!Array.isArray(res.json)) throw new HttpError(res.status, `Coinbase answered ${url} with something other than a list of trades`, { url })
   return { rows: res.json as RawTrade[], after: res.headers.get('cb-after') ?? undefined, url }
 }
 
