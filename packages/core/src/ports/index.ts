@@ -33,6 +33,50 @@ export interface ObjectStore {
   delete(key: string): Promise<void>
 }
 
+/**
+ * Thrown by `updateObject` when another writer changed the object before each of its tries: a
+ * `PreconditionFailed` still (callers that handle one handle it), saying how often it tried.
+ */
+export class UpdateConflict extends PreconditionFailed {
+  constructor(key: string, readonly tries: number) {
+    super(key)
+    this.message = `gave up updating ${key} after ${tries} tries: another writer changed it before each write`
+  }
+}
+
+/** What one try of `updateObject` writes (`body`; none: nothing is written) and resolves with (`result`). */
+export interface Update<R> { body?: Uint8Array | string; result: R; contentType?: string }
+
+/**
+ * The optimistic update of one object, the one loop every read-modify-write of the lake uses: reads
+ * the object's ETag (`head`; `also` runs alongside it, its result passed on), lets `change` compute
+ * what to write from that version (reading what it needs), and writes only over it (`If-Match`, or
+ * `If-None-Match: *` where there was none). When another writer got there first, it reads and
+ * computes again, at most `retries` (default 5) more times, then throws `UpdateConflict`. Resolves
+ * with `change`'s result and the ETag written (undefined when `change` wrote nothing).
+ * @example await updateObject(store, key, async (head) => ({ body: next(head && await store.get(key)), result: true }))
+ */
+export async function updateObject<R, A = undefined>(
+  store: ObjectStore, key: string,
+  change: (head: ObjectInfo | undefined, also: A) => Promise<Update<R>> | Update<R>,
+  o: { retries?: number; contentType?: string; also?: () => Promise<A> } = {},
+): Promise<{ result: R; etag?: string }> {
+  const retries = o.retries ?? 5
+  for (let attempt = 0; ; attempt++) {
+    const [head, also] = await Promise.all([store.head(key), o.also?.() as Promise<A>])
+    const u = await change(head, also)
+    if (u.body === undefined) return { result: u.result }
+    const contentType = u.contentType ?? o.contentType
+    try {
+      const { etag } = await store.put(key, u.body, { ...(head ? { ifMatch: head.etag } : { ifNoneMatch: '*' }), ...(contentType ? { contentType } : {}) })
+      return { result: u.result, etag }
+    } catch (e) {
+      if (!(e instanceof PreconditionFailed)) throw e
+      if (attempt >= retries) throw new UpdateConflict(key, attempt + 1)
+    }
+  }
+}
+
 /** The JSON document at `key`, parsed; undefined when there is no object. */
 export async function readJson<T>(store: Pick<ObjectStore, 'get'>, key: string): Promise<T | undefined> {
   const b = await store.get(key)

@@ -17,7 +17,7 @@ import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey 
 import { versionOf, type HourState } from '@ticklake/core/lake/candles'
 import { dedupeOrder, mergeSilver, pickRows, rowsOf } from '@ticklake/core/lake/silver'
 import { readTradeTable } from '@ticklake/core/lake/parquet'
-import { PreconditionFailed, readJson, type ObjectStore } from '@ticklake/core/ports'
+import { readJson, updateObject, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
 
 export const defaults = {
@@ -90,30 +90,17 @@ async function bronzeHours(store: ObjectStore) {
   return [...hours.values()].sort((a, b) => a.folder.localeCompare(b.folder))
 }
 
-/** A JSON object with the ETag it was read at (undefined when absent). */
-async function readVersioned<T>(store: ObjectStore, key: string): Promise<{ value: T; etag: string } | undefined> {
-  const head = await store.head(key)
-  if (!head) return undefined
-  const value = await readJson<T>(store, key)
-  return value === undefined ? undefined : { value, etag: head.etag }
-}
-
 /**
  * Rewrites `key`'s JSON with `change` over the version read, retrying when a job wrote it meanwhile;
  * `change` returns undefined to leave it as it is. Returns whether it wrote.
  */
 async function updateJson<T>(store: ObjectStore, key: string, change: (value: T) => T | undefined, retries: number): Promise<boolean> {
-  for (let attempt = 0; ; attempt++) {
-    const cur = await readVersioned<T>(store, key)
-    const next = cur && change(cur.value)
-    if (!cur || !next) return false
-    try {
-      await store.put(key, JSON.stringify(next), { ifMatch: cur.etag, contentType: 'application/json' })
-      return true
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
-    }
-  }
+  const { result } = await updateObject(store, key, async (head) => {
+    const cur = head && await readJson<T>(store, key)
+    const next = cur && change(cur)
+    return next ? { body: JSON.stringify(next), result: true } : { result: false }
+  }, { retries, contentType: 'application/json' })
+  return result
 }
 
 /** Why the hour cannot be compacted now, or undefined when silver and the candle job count every object of it. */

@@ -21,7 +21,7 @@ import type { Candle, Timeframe, Trade } from '../../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS, rowProblem, takeable } from '../../market/index'
 import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../layout/index'
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
-import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../../ports/index'
+import { PreconditionFailed, readJson, updateObject, type ObjectInfo, type ObjectStore } from '../../ports/index'
 import { readCheckpoint } from '../../sources/checkpoint/index'
 import { dedupeOrder } from '../silver/index'
 import { readCompleteSpan } from './complete'
@@ -123,19 +123,14 @@ const newer = (a: HourState, b: HourState) => a.individual > b.individual ||
  */
 export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries): Promise<{ state: HourState; written: boolean; previous?: HourState }> {
   const key = candleStateKey(next.exchange, next.symbol, next.dt, next.hour)
-  for (let attempt = 0; ; attempt++) {
-    const head = await store.head(key)
+  const { result, etag } = await updateObject(store, key, async (head) => {
     const current = head ? await stateAt(store, key, head.etag) : undefined
-    if (current && !newer(next, current)) return { state: current, written: false, previous: current }
+    if (current && !newer(next, current)) return { result: { state: current, written: false, previous: current } }
     const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
-    try {
-      const { etag } = await store.put(key, JSON.stringify(state), head ? { ifMatch: head.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' })
-      knownStates(store).set(key, { etag, state })
-      return { state, written: true, previous: current }
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
-    }
-  }
+    return { body: JSON.stringify(state), result: { state, written: true, previous: current } }
+  }, { retries, contentType: 'application/json' })
+  if (etag) knownStates(store).set(key, { etag, state: result.state })
+  return result
 }
 
 /**
@@ -489,21 +484,15 @@ export async function moveOldCandleFiles(store: ObjectStore, options: Partial<ty
       const bytes = await store.get(key)
       if (!bytes) continue // moved by another run meanwhile
       const old = await readParquet<Candle>(bytes)
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const cur = await store.head(to)
-          const newer = cur && await store.get(to)
-          if (!cur || !newer) { await store.put(to, bytes, { ifNoneMatch: '*' }); out.moved.push(key); break }
-          const rows = await readParquet<Candle>(newer)
-          const kept = new Set(rows.map((c) => c.open_time))
-          const merged = [...old.filter((c) => !kept.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
-          await store.put(to, writeTable(CANDLE_COLUMNS, merged, GOLD), { ifMatch: cur.etag })
-          out.merged.push(key)
-          break
-        } catch (e) {
-          if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
-        }
-      }
+      const { result } = await updateObject(store, to, async (cur) => {
+        const newer = cur && await store.get(to)
+        if (!newer) return { body: bytes, result: 'moved' as const } // none there: copied as it is (one gone since its head fails its If-Match; the next try finds none)
+        const rows = await readParquet<Candle>(newer)
+        const kept = new Set(rows.map((c) => c.open_time))
+        const merged = [...old.filter((c) => !kept.has(c.open_time)), ...rows].sort((a, b) => a.open_time - b.open_time)
+        return { body: writeTable(CANDLE_COLUMNS, merged, GOLD), result: 'merged' as const }
+      }, { retries: o.writeRetries })
+      out[result].push(key)
       await store.delete(key)
     } catch (e) {
       out.failed.push({ key, error: (e as Error).message })

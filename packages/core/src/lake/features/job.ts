@@ -7,7 +7,7 @@
  * events harmless; neighbouring hours whose inputs changed are refreshed once.
  */
 import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverTradesKey } from '../layout/index'
-import { PreconditionFailed, readJson, type ObjectStore } from '../../ports/index'
+import { readJson, updateObject, type ObjectStore } from '../../ports/index'
 import { readColumns, writeColumns } from './columnar'
 import { readTradeColumns } from '../parquet/index'
 import { candleIndicators, type CandleSeries } from './indicators'
@@ -160,25 +160,6 @@ async function candleInputs(store: ObjectStore, h: HourRef, o: typeof defaults):
 }
 
 /**
- * Writes what `make` returns at `key`, only over the version seen before `make` read its inputs
- * (or where there was none); runs `make` again when another run wrote meanwhile. `make` returns
- * undefined to write nothing.
- */
-async function writeFresh(store: ObjectStore, key: string, retries: number, make: () => Promise<Uint8Array | undefined>) {
-  for (let attempt = 0; ; attempt++) {
-    const head = await store.head(key)
-    const body = await make()
-    if (!body) return false
-    try {
-      await store.put(key, body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
-      return true
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= retries) throw e
-    }
-  }
-}
-
-/**
  * Recomputes the features of one hour (trades and candle indicators) and writes them to gold.
  * Nothing is written for a side whose input (silver trades, 1m candles) is not in the lake.
  * @example await featuresHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15' })
@@ -193,12 +174,13 @@ export async function featuresHour(job: FeaturesJob): Promise<FeaturesResult> {
   const clock = () => performance.now()
   let mark = clock()
   const lap = (phase: keyof FeaturesResult['ms']) => { const now = clock(); result.ms[phase] += now - mark; mark = now }
-  await writeFresh(store, key, o.writeRetries, async () => {
+  // each side is written only over the version seen before its inputs were read (recomputed when another run wrote meanwhile)
+  await updateObject(store, key, async () => {
     result.warnings = []
     lap('write')
     const [t, quotes] = await Promise.all([tradeInputs(store, ref, o), quoteInputs(store, ref, result.warnings)])
     lap('read')
-    if (!t) return undefined
+    if (!t) return { result: false }
     const { rows, table } = tradeFeatures(t.series, t.from, t.to, { exchange: job.exchange, symbol: job.symbol, quotes })
     const target = table[`target_return_${Math.max(...HORIZONS)}`] as Float64Array
     let pending = 0
@@ -207,20 +189,20 @@ export async function featuresHour(job: FeaturesJob): Promise<FeaturesResult> {
     lap('compute')
     const bytes = writeColumns(FEATURE_COLUMNS, table, rows)
     lap('encode')
-    return bytes
-  })
+    return { body: bytes, result: true }
+  }, { retries: o.writeRetries })
   lap('write')
   if (Object.keys(result.inputs).length) {
     const state: FeaturesState = { inputs: result.inputs, rows: result.rows, pending_targets: result.pendingTargets }
     await store.put(featuresStateKey(job.exchange, job.symbol, job.dt, job.hour), JSON.stringify(state), { contentType: 'application/json' })
   }
-  await writeFresh(store, candleKey, o.writeRetries, async () => {
+  await updateObject(store, candleKey, async () => {
     const c = await candleInputs(store, ref, o)
-    if (!c) return undefined
+    if (!c) return { result: false }
     const { rows, table } = candleIndicators(c.series, c.from, ref)
     result.candleRows = rows
-    return writeColumns(CANDLE_FEATURE_COLUMNS, table, rows)
-  })
+    return { body: writeColumns(CANDLE_FEATURE_COLUMNS, table, rows), result: true }
+  }, { retries: o.writeRetries })
   lap('candles')
   return result
 }

@@ -15,7 +15,7 @@
 import { rowProblem, takeable, type Trade } from '../../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../layout/index'
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
-import { PreconditionFailed, readJson, type ObjectStore } from '../../ports/index'
+import { readJson, updateObject, type ObjectStore, type Update } from '../../ports/index'
 import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
 import { pickRows } from '../candles/kernel'
 
@@ -221,28 +221,32 @@ async function merge(store: ObjectStore, exchange: string, symbol: string, dt: s
   const o = { ...defaults, ...options }
   const key = silverTradesKey(exchange, symbol, dt, hour)
   const manifestKey = silverManifestKey(exchange, symbol, dt, hour)
-  for (let attempt = 0; ; attempt++) {
-    const [head, manifest, listing] = await Promise.all([store.head(key), readJson<Manifest>(store, manifestKey), store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))])
+  // what the write needs after it lands: the manifest's bronze list and the conflicting records
+  let written: { bronze: string[]; conflicts: [number, number][]; valid: TradeTable } | undefined
+  const { result, etag } = await updateObject(store, key, async (head, [manifest, listing]): Promise<Update<Omit<SilverTable, 'table'> & { table?: TradeTable }>> => {
+    written = undefined
     const bronze = listing.map((x) => x.key).filter((k) => k.endsWith('.parquet'))
     const trusted = head && manifest?.silver_etag === head.etag
     const known = new Set(trusted ? manifest!.bronze : [])
     const fresh = bronze.filter((k) => !known.has(k))
-    if (trusted && fresh.length === 0 && !decodeHeld) return { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, invalid: 0, key }
+    if (trusted && fresh.length === 0 && !decodeHeld) return { result: { bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: 0, invalid: 0, key } }
     const [base, incoming] = await Promise.all([trusted ? readAll(store, [key]) : [], readAll(store, fresh)])
     // Firehose writes the Glue table's non-partition columns only: exchange and symbol come from the keys
     const read = await readReadable([...base, ...incoming], { exchange, symbol })
-    if (trusted && fresh.length === 0) return { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, invalid: 0, key }
+    if (trusted && fresh.length === 0) return { result: { table: read.table, bronzeFiles: bronze.length, newFiles: 0, duplicates: 0, nulls: read.nulls, invalid: 0, key } }
     // rows the lake jobs cannot take are left out (the candle job, which read them first, sent them to dlq/candles/)
     const { table: valid, invalid } = takeableRows(read.table)
     const conflicts: [number, number][] = []
     const table = pickRows(valid, dedupeOrder(valid, conflicts))
-    try {
-      const { etag } = await store.put(key, writeTradeTable(table, undefined, { codec: o.codec, delta: o.delta }), head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
-      await store.put(manifestKey, JSON.stringify({ silver_etag: etag, bronze: [...known, ...fresh] } satisfies Manifest), { contentType: 'application/json' })
-      if (conflicts.length) await recordDuplicates(store, duplicatesOf(valid, conflicts, { exchange, symbol, dt, hour }))
-      return { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: valid.length - table.length, nulls: read.nulls, invalid, conflicts: conflicts.length, key }
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= o.writeRetries) throw e
+    written = { bronze: [...known, ...fresh], conflicts, valid }
+    return {
+      body: writeTradeTable(table, undefined, { codec: o.codec, delta: o.delta }),
+      result: { table, bronzeFiles: bronze.length, newFiles: fresh.length, duplicates: valid.length - table.length, nulls: read.nulls, invalid, conflicts: conflicts.length, key },
     }
+  }, { retries: o.writeRetries, also: () => Promise.all([readJson<Manifest>(store, manifestKey), store.list(bronzeTradesPrefix(exchange, symbol, dt, hour))]) })
+  if (etag && written) {
+    await store.put(manifestKey, JSON.stringify({ silver_etag: etag, bronze: written.bronze } satisfies Manifest), { contentType: 'application/json' })
+    if (written.conflicts.length) await recordDuplicates(store, duplicatesOf(written.valid, written.conflicts, { exchange, symbol, dt, hour }))
   }
+  return result
 }

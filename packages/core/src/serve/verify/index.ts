@@ -8,7 +8,8 @@
  */
 import type { Timeframe } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
-import { BinanceError, ENDPOINTS, klinesBetween, restBase, type RestKline } from '../../sources/binance/index'
+import { ENDPOINTS, klinesBetween, restBase, type RestKline } from '../../sources/binance/index'
+import { HttpError, unreachable } from '../../sources/http/index'
 import { candlesQuery, QueryInputError, type QueryEngine } from '../query/index'
 
 export const defaults = {
@@ -144,8 +145,9 @@ export async function fetchKlines(base: string, symbol: string, tf: string, from
       for await (const page of klinesBetween(base, symbol, tf, start, to - 1, fetchImpl)) out.push(...page)
       return out
     } catch (e: any) {
-      if (e?.name === 'TypeError' || e?.name === 'TimeoutError') throw new Error(`cannot reach ${base} for klines: ${e.cause?.code ?? e.cause?.message ?? e.message}`)
-      if (!(e instanceof BinanceError) || e.status !== 429 || attempt >= defaults.retries || !(e.retryAfterMs! <= defaults.maxWaitMs)) throw e
+      const why = unreachable(e)
+      if (why) throw new Error(`cannot reach ${base} for klines: ${why}`)
+      if (!(e instanceof HttpError) || e.status !== 429 || attempt >= defaults.retries || !(e.retryAfterMs! <= defaults.maxWaitMs)) throw e
       await sleep(e.retryAfterMs! + 50)
     }
   }

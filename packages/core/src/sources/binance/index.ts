@@ -6,6 +6,7 @@
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../../market/index'
 import { nativeSymbol, roundValue, tradeValues } from '../../market/index'
+import { HttpError, request, weightBudget, weightWaitMs as minuteWaitMs } from '../http/index'
 
 /** Public endpoints of each Binance venue: REST host, its API path, WebSocket host. */
 export const ENDPOINTS: Record<string, { rest: string; api: string; ws: string }> = {
@@ -143,11 +144,6 @@ export function streamUrl(wsBase: string, symbols: string[], kinds: string | str
   return `${wsBase}/stream?streams=${symbols.flatMap((s) => list.map((k) => `${nativeSymbol(s).toLowerCase()}@${k}`)).join('/')}`
 }
 
-/** An error answer of the Binance REST API, with its HTTP status and Binance code. */
-export class BinanceError extends Error {
-  constructor(readonly status: number, readonly code: number | undefined, message: string, readonly retryAfterMs?: number) { super(message) }
-}
-
 function explain(status: number, body: any, url: string): string {
   if (status === 451) return `Binance refuses this region (HTTP 451) for ${url}: run where Binance serves, or use --exchange binance-us`
   if (status === 418) return `Binance has banned this IP for a while (HTTP 418) after too many requests`
@@ -155,55 +151,34 @@ function explain(status: number, body: any, url: string): string {
   return `Binance answered HTTP ${status}${body?.msg ? `: ${body.msg}` : ''} for ${url}`
 }
 
+/** How long a refusal asks to wait: its Retry-After, else 2 min after a 418 (a ban) and 1 min after a 429. */
+const waitFor = (status: number, retryAfter: number | undefined) => (retryAfter && retryAfter > 0 ? retryAfter : status === 418 ? 120_000 : status === 429 ? 60_000 : undefined)
+
 /**
  * What Binance last said of this process's request budget, per REST host: weight used this minute
  * (`X-MBX-USED-WEIGHT-1M`) and, after a 429 or 418, when requests may resume. While a host is
  * backing off, `getJson` refuses without sending, so retries cannot turn a 429 into a 418 ban.
  */
-export const budget = new Map<string, { usedWeight: number; until: number; status?: number; minute?: number }>() // by REST base
+const weights = weightBudget({
+  name: 'Binance', header: 'x-mbx-used-weight-1m',
+  limit: (base) => (/\/fapi\//.test(base) ? 2400 : defaults.weightLimit), share: () => defaults.weightShare,
+  onPause: (base, used, ms) => onWeightPause?.(base, used, ms),
+})
+export const budget = weights.state // by REST base
 
 /** Ms to wait before the next request to a host that has used most of this minute's weight; 0 when it may go. */
-export function weightWaitMs(b: { usedWeight: number; minute?: number }, now: number, limit = defaults.weightLimit, share = defaults.weightShare) {
-  const minute = Math.floor(now / 60_000)
-  if (b.minute !== minute || b.usedWeight < limit * share) return 0
-  return (minute + 1) * 60_000 - now + 50
-}
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-function pauseFor(ms: number, signal?: AbortSignal) {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const stop = () => { clearTimeout(t); reject(signal!.reason) }
-    const t = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, ms)
-    signal?.addEventListener('abort', stop, { once: true })
-  })
-}
+export const weightWaitMs = (b: { usedWeight: number; minute?: number }, now: number, limit = defaults.weightLimit, share = defaults.weightShare) => minuteWaitMs(b, now, limit, share)
 
 /**
  * GETs a path under a REST base (`https://api.binance.com/api/v3`) and returns the parsed JSON, or
- * throws a BinanceError that names the fix. `signal` ends a weight pause and the request itself
- * (a run's deadline): the call then rejects with the signal's reason.
+ * throws an HttpError that names the fix (`retryAfterMs` after a 429/418). `signal` ends a weight
+ * pause and the request itself (a run's deadline): the call then rejects with the signal's reason.
  */
 export async function getJson<T>(base: string, path: string, params: Record<string, string | number | undefined>, fetchImpl: typeof fetch = fetch, signal?: AbortSignal): Promise<T> {
-  const b = budget.get(base) ?? { usedWeight: 0, until: 0 }
-  budget.set(base, b)
-  if (Date.now() < b.until) throw new BinanceError(b.status ?? 429, undefined, `Binance asked to wait (HTTP ${b.status}); ${Math.ceil((b.until - Date.now()) / 1000)} s left`, b.until - Date.now())
-  const pause = weightWaitMs(b, Date.now(), /\/fapi\//.test(base) ? 2400 : defaults.weightLimit)
-  if (pause > 0) { onWeightPause?.(base, b.usedWeight, pause); await pauseFor(pause, signal) }
   const qs = Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`).join('&')
   const url = `${base}${path}${qs ? `?${qs}` : ''}`
-  const timeout = AbortSignal.timeout(defaults.requestTimeoutMs)
-  const res = await fetchImpl(url, { signal: signal ? AbortSignal.any([timeout, signal]) : timeout })
-  const body: any = await res.json().catch(() => undefined)
-  const used = res.headers.get('x-mbx-used-weight-1m')
-  if (used !== null && Number.isFinite(Number(used))) Object.assign(b, { usedWeight: Number(used), minute: Math.floor(Date.now() / 60_000) })
-  if (!res.ok) {
-    const retry = Number(res.headers.get('retry-after'))
-    const wait = Number.isFinite(retry) && retry > 0 ? retry * 1000 : res.status === 418 ? 120_000 : res.status === 429 ? 60_000 : undefined
-    if (wait && (res.status === 429 || res.status === 418)) Object.assign(b, { until: Date.now() + wait, status: res.status })
-    throw new BinanceError(res.status, body?.code, explain(res.status, body, url), wait)
-  }
-  return body as T
+  const { json } = await request(url, { fetch: fetchImpl, signal, timeoutMs: defaults.requestTimeoutMs, name: 'Binance', gate: weights, key: base, explain, waitFor, codeOf: (body) => body?.code })
+  return json as T
 }
 
 /**
@@ -273,10 +248,10 @@ export async function* klinesBetween(base: string, symbol: string, interval: str
   let next = startTime
   while (next <= endTime) {
     const rows = await getJson<unknown[]>(base, '/klines', { symbol: nativeSymbol(symbol), interval, startTime: next, endTime, limit: defaults.pageLimit }, fetchImpl)
-    if (!Array.isArray(rows)) throw new BinanceError(200, undefined, `klines answer for ${symbol} is not an array`)
+    if (!Array.isArray(rows)) throw new HttpError(200, `klines answer for ${symbol} is not an array`, { url: base })
     const page = rows.map((r) => {
       const k = parseKlineRow(r)
-      if ('error' in k) throw new BinanceError(200, undefined, `bad kline from ${base}: ${k.error}`)
+      if ('error' in k) throw new HttpError(200, `bad kline from ${base}: ${k.error}`, { url: base })
       return k
     }).filter((k) => k.open_time >= next && k.open_time <= endTime)
     if (page.length) yield page

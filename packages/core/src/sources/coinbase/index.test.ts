@@ -3,9 +3,10 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { parseCapture } from '../capture/index'
+import { HttpError } from '../http/index'
 import type { Trade } from '../../market/index'
 import {
-  CoinbaseError, coinbaseExchangeVenue, coinbaseVenue, defaults, isoToMicros, parseAdvancedFrame, parseExchangeFrame, sequenceTracker, subscribeMessages, tradesBefore, tradesFrom,
+  coinbaseExchangeVenue, coinbaseVenue, defaults, isoToMicros, parseAdvancedFrame, parseExchangeFrame, sequenceTracker, subscribeMessages, tradesBefore, tradesFrom,
   type CoinbaseContext,
 } from './index'
 
@@ -354,9 +355,9 @@ describe('coinbase REST backfill', () => {
     expect(urls.length).toBe(3)
   })
 
-  it('throws a CoinbaseError carrying the wait after HTTP 429, and on a malformed row', async () => {
+  it('throws an HttpError carrying the wait after HTTP 429, and on a malformed row', async () => {
     const err = await tradesBefore('https://x', 'BTC-USD', 1, fakeExchange(10, { status: 429 }).fetchImpl, quick).catch((e) => e)
-    expect(err).toBeInstanceOf(CoinbaseError)
+    expect(err).toBeInstanceOf(HttpError)
     expect([err.status, err.retryAfterMs]).toEqual([429, 2000])
     const bad = fakeExchange(10, { mangle: (rows) => { rows[3].price = '-1' } })
     await expect(tradesBefore('https://x', 'BTC-USD', 1, bad.fetchImpl, quick)).rejects.toThrow(/row 3: price/)

@@ -9,6 +9,7 @@
 import type { Quote, Side, Trade, TradeSource } from '../../market/index'
 import { isSymbol, roundValue, tradeValues } from '../../market/index'
 import type { Venue } from '../ingest/venue'
+import { HttpError, pacer, request } from '../http/index'
 
 export const defaults = {
   /** Coinbase Exchange public REST API (products, trades). */
@@ -291,52 +292,32 @@ export function sequenceTracker(opts: { first?: number } = {}) {
   }
 }
 
-/** An error answer of the Coinbase REST API, with its HTTP status and, after a 429, how long to wait. */
-export class CoinbaseError extends Error {
-  constructor(readonly status: number, message: string, readonly retryAfterMs?: number) { super(message) }
+/** All callers share Coinbase's per-IP limit of about 10 public requests a second: one pacer per REST host, a 429's wait held for all. */
+const hosts = pacer()
+
+/** A 429's wait: its Retry-After, else 1 s; other refusals ask none. */
+const waitFor = (status: number, retryAfter: number | undefined) => (status === 429 ? (retryAfter && retryAfter > 0 ? retryAfter : 1000) : undefined)
+
+/**
+ * One page of `/products/{id}/trades` (newest first) and its `CB-AFTER` cursor (undefined when
+ * Coinbase sends none). With `gapMs` it waits for this host's next free slot (`pacer`) and asks again
+ * after a 429, up to `tries` times; without, it is not paced (a 429 still holds the host for the paced callers).
+ */
+async function tradesPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, o: { gapMs?: number; signal?: AbortSignal; tries?: number } = {}) {
+  const url = `${restUrl}/products/${encodeURIComponent(productId)}/trades?limit=${defaults.pageLimit}${after ? `&after=${encodeURIComponent(after)}` : ''}`
+  const res = await request(url, {
+    fetch: fetchImpl, headers: { accept: 'application/json' }, signal: o.signal, timeoutMs: defaults.requestTimeoutMs, name: 'Coinbase',
+    explain: (status, body: any) => `Coinbase answered HTTP ${status}${body?.message ? `: ${body.message}` : ''} for ${url}`, waitFor,
+    gate: o.gapMs === undefined ? { after: hosts.after } : hosts.every(o.gapMs), key: restUrl,
+    retries: (o.tries ?? 1) - 1, retryIf: (e) => e.status === 429,
+  })
+  if (!Array.isArray(res.json)) throw new HttpError(res.status, `Coinbase answered ${url} with something other than a list of trades`, { url })
+  return { rows: res.json as RawTrade[], after: res.headers.get('cb-after') ?? undefined, url }
 }
 
-/** When each REST host may next be asked (all callers share Coinbase's per-IP limit of about 10 public requests a second). */
-const nextSlot = new Map<string, number>()
-
-/** Waits for this host's next free request slot, `gapMs` after the previous one; rejects with `signal`'s reason once it aborts. */
-async function pace(restUrl: string, gapMs: number, signal?: AbortSignal) {
-  signal?.throwIfAborted()
-  const t = Date.now()
-  const at = Math.max(t, nextSlot.get(restUrl) ?? 0)
-  nextSlot.set(restUrl, at + gapMs)
-  if (at > t) {
-    await new Promise<void>((resolve, reject) => {
-      const stop = () => { clearTimeout(timer); reject(signal!.reason) }
-      const timer = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, at - t)
-      signal?.addEventListener('abort', stop, { once: true })
-    })
-  }
-}
-
-/** One page of `/products/{id}/trades` (newest first) and its `CB-AFTER` cursor (undefined when Coinbase sends none). */
-async function tradesPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, limit = defaults.pageLimit) {
-  const url = `${restUrl}/products/${encodeURIComponent(productId)}/trades?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`
-  const res = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(defaults.requestTimeoutMs) })
-  const body: any = await res.json().catch(() => undefined)
-  if (!res.ok) {
-    const retry = Number(res.headers.get('retry-after'))
-    const wait = res.status === 429 ? (Number.isFinite(retry) && retry > 0 ? retry * 1000 : 1000) : undefined
-    if (wait) nextSlot.set(restUrl, Math.max(nextSlot.get(restUrl) ?? 0, Date.now() + wait))
-    throw new CoinbaseError(res.status, `Coinbase answered HTTP ${res.status}${body?.message ? `: ${body.message}` : ''} for ${url}`, wait)
-  }
-  if (!Array.isArray(body)) throw new CoinbaseError(res.status, `Coinbase answered ${url} with something other than a list of trades`)
-  return { rows: body as RawTrade[], after: res.headers.get('cb-after') ?? undefined, url }
-}
-
-/** `tradesPage` in this host's pace, asked again after a 429 (its wait kept), up to `tries` times. */
-async function pacedPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, gapMs: number, signal?: AbortSignal, tries = 4) {
-  for (let attempt = 1; ; attempt++) {
-    await pace(restUrl, gapMs, signal)
-    try { return await tradesPage(restUrl, productId, after, fetchImpl) } catch (e) {
-      if (!(e instanceof CoinbaseError) || e.status !== 429 || attempt >= tries) throw e
-    }
-  }
+/** `tradesPage` in this host's pace, asked again after a 429 (its wait kept), up to `tries` times; `signal` ends the waits and the request. */
+function pacedPage(restUrl: string, productId: string, after: string | undefined, fetchImpl: typeof fetch, gapMs: number, signal?: AbortSignal, tries = 4) {
+  return tradesPage(restUrl, productId, after, fetchImpl, { gapMs, signal, tries })
 }
 
 /** A page's rows as normalized REST trades, newest first as sent; a malformed row throws (the page is retried or the gap deferred, never half used). */
@@ -344,7 +325,7 @@ function pageTrades(page: { rows: RawTrade[]; url: string }, productId: string, 
   const ctx: CoinbaseContext = { ingestTs, source: 'rest' }
   return page.rows.map((row, i) => {
     const problem = tradeProblem(row, false)
-    if (problem) throw new CoinbaseError(200, `${page.url}: row ${i}: ${problem}`)
+    if (problem) throw new HttpError(200, `${page.url}: row ${i}: ${problem}`, { url: page.url })
     return toTrade(row, productId, symbol, ctx)
   })
 }
@@ -415,7 +396,7 @@ export async function firstTradeAfter(restUrl: string, productId: string, sinceM
     else hi = page[page.length - 1]
     if (lo !== undefined && hi.trade_id - lo <= 1) return hi.trade_id
   }
-  throw new CoinbaseError(0, `${productId}: could not find the first trade after ${new Date(sinceMs).toISOString()}`)
+  throw new HttpError(0, `${productId}: could not find the first trade after ${new Date(sinceMs).toISOString()}`)
 }
 
 /**
@@ -440,13 +421,13 @@ export async function tradesBefore(restUrl: string, productId: string, afterTrad
   let after: string | undefined
   let oldest = Infinity
   for (let page = 0; ; page++) {
-    if (page >= maxPages) throw new CoinbaseError(0, `${productId}: trade ${afterTradeId} is more than ${maxPages} REST pages back (oldest reached: ${oldest}); raise maxPages or backfill from an archive`)
+    if (page >= maxPages) throw new HttpError(0, `${productId}: trade ${afterTradeId} is more than ${maxPages} REST pages back (oldest reached: ${oldest}); raise maxPages or backfill from an archive`)
     if (page > 0 && delayMs > 0) await new Promise((r) => setTimeout(r, delayMs))
     const { rows, after: next, url } = await tradesPage(restUrl, productId, after, fetchImpl)
     const ctx: CoinbaseContext = { ingestTs: opts.ingestTs ?? Date.now() * 1000, source: 'rest' }
     for (let i = 0; i < rows.length; i++) {
       const problem = tradeProblem(rows[i], false)
-      if (problem) throw new CoinbaseError(200, `${url}: row ${i}: ${problem}`)
+      if (problem) throw new HttpError(200, `${url}: row ${i}: ${problem}`, { url })
       const t = toTrade(rows[i], productId, symbol, ctx)
       if (t.trade_id > afterTradeId && t.trade_id < oldest && !seen.has(t.trade_id)) seen.set(t.trade_id, t)
     }

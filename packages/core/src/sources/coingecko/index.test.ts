@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ObjectStore } from '../../ports/index'
 import { readParquet } from '../../lake/parquet/index'
-import { backoffMs, parseSimplePrice, pollPrices, pricesKey, rateWindow, retryAfterMs, simplePriceUrl, type PriceSnapshot } from './index'
+import { parseSimplePrice, pollPrices, pricesKey, simplePriceUrl, type PriceSnapshot } from './index'
 
 /** A `simple/price` answer as CoinGecko sends it (fields in its order), for bitcoin and ethereum in usd and brl. */
 const REAL = JSON.stringify({
@@ -91,26 +91,6 @@ describe('coingecko lake key and request', () => {
     const want = 'https://api.coingecko.com/api/v3/simple/price?ids=bitcoin,ethereum&vs_currencies=usd,brl&include_market_cap=true&include_24hr_vol=true&include_24hr_change=true&include_last_updated_at=true'
     expect(simplePriceUrl('https://api.coingecko.com', ['bitcoin', 'ethereum'], ['usd', 'brl'])).toBe(want)
     expect(simplePriceUrl('https://api.coingecko.com/api/v3/', ['Bitcoin', 'ethereum'], ['USD', 'brl'])).toBe(want)
-  })
-
-  it('reads Retry-After as seconds or as an HTTP date', () => {
-    expect(retryAfterMs('119', 0)).toBe(119_000)
-    expect(retryAfterMs('0', 0)).toBe(0)
-    expect(retryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000)
-    expect(retryAfterMs(null, 0)).toBeUndefined()
-    expect(retryAfterMs('soon', 0)).toBeUndefined()
-  })
-
-  it('backs off exponentially with jitter up to a cap', () => {
-    expect([1, 2, 3, 4].map((n) => backoffMs(n, 1000, 5000, () => 0))).toEqual([500, 1000, 2000, 2500])
-    expect([1, 2, 3, 4].map((n) => backoffMs(n, 1000, 5000, () => 1))).toEqual([1000, 2000, 4000, 5000])
-  })
-
-  it('lets no 60 s window hold more than the limit', () => {
-    const w = rateWindow(2)
-    w.record(0); w.record(10)
-    expect(w.waitMs(20)).toBe(59_980)
-    expect(w.waitMs(60_000)).toBe(0)
   })
 })
 

@@ -3,7 +3,8 @@
  * and written to `bronze/prices/source=coingecko/coin=<id>/dt=YYYY-MM-DD/` as Parquet, one row per
  * coin and vs_currency. `parseSimplePrice` validates an answer and reports every problem as a string,
  * never a throw; `pollPrices` paces requests by a sliding one-minute window, honours `Retry-After`,
- * retries network trouble with jittered backoff and names the fix when a retry cannot help.
+ * retries network trouble with jittered backoff and names the fix when a retry cannot help. Requests,
+ * `Retry-After`, backoff and the window go through the sources' HTTP client (`../http`).
  */
 /*
  * The API, as CoinGecko documents it and clients observed it:
@@ -35,6 +36,7 @@ import { partitionOf } from '../../lake/layout/index'
 import type { Column } from '../../market/index'
 import { writeParquet } from '../../lake/parquet/index'
 import type { ObjectStore } from '../../ports/index'
+import { backoffMs, HttpError, rateWindow, request, retryable } from '../http/index'
 
 export const defaults = {
   /** Demo / keyless host; a Pro key needs https://pro-api.coingecko.com. */
@@ -187,26 +189,6 @@ export function simplePriceUrl(baseUrl: string, coins: string[], currencies: str
 /** The header a key goes in: the Pro header on pro-api.coingecko.com, the Demo header elsewhere. */
 export const apiKeyHeader = (baseUrl: string) => (/\/\/pro-api\./.test(baseUrl) ? 'x-cg-pro-api-key' : 'x-cg-demo-api-key')
 
-/** `Retry-After` in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null | undefined, nowMs: number): number | undefined {
-  if (header == null || header.trim() === '') return undefined
-  const s = header.trim()
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000)
-  const at = Date.parse(s)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
-}
-
-/** Exponential backoff for the `failures`-th failure in a row (1, 2, ...): half fixed, half random, capped. */
-export function backoffMs(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random) {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1))
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2)
-}
-
-/** An error answer of CoinGecko, with its HTTP status, CoinGecko code and what to do about it. */
-export class CoinGeckoError extends Error {
-  constructor(readonly status: number, readonly code: number | undefined, message: string, readonly retryAfterMs?: number) { super(message) }
-}
-
 /** A message for an error answer that names the fix. */
 export function explain(status: number, body: unknown, url: string): string {
   const err = errorOf(body)
@@ -219,21 +201,6 @@ export function explain(status: number, body: unknown, url: string): string {
   if (status === 403) return `CoinGecko blocks this client (HTTP 403${said}): keyless access from cloud IPs is often refused; use a Demo API key`
   if (status === 400 || status === 404 || status === 422) return `CoinGecko refused the request (HTTP ${status}${said}) for ${where}: check the coin ids (/coins/list) and vs_currencies (/simple/supported_vs_currencies)`
   return `CoinGecko answered HTTP ${status}${said} for ${where}`
-}
-
-/** Statuses worth trying again soon: timeouts and server trouble. Other 4xx need a fix, not a retry. */
-const retryable = (status: number) => status === 408 || status >= 500
-
-/** A sliding 60 s window of request times, so that no minute holds more than `limit` requests. */
-export function rateWindow(limit: number, windowMs = 60_000) {
-  const times: number[] = []
-  const expire = (now: number) => { while (times.length && times[0] <= now - windowMs) times.shift() }
-  return {
-    /** How long to wait before the next request may go out (0: now). */
-    waitMs(now: number) { expire(now); return times.length < limit ? 0 : times[0] + windowMs - now },
-    record(now: number) { times.push(now) },
-    count(now: number) { expire(now); return times.length },
-  }
 }
 
 /** Sleeps `ms`, or less if `signal` aborts. */
@@ -299,22 +266,15 @@ type Outcome =
 
 /** One `simple/price` request, its outcome classified. Never throws. */
 async function requestOnce(url: string, headers: Record<string, string>, fetchImpl: typeof fetch, timeoutMs: number, now: () => number, signal?: AbortSignal): Promise<Outcome> {
-  const timeout = AbortSignal.timeout(timeoutMs)
-  let res: Response
   try {
-    res = await fetchImpl(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
+    const { json, text } = await request(url, { fetch: fetchImpl, headers, signal, timeoutMs, now, name: 'CoinGecko', explain })
+    return { kind: 'ok', body: json !== undefined ? json : text, at: now() } // an HTML error page or garbage: the parser reports it
   } catch (e) {
-    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : (e as Error)?.message ?? String(e)
-    return { kind: 'retry', message: `CoinGecko request failed (${why}) for ${url}` }
+    const message = (e as Error)?.message ?? String(e)
+    if (!(e instanceof HttpError) || e.status === 0) return { kind: 'retry', message }
+    if (e.status === 429) return { kind: 'rate-limited', waitMs: e.retryAfterMs, message }
+    return { kind: retryable(e) ? 'retry' : 'fatal', message }
   }
-  const text = await res.text().catch(() => '')
-  let body: unknown = text
-  try { body = JSON.parse(text) } catch { /* HTML error page or garbage: the parser reports it */ }
-  if (res.ok) return { kind: 'ok', body, at: now() }
-  const message = explain(res.status, body, url)
-  if (res.status === 429) return { kind: 'rate-limited', waitMs: retryAfterMs(res.headers.get('retry-after'), now()), message }
-  if (retryable(res.status)) return { kind: 'retry', message }
-  return { kind: 'fatal', message }
 }
 
 /** Writes one poll's rows as one Parquet file per coin (the lake partitions by coin). Returns the keys. */

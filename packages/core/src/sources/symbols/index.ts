@@ -10,9 +10,10 @@ import type { Column } from '../../market/index'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, symbolOf } from '../../market/index'
 import { ENDPOINTS, exchangeInfo, restBase } from '../binance/index'
 import { defaults as coinbaseDefaults } from '../coinbase/index'
+import { HttpError, request, unreachable } from '../http/index'
 import { dimSymbolsKey } from '../../lake/layout/index'
 import { readParquet, writeParquet } from '../../lake/parquet/index'
-import { PreconditionFailed, type ObjectStore } from '../../ports/index'
+import { updateObject, type ObjectStore } from '../../ports/index'
 
 export const defaults = {
   requestTimeoutMs: 15_000,
@@ -156,7 +157,8 @@ export const DIM_EXCHANGES = [...Object.keys(ENDPOINTS), 'coinbase']
  */
 export async function fetchDimSymbols(exchange: string, restUrl?: string, now = Date.now(), fetchImpl: typeof fetch = fetch): Promise<DimResult> {
   try { return await fetchDim(exchange, restUrl, now, fetchImpl) } catch (e: any) {
-    if (e?.name === 'TypeError' || e?.name === 'TimeoutError') throw new Error(`cannot reach ${exchange} at ${restUrl ?? 'its public REST API'}: ${e.cause?.code ?? e.cause?.message ?? e.message}`)
+    const why = unreachable(e)
+    if (why) throw new Error(`cannot reach ${exchange} at ${restUrl ?? 'its public REST API'}: ${why}`)
     throw e
   }
 }
@@ -164,9 +166,9 @@ export async function fetchDimSymbols(exchange: string, restUrl?: string, now = 
 async function fetchDim(exchange: string, restUrl: string | undefined, now: number, fetchImpl: typeof fetch): Promise<DimResult> {
   if (exchange === 'coinbase') {
     const url = `${restUrl ?? coinbaseDefaults.restUrl}/products`
-    const res = await fetchImpl(url, { signal: AbortSignal.timeout(defaults.requestTimeoutMs), headers: { accept: 'application/json' } })
-    if (!res.ok) throw new Error(`Coinbase answered HTTP ${res.status} for ${url}`)
-    return dimFromCoinbase(await res.json(), now)
+    const { json } = await request(url, { fetch: fetchImpl, timeoutMs: defaults.requestTimeoutMs, headers: { accept: 'application/json' }, name: 'Coinbase' })
+    if (json === undefined) throw new HttpError(200, `Coinbase answered ${url} with something other than JSON`, { url })
+    return dimFromCoinbase(json, now)
   }
   const venue = ENDPOINTS[exchange]
   if (!venue) throw new Error(`no symbol list for exchange ${JSON.stringify(exchange)}: one of ${DIM_EXCHANGES.join(', ')}`)
@@ -186,20 +188,15 @@ export async function readDimSymbols(store: ObjectStore): Promise<DimSymbol[]> {
  */
 export async function writeDimSymbols(store: ObjectStore, rows: DimSymbol[], exchanges: string[] = [...new Set(rows.map((r) => r.exchange))]): Promise<number> {
   const key = dimSymbolsKey()
-  for (let attempt = 0; ; attempt++) {
-    const head = await store.head(key)
+  const { result } = await updateObject(store, key, async (head) => {
     const old = head ? await readParquet<DimSymbol>((await store.get(key))!) : []
     const merged = [...old.filter((r) => !exchanges.includes(r.exchange)), ...rows]
     const seen = new Set<string>()
     const unique = merged.filter((r) => { const k = `${r.exchange}/${r.symbol}`; if (seen.has(k)) return false; seen.add(k); return true })
     unique.sort((a, b) => (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
-    try {
-      await store.put(key, writeParquet(DIM_SYMBOL_COLUMNS, unique, { nullable: true }), head ? { ifMatch: head.etag } : { ifNoneMatch: '*' })
-      return unique.length
-    } catch (e) {
-      if (!(e instanceof PreconditionFailed) || attempt >= defaults.writeRetries) throw e
-    }
-  }
+    return { body: writeParquet(DIM_SYMBOL_COLUMNS, unique, { nullable: true }), result: unique.length }
+  }, { retries: defaults.writeRetries })
+  return result
 }
 
 /** Fetches an exchange's instruments and writes them into the dimension; the rejected entries come back with the count. */
