@@ -64,6 +64,7 @@ const received: { conn: number; m: ClientMessage }[] = []
 let conns = 0
 const sockets = new Set<WebSocket>()
 const errors: string[] = []
+let statusDoc: unknown = { stalls: [] }
 
 const send = (m: ServerMessage) => { for (const s of sockets) s.send(JSON.stringify(m)) }
 /** The channels the newest connection holds. */
@@ -126,7 +127,7 @@ describe.skipIf(missing)('the exchange picker and the compare overlay in Chromiu
         return json({ candles: candles(ex, sym, (q.get('tf') ?? '1m') as Timeframe).filter((c) => c.open_time >= from && c.open_time < to).slice(0, Number(q.get('limit') ?? 1000)) })
       }
       if (u.pathname === '/api/statistics') return json({ first: null, last: null, min: null, max: null, volume: null, count: null })
-      if (u.pathname === '/api/status') return json({ stalls: [] })
+      if (u.pathname === '/api/status') return json(statusDoc)
       if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/serving/')) return json({ error: 'not found' }, 404)
       const file = normalize(join(DIST, u.pathname === '/' || !extname(u.pathname) ? 'index.html' : u.pathname))
       if (!file.startsWith(DIST) || !existsSync(file)) { res.writeHead(404); return res.end('not found') }
@@ -265,6 +266,27 @@ describe.skipIf(missing)('the exchange picker and the compare overlay in Chromiu
       expect(await p.locator('#compare').inputValue()).toBe('')
       expect(await p.locator('[data-testid=spread]').count()).toBe(0)
     } finally { await p.context().close() }
+  })
+
+  it('shows each exchange on the status page, the simulated one labelled, a stalled or lagging one in red', async () => {
+    const now = Date.now()
+    const ex = (exchange: string, lag: number | null, stalled: string[] = [], freshness: number | null = 3_000) => ({ exchange, venue: exchange.replace(/^sim-/, ''), simulated: exchange.startsWith('sim-'), symbols: Object.keys(VENUES[exchange]), last_trade_time: lag == null ? null : new Date(now - lag).toISOString(), lag_ms: lag, max_lag_ms: lag, idle: lag == null ? Object.keys(VENUES[exchange]) : [], ingest_rate_per_s: 1, records_24h: 10, stalled, newest_gold_time: null, freshness_ms: freshness })
+    statusDoc = { time: new Date(now).toISOString(), sources: [], stalls: [], dlq: { files: 0, by_source: {}, conversion_errors: 0 }, lake: { newest_gold_key: null, newest_gold_time: null, freshness_ms: 3_000 }, exchanges: [ex('binance', 1_500), ex('coinbase', null, [], null), ex('sim-coinbase', 2_000, ['BTC-USD'])] }
+    const p = await open('/status')
+    try {
+      await p.waitForSelector('[data-testid=exchanges]')
+      const row = (e: string) => p.locator(`tr[data-exchange="${e}"]`)
+      const cls = (e: string, label: string) => row(e).locator(`td[data-label="${label}"]`).getAttribute('class')
+      expect(await p.locator('tr[data-exchange]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-exchange')))).toEqual(['binance', 'coinbase', 'sim-coinbase'])
+      await expect(row('sim-coinbase').locator('td[data-label=kind]').textContent()).resolves.toBe('simulated')
+      await expect(row('binance').locator('td[data-label=kind]').textContent()).resolves.toBe('live')
+      await expect(cls('binance', 'state')).resolves.toBe('ok')
+      await expect(cls('coinbase', 'state')).resolves.toBe('bad')
+      await expect(row('coinbase').locator('td[data-label="idle 24 h"]').textContent()).resolves.toBe('BTC-USD')
+      await expect(cls('sim-coinbase', 'stalled')).resolves.toBe('bad')
+      await expect(row('sim-coinbase').locator('td[data-label=stalled]').textContent()).resolves.toBe('BTC-USD')
+      expect(await p.evaluate(() => document.body.dataset.status)).toBe('bad')
+    } finally { statusDoc = { stalls: [] }; await p.context().close() }
   })
 
   it('raises no console errors and no page errors', () => {
