@@ -20,7 +20,8 @@ import { isSimulated, type Candle, type Timeframe } from '@ticklake/core/market'
 import { candleChannel, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from '@ticklake/core/serve/realtime'
 import { createChart, decimalsFor, fmt, fmtVol, type Chart } from './chart'
 import { Series, TF_SECONDS } from './series'
-import { INDICATOR_KINDS, PERIODS, TIMEFRAMES, clockTime, loadPrefs, parseCompare, savePrefs, validZone, zoneLabel, type CompareSpec, type Indicator, type IndicatorKind, type Prefs } from './prefs'
+import { TIMEFRAMES, clockTime, loadPrefs, parseCompare, savePrefs, zoneLabel, type CompareSpec, type Prefs } from './prefs'
+import { lookControls, showLook } from './look'
 import { createOverlay } from './compare'
 import { fillCompare, fillExchanges, joinVenues, symbolOn, venuesOf, type Venue } from './venues'
 
@@ -44,8 +45,6 @@ export const defaults = {
   statisticsMs: 30_000,
   /** The newest trade older than this (and no newer candle) raises the stale banner. */
   staleMs: 60_000,
-  /** Zones offered besides the browser's list, which gives some under their old names (Asia/Calcutta). */
-  zones: ['Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Ho_Chi_Minh', 'Asia/Yangon', 'Europe/Kyiv', 'America/Nuuk', 'Pacific/Kanton'],
 }
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
@@ -53,7 +52,6 @@ type State = 'connecting' | 'live' | 'reconnecting' | 'polling'
 interface Statistics { first: number | null; last: number | null; min: number | null; max: number | null; volume: number | null; count: number | null }
 
 const $ = (id: string) => document.getElementById(id)!
-const KINDS: Record<IndicatorKind, string> = { sma: 'SMA', ema: 'EMA', bb: 'Bollinger', vwap: 'VWAP', rsi: 'RSI (pane)', macd: 'MACD (pane)' }
 
 let health: Health
 let prefs: Prefs
@@ -454,21 +452,8 @@ function setLook(p: Partial<Prefs>) {
 }
 
 function applyLook() {
-  document.documentElement.dataset.theme = prefs.theme
-  const other = prefs.theme === 'dark' ? 'light' : 'dark'
-  $('theme').textContent = prefs.theme === 'dark' ? '☀ Light' : '☾ Dark'
-  $('theme').setAttribute('aria-label', `Switch to the ${other} theme`)
-  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).value = prefs[k]
-  document.documentElement.style.setProperty('--up', prefs.up)
-  document.documentElement.style.setProperty('--down', prefs.down)
-  ;($('tz') as HTMLSelectElement).value = prefs.tz
+  showLook(prefs)
   put($('trades-zone'), zoneLabel(prefs.tz))
-  for (const kind of INDICATOR_KINDS) {
-    const on = prefs.ind.find((i) => i.kind === kind)
-    ;(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked = !!on
-    const per = document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null
-    if (per && on) per.value = String(on.period)
-  }
   chart?.setLook({ theme: prefs.theme, up: prefs.up, down: prefs.down, upWick: prefs.upWick, downWick: prefs.downWick, tz: prefs.tz, ind: prefs.ind })
   for (const li of $('trades').children as HTMLCollectionOf<HTMLElement>) {
     const [, p, q] = li.textContent!.trim().split(/\s+/)
@@ -478,31 +463,7 @@ function applyLook() {
 }
 
 function controls() {
-  const tzSel = $('tz') as HTMLSelectElement
-  const local = Intl.DateTimeFormat().resolvedOptions().timeZone
-  // every zone the browser lists (ICU's canonical names: Asia/Calcutta), with today's names of the renamed ones
-  const listed = [...(Intl.supportedValuesOf?.('timeZone') ?? []), ...defaults.zones.filter(validZone)].sort()
-  const zones = new Set(['UTC', ...(local && local !== 'UTC' ? [local] : []), ...(validZone(prefs.tz) ? [prefs.tz] : []), ...listed])
-  for (const z of zones) tzSel.add(new Option(z === local && z !== 'UTC' ? `${z} (this browser)` : z, z))
-  tzSel.onchange = () => { if (validZone(tzSel.value)) setLook({ tz: tzSel.value }) }
-  $('theme').onclick = () => setLook({ theme: prefs.theme === 'dark' ? 'light' : 'dark' })
-  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).oninput = (e) => setLook({ [k]: (e.target as HTMLInputElement).value })
-  const list = $('ind-list')
-  for (const kind of INDICATOR_KINDS) {
-    const row = document.createElement('label')
-    row.innerHTML = `<input type="checkbox" id="ind-${kind}"> ${KINDS[kind]}` + (PERIODS[kind] ? ` <input type="number" id="ind-${kind}-p" min="2" max="500" value="${PERIODS[kind]}" aria-label="${KINDS[kind]} period">` : '')
-    list.append(row)
-  }
-  const readInd = () => {
-    const ind: Indicator[] = []
-    for (const kind of INDICATOR_KINDS) {
-      if (!(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked) continue
-      const p = Number((document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null)?.value ?? 0)
-      ind.push({ kind, period: PERIODS[kind] ? Math.min(500, Math.max(2, Math.round(p) || PERIODS[kind])) : 0 })
-    }
-    setLook({ ind })
-  }
-  list.onchange = readInd
+  lookControls(prefs.tz, () => prefs, setLook)
   // keyboard: arrows pan, +/- zoom, Escape resets, 1-6 pick the timeframe (not while typing in a field)
   document.addEventListener('keydown', (e) => {
     const el = e.target as HTMLElement
