@@ -3,7 +3,9 @@
  * (they drive the scales, the cursor and the legend); a plugin paints volume bars in the bottom
  * fifth, wicks and bodies in the viewer's four colours, and a dashed last-price line boxed on the
  * price axis. Indicator overlays (SMA, EMA, Bollinger, VWAP, from core's indicator math) are uPlot
- * lines; RSI and MACD go to a lower pane, a second uPlot kept on the same time range. The x range
+ * lines; RSI and MACD go to a lower pane, a second uPlot kept on the same time range. A compared
+ * series (compare.ts) is one more line: its closes aligned on open time, a gap where either side
+ * has no candle, its close and the spread in the legend. The x range
  * is the chart's own "view": candle-sized from the first candle (a lone candle is drawn at a
  * sensible width among `minBars` steps), following the newest candle until the viewer moves away.
  * Navigation: wheel zoom around the cursor, drag pan, shift-drag zoom to a selection, touch swipe
@@ -14,6 +16,7 @@ import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 import type { Series } from './series'
 import { allLines, refreshLines, type Line } from './lines'
+import { alignCloses, spreadOf } from './compare'
 import { zoneLabel, minuteTime, type Indicator, type Theme } from './prefs'
 
 export const defaults = {
@@ -36,8 +39,8 @@ export const defaults = {
 export interface Look { theme: Theme; up: string; down: string; upWick: string; downWick: string; tz: string; ind: Indicator[] }
 
 const THEMES = {
-  dark: { grid: 'rgba(255,255,255,0.06)', axis: '#8a93a6', label: '#ffffff', cursor: '#5d6678' },
-  light: { grid: 'rgba(0,0,0,0.08)', axis: '#4b5565', label: '#ffffff', cursor: '#9aa3b2' },
+  dark: { grid: 'rgba(255,255,255,0.06)', axis: '#8a93a6', label: '#ffffff', cursor: '#5d6678', compare: '#e8eaed' },
+  light: { grid: 'rgba(0,0,0,0.08)', axis: '#4b5565', label: '#ffffff', cursor: '#9aa3b2', compare: '#1b2230' },
 }
 const LINE_COLORS = ['#f0b429', '#5b8def', '#c17ef0', '#ef8a5b', '#3fb6c9', '#9ccc65']
 const FONT = '11px system-ui, sans-serif'
@@ -75,6 +78,10 @@ export interface Chart {
   /** Zooms by `factor` (> 1 zooms out) around `at` (seconds; default the view's centre). */
   zoom(factor: number, at?: number): void
   reset(): void
+  /** Draws `other`'s closes over the candles (undefined: none), named `label` in the legend. */
+  setCompare(other: Series | undefined, label: string): void
+  /** The compared closes per candle as last aligned, null where either side has no candle (for tests and monitors). */
+  compared(): (number | null)[]
   /** Labels of the time axis as last drawn (for tests and monitors). */
   xLabels(): string[]
   /** Called with the first loaded open time (ms) when the view nears it: load older candles. */
@@ -96,6 +103,9 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
   let u: uPlot
   let pane: uPlot | undefined
   let olderAsked = -1
+  let other: Series | undefined
+  let otherLabel = ''
+  let compared: (number | null)[] = []
   const chart = {} as Chart
 
   const paneLines = () => lines.filter((l) => l.pane)
@@ -125,6 +135,12 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
     const cls = c.c[i] >= c.o[i] ? 'up' : 'down'
     let html = `<span>${minuteTime(c.t[i] * 1000, look.tz)} ${zoneLabel(look.tz)}</span> O <b class="${cls}">${fmt(c.o[i], d)}</b> H <b class="${cls}">${fmt(c.h[i], d)}</b> L <b class="${cls}">${fmt(c.l[i], d)}</b> C <b class="${cls}">${fmt(c.c[i], d)}</b> <b class="${cls}">${chg >= 0 ? '+' : ''}${chg.toFixed(2)}%</b> V <b>${fmtVol(c.v[i])}</b>`
     for (const [k, l] of lines.entries()) if (!l.dash) html += ` <span style="color:${LINE_COLORS[k % LINE_COLORS.length]}">${l.label} ${fmt(l.values[i], l.pane ? 2 : d)}</span>`
+    if (other) {
+      const oc = compared[i]
+      const sp = oc == null ? undefined : spreadOf(c.c[i], oc)
+      const sign = (v: number) => (v >= 0 ? '+' : '')
+      html += ` <span data-testid="compare">${otherLabel} C <b>${fmt(oc, d)}</b></span><span data-testid="spread">spread ${sp ? `<b>${sign(sp.abs)}${fmt(sp.abs, d)}</b><b>${sign(sp.bps)}${sp.bps.toFixed(1)} bps</b>` : '<b>— no candle</b>'}</span>`
+    }
     legend.innerHTML = html
   }
 
@@ -184,7 +200,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
 
   const data = (): uPlot.AlignedData => {
     const k = series?.cols ?? { t: [], o: [], h: [], l: [], c: [], v: [] }
-    return [k.t, k.o, k.h, k.l, k.c, k.v, ...lines.filter((l) => !l.pane).map((l) => l.values)] as uPlot.AlignedData
+    return [k.t, k.o, k.h, k.l, k.c, k.v, ...lines.filter((l) => !l.pane).map((l) => l.values), ...(other ? [compared] : [])] as uPlot.AlignedData
   }
   const paneData = (): uPlot.AlignedData => [series?.cols.t ?? [], ...paneLines().map((l) => l.values)] as uPlot.AlignedData
 
@@ -273,6 +289,8 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
         { label: 'Close', scale: 'y', ...hidden },
         { label: 'Volume', scale: 'vol', ...hidden },
         ...lines.filter((l) => !l.pane).map((l) => ({ label: l.label, scale: 'y', stroke: colorOf(l), width: 1.25, dash: l.dash, points: { show: false } })),
+        // a null is a missing candle on one side: a gap in the line, never bridged
+        ...(other ? [{ label: otherLabel, scale: 'y', stroke: th.compare, width: 1.5, spanGaps: false, points: { show: false } }] : []),
       ],
       plugins: [candlesPlugin],
       hooks: { setCursor: [showLegend], setScale: [onScale], setSelect: [(u) => { if (u.select.width > 0) { auto = false; follow = false; u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false) } }] },
@@ -341,11 +359,20 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
   })
   ro.observe(el.parentElement ?? el)
 
+  /** Aligns the compared closes again from main candle `d` on, or from where the compared series changed if earlier. */
+  const realign = (d: number) => {
+    if (!other || !series) return
+    const od = other.takeDirty()
+    const t = series.cols.t
+    const from = Math.min(d, od < other.length ? lowerBound(t, other.cols.t[od]) : t.length, compared.length)
+    if (from < t.length || compared.length !== t.length) alignCloses(t, other, compared, from)
+  }
+
   Object.assign(chart, {
     setSeries(s: Series, stepSeconds: number) {
       const fresh = s !== series || step !== stepSeconds
       series = s; step = stepSeconds
-      if (fresh) { olderAsked = -1; auto = true; s.takeDirty(); lines = allLines(look.ind, s); view = home(); build(); return }
+      if (fresh) { olderAsked = -1; auto = true; s.takeDirty(); lines = allLines(look.ind, s); compared = []; realign(Infinity); view = home(); build(); return }
       chart.update()
     },
     update() {
@@ -356,6 +383,7 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
       if (d >= t.length) { /* nothing changed (a redraw) */ }
       else if (d >= t.length - 2 && lines.every((l) => l.values.length >= d)) refreshLines(lines, look.ind, series, d)
       else lines = allLines(look.ind, series)
+      realign(d)
       const w = view.max - view.min
       u.batch(() => {
         u.setData(data(), false)
@@ -374,6 +402,15 @@ export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLEl
       if (series) { series.takeDirty(); lines = allLines(look.ind, series) }
       build()
     },
+    setCompare(s: Series | undefined, label: string) {
+      const rebuild = !s !== !other || label !== otherLabel
+      if (s !== other) compared = []
+      other = s; otherLabel = label
+      if (!rebuild) return chart.update()
+      realign(Infinity)
+      build()
+    },
+    compared: () => [...compared],
     view: () => ({ ...view }),
     setView: (v: View) => { auto = false; apply(v) },
     pan(fraction: number) { auto = false; const d = (view.max - view.min) * fraction; apply({ min: view.min + d, max: view.max + d }) },

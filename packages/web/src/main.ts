@@ -4,7 +4,9 @@
  * chosen symbol and timeframe: the WebSocket snapshot, the serving window (`/serving/.../<tf>.json`,
  * read again every few seconds while the lake is still filling, so a tab opened during the first
  * backfill gets the history as it lands), older candles from `/api/candles` when the viewer
- * scrolls back, live partial and final candles upserted by open time. The statistics panel and
+ * scrolls back, live partial and final candles upserted by open time. An exchange picker lists the
+ * venues of `/api/symbols` (venues.ts); a compare control draws another venue's closes over the
+ * candles with the spread (compare.ts). The statistics panel and
  * the header's change come from `/api/statistics?hours=24` (the same for every tab) moved by the
  * live price, the `ticker` and `stats` channels. The connection: pings every 30 s, drops a silent
  * socket, reconnects with backoff; after failed attempts it polls the HTTP side (`live.json` for
@@ -14,11 +16,14 @@
  * `window.ticklake`, are for tests and monitors.
  */
 import './style.css'
-import type { Candle, Timeframe } from '@ticklake/core/market'
+import { isSimulated, type Candle, type Timeframe } from '@ticklake/core/market'
 import { candleChannel, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from '@ticklake/core/serve/realtime'
 import { createChart, decimalsFor, fmt, fmtVol, type Chart } from './chart'
 import { Series, TF_SECONDS } from './series'
-import { INDICATOR_KINDS, PERIODS, TIMEFRAMES, clockTime, loadPrefs, savePrefs, validZone, zoneLabel, type Indicator, type IndicatorKind, type Prefs } from './prefs'
+import { TIMEFRAMES, clockTime, loadPrefs, parseCompare, savePrefs, zoneLabel, type CompareSpec, type Prefs } from './prefs'
+import { lookControls, showLook } from './look'
+import { createOverlay } from './compare'
+import { fillCompare, fillExchanges, joinVenues, symbolOn, venuesOf, type Venue } from './venues'
 
 export const defaults = {
   maxTrades: 30,
@@ -40,8 +45,6 @@ export const defaults = {
   statisticsMs: 30_000,
   /** The newest trade older than this (and no newer candle) raises the stale banner. */
   staleMs: 60_000,
-  /** Zones offered besides the browser's list, which gives some under their old names (Asia/Calcutta). */
-  zones: ['Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Ho_Chi_Minh', 'Asia/Yangon', 'Europe/Kyiv', 'America/Nuuk', 'Pacific/Kanton'],
 }
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
@@ -49,7 +52,6 @@ type State = 'connecting' | 'live' | 'reconnecting' | 'polling'
 interface Statistics { first: number | null; last: number | null; min: number | null; max: number | null; volume: number | null; count: number | null }
 
 const $ = (id: string) => document.getElementById(id)!
-const KINDS: Record<IndicatorKind, string> = { sma: 'SMA', ema: 'EMA', bb: 'Bollinger', vwap: 'VWAP', rsi: 'RSI (pane)', macd: 'MACD (pane)' }
 
 let health: Health
 let prefs: Prefs
@@ -74,11 +76,19 @@ let polls = 0
 /** Bumped on each choice of symbol or timeframe: answers to an older choice are dropped. */
 let epoch = 0
 let chart: Chart
+/** The venues to pick from: the lake's (`/api/symbols`) and the one this server ingests. */
+let venues: Venue[] = []
+let drawnOther: unknown
 
-const channels = () => [candleChannel(exchange, symbol, tf), tradeChannel(exchange, symbol), tickerChannel(exchange, symbol), statsChannel(exchange, symbol)]
+const mainChannels = () => [candleChannel(exchange, symbol, tf), tradeChannel(exchange, symbol), tickerChannel(exchange, symbol), statsChannel(exchange, symbol)]
+/** The channels held: the shown symbol's, and the compared one's candles. */
+const channels = () => { const main = mainChannels(), other = overlay.channel(); return other && !main.includes(other) ? [...main, other] : main }
+/** The shown exchange is simulated: a `sim-…` venue, or the one this server ingests from its fake exchange. */
+const simulated = () => isSimulated(exchange) || (exchange === health.exchange && health.simulated)
 /** The next reconnect delay: 0.5 s doubling to 15 s, with jitter so a restarted server is not stampeded. */
 const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random() * 0.4)
 const status = (text: string) => { $('error').textContent = text }
+const overlay = createOverlay({ getJson, onChange: () => schedule(), onError: status })
 /** Writes `text` only when it changed: no flicker, no needless layout. */
 const put = (el: HTMLElement, text: string, cls?: string) => { if (el.textContent !== text) el.textContent = text; if (cls !== undefined && el.className !== cls) el.className = cls }
 
@@ -132,6 +142,7 @@ function schedule(all = false) {
   pending = true
   requestAnimationFrame(() => {
     pending = false
+    if (drawnOther !== overlay.series()) { drawnOther = overlay.series(); chart.setCompare(overlay.series(), overlay.label()) }
     if (full) chart.setSeries(series, TF_SECONDS[tf]); else chart.update()
     full = false
     if (document.body.dataset.candles !== String(series.length)) document.body.dataset.candles = String(series.length)
@@ -168,6 +179,7 @@ async function loadOlder(beforeMs: number) {
     const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${from}&to=${beforeMs}&limit=${defaults.olderCandles}`)
     if (e !== epoch) return
     if (r?.candles.length) { series.merge(r.candles); schedule() }
+    void overlay.older(from)
   } catch (err) { status(`older candles: ${(err as Error).message}`) }
 }
 
@@ -195,7 +207,7 @@ function showPrice() {
   put($('st-bid'), ticker?.bid ? fmt(ticker.bid, d) : '—')
   put($('st-ask'), ticker?.ask ? fmt(ticker.ask, d) : '—')
   put($('updated'), `${clockTime(Date.now(), prefs.tz)} ${zoneLabel(prefs.tz)}`)
-  const title = `${symbol} ${fmt(price, d)} · Ticklake${health.simulated ? ' (SIMULATED)' : ''}`
+  const title = `${symbol} ${fmt(price, d)} · Ticklake${simulated() ? ' (SIMULATED)' : ''}`
   if (document.title !== title) document.title = title
 }
 
@@ -243,7 +255,8 @@ function checkStale() {
 }
 
 function onMessage(m: ServerMessage) {
-  const [candleCh, tradeCh, tickerCh, statsCh] = channels()
+  const [candleCh, tradeCh, tickerCh, statsCh] = mainChannels()
+  if (overlay.onMessage(m) && (m as { channel?: string }).channel !== candleCh) return
   if (m.type === 'snapshot' && m.channel === candleCh) {
     if (!Array.isArray(m.candles)) throw new Error('its candles are not a list')
     const refused = series.refused
@@ -270,7 +283,7 @@ function onMessage(m: ServerMessage) {
 
 /** The live feed's own figures: trades per second and ingest lag. */
 function showStats(s: Stats) {
-  put($('source'), `${exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · ${zoneLabel(prefs.tz)} · ${s.trades_per_s.toFixed(1)} trades/s · lag ${s.ingest_lag_ms} ms`)
+  put($('source'), `${sourceLine()} · ${s.trades_per_s.toFixed(1)} trades/s · lag ${s.ingest_lag_ms} ms`)
 }
 
 // ---- the connection: WebSocket, polling when it is refused ---------------------------------
@@ -347,6 +360,7 @@ async function poll() {
       const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${since}&limit=${defaults.olderCandles}`)
       if (e !== epoch || !pollTimer) return
       mergeHistory(r?.candles.map((c) => ({ ...c, final: !!c.final })), e)
+      void overlay.poll(since)
     }
     schedule()
     status('')
@@ -364,14 +378,16 @@ function liveFromTrade(t: LiveTrade) {
 
 // ---- choices ---------------------------------------------------------------------------------
 
-/** Shows a new symbol or timeframe: a new series, subscriptions moved on the same connection. */
-function choose(next: { symbol?: string; tf?: Timeframe }) {
-  if ((next.symbol ?? symbol) === symbol && (next.tf ?? tf) === tf) return
+/** Shows a new exchange, symbol or timeframe: a new series, subscriptions moved on the same connection. */
+function choose(next: { exchange?: string; symbol?: string; tf?: Timeframe }) {
+  if ((next.exchange ?? exchange) === exchange && (next.symbol ?? symbol) === symbol && (next.tf ?? tf) === tf) return
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'unsubscribe', channels: channels() }))
+  const moved = (next.exchange ?? exchange) !== exchange
+  exchange = next.exchange ?? exchange
   symbol = next.symbol ?? symbol
   tf = next.tf ?? tf
-  ;($('symbol') as HTMLSelectElement).value = symbol
-  ;($('tf') as HTMLSelectElement).value = tf
+  if (moved) void checkStall()
+  showVenues()
   fresh()
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
   save()
@@ -390,13 +406,38 @@ function fresh() {
   $('trades').replaceChildren()
   for (const id of ['price', 'st-last', 'st-change', 'st-pct', 'st-high', 'st-low', 'st-vol', 'st-trades', 'st-bid', 'st-ask']) put($(id), '—', id === 'price' ? undefined : '')
   put($('change'), '')
+  $('simulated').hidden = !simulated()
+  void overlay.set(prefs.compare, tf)
   showSource()
   schedule(true)
   void loadServing()
   void loadStatistics()
 }
 
-const showSource = () => put($('source'), `${exchange} · ${health.simulated ? 'simulated' : health.source} · ${tf} · ${zoneLabel(prefs.tz)}`)
+const sourceLine = () => `${exchange} · ${simulated() ? 'simulated' : exchange === health.exchange ? health.source : 'lake'} · ${tf} · ${zoneLabel(prefs.tz)}`
+const showSource = () => put($('source'), sourceLine())
+
+/** The exchange picker, the shown exchange's symbols, the timeframe and the compare control, as they now stand. */
+function showVenues() {
+  fillExchanges($('exchange') as HTMLSelectElement, venues, exchange)
+  const list = venues.find((v) => v.exchange === exchange)?.symbols ?? []
+  ;($('symbol') as HTMLSelectElement).replaceChildren(...(list.includes(symbol) ? list : [symbol, ...list]).map((s) => new Option(s, s, false, s === symbol)))
+  ;($('tf') as HTMLSelectElement).value = tf
+  fillCompare($('compare') as HTMLSelectElement, venues, { exchange, symbol }, prefs.compare)
+}
+
+/** Draws `spec`'s closes over the candles (undefined: none), its channel moved on the same connection. */
+function setCompare(spec: CompareSpec | undefined) {
+  const before = channels()
+  prefs = { ...prefs, compare: spec }
+  void overlay.set(spec, tf, series.first?.open_time)
+  const after = channels()
+  const gone = before.filter((c) => !after.includes(c)), added = after.filter((c) => !before.includes(c))
+  if (ws?.readyState === WebSocket.OPEN && gone.length) ws.send(JSON.stringify({ action: 'unsubscribe', channels: gone }))
+  if (ws?.readyState === WebSocket.OPEN && added.length) ws.send(JSON.stringify({ action: 'subscribe', channels: added }))
+  showVenues()
+  save()
+}
 
 function save() {
   prefs = { ...prefs, exchange: exchange === health.exchange && !new URLSearchParams(location.search).has('exchange') ? undefined : exchange, symbol, tf }
@@ -411,21 +452,8 @@ function setLook(p: Partial<Prefs>) {
 }
 
 function applyLook() {
-  document.documentElement.dataset.theme = prefs.theme
-  const other = prefs.theme === 'dark' ? 'light' : 'dark'
-  $('theme').textContent = prefs.theme === 'dark' ? '☀ Light' : '☾ Dark'
-  $('theme').setAttribute('aria-label', `Switch to the ${other} theme`)
-  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).value = prefs[k]
-  document.documentElement.style.setProperty('--up', prefs.up)
-  document.documentElement.style.setProperty('--down', prefs.down)
-  ;($('tz') as HTMLSelectElement).value = prefs.tz
+  showLook(prefs)
   put($('trades-zone'), zoneLabel(prefs.tz))
-  for (const kind of INDICATOR_KINDS) {
-    const on = prefs.ind.find((i) => i.kind === kind)
-    ;(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked = !!on
-    const per = document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null
-    if (per && on) per.value = String(on.period)
-  }
   chart?.setLook({ theme: prefs.theme, up: prefs.up, down: prefs.down, upWick: prefs.upWick, downWick: prefs.downWick, tz: prefs.tz, ind: prefs.ind })
   for (const li of $('trades').children as HTMLCollectionOf<HTMLElement>) {
     const [, p, q] = li.textContent!.trim().split(/\s+/)
@@ -435,31 +463,7 @@ function applyLook() {
 }
 
 function controls() {
-  const tzSel = $('tz') as HTMLSelectElement
-  const local = Intl.DateTimeFormat().resolvedOptions().timeZone
-  // every zone the browser lists (ICU's canonical names: Asia/Calcutta), with today's names of the renamed ones
-  const listed = [...(Intl.supportedValuesOf?.('timeZone') ?? []), ...defaults.zones.filter(validZone)].sort()
-  const zones = new Set(['UTC', ...(local && local !== 'UTC' ? [local] : []), ...(validZone(prefs.tz) ? [prefs.tz] : []), ...listed])
-  for (const z of zones) tzSel.add(new Option(z === local && z !== 'UTC' ? `${z} (this browser)` : z, z))
-  tzSel.onchange = () => { if (validZone(tzSel.value)) setLook({ tz: tzSel.value }) }
-  $('theme').onclick = () => setLook({ theme: prefs.theme === 'dark' ? 'light' : 'dark' })
-  for (const k of ['up', 'down', 'upWick', 'downWick'] as const) (document.getElementById(`c-${k}`) as HTMLInputElement).oninput = (e) => setLook({ [k]: (e.target as HTMLInputElement).value })
-  const list = $('ind-list')
-  for (const kind of INDICATOR_KINDS) {
-    const row = document.createElement('label')
-    row.innerHTML = `<input type="checkbox" id="ind-${kind}"> ${KINDS[kind]}` + (PERIODS[kind] ? ` <input type="number" id="ind-${kind}-p" min="2" max="500" value="${PERIODS[kind]}" aria-label="${KINDS[kind]} period">` : '')
-    list.append(row)
-  }
-  const readInd = () => {
-    const ind: Indicator[] = []
-    for (const kind of INDICATOR_KINDS) {
-      if (!(document.getElementById(`ind-${kind}`) as HTMLInputElement).checked) continue
-      const p = Number((document.getElementById(`ind-${kind}-p`) as HTMLInputElement | null)?.value ?? 0)
-      ind.push({ kind, period: PERIODS[kind] ? Math.min(500, Math.max(2, Math.round(p) || PERIODS[kind])) : 0 })
-    }
-    setLook({ ind })
-  }
-  list.onchange = readInd
+  lookControls(prefs.tz, () => prefs, setLook)
   // keyboard: arrows pan, +/- zoom, Escape resets, 1-6 pick the timeframe (not while typing in a field)
   document.addEventListener('keydown', (e) => {
     const el = e.target as HTMLElement
@@ -484,6 +488,8 @@ async function start() {
   const early: Promise<Health | undefined> = (window as any).tlHealth ?? getJson<Health>('/api/health')
   early.catch(() => {})
   let asked: Promise<Health | undefined> | undefined = early
+  // the lake's venues for the pickers, asked at once; the first candle waits on them only for an exchange other than the ingested one
+  const lakeAnswer = getJson<Parameters<typeof venuesOf>[0]>('/api/symbols').catch(() => undefined)
   const loaded = loadPrefs(localStorage, location.search)
   prefs = loaded.prefs
   setState('connecting')
@@ -505,16 +511,24 @@ async function start() {
   }
   retry = 0
   status(loaded.problems.length ? `ignored from the URL: ${loaded.problems.join('; ')}` : '')
-  $('simulated').hidden = !health.simulated
   exchange = prefs.exchange ?? health.exchange
-  symbol = prefs.symbol && health.symbols.includes(prefs.symbol) ? prefs.symbol : health.symbols[0]
+  const ingested: Venue = { exchange: health.exchange, simulated: health.simulated, symbols: health.symbols }
+  venues = joinVenues(exchange === health.exchange ? [] : venuesOf(await lakeAnswer), ingested)
+  const here = venues.find((v) => v.exchange === exchange)
+  // a symbol the lake does not list (or an exchange it could not list) is still tried: the URL asked for it
+  symbol = prefs.symbol && (here?.symbols.includes(prefs.symbol) || !here?.symbols.length) ? prefs.symbol : symbolOn(here, prefs.symbol ?? '') ?? health.symbols[0]
   tf = prefs.tf
   const select = $('symbol') as HTMLSelectElement
-  for (const s of health.symbols) select.add(new Option(s, s, false, s === symbol))
   select.onchange = () => choose({ symbol: select.value })
+  const exSelect = $('exchange') as HTMLSelectElement
+  exSelect.onchange = () => choose({ exchange: exSelect.value, symbol: symbolOn(venues.find((v) => v.exchange === exSelect.value), symbol) ?? symbol })
+  const cmpSelect = $('compare') as HTMLSelectElement
+  cmpSelect.onchange = () => setCompare(parseCompare(cmpSelect.value))
   const tfSelect = $('tf') as HTMLSelectElement
   for (const [i, t] of TIMEFRAMES.entries()) { const o = new Option(t, t, false, t === tf); o.title = `key ${i + 1}`; tfSelect.add(o) }
   tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
+  showVenues()
+  void lakeAnswer.then((a) => { venues = joinVenues(venuesOf(a), ingested); showVenues() })
   connect()
   fresh()
   save()
@@ -527,7 +541,7 @@ async function start() {
   setInterval(checkStale, 5_000)
   void checkStall()
   setInterval(() => void checkStall(), 10_000)
-  ;(window as any).ticklake = { chart: () => chart, series: () => series, state: () => document.body.dataset.state, load: (candles: Candle[]) => { series = new Series(symbol, tf); series.merge(candles); schedule(true) } }
+  ;(window as any).ticklake = { chart: () => chart, series: () => series, compared: () => overlay.series(), state: () => document.body.dataset.state, load: (candles: Candle[]) => { series = new Series(symbol, tf); series.merge(candles); schedule(true) } }
 }
 
 void start()

@@ -43,4 +43,16 @@ describe('prefs', () => {
     expect(clockTime(t, 'UTC')).toBe('15:04:05')
     expect(clockTime(t, 'Asia/Kolkata')).toBe('20:34:05')
   })
+
+  it('reads, writes and clears the compared venue, and names a bad one', () => {
+    const r = readParams(new URLSearchParams('compare=coinbase:btc-usd'), base)
+    expect(r.prefs.compare).toEqual({ exchange: 'coinbase', symbol: 'BTC-USD' })
+    expect(writeParams({ ...base, symbol: 'BTC-USDT', compare: r.prefs.compare }).toString()).toBe('symbol=BTC-USDT&compare=coinbase%3ABTC-USD')
+    expect(readParams(new URLSearchParams('compare='), r.prefs).prefs.compare).toBeUndefined()
+    for (const bad of ['coinbase', 'Coinbase:BTC-USD', 'coinbase:BTCUSD', 'coin base:BTC-USD']) {
+      const b = readParams(new URLSearchParams({ compare: bad }), base)
+      expect(b.prefs.compare, bad).toBeUndefined()
+      expect(b.problems, bad).toEqual([`compare "${bad}" (exchange:SYMBOL, e.g. coinbase:BTC-USD)`])
+    }
+  })
 })

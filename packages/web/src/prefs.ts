@@ -1,6 +1,6 @@
 /**
  * The viewer's choices (exchange, symbol, timeframe, theme, time zone, the four candle colours,
- * indicator overlays) as one plain object, read from the URL over localStorage over the defaults
+ * indicator overlays, the compared venue: `compare=coinbase:BTC-USD`) as one plain object, read from the URL over localStorage over the defaults
  * and written back to both, so a copied URL opens exactly the same view. Parsing never throws: a
  * bad value is left out, the default kept, and the problem returned for the page to show.
  * Also the time-zone formatting the chart, legend and trade list share.
@@ -24,7 +24,11 @@ export interface Prefs {
   upWick: string
   downWick: string
   ind: Indicator[]
+  /** Another exchange's (or symbol's) close drawn over the candles, with the spread: `compare=coinbase:BTC-USD`. */
+  compare?: CompareSpec
 }
+/** An exchange and symbol to compare with. */
+export interface CompareSpec { exchange: string; symbol: string }
 
 export const TIMEFRAMES: Timeframe[] = ['1m', '5m', '15m', '1h', '4h', '1d']
 export const INDICATOR_KINDS: IndicatorKind[] = ['sma', 'ema', 'bb', 'vwap', 'rsi', 'macd']
@@ -63,6 +67,15 @@ export function parseIndicators(s: string): { ind: Indicator[]; bad: string[] } 
 /** Indicators as the URL writes them. */
 export const formatIndicators = (ind: Indicator[]) => ind.map((i) => (i.period ? `${i.kind}${i.period}` : i.kind)).join(',')
 
+const COMPARE = /^([a-z][a-z0-9-]{0,30}):([A-Z0-9]{1,20}-[A-Z0-9]{1,20}(-\d{6})?)$/i
+/** `coinbase:BTC-USD` as a compare choice (symbol upper-cased), else undefined. */
+export function parseCompare(s: string): CompareSpec | undefined {
+  const m = COMPARE.exec(s.trim())
+  return m && m[1] === m[1].toLowerCase() ? { exchange: m[1], symbol: m[2].toUpperCase() } : undefined
+}
+/** A compare choice as the URL writes it. */
+export const formatCompare = (c: CompareSpec) => `${c.exchange}:${c.symbol}`
+
 /** The choices a query string (or stored object of the same keys) makes over `base`, and what it got wrong. */
 export function readParams(params: URLSearchParams, base: Prefs): { prefs: Prefs; problems: string[] } {
   const p: Prefs = { ...base, ind: [...base.ind] }
@@ -84,6 +97,10 @@ export function readParams(params: URLSearchParams, base: Prefs): { prefs: Prefs
   }
   const ind = params.get('ind')
   if (ind != null) { const r = parseIndicators(ind); p.ind = r.ind; if (r.bad.length) problems.push(`ind ${r.bad.map((b) => `"${b}"`).join(', ')} (sma20, ema50, bb20, vwap, rsi14, macd)`) }
+  // as for ind, `compare=` (empty) clears a stored choice
+  const cmp = params.get('compare')
+  if (cmp === '') delete p.compare
+  else if (cmp != null) { const c = parseCompare(cmp); if (c) p.compare = c; else problems.push(`compare "${cmp}" (exchange:SYMBOL, e.g. coinbase:BTC-USD)`) }
   return { prefs: p, problems }
 }
 
@@ -97,6 +114,7 @@ export function writeParams(p: Prefs): URLSearchParams {
   if (p.tz !== defaults.tz) q.set('tz', p.tz)
   for (const k of ['up', 'down', 'upWick', 'downWick'] as const) if (p[k] !== defaults[k]) q.set(k, p[k].slice(1))
   if (p.ind.length) q.set('ind', formatIndicators(p.ind))
+  if (p.compare) q.set('compare', formatCompare(p.compare))
   return q
 }
 

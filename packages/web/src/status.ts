@@ -2,8 +2,9 @@
  * The status page (`/status`): the pipeline at a glance, from `/api/status` (each source's last
  * trade, lag, ingest rate, gaps; DLQ files; newest gold object), `/api/health` (WebSocket
  * subscribers, locally) and each symbol's 1m serving window (`updated_at`: how fresh the lake's
- * view of that symbol is). A symbol is up while its freshest source's lag is under `lagMs`;
- * a figure beyond its threshold turns red (class `bad`). Read again every `everyMs`.
+ * view of that symbol is), and one row per exchange (`exchanges`: simulated or live, its lag,
+ * stalled and idle symbols, its lake freshness). A symbol or exchange is up while its freshest
+ * lag is under `lagMs`; a figure beyond its threshold turns red (class `bad`). Read again every `everyMs`.
  */
 import { fmt } from './chart'
 
@@ -16,7 +17,8 @@ export const defaults = {
 }
 
 interface Source { exchange: string; symbol: string; source: string; last_trade_time: string; lag_ms: number; ingest_rate_per_s: number; records_24h: number; gaps: { found: number; filled: number; deferred: number; unfillable: number } }
-interface Status { time: string; sources: Source[]; dlq: { files: number; by_source: Record<string, number>; conversion_errors: number }; lake: { newest_gold_time: string | null; freshness_ms: number | null } }
+interface Exchange { exchange: string; simulated: boolean; symbols: string[]; lag_ms: number | null; max_lag_ms: number | null; idle: string[]; stalled: string[]; freshness_ms: number | null }
+interface Status { time: string; sources: Source[]; exchanges?: Exchange[]; dlq: { files: number; by_source: Record<string, number>; conversion_errors: number }; lake: { newest_gold_time: string | null; freshness_ms: number | null } }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
 /** `12 s`, `4.2 min`, `3.1 h`. */
@@ -61,6 +63,21 @@ export async function showStatus() {
         bad += cells.filter((c) => c.includes('class="bad"')).length
         return `<tr data-symbol="${esc(k)}">${cells.join('')}</tr>`
       })
+      const venues = (st.exchanges ?? []).map((e) => {
+        const up = e.lag_ms != null && e.lag_ms < defaults.lagMs
+        const cells = [
+          `<th scope="row">${esc(e.exchange)}</th>`,
+          cell(e.simulated ? 'simulated' : 'live', false, 'kind'),
+          cell(up ? 'up' : 'down', !up, 'state'),
+          cell(String(e.symbols.length), false, 'symbols'),
+          cell(`${age(e.lag_ms)} / ${age(e.max_lag_ms)}`, !up || (e.max_lag_ms ?? 0) >= defaults.lagMs, 'lag freshest / stalest'),
+          cell(e.stalled.join(', ') || '—', e.stalled.length > 0, 'stalled'),
+          cell(e.idle.join(', ') || '—', false, 'idle 24 h'),
+          cell(age(e.freshness_ms), e.freshness_ms == null || e.freshness_ms >= defaults.freshnessMs, 'lake freshness'),
+        ]
+        bad += cells.filter((c) => c.includes('class="bad"')).length
+        return `<tr data-exchange="${esc(e.exchange)}"${e.simulated ? ' data-simulated="true"' : ''}>${cells.join('')}</tr>`
+      })
       const dlqBad = st.dlq.files + st.dlq.conversion_errors > 0
       const lakeBad = st.lake.freshness_ms == null || st.lake.freshness_ms >= defaults.freshnessMs
       bad += Number(dlqBad) + Number(lakeBad)
@@ -70,6 +87,10 @@ export async function showStatus() {
           <div class="tile ${lakeBad ? 'bad' : 'ok'}" data-testid="lake"><span>Newest gold</span><b>${age(st.lake.freshness_ms)}</b><small>ago</small></div>
           <div class="tile ok" data-testid="subscribers"><span>WebSocket subscribers</span><b>${typeof health.connections === 'number' ? health.connections : '—'}</b><small>connections</small></div>
         </div>
+        ${venues.length ? `<table class="status-table" data-testid="exchanges"><caption class="sr">Exchanges</caption>
+          <thead><tr><th scope="col">exchange</th><th scope="col">kind</th><th scope="col">state</th><th scope="col">symbols</th><th scope="col">lag freshest / stalest</th><th scope="col">stalled</th><th scope="col">idle 24 h</th><th scope="col">lake freshness</th></tr></thead>
+          <tbody>${venues.join('')}</tbody>
+        </table>` : ''}
         <table class="status-table"><caption class="sr">Sources</caption>
           <thead><tr><th scope="col">symbol</th><th scope="col">state</th><th scope="col">sources</th><th scope="col">lag</th><th scope="col">ingest rate</th><th scope="col">records 24 h</th><th scope="col">lake freshness</th><th scope="col">gaps found / filled / unfillable</th></tr></thead>
           <tbody>${rows.join('') || '<tr><td colspan="8">no source has reported yet</td></tr>'}</tbody>

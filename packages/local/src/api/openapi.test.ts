@@ -1,7 +1,7 @@
 /**
  * The OpenAPI document and the answers agree: every route of the local API is called over real
- * HTTP on a small lake this test builds (candles, silver trades, both feature tables, a gap, a DLQ
- * file, a corrupt file), and each answer — 200s and errors alike — is validated against the
+ * HTTP on a small lake this test builds (candles of two exchanges, silver trades, both feature tables,
+ * a gap, a stall, a DLQ file, a corrupt file), and each answer — 200s and errors alike — is validated against the
  * document with ajv (JSON Schema 2020-12, as OpenAPI 3.1 uses, with formats). Objects the document
  * lists properties of are held closed (no undocumented field) unless it opens them; the documented
  * bounds of each parameter are tried on both sides.
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import Ajv2020 from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { ROUTES, addApiKey, openApi } from '@ticklake/core/serve/api'
-import { recordGap } from '@ticklake/core/lake/quality'
+import { recordGap, recordStall } from '@ticklake/core/lake/quality'
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/lake/features'
@@ -73,6 +73,9 @@ beforeAll(async () => {
   const store = fileStore(dir)
   await writeDayOfCandles(store, { exchange: 'binance', symbol: 'BTC-USDT', day: DAY })
   await writeBronzeTrades(store, { exchange: 'binance', symbol: 'BTC-USDT', endMs: NOW - 2_000, n: 30 })
+  // a second, simulated exchange: the per-exchange rows of /api/symbols and /api/status hold more than one
+  await writeDayOfCandles(store, { exchange: 'sim-coinbase', symbol: 'BTC-USD', day: DAY, seed: 3 })
+  await recordStall(store, { exchange: 'sim-coinbase', symbol: 'BTC-USD', since: NOW - 60_000, detected_at: NOW - 30_000, reason: 'no trade on the stream', fetched: 0 })
   await recordGap(store, { exchange: 'binance', symbol: 'BTC-USDT', kind: 'deferred', from_id: 10, to_id: 20, detected_at: NOW - 60_000, reason: 'id jump' })
   await store.put('dlq/binance/dt=2026-11-24/x.jsonl', '{"why":"bad frame"}\n')
   const at = Date.parse(`${DAY}T10:00:00Z`)
@@ -120,6 +123,8 @@ describe('the OpenAPI document and the answers', () => {
     expect((await call('GET', '/api/features', OK[10][1])).body.count).toBe(3)
     expect((await call('GET', '/api/features', OK[11][1])).body.count).toBe(3)
     expect((await call('GET', '/api/status')).body.lake.corrupt_files).toBe(1)
+    expect((await call('GET', '/api/status')).body.exchanges.map((e: any) => [e.exchange, e.simulated, e.stalled])).toEqual([['binance', false, []], ['sim-coinbase', true, ['BTC-USD']]])
+    expect((await call('GET', '/api/symbols')).body.exchanges.map((e: any) => e.exchange)).toEqual(['binance', 'sim-coinbase'])
   })
 
   it('answers POST /api/ingest, accepted, refused by record and unauthorized, as documented', async () => {

@@ -8,7 +8,7 @@
  */
 import { TIMEFRAMES, isSimulated, isSymbol, symbolFromInput, type Timeframe } from '../../market/index'
 import {
-  QueryInputError, QueryLimitError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, featuresQuery, lastTradesQuery, latestQuery,
+  QueryInputError, QueryLimitError, candlesQuery, checkExchange, checkSymbol, defaults as queryDefaults, exchangesOf, exchangeStatusOf, featuresQuery, lastTradesQuery, latestQuery,
   maxSpanMs, statisticsOf, statisticsQuery, symbolSpanQuery, FEATURE_TABLES, type FeatureKind, type QueryEngine, type Row,
 } from '../query/index'
 import { listQuality, stallOpen } from '../../lake/quality/index'
@@ -16,7 +16,7 @@ import type { Clock, ObjectStore, RecordStream } from '../../ports/index'
 import { ttlCache, type TtlCache } from './cache'
 import { tokenBuckets, verifyApiKey, writableExchanges, type ApiKeyRecord, type ApiKeyStore } from './keys'
 import { batchOf, ingestTrades, refusedExchanges, defaults as ingestDefaults, utf8Length } from './ingest'
-import { openApiDocument, s, type DocRoute, type Schema } from './openapi'
+import { EXCHANGE_SCHEMAS, openApiDocument, s, type DocRoute, type Schema } from './openapi'
 
 export { ttlCache } from './cache'
 export { addApiKey, listApiKeys, jsonKeyStore, objectKeyStore, newApiKey, verifyApiKey, tokenBuckets, exchangesProblem, writableExchanges, type ApiKeyStore, type ApiKeyRecord } from './keys'
@@ -131,14 +131,14 @@ export const ROUTES: Route[] = [
     async run(c) { return { ok: true, time: new Date(c.now).toISOString(), ...(await c.deps.health?.()) } },
   },
   {
-    method: 'GET', path: '/api/symbols', summary: 'Every exchange and symbol with 1m candles in the lake (found by its serving windows and checkpoints)', params: [], errors: [500, 503],
-    response: s.obj({ symbols: s.arr(s.obj({ exchange: s.str(), symbol: s.str(), first_candle: s.time(), last_candle: s.time(), candles: s.int('1m candles held') })) }),
+    method: 'GET', path: '/api/symbols', summary: 'Every exchange and symbol with 1m candles in the lake (found by its serving windows and checkpoints), per symbol and per exchange', params: [], errors: [500, 503],
+    response: s.obj({ symbols: s.arr(s.obj({ exchange: s.str(), symbol: s.str(), first_candle: s.time(), last_candle: s.time(), candles: s.int('1m candles held') })), exchanges: EXCHANGE_SCHEMAS.symbols }),
     run: (c) => c.cache.get('symbols', {}, async () => {
       // one query per symbol (Athena's tables need the symbol named), all in flight at once
       const spans = await Promise.all((await lakeSymbols(c.deps.store)).map(async (s) => ({ s, span: (await c.deps.engine.query(symbolSpanQuery(s)))[0] })))
       const symbols = spans.filter(({ span }) => span && Number(span.candles) > 0)
         .map(({ s, span }) => ({ ...s, first_candle: String(span.first_candle), last_candle: String(span.last_candle), candles: Number(span.candles) }))
-      return { symbols }
+      return { symbols, exchanges: exchangesOf(symbols) }
     }),
   },
   {
@@ -197,7 +197,7 @@ export const ROUTES: Route[] = [
     },
   },
   {
-    method: 'GET', path: '/api/status', summary: 'Pipeline status per source: last trade, lag, ingest rate, gaps, DLQ, lake freshness', params: [], errors: [500, 503],
+    method: 'GET', path: '/api/status', summary: 'Pipeline status per source and per exchange: last trade, lag, ingest rate, gaps, stalls, DLQ, lake freshness', params: [], errors: [500, 503],
     response: s.obj({
       time: s.time(),
       sources: s.arr(s.obj({
@@ -212,6 +212,7 @@ export const ROUTES: Route[] = [
       }), 'stalls in course: a source that stopped bringing trades while its exchange traded on, or stopped answering'),
       dlq: s.obj({ files: s.int('files under dlq/'), by_source: s.map(s.int()), conversion_errors: s.int('files under errors/ (Firehose format conversion)') }),
       lake: s.obj({ newest_gold_key: s.nullable(s.str()), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - newest gold candle object')), corrupt_files: s.int('files readers found unreadable and skip: quality/corrupt/') }),
+      exchanges: EXCHANGE_SCHEMAS.status,
     }),
     run: (c) => c.cache.get('status', {}, () => status(c)),
   },
@@ -295,6 +296,7 @@ async function status(c: Ctx) {
     stalls: stalls.map((x) => ({ exchange: x.exchange, symbol: x.symbol, since: new Date(x.since).toISOString(), detected_at: new Date(x.detected_at).toISOString(), reason: x.reason, fetched: x.fetched })),
     dlq: { files: dlq.length, by_source: bySource, conversion_errors: errors.length },
     lake: { newest_gold_key: newest?.key ?? null, newest_gold_time: newest ? new Date(newest.lastModified).toISOString() : null, freshness_ms: newest ? Math.max(0, c.now - newest.lastModified) : null, corrupt_files: corrupt.length },
+    exchanges: exchangeStatusOf({ now: c.now, symbols, sources, stalls, gold }),
   }
 }
 

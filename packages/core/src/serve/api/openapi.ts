@@ -37,6 +37,18 @@ export const s = {
   any: (description?: string): Schema => ({ description }),
 }
 
+const EXCHANGE = { exchange: s.str(), venue: s.str('the market venue it is or stands in for: coinbase for sim-coinbase'), simulated: s.bool('true for a simulated venue (sim-binance, ...): fake trades, not market data') }
+/** The per-exchange rows of `/api/symbols` and `/api/status` (folded by `core/serve/query/exchanges.ts`). */
+export const EXCHANGE_SCHEMAS = {
+  symbols: s.arr(s.obj({ ...EXCHANGE, symbols: s.arr(s.str(), 'its symbols with 1m candles'), first_candle: s.time(), last_candle: s.time(), candles: s.int('1m candles held, all its symbols') }), 'the same rows per exchange'),
+  status: s.arr(s.obj({
+    ...EXCHANGE, symbols: s.arr(s.str(), 'every symbol of it the lake lists'),
+    last_trade_time: s.nullable(s.time('its newest trade of the last 24 h')), lag_ms: s.nullable(s.int('now - last_trade_time: its freshest symbol')), max_lag_ms: s.nullable(s.int('the lag of its stalest symbol with a trade in 24 h')),
+    idle: s.arr(s.str(), 'symbols without a trade in the last 24 h'), ingest_rate_per_s: s.num('records per second over the last 5 minutes, all its symbols'), records_24h: s.int(),
+    stalled: s.arr(s.str(), 'symbols with a stall in course'), newest_gold_time: s.nullable(s.time()), freshness_ms: s.nullable(s.int('now - its newest gold candle object')),
+  }), 'pipeline status per exchange'),
+}
+
 /** Problems of `value` against `schema` (empty when it conforms), with paths. */
 export function schemaProblems(schema: Schema, value: unknown, path = '$'): string[] {
   const out: string[] = []

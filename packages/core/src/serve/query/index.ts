@@ -13,10 +13,13 @@
  * `candles` and `trades` are partitioned by date (`dt`, 'YYYY-MM-DD', the first day of a file's
  * span: see `candleFileDt`), and Athena reads only the partitions a query's `dt` bounds name: every
  * statement with a time range bounds `dt` as well (`dtBounds`), so a one-day query reads one day's files.
+ * The per-exchange answers of `/api/symbols` and `/api/status` are folded in `./exchanges.ts`.
  */
 import { CANDLE_COLUMNS, TIMEFRAMES, isSymbol, type Timeframe } from '../../market/index'
 import { candleFileDt, partitionOf } from '../../lake/layout/index'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../../lake/features/schema'
+
+export { exchangesOf, exchangeStatusOf, type ExchangeStatus, type ExchangeSymbols } from './exchanges'
 
 /** A statement with positional parameters (`?`), as both engines take them. */
 export interface Statement { sql: string; params: (string | number)[] }
