@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../../market/index'
 import { addTrade, candles1m, emptyCandle, servingJson } from './index'
-import { dedupe } from '../silver/index'
+import { dedupe } from '../dedupe/index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
 let id = 100

@@ -23,9 +23,9 @@ import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, go
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../../ports/index'
 import { readCheckpoint } from '../../sources/checkpoint/index'
-import { dedupeOrder } from '../silver/index'
+import { dedupeOrder, pickRows } from '../dedupe/index'
 import { readCompleteSpan } from './complete'
-import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, pickRows, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 export * from './complete'
