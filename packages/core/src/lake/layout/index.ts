@@ -1,6 +1,12 @@
 /**
- * The lake layout (DESIGN.md section 3): every key Ticklake reads or writes is built here, so the
- * Hive partitions that Athena and DuckDB prune by are spelled in one place.
+ * The lake layout (DESIGN.md section 3): the keys of the lake's data and of the lake jobs' state
+ * are built here (bronze trades, quotes and prices, silver, gold candles, features and symbols,
+ * serving windows, hour states, checkpoints, completeness records, the DLQ), so the Hive partitions
+ * that Athena and DuckDB prune by are spelled in one place, as are the lake's triggers
+ * (`LAKE_TRIGGERS`: which objects run which lake function). Records with a module of their own
+ * build their keys there: the quality records under `quality/` (lake/quality), the live snapshot
+ * `serving/<exchange>/<symbol>/live.json` (serve/realtime/live), the API keys at
+ * `state/api-keys.json` (serve/api/keys), the Firehose prefixes and error prefix (aws/glue).
  */
 import type { Timeframe } from '../../market/index'
 
@@ -15,6 +21,10 @@ export function partitionOf(ms: number) {
 /** Folder of one hour of bronze trades: `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/`. */
 export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
+
+/** `bronze/prices/source=coingecko/coin=bitcoin/dt=2026-11-24/<name>.parquet`, in the UTC day of `ingestTs` (epoch µs). */
+export const pricesKey = (coin: string, ingestTs: number, name: string) =>
+  `bronze/prices/source=coingecko/coin=${coin}/dt=${partitionOf(Math.floor(ingestTs / 1000)).dt}/${name}.parquet`
 
 /** Folder of one hour of bronze quotes (best bid/ask). */
 export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
