@@ -1,6 +1,7 @@
 // The functions of the flow (DESIGN.md section 1): ingest and prices on a schedule (reserved
 // concurrency 1, so two runs never race for one checkpoint), candles, silver and features on the
 // lake's S3 events. Each gets only the links it needs.
+import { LAKE_TRIGGERS, type LakeFunction } from '../packages/core/src/lake/layout'
 import { lake } from './lake'
 import { realtime } from './realtime'
 
@@ -57,7 +58,7 @@ export const prices = new sst.aws.Cron('Prices', {
 // send its S3 events to the function again once the cause is fixed.
 export const lakeFailures = new sst.aws.Queue('LakeFailures', { visibilityTimeout: '5 minutes' })
 
-const lakeFunction = (name: 'candles' | 'silver' | 'features', memory: `${number} MB`) => ({
+const lakeFunction = (name: LakeFunction, memory: `${number} MB`) => ({
   handler: `packages/functions/src/${name}.handler`,
   timeout: '120 seconds' as const,
   memory,
@@ -67,7 +68,7 @@ const lakeFunction = (name: 'candles' | 'silver' | 'features', memory: `${number
 })
 
 /** A lake function whose failed S3 events go to `lakeFailures` (two retries first, as Lambda does by default). */
-function lakeFunctionWithFailures(id: string, name: 'candles' | 'silver' | 'features', memory: `${number} MB`) {
+function lakeFunctionWithFailures(id: string, name: LakeFunction, memory: `${number} MB`) {
   const fn = new sst.aws.Function(id, lakeFunction(name, memory))
   new aws.lambda.FunctionEventInvokeConfig(`${id}Async`, {
     functionName: fn.name,
@@ -85,17 +86,14 @@ const candles = lakeFunctionWithFailures('Candles', 'candles', '3584 MB')
 const silver = lakeFunctionWithFailures('Silver', 'silver', '2048 MB')
 const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
 
-// One notify call per bucket, a chain of disjoint prefixes: the candle job on every new bronze
-// trades object (it reads bronze and writes gold and the hour's candle state), the silver job on
-// every candle state it wrote (it merges the same bronze into silver, off the candles' path), the
-// feature job on every gold candle object (the handler keeps the 1m ones) and every silver object.
+// One notify call per bucket, from core's LAKE_TRIGGERS (the table the local cloud routes by too): a
+// chain of disjoint prefixes, the candle job on every new bronze trades object (it reads bronze and
+// writes gold and the hour's candle state), the silver job on every candle state it wrote (it merges
+// the same bronze into silver, off the candles' path), the feature job on every gold candle object
+// (the handler keeps the 1m ones) and every silver object.
+const lakeFunctions = { candles, silver, features }
 lake.bucket.notify({
-  notifications: [
-    { name: 'Candles', function: candles.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
-    { name: 'Silver', function: silver.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
-    { name: 'FeaturesOnCandles', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
-    { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
-  ],
+  notifications: LAKE_TRIGGERS.map((t) => ({ name: t.name, function: lakeFunctions[t.fn].arn, events: ['s3:ObjectCreated:*'], filterPrefix: t.prefix, filterSuffix: t.suffix })),
 })
 
 export const pipeline = { ingest, prices, coingeckoKey, candles, silver, features, lakeFailures }

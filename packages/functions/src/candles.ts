@@ -6,7 +6,7 @@
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
-import { recomputeHour } from '@ticklake/core/lake/candles'
+import { candleCache, recomputeHour, type CandleCache } from '@ticklake/core/lake/candles'
 import { hoursOfEvent } from '@ticklake/core/lake/layout'
 import { candleChannel, type ServerMessage } from '@ticklake/core/serve/realtime'
 import { s3Store } from '@ticklake/core/aws/s3'
@@ -20,27 +20,32 @@ export interface CandlesDeps {
   now?: () => number
   /** Final candles older than this are not announced, even when they just became final (a backfill's). */
   announceMs?: number
+  /** What the job keeps between runs on `store` (core's `CandleCache`); made here, once per handler, when absent. */
+  cache?: CandleCache
 }
 
 /** Hours named by an S3 event's keys (keys arrive URL-encoded), each once. */
 export const hoursOf = (event: S3Event) => hoursOfEvent(event)
 
 /** The handler for given adapters. */
-export const createCandlesHandler = (deps: CandlesDeps) => async (event: S3Event) => {
-  const now = (deps.now ?? Date.now)()
-  const results = []
-  for (const h of hoursOf(event)) {
-    const r = await recomputeHour({ store: deps.store, ...h, now })
-    for (const [tf, candles] of Object.entries(r.byTf) as [Timeframe, Candle[]][]) {
-      const channel = candleChannel(h.exchange, h.symbol, tf)
-      // only what became final in this run: a rerun of the hour (a duplicate event, a late file) announces nothing twice
-      for (const candle of candles.filter((c) => c.final && c.close_time >= r.previousComplete && c.close_time > now - (deps.announceMs ?? 120_000))) {
-        await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
+export const createCandlesHandler = (deps: CandlesDeps) => {
+  const cache = deps.cache ?? candleCache()
+  return async (event: S3Event) => {
+    const now = (deps.now ?? Date.now)()
+    const results = []
+    for (const h of hoursOf(event)) {
+      const r = await recomputeHour({ store: deps.store, ...h, now, cache })
+      for (const [tf, candles] of Object.entries(r.byTf) as [Timeframe, Candle[]][]) {
+        const channel = candleChannel(h.exchange, h.symbol, tf)
+        // only what became final in this run: a rerun of the hour (a duplicate event, a late file) announces nothing twice
+        for (const candle of candles.filter((c) => c.final && c.close_time >= r.previousComplete && c.close_time > now - (deps.announceMs ?? 120_000))) {
+          await deps.publish?.(channel, { type: 'candle', channel, candle, final: true })
+        }
       }
+      results.push({ ...h, trades: r.trades, duplicates: r.duplicates, nulls: r.nulls, invalid: r.invalid, unreadable: r.unreadable, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
     }
-    results.push({ ...h, trades: r.trades, duplicates: r.duplicates, nulls: r.nulls, invalid: r.invalid, unreadable: r.unreadable, files: r.files, candles: r.candles.length, stateWritten: r.stateWritten })
+    return results
   }
-  return results
 }
 
 /** AWS entry point: the bucket named by the environment. */
@@ -48,7 +53,7 @@ let run: ReturnType<typeof createCandlesHandler> | undefined
 export const handler = middy<S3Event>().handler((event: S3Event) => {
   const bucket = process.env.TICKLAKE_BUCKET
   if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  // one store per container, as locally: the job remembers on it which files it wrote, and skips re-reading them
+  // one store and one candle cache per container, as locally: the job remembers which files it wrote, and skips re-reading them
   run ??= createCandlesHandler({ store: s3Store(bucket), publish: awsPublish() })
   return run(event)
 })

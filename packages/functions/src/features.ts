@@ -1,7 +1,10 @@
 /**
- * Features function: triggered by each new 1m gold candle object (an S3 event; the candle job has
- * then merged the hour into silver), recomputes that hour's per-trade features and candle
- * indicators with core's `runFeatures`. Also accepts silver trade objects as triggers.
+ * Features function: triggered by each new 1m gold candle object (the candle job's, for the candle
+ * indicators) and each new silver trades object (the silver job's, which runs after the candle job
+ * and holds the trades the per-trade features read), as core's `LAKE_TRIGGERS` route them;
+ * recomputes that hour's per-trade features and candle indicators with core's `runFeatures`.
+ * Candles never merge silver: on a gold object, the hour's silver may still lack that object's
+ * trades, and the silver object's own event runs the features again once it holds them.
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'

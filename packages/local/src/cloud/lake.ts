@@ -12,6 +12,7 @@ import { Worker, type MessagePort } from 'node:worker_threads'
 import { join } from 'node:path'
 import type { S3Event } from 'aws-lambda'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
+import { LAKE_TRIGGERS, type LakeFunction } from '@ticklake/core/lake/layout'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
@@ -57,8 +58,9 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
   const firehose = await startFirehose(store, { bufferMs: o.firehoseBufferMs, log, spoolDir: join(o.dataDir, '.firehose') })
   const abort = new AbortController()
   // Each bronze object triggers the candle handler; the hour's candle state it writes, the silver
-  // handler; each 1m gold candle object and each silver object, the features handler. Events for an
-  // hour that is being recomputed are folded into one rerun (the handlers recompute whole hours anyway).
+  // handler; each 1m gold candle object and each silver object, the features handler (LAKE_TRIGGERS).
+  // Events for an hour that is being recomputed are folded into one rerun (the handlers recompute
+  // whole hours anyway).
   const candles = createCandlesHandler({ store, publish })
   const silver = createSilverHandler({ store })
   const features = createFeaturesHandler({ store, log })
@@ -78,13 +80,14 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
       busy.delete(key)
     })()
   }
-  store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: folded('candles', candles) })
-  store.notify({ prefix: 'state/candles/', suffix: '.json', handler: folded('silver', silver, 0, silverHoursOf) })
+  // the routes are core's LAKE_TRIGGERS, as stacks/pipeline.ts declares the bucket notifications in AWS
   const onFeatures = folded('features', features, o.featuresEveryMs)
-  if (o.features !== false) {
-    store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
-    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
+  const jobs: Record<LakeFunction, (event: S3Event) => void> = {
+    candles: folded('candles', candles),
+    silver: folded('silver', silver, 0, silverHoursOf),
+    features: (e) => { if (featureHoursOf(e).length) onFeatures(e) }, // of gold, the 1m files only
   }
+  for (const t of LAKE_TRIGGERS) if (t.fn !== 'features' || o.features !== false) store.notify({ prefix: t.prefix, suffix: t.suffix, handler: jobs[t.fn] })
   const compaction = o.compactEveryMs ? compactEvery(store, { keepBronzeMs: o.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
   return {

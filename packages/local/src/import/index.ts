@@ -17,7 +17,7 @@ import {
   archiveDateMs, checkDigest, csvTrades, parseArchiveName, sha256Of, unzipCsv,
   type ArchiveContext, type ArchiveKind, type RowError,
 } from '@ticklake/core/sources/archive'
-import { bronzeTradesPrefix, candleStateKey, dlqKey, partitionOf, partitionsOfKey } from '@ticklake/core/lake/layout'
+import { bronzeTradesPrefix, dlqKey, hourOfKey, lakeChain, partitionOf, type LakeFunction } from '@ticklake/core/lake/layout'
 import { writeCompleteSpan } from '@ticklake/core/lake/candles'
 import { isSymbol, nativeSymbol, normalizeNative, QUOTE_ASSETS, type Exchange, type Trade } from '@ticklake/core/market'
 import { bronzeTradesFile } from '../firehose/convert'
@@ -25,6 +25,7 @@ import type { ObjectStore } from '@ticklake/core/ports'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { createSilverHandler } from '@ticklake/functions/silver'
 import { s3Event } from '../store/index'
+import type { S3Event } from 'aws-lambda'
 
 export const defaults = {
   exchange: 'binance' as Exchange,
@@ -293,24 +294,23 @@ export function progressBar(p: ImportProgress, width = 20): string {
 }
 
 /**
- * Runs the candle handler, then the silver handler, once for every hour the given bronze keys fall
- * in, oldest first (each hour's flat candles start from the previous hour's close), with the S3
- * events the lake would send. After an import, this makes `ticklake candles` answer for it.
+ * Runs the lake jobs an import's bronze objects set off (`lakeChain` of core's LAKE_TRIGGERS: the
+ * candle job, then the silver job), once for every hour the given bronze keys fall in, oldest first
+ * (each hour's flat candles start from the previous hour's close), with the S3 events the lake
+ * would send. After an import, this makes `ticklake candles` answer for it. The feature job, last
+ * in the chain, is left out: an import computes no features.
  * @example await buildCandles(store, summaries.flatMap((s) => s.files))
  */
 export async function buildCandles(store: ObjectStore, keys: string[], onHour?: (hour: string, done: number, total: number) => void) {
-  const byHour = new Map<string, { key: string; exchange: string; symbol: string; dt: string; hour: string }>()
+  const byHour = new Map<string, string>()
   for (const key of keys) {
-    const h = partitionsOfKey(key)
-    if (h.exchange && h.symbol && h.dt && h.hour) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, { key, exchange: h.exchange, symbol: h.symbol, dt: h.dt, hour: h.hour })
+    const h = hourOfKey(key)
+    if (h) byHour.set(`${h.exchange}/${h.symbol}/${h.dt}T${h.hour}`, key)
   }
-  const candles = createCandlesHandler({ store })
-  const silver = createSilverHandler({ store })
+  const jobs: Partial<Record<LakeFunction, (event: S3Event) => Promise<unknown>>> = { candles: createCandlesHandler({ store }), silver: createSilverHandler({ store }) }
   const hours = [...byHour.keys()].sort()
   for (const [i, h] of hours.entries()) {
-    const { key, exchange, symbol, dt, hour } = byHour.get(h)!
-    await candles(s3Event('ticklake-local', key, 0, ''))
-    await silver(s3Event('ticklake-local', candleStateKey(exchange, symbol, dt, hour), 0, ''))
+    for (const run of lakeChain(byHour.get(h)!)) await jobs[run.fn]?.(s3Event('ticklake-local', run.key, 0, ''))
     onHour?.(h, i + 1, hours.length)
   }
   return hours.length

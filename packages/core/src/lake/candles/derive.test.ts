@@ -10,7 +10,7 @@ import { writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../../sources/checkpoint/index'
 import type { ObjectStore } from '../../ports/index'
 import { countingStore } from '../../ports/testing'
-import { readHourTrades, recomputeHour } from './index'
+import { candleCache, readHourTrades, recomputeHour, type CandleCache } from './index'
 import { aggregateMinutes, aggregateMinutesAt, columnsOf } from './kernel'
 
 const DT = '2026-11-24'
@@ -39,7 +39,7 @@ async function lake() {
   return store
 }
 
-const run = (store: ObjectStore, hour: string) => recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: DT, hour, now: NOW })
+const run = (store: ObjectStore, hour: string, cache?: CandleCache) => recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: DT, hour, now: NOW, cache })
 
 /** Every gold file and serving window, by key. */
 async function outputs(store: ObjectStore) {
@@ -51,12 +51,13 @@ async function outputs(store: ObjectStore) {
 describe('the hour job over files it wrote itself', () => {
   it('writes the same gold files and serving windows as runs that remember nothing, without reading back its own windows, and rewrites a file another writer changed', async () => {
     const warm = await lake()
-    await run(warm, '15')
-    await run(warm, '16')
-    // a fresh handle on each run: nothing this process wrote is recognised, everything is read and encoded
+    const cache = candleCache() // one for every run on `warm`, as a handler keeps it
+    await run(warm, '15', cache)
+    await run(warm, '16', cache)
+    // a fresh (empty) cache on each run: nothing this process wrote is recognised, everything is read and encoded
     const cold = await lake()
-    await run({ ...cold }, '15')
-    await run({ ...cold }, '16')
+    await run(cold, '15')
+    await run(cold, '16')
     const window = 'serving/binance/BTC-USDT/1m.json'
     expect(cold.reads.get(window)).toBeGreaterThan(0)
     expect(warm.reads.get(window)).toBeUndefined()
@@ -68,8 +69,8 @@ describe('the hour job over files it wrote itself', () => {
     const key = goldCandleFileKey('binance', 'BTC-USDT', '1m', T0)
     await warm.put(key, new Uint8Array([1, 2, 3]))
     await warm.put('serving/binance/BTC-USDT/5m.json', '{"candles":[]}')
-    await run(warm, '16')
-    await run({ ...cold }, '16')
+    await run(warm, '16', cache)
+    await run(cold, '16')
     expect(await outputs(warm)).toEqual(await outputs(cold))
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../../market/index'
-import { addTrade, candles1m, emptyCandle, servingJson } from './index'
-import { dedupe } from '../silver/index'
+import { addTrade, candleCache, candles1m, emptyCandle, servingJson } from './index'
+import { dedupe } from '../dedupe/index'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
 let id = 100
@@ -57,12 +57,13 @@ describe('serving windows', () => {
     // made from the window before it: runs of its candles copied whole, in any order and with gaps
     const more = candles1m([], { exchange: 'binance', symbol: 'BTC-USDT', from: Date.UTC(2026, 10, 24), until: Date.UTC(2026, 10, 24, 0, 30), prevClose: 7 })
     const a = { ...first, candles: more.slice(0, 20) }
-    servingJson(a)
+    const cache = candleCache()
+    servingJson(a, undefined, cache)
     for (const c of [[...a.candles.slice(3, 12), more[25], ...a.candles.slice(14, 20), ...more.slice(20, 24)], a.candles.slice(0, 1), [], [a.candles[19], a.candles[0], a.candles[1]]]) {
       const b = { ...a, updated_at: 9, candles: c }
-      expect(new TextDecoder().decode(servingJson(b, a))).toBe(JSON.stringify(b))
+      expect(new TextDecoder().decode(servingJson(b, a, cache))).toBe(JSON.stringify(b))
       const d = { ...b, candles: [...c].reverse() }
-      expect(new TextDecoder().decode(servingJson(d, b))).toBe(JSON.stringify(d))
+      expect(new TextDecoder().decode(servingJson(d, b, cache))).toBe(JSON.stringify(d))
     }
   })
 })

@@ -23,9 +23,9 @@ import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, go
 import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
 import { PreconditionFailed, readJson, updateObject, type ObjectInfo, type ObjectStore } from '../../ports/index'
 import { readCheckpoint } from '../../sources/checkpoint/index'
-import { dedupeOrder } from '../silver/index'
+import { dedupeOrder, pickRows } from '../dedupe/index'
 import { readCompleteSpan } from './complete'
-import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, pickRows, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
+import { ALL_TIMEFRAMES, WIDE_FROM, aggregateMinutes, aggregateMinutesAt, fits, guessDecimals, sortedById, mergeAggregates, rescale, candlesOf, columnsOf, emptyAggregates, flatCandle, limbsOf, rollups, sumsAt, widen, type Aggregates, type TradeColumns } from './kernel'
 
 export * from './kernel'
 export * from './complete'
@@ -48,6 +48,31 @@ export const defaults = {
   /** Hours of at least this many records have their minutes summed on two threads as well (where decoded on two). */
   parallelRows: 20_000,
 }
+
+/**
+ * What the candle job keeps from one run to the next in one process, for one store: the hour
+ * states it read or wrote (by key, with the ETag they were listed or written at, so a state listed
+ * at the same ETag is not read and parsed again), what it last wrote at each gold and serving key
+ * (a file whose rows are unchanged is not encoded again, a window it wrote is not read back), each
+ * state's sums as limbs, each candle's JSON and the bytes of each serving window it made. Every
+ * entry is only a shortcut: a key whose ETag differs (another run wrote it) is read. Made once per
+ * process and store by whoever builds the job's deps (`createCandlesHandler`: once per Lambda
+ * container, once per local lake), and passed to every run (`HourJob.cache`); a run without one
+ * starts from an empty cache, as a new process would.
+ */
+export interface CandleCache {
+  states: Map<string, { etag: string; state: HourState }>
+  written: Map<string, Written>
+  limbs: WeakMap<HourState, Float64Array | null>
+  json: WeakMap<Candle, Uint8Array>
+  layouts: WeakMap<ServingWindow, Layout>
+}
+
+/** An empty `CandleCache`. */
+export const candleCache = (): CandleCache => ({ states: new Map(), written: new Map(), limbs: new WeakMap(), json: new WeakMap(), layouts: new WeakMap() })
+
+/** Entries each of the cache's maps by key holds at most: past it, it starts over. */
+const CACHED_KEYS = 4096
 
 const MINUTE = TIMEFRAMES['1m']
 const HOUR = TIMEFRAMES['1h']
@@ -121,28 +146,22 @@ const newer = (a: HourState, b: HourState) => a.individual > b.individual ||
  * Writes an hour's state unless the stored one is as new or newer (then returns that one): an
  * older view never replaces a newer one, whatever order runs finish in.
  */
-export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries): Promise<{ state: HourState; written: boolean; previous?: HourState }> {
+export async function writeHourState(store: ObjectStore, next: HourState, retries = defaults.writeRetries, cache = candleCache()): Promise<{ state: HourState; written: boolean; previous?: HourState }> {
   const key = candleStateKey(next.exchange, next.symbol, next.dt, next.hour)
   const { result, etag } = await updateObject(store, key, async (head) => {
-    const current = head ? await stateAt(store, key, head.etag) : undefined
+    const current = head ? await stateAt(store, key, head.etag, cache) : undefined
     if (current && !newer(next, current)) return { result: { state: current, written: false, previous: current } }
     const state = current ? { ...next, complete: Math.max(next.complete, current.complete) } : next
     return { body: JSON.stringify(state), result: { state, written: true, previous: current } }
   }, { retries, contentType: 'application/json' })
-  if (etag) knownStates(store).set(key, { etag, state: result.state })
+  if (etag) knownStates(cache).set(key, { etag, state: result.state })
   return result
 }
 
-/**
- * States this process read or wrote, by key, with the ETag they were listed or written at: a
- * state listed at the same ETag again is not read and parsed again (where the store lists ETags).
- */
-const statesBy = new WeakMap<ObjectStore, Map<string, { etag: string; state: HourState }>>()
-const knownStates = (store: ObjectStore) => {
-  let m = statesBy.get(store)
-  if (!m) statesBy.set(store, (m = new Map()))
-  if (m.size >= 4096) m.clear()
-  return m
+/** The states the cache holds (where the store lists ETags), emptied when full. */
+const knownStates = (cache: CandleCache) => {
+  if (cache.states.size >= CACHED_KEYS) cache.states.clear()
+  return cache.states
 }
 
 /**
@@ -150,8 +169,8 @@ const knownStates = (store: ObjectStore) => {
  * not read or written that version; read after the listing, what is read is that version or a
  * newer one, never an older. Without an ETag (a store that lists none) it is read every time.
  */
-async function stateAt(store: ObjectStore, key: string, etag: string): Promise<HourState | undefined> {
-  const known = knownStates(store)
+async function stateAt(store: ObjectStore, key: string, etag: string, cache: CandleCache): Promise<HourState | undefined> {
+  const known = knownStates(cache)
   const hit = etag ? known.get(key) : undefined
   if (hit && hit.etag === etag) return hit.state
   const state = await readJson<HourState>(store, key)
@@ -160,9 +179,9 @@ async function stateAt(store: ObjectStore, key: string, etag: string): Promise<H
 }
 
 /** The day's states, in hour order. */
-async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string): Promise<HourState[]> {
+async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string, cache: CandleCache): Promise<HourState[]> {
   const listed = (await store.list(candleStatePrefix(exchange, symbol, dt))).filter((o) => o.key.endsWith('.json'))
-  const states = await Promise.all(listed.map(({ key, etag }) => stateAt(store, key, etag)))
+  const states = await Promise.all(listed.map(({ key, etag }) => stateAt(store, key, etag, cache)))
   return states.filter((s): s is HourState => !!s).sort((a, b) => a.hour.localeCompare(b.hour))
 }
 
@@ -178,20 +197,20 @@ async function closeBefore(store: ObjectStore, exchange: string, symbol: string,
 }
 
 /** One day of exact 1m aggregates from its hour states, at the finest scale any of them uses. */
-export function dayAggregates(states: HourState[], dayStart: number): Aggregates {
-  return statesAggregates(states, dayStart, DAY / MINUTE)
+export function dayAggregates(states: HourState[], dayStart: number, cache?: CandleCache): Aggregates {
+  return statesAggregates(states, dayStart, DAY / MINUTE, cache)
 }
 
 /** Exact 1m aggregates of `length` minutes from `start`, from hour states, at the finest scale any of them uses (or finer). */
-function statesAggregates(states: HourState[], start: number, length: number, minDp = 0, minDq = 0): Aggregates {
+function statesAggregates(states: HourState[], start: number, length: number, cache?: CandleCache, minDp = 0, minDq = 0): Aggregates {
   const dp = Math.max(minDp, ...states.map((s) => s.dp)), dq = Math.max(minDq, ...states.map((s) => s.dq))
   const a = emptyAggregates('1m', start, length, dp, dq)
   // sums too large for limbs (a state of the kernel's wide path): every sum as a BigInt
-  const w = states.some((s) => limbsOfState(s) === undefined) ? (widen(a).wide!) : undefined
+  const w = states.some((s) => limbsOfState(s, cache) === undefined) ? (widen(a).wide!) : undefined
   for (const s of states) {
     const kv = 10n ** BigInt(dq - s.dq), kq = 10n ** BigInt(dp + dq - s.dp - s.dq)
     // the sums as limbs, parsed once per state where its scale is the day's (the usual case)
-    const limbs = !w && kv === 1n && kq === 1n ? limbsOfState(s) : undefined
+    const limbs = !w && kv === 1n && kq === 1n ? limbsOfState(s, cache) : undefined
     s.minutes.forEach(([t, o, h, l, c, n, r, f, last, v, q, bv, bq], j) => {
       const i = (t - start) / MINUTE
       if (!(i >= 0 && i < a.length)) return
@@ -234,11 +253,10 @@ function statesAggregatesWide(states: HourState[], start: number, length: number
 
 /**
  * A state's four sums per minute as limbs at its own scale, eight numbers a minute, made once per
- * state object; undefined for a state with a sum of 2^104 or more (kept wide).
+ * state object (with a cache); undefined for a state with a sum of 2^104 or more (kept wide).
  */
-const stateLimbs = new WeakMap<HourState, Float64Array | null>()
-function limbsOfState(s: HourState): Float64Array | undefined {
-  let x = stateLimbs.get(s)
+function limbsOfState(s: HourState, cache?: CandleCache): Float64Array | undefined {
+  let x = cache?.limbs.get(s)
   if (x !== undefined) return x ?? undefined
   x = new Float64Array(s.minutes.length * 8)
   for (let j = 0; j < s.minutes.length && x; j++) {
@@ -249,7 +267,7 @@ function limbsOfState(s: HourState): Float64Array | undefined {
       [x[j * 8 + 2 * f], x[j * 8 + 2 * f + 1]] = limbsOf(v)
     }
   }
-  stateLimbs.set(s, x)
+  cache?.limbs.set(s, x)
   return x ?? undefined
 }
 
@@ -265,8 +283,8 @@ export interface DayPlan { from: number; until: number; horizon: number }
  * last trade's minute, or the horizon). Candles of 1m to 1h are made from `fineFrom` on (where
  * files are rewritten; the day's start by default), 4h and 1d for the whole day.
  */
-export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined, fineFrom = dayStart) {
-  const minutes = dayAggregates(states, dayStart)
+export function dayCandles(exchange: string, symbol: string, dayStart: number, states: HourState[], prevClose: number | undefined, fineFrom = dayStart, cache?: CandleCache) {
+  const minutes = dayAggregates(states, dayStart, cache)
   const horizon = Math.max(-Infinity, ...states.map((s) => s.complete))
   const covered = states.flatMap((s) => (s.covered ? [s.covered] : []))
   let lastMinute = -1, firstMinute = -1
@@ -303,18 +321,11 @@ interface Target {
  * parsed again. Only ever a shortcut: a key whose ETag differs (another run wrote) is read.
  */
 interface Written { etag: string; rows?: Candle[]; window?: ServingWindow }
-const writtenBy = new WeakMap<ObjectStore, Map<string, Written>>()
-const writtenIn = (store: ObjectStore) => {
-  let m = writtenBy.get(store)
-  if (!m) writtenBy.set(store, (m = new Map()))
-  return m
-}
-const remember = (store: ObjectStore, key: string, entry: Written) => {
+const remember = (cache: CandleCache, key: string, entry: Written) => {
   // copies of gold rows: the candles themselves are the caller's (returned, published)
   if (entry.rows) entry = { ...entry, rows: entry.rows.map((c) => ({ ...c })) }
-  const m = writtenIn(store)
-  if (m.size >= 4096) m.clear()
-  m.set(key, entry)
+  if (cache.written.size >= CACHED_KEYS) cache.written.clear()
+  cache.written.set(key, entry)
 }
 
 /**
@@ -324,7 +335,7 @@ const remember = (store: ObjectStore, key: string, entry: Written) => {
  * Files still at the version this process wrote are neither encoded again when their candles
  * are unchanged nor (serving windows) read back.
  */
-export async function deriveDay(store: ObjectStore, exchange: string, symbol: string, dt: string, fromHour: number, now: number, options: Partial<typeof defaults> = {}, hint?: HourState) {
+export async function deriveDay(store: ObjectStore, exchange: string, symbol: string, dt: string, fromHour: number, now: number, options: Partial<typeof defaults> = {}, hint?: HourState, cache = candleCache()) {
   const o = { ...defaults, ...options }
   const dayStart = Date.parse(`${dt}T00:00:00Z`)
   const prevClose = await closeBefore(store, exchange, symbol, dt)
@@ -336,7 +347,7 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     // (with no earlier state, from the day's start when the day before gave a close: its flat minutes)
     const before = plan ? plan.map((x) => Number(x.hour)).filter((h) => h < fromHour).at(-1) : Math.max(-1, ...hours.filter((h) => h < fromHour))
     const start = dayStart + Math.min(fromHour, before !== undefined && before >= 0 ? before : prevClose !== undefined ? 0 : fromHour) * HOUR
-    const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose, dayStart + DAY).until
+    const plannedUntil = plan ? dayCandles(exchange, symbol, dayStart, plan, prevClose, dayStart + DAY, cache).until
       : Math.min(dayStart + DAY, Math.max(dayStart + (Math.max(fromHour, ...hours) + 1) * HOUR, Math.ceil(Math.max(hint?.complete ?? 0, hint?.covered?.[1] ?? 0) / HOUR) * HOUR))
     const end = Math.max(plannedUntil, start + HOUR)
     const keys = new Set<string>()
@@ -346,8 +357,8 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
     const targets = new Map<string, Target>()
     await Promise.all([...keys].map(async (key) => { const h = await store.head(key); targets.set(key, { key, etag: h?.etag, size: h?.size }) }))
     // the states, read after every version above was taken
-    const states = await dayStates(store, exchange, symbol, dt)
-    const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose, start)
+    const states = await dayStates(store, exchange, symbol, dt, cache)
+    const { candles, until } = dayCandles(exchange, symbol, dayStart, states, prevClose, start, cache)
     if (until > end) { plan = states; continue } // the horizon moved past what was planned: plan again
     for (const [tf, list] of Object.entries(candles) as [Timeframe, Candle[]][]) {
       const inRange = tf === '4h' || tf === '1d' ? list : list.filter((c) => c.open_time >= start && c.open_time < end)
@@ -355,26 +366,26 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
       for (const c of inRange) { const k = goldCandleFileKey(exchange, symbol, tf, c.open_time); const rows = files.get(k); if (rows) rows.push(c); else files.set(k, [c]) }
       for (const [k, rows] of files) {
         const t = targets.get(k)!
-        if (tf === '1d') { t.rows = await mergeYear(store, t, rows); t.body = writeTable(CANDLE_COLUMNS, t.rows, GOLD); continue }
+        if (tf === '1d') { t.rows = await mergeYear(store, t, rows, cache); t.body = writeTable(CANDLE_COLUMNS, t.rows, GOLD); continue }
         // rows this process wrote at this very version are not encoded (nor written) again
         t.rows = rows
-        const last = writtenIn(store).get(k)
+        const last = cache.written.get(k)
         if (t.etag && last?.etag === t.etag && last.rows && sameCandles(last.rows, rows)) continue
         t.body = writeTable(CANDLE_COLUMNS, rows, GOLD)
       }
       const servingFrom = tf === '4h' || tf === '1d' ? dayStart : start
       const s = targets.get(servingKey(exchange, symbol, tf))!
-      s.window = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles)
-      s.body = servingJson(s.window, s.previous)
+      s.window = await mergeServing(store, s, exchange, symbol, tf, servingFrom, dayStart + DAY, inRange, now, o.servingCandles, cache)
+      s.body = servingJson(s.window, s.previous, cache)
     }
     try {
       await Promise.all([...targets.values()].filter((t) => t.body !== undefined).map(async (t) => {
         const bytes = typeof t.body === 'string' ? new TextEncoder().encode(t.body) : t.body!
         // S3's ETag of a single-part object is its MD5: the same bytes are not written again (a different size cannot be the same;
         // a serving window carries the run's time, so it is not worth hashing)
-        if (t.etag && !t.window && (t.size === undefined || t.size === bytes.length) && md5(bytes) === t.etag) { remember(store, t.key, { etag: t.etag, rows: t.rows, window: t.window }); return }
+        if (t.etag && !t.window && (t.size === undefined || t.size === bytes.length) && md5(bytes) === t.etag) { remember(cache, t.key, { etag: t.etag, rows: t.rows, window: t.window }); return }
         const { etag } = await store.put(t.key, bytes, t.etag ? { ifMatch: t.etag, contentType: t.key.endsWith('.json') ? 'application/json' : undefined } : { ifNoneMatch: '*' })
-        remember(store, t.key, { etag, rows: t.rows, window: t.window })
+        remember(cache, t.key, { etag, rows: t.rows, window: t.window })
       }))
       return { candles, from: start, until, states }
     } catch (e) {
@@ -385,21 +396,19 @@ export async function deriveDay(store: ObjectStore, exchange: string, symbol: st
   }
 }
 
-/** Each candle's JSON as UTF-8, made once: a serving window keeps most of its candles from one run to the next. */
-const candleJson = new WeakMap<Candle, Uint8Array>()
 const utf8 = new TextEncoder()
 
 /** Where each candle's JSON lies in the bytes made for a window: runs of its candles are copied from there whole. */
 interface Layout { bytes: Uint8Array; start: Uint32Array; end: Uint32Array; index: Map<Candle, number> }
-const layouts = new WeakMap<ServingWindow, Layout>()
 
 /**
- * The bytes of `JSON.stringify(w)`, from the candles' cached JSON; candles that follow each other
- * in `previous` (a window made here before) are copied from its bytes in one piece.
+ * The bytes of `JSON.stringify(w)`, from the candles' JSON in `cache` (each made once: a serving
+ * window keeps most of its candles from one run to the next); candles that follow each other in
+ * `previous` (a window made with the same cache before) are copied from its bytes in one piece.
  */
-export function servingJson(w: ServingWindow, previous?: ServingWindow): Uint8Array {
+export function servingJson(w: ServingWindow, previous?: ServingWindow, cache = candleCache()): Uint8Array {
   const head = utf8.encode(`{"exchange":${JSON.stringify(w.exchange)},"symbol":${JSON.stringify(w.symbol)},"tf":${JSON.stringify(w.tf)},"updated_at":${JSON.stringify(w.updated_at)},"candles":[`)
-  const prev = previous && layouts.get(previous)
+  const prev = previous && cache.layouts.get(previous)
   const n = w.candles.length
   // pieces: [source bytes, from, to) in order, each a run of candles with the commas between them
   const pieces: [Uint8Array, number, number][] = []
@@ -416,8 +425,8 @@ export function servingJson(w: ServingWindow, previous?: ServingWindow): Uint8Ar
       continue
     }
     const c = w.candles[i]
-    let json = candleJson.get(c)
-    if (json === undefined) candleJson.set(c, (json = utf8.encode(JSON.stringify(c))))
+    let json = cache.json.get(c)
+    if (json === undefined) cache.json.set(c, (json = utf8.encode(JSON.stringify(c))))
     pieces.push([json, 0, json.length]); runs.push(1)
     size += json.length
     i++
@@ -438,7 +447,7 @@ export function servingJson(w: ServingWindow, previous?: ServingWindow): Uint8Ar
     at += to - from
   }
   out[at++] = 93; out[at] = 125 // ]}
-  layouts.set(w, { bytes: out, start, end, index: new Map(w.candles.map((x, i) => [x, i])) })
+  cache.layouts.set(w, { bytes: out, start, end, index: new Map(w.candles.map((x, i) => [x, i])) })
   return out
 }
 
@@ -453,8 +462,8 @@ function sameCandle(a: Candle, b: Candle) {
 const sameCandles = (a: Candle[], b: Candle[]) => a.length === b.length && a.every((c, i) => sameCandle(c, b[i]))
 
 /** The year's daily candles: what the file held for other days (as this process wrote it, or read), plus `rows`. */
-async function mergeYear(store: ObjectStore, t: Target, rows: Candle[]): Promise<Candle[]> {
-  const last = t.etag ? writtenIn(store).get(t.key) : undefined
+async function mergeYear(store: ObjectStore, t: Target, rows: Candle[], cache: CandleCache): Promise<Candle[]> {
+  const last = t.etag ? cache.written.get(t.key) : undefined
   const bytes = t.etag && !(last?.rows && last.etag === t.etag) ? await store.get(t.key) : undefined
   const old = last?.rows && last.etag === t.etag ? last.rows : bytes ? await readParquet<Candle>(bytes) : []
   const replaced = new Set(rows.map((r) => r.open_time))
@@ -505,9 +514,9 @@ export async function moveOldCandleFiles(store: ObjectStore, options: Partial<ty
  * A serving window with the candles opening in `[from, until)` replaced by `candles`, newest
  * `keep` kept. The stored window is read unless this process wrote that very version.
  */
-async function mergeServing(store: ObjectStore, t: Target, exchange: string, symbol: string, tf: Timeframe, from: number, until: number, candles: Candle[], now: number, keep: number): Promise<ServingWindow> {
+async function mergeServing(store: ObjectStore, t: Target, exchange: string, symbol: string, tf: Timeframe, from: number, until: number, candles: Candle[], now: number, keep: number, cache: CandleCache): Promise<ServingWindow> {
   let old: ServingWindow | undefined
-  const last = t.etag ? writtenIn(store).get(t.key) : undefined
+  const last = t.etag ? cache.written.get(t.key) : undefined
   if (last?.window && last.etag === t.etag) old = last.window
   else try { old = t.etag ? await readJson<ServingWindow>(store, t.key) : undefined } catch { old = undefined }
   t.previous = old
@@ -675,7 +684,11 @@ function withinHour(t: TradeColumns, from: number, until: number): { columns: Tr
   return { columns: pickRows(t, rows), lastUs }
 }
 
-export interface HourJob { store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults> }
+export interface HourJob {
+  store: ObjectStore; exchange: string; symbol: string; dt: string; hour: string; now: number; options?: Partial<typeof defaults>
+  /** What earlier runs of this process on `store` left (`candleCache`); an empty one when absent. */
+  cache?: CandleCache
+}
 export interface HourResult {
   trades: number; duplicates: number; files: number
   /** Bronze rows left out for a null field. */
@@ -723,10 +736,10 @@ async function viewOf(store: ObjectStore, keys: string[], hourStart: number, thr
  * an hour of many small objects is not decoded again on each one. Undefined otherwise: a view
  * without this bookkeeping, an object gone, or trades that belong among those counted.
  */
-async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number, threads: number): Promise<HourView | undefined> {
+async function addedView(job: HourJob & { cache: CandleCache }, objects: ObjectInfo[], hourStart: number, threads: number): Promise<HourView | undefined> {
   const key = candleStateKey(job.exchange, job.symbol, job.dt, job.hour)
   const head = await job.store.head(key)
-  const base = head && (await stateAt(job.store, key, head.etag))
+  const base = head && (await stateAt(job.store, key, head.etag, job.cache))
   if (!base?.files || base.lastId == null || base.lastTs == null) return undefined
   const folder = bronzeTradesPrefix(job.exchange, job.symbol, job.dt, job.hour)
   // every object counted is still there, unchanged (an object written again is read again, with all the others)
@@ -734,7 +747,7 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
   if (!base.files.every((f) => versions.has(f))) return undefined
   const counted = new Set(base.files)
   const added = objects.filter((x) => !counted.has(versionOf(x, folder))).map((x) => x.key)
-  const old = statesAggregates([base], hourStart, HOUR / MINUTE)
+  const old = statesAggregates([base], hourStart, HOUR / MINUTE, job.cache)
   const records = old.records.reduce((a, b) => a + b, 0)
   if (added.length === 0) return { minutes: old, lastId: base.lastId, lastTs: base.lastTs, records, duplicates: 0, nulls: 0, invalid: 0, unreadable: 0 }
   const fresh = await viewOf(job.store, added, hourStart, threads, base.lastId)
@@ -749,9 +762,10 @@ async function addedView(job: HourJob, objects: ObjectInfo[], hourStart: number,
 /**
  * Recomputes one hour from bronze: the hour's exact minute sums, then the day's gold files
  * (all timeframes) and serving windows.
- * @example await recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15', now: Date.now() })
+ * @example await recomputeHour({ store, exchange: 'binance', symbol: 'BTC-USDT', dt: '2026-11-24', hour: '15', now: Date.now(), cache })
  */
-export async function recomputeHour(job: HourJob): Promise<HourResult> {
+export async function recomputeHour(hourJob: HourJob): Promise<HourResult> {
+  const job = { ...hourJob, cache: hourJob.cache ?? candleCache() }
   const o = { ...defaults, ...job.options }
   const hourStart = Date.parse(`${job.dt}T${job.hour}:00:00Z`)
   const hourEnd = hourStart + HOUR
@@ -774,12 +788,12 @@ export async function recomputeHour(job: HourJob): Promise<HourResult> {
     // (an hour without trades keeps no last id or time: its next run reads it whole, which costs nothing)
     files: objects.map((x) => versionOf(x, folder)), lastId: Number.isFinite(view.lastId) ? view.lastId : undefined, lastTs: Number.isFinite(lastTs) ? lastTs : undefined,
   })
-  const { state: stored, written, previous } = await writeHourState(job.store, state, o.writeRetries)
-  const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored)
+  const { state: stored, written, previous } = await writeHourState(job.store, state, o.writeRetries, job.cache)
+  const derived = await deriveDay(job.store, job.exchange, job.symbol, job.dt, Number(job.hour), job.now, o, stored, job.cache)
   // the next day's first minutes may be flat at this day's last close: rewrite them if that day has begun
   const next = partitionOf(Date.parse(`${job.dt}T00:00:00Z`) + DAY).dt
   if (derived.until >= Date.parse(`${next}T00:00:00Z`) && (await job.store.list(candleStatePrefix(job.exchange, job.symbol, next))).length) {
-    await deriveDay(job.store, job.exchange, job.symbol, next, 0, job.now, o)
+    await deriveDay(job.store, job.exchange, job.symbol, next, 0, job.now, o, undefined, job.cache)
   }
   const byTf = {} as Record<Timeframe, Candle[]>
   for (const tf of ALL_TIMEFRAMES) byTf[tf] = derived.candles[tf].filter((c) => c.open_time + TIMEFRAMES[tf] > hourStart)

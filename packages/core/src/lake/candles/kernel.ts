@@ -17,6 +17,7 @@
  */
 import type { Candle, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES, scaledDecimal } from '../../market/index'
+import { pickRows, recordOrder } from '../dedupe/index'
 
 export const defaults = {
   /** Most decimals a price or quantity may have (Binance and Coinbase: 8). */
@@ -135,31 +136,11 @@ export function sortedById(c: TradeColumns) {
 }
 
 /**
- * The rows `rows` of a table of columns, in that order, as a new table: every typed-array field
- * picked, other fields (string lists) kept; `t` itself without `rows`.
- * @example pickRows(columns, Uint32Array.of(2, 0)) // rows 2 and 0
- */
-export function pickRows<T extends { length: number }>(t: T, rows?: Uint32Array): T {
-  if (!rows) return t
-  const n = rows.length
-  const out: Record<string, unknown> = { ...t, length: n }
-  for (const [k, x] of Object.entries(t) as [string, unknown][]) {
-    if (!(x instanceof Float64Array || x instanceof Uint8Array)) continue
-    const y = x instanceof Float64Array ? new Float64Array(n) : new Uint8Array(n)
-    for (let i = 0; i < n; i++) y[i] = x[rows[i]]
-    out[k] = y
-  }
-  return out as T
-}
-
-/**
- * The rows of `c` reordered by first trade id, widest range first, then (records of the same ids)
- * by the values silver's `keptFirst` orders them by (a copy).
+ * The rows of `c` in the order deduplication reads them (`recordOrder`: first trade id, widest
+ * range first, then, of records of the same ids, the one `keptFirst` keeps first), as a copy.
  */
 export function sortColumns(c: TradeColumns): TradeColumns {
-  const idx = new Uint32Array(c.length).map((_, i) => i)
-  idx.sort((a, b) => c.first_trade_id[a] - c.first_trade_id[b] || c.last_trade_id[b] - c.last_trade_id[a] || c.ts[a] - c.ts[b] || c.price[a] - c.price[b] || c.qty[a] - c.qty[b] || c.buy[a] - c.buy[b] || c.trade_id[a] - c.trade_id[b])
-  return pickRows(c, idx)
+  return pickRows(c, new Uint32Array(c.length).map((_, i) => i).sort((a, b) => recordOrder(c, a, b)))
 }
 
 // Slots of the scratch array one minute is summed in (see `scanMinute`).

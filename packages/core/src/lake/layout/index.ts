@@ -1,6 +1,12 @@
 /**
- * The lake layout (DESIGN.md section 3): every key Ticklake reads or writes is built here, so the
- * Hive partitions that Athena and DuckDB prune by are spelled in one place.
+ * The lake layout (DESIGN.md section 3): the keys of the lake's data and of the lake jobs' state
+ * are built here (bronze trades, quotes and prices, silver, gold candles, features and symbols,
+ * serving windows, hour states, checkpoints, completeness records, the DLQ), so the Hive partitions
+ * that Athena and DuckDB prune by are spelled in one place, as are the lake's triggers
+ * (`LAKE_TRIGGERS`: which objects run which lake function). Records with a module of their own
+ * build their keys there: the quality records under `quality/` (lake/quality), the live snapshot
+ * `serving/<exchange>/<symbol>/live.json` (serve/realtime/live), the API keys at
+ * `state/api-keys.json` (serve/api/keys), the Firehose prefixes and error prefix (aws/glue).
  */
 import type { Timeframe } from '../../market/index'
 
@@ -15,6 +21,10 @@ export function partitionOf(ms: number) {
 /** Folder of one hour of bronze trades: `bronze/trades/exchange=binance/symbol=BTC-USDT/dt=2026-11-24/hour=15/`. */
 export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
+
+/** `bronze/prices/source=coingecko/coin=bitcoin/dt=2026-11-24/<name>.parquet`, in the UTC day of `ingestTs` (epoch µs). */
+export const pricesKey = (coin: string, ingestTs: number, name: string) =>
+  `bronze/prices/source=coingecko/coin=${coin}/dt=${partitionOf(Math.floor(ingestTs / 1000)).dt}/${name}.parquet`
 
 /** Folder of one hour of bronze quotes (best bid/ask). */
 export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
@@ -154,3 +164,56 @@ export function hoursOfEvent(event: { Records?: { s3: { object: { key: string } 
 
 /** The JSON document at `servingKey`: newest candles last. */
 export interface ServingWindow { exchange: string; symbol: string; tf: Timeframe; updated_at: number; candles: import('../../market/index').Candle[] }
+
+/** A lake function run by S3 events: `packages/functions/src/<name>.ts`, a function of stacks/pipeline.ts. */
+export type LakeFunction = 'candles' | 'silver' | 'features'
+
+/** One bucket notification: objects created under `prefix` ending in `suffix` invoke `fn`; `name` is the notification's in AWS. */
+export interface LakeTrigger { name: string; fn: LakeFunction; prefix: string; suffix: string }
+
+/**
+ * The lake's triggers, the one table of them: stacks/pipeline.ts declares the bucket notifications
+ * from it, the local cloud routes its file store's S3 events by it and the archive import runs its
+ * jobs in the order `lakeChain` derives from it. A chain of disjoint prefixes, as S3 requires of one
+ * bucket's notifications: a new bronze object runs the candle job, the hour state it writes the
+ * silver job, a gold candle object (the 1m ones: the handler ignores the others) and a silver object
+ * the feature job.
+ */
+export const LAKE_TRIGGERS: readonly LakeTrigger[] = [
+  { name: 'Candles', fn: 'candles', prefix: 'bronze/trades/', suffix: '.parquet' },
+  { name: 'Silver', fn: 'silver', prefix: 'state/candles/', suffix: '.json' },
+  { name: 'FeaturesOnCandles', fn: 'features', prefix: 'gold/candles/', suffix: '.parquet' },
+  { name: 'FeaturesOnSilver', fn: 'features', prefix: 'silver/trades/', suffix: '.parquet' },
+]
+
+/** The objects of an hour each lake function writes that a trigger takes (the next links of the chain). */
+export const LAKE_OUTPUTS: Record<LakeFunction, (h: LakeHour) => string[]> = {
+  candles: (h) => [candleStateKey(h.exchange, h.symbol, h.dt, h.hour), goldCandlesKey(h.exchange, h.symbol, '1m', h.dt, h.hour)],
+  silver: (h) => [silverTradesKey(h.exchange, h.symbol, h.dt, h.hour)],
+  features: () => [],
+}
+
+/** The triggers an object at `key` fires. */
+export const triggersOf = (key: string) => LAKE_TRIGGERS.filter((t) => key.startsWith(t.prefix) && key.endsWith(t.suffix))
+
+/**
+ * The lake jobs an object at `key` sets off, directly or through the objects they write, each once
+ * and after every job whose output triggers it, with the key of the event it runs on (its last
+ * trigger's: the feature job runs once, on the silver object, after the silver job).
+ * @example lakeChain(bronzeKey) // [{ fn: 'candles', key: bronzeKey }, { fn: 'silver', key: 'state/candles/…' }, { fn: 'features', key: 'silver/trades/…' }]
+ */
+export function lakeChain(key: string): { fn: LakeFunction; key: string }[] {
+  const runs: { fn: LakeFunction; key: string }[] = []
+  const seen = new Set<string>()
+  for (const queue = [key]; queue.length;) {
+    const k = queue.shift()!
+    if (seen.has(k)) continue
+    seen.add(k)
+    const h = hourOfCandleState(k) ?? hourOfKey(k)
+    for (const t of triggersOf(k)) {
+      runs.push({ fn: t.fn, key: k })
+      if (h) queue.push(...LAKE_OUTPUTS[t.fn](h))
+    }
+  }
+  return runs.filter((r, i) => !runs.slice(i + 1).some((later) => later.fn === r.fn))
+}

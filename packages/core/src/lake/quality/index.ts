@@ -54,7 +54,7 @@ export interface DuplicateConflict { first_trade_id: number; last_trade_id: numb
 /** The conflicting duplicates one silver run met in an hour. */
 export interface Duplicates {
   exchange: string; symbol: string; dt: string; hour: string; detected_at: number
-  /** How the kept record was chosen (silver's `keptFirst`). */
+  /** How the kept record was chosen (`keptFirst` of core/lake/dedupe). */
   kept_by: string
   /** Conflicts met (all of them, though `conflicts` lists at most `defaults.maxConflictsListed`). */
   count: number

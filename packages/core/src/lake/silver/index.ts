@@ -9,7 +9,7 @@
  * typed arrays (`readTradeTable`), deduplicated and ordered through an index, and written from the
  * arrays (`writeTradeTable`); `updateSilver` gives the same trades as row objects for callers that
  * want them. Of records covering the same trade ids with other values, the one `keptFirst` orders
- * first is kept (by value, so the candle job keeps the same one) and the others are recorded under
+ * first is kept (`../dedupe`: the rule the candle job keeps the same one by) and the others are recorded under
  * `quality/duplicates/`; rows the lake jobs cannot take (`rowProblem`) are left out.
  */
 import { rowProblem, takeable, type Trade } from '../../market/index'
@@ -17,7 +17,7 @@ import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../layou
 import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
 import { readJson, updateObject, type ObjectStore, type Update } from '../../ports/index'
 import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
-import { pickRows } from '../candles/kernel'
+import { dedupeOrder, pickRows } from '../dedupe/index'
 
 export const defaults = {
   writeRetries: 5,
@@ -36,25 +36,6 @@ export const defaults = {
 
 interface Manifest { silver_etag: string; bronze: string[] }
 
-/**
- * Trades with every individual trade id once, ordered by first trade id (for one exchange, the
- * order of the trades). Where ranges overlap the wider record wins; of records covering the same
- * ids, the one with the earliest trade time, then the lowest price, the lowest quantity, a taker
- * sell before a buy, the lowest record id (`keptFirst`): whatever order they arrived in.
- * @example dedupe([a, a, b]) // [a, b]
- */
-export function dedupe(trades: Trade[]): Trade[] {
-  const sorted = [...trades].sort((x, y) => x.first_trade_id - y.first_trade_id || y.last_trade_id - x.last_trade_id || x.ts - y.ts || x.price - y.price || x.qty - y.qty || (x.side === 'buy' ? 1 : 0) - (y.side === 'buy' ? 1 : 0) || x.trade_id - y.trade_id)
-  const out: Trade[] = []
-  let covered = -Infinity
-  for (const t of sorted) {
-    if (t.last_trade_id <= covered) continue
-    out.push(t)
-    covered = t.last_trade_id
-  }
-  return out
-}
-
 export interface SilverResult { trades: Trade[]; bronzeFiles: number; newFiles: number; duplicates: number; key: string }
 
 /** The hour's trades as a table, deduplicated and in trade-id order; `nulls`: rows left out for a null field. */
@@ -66,58 +47,8 @@ export interface SilverTable {
   conflicts?: number
 }
 
-/**
- * Row `i` of `t` comes before row `j` (the order of `dedupe`): first id, widest range, then, of
- * records covering the same ids, `keptFirst`'s order of their values, record id, file order.
- */
-type Ids = Pick<TradeTable, 'length' | 'first_trade_id' | 'last_trade_id' | 'trade_id' | 'ts' | 'price' | 'qty' | 'buy'>
-const before = (t: Ids, i: number, j: number) =>
-  t.first_trade_id[i] - t.first_trade_id[j] || t.last_trade_id[j] - t.last_trade_id[i] || keptFirst(t, i, j) || t.trade_id[i] - t.trade_id[j] || i - j
-
-/**
- * Which of two records covering the same trade ids is kept (negative: `i`): the earliest trade
- * time, then the lowest price, the lowest quantity, a taker sell before a buy. It depends on the
- * values alone, so the candle job, a silver run that merges files one by one and one that reads
- * them all keep the same record, whatever order the files came in.
- */
-export const keptFirst = (t: Pick<Ids, 'ts' | 'price' | 'qty' | 'buy'>, i: number, j: number) =>
-  t.ts[i] - t.ts[j] || t.price[i] - t.price[j] || t.qty[i] - t.qty[j] || t.buy[i] - t.buy[j]
-
-/**
- * The rows of `t` that `dedupe` keeps, in its order, as indexes; undefined when that is every row
- * as it stands (silver and Firehose's files are mostly in order already, so this is one pass).
- * `conflicts`, when given, receives `[kept, dropped]` rows of records that cover the same trade
- * ids with other values (time, price, quantity or side).
- */
-export function dedupeOrder(t: Ids, conflicts?: [kept: number, dropped: number][]): Uint32Array | undefined {
-  const n = t.length
-  // the usual case in one comparison a row: each record starts after the one before it ends
-  const { first_trade_id: first, last_trade_id: last } = t
-  let disjoint = true
-  for (let i = 1; i < n && disjoint; i++) disjoint = first[i] > last[i - 1] && last[i] >= first[i]
-  if (disjoint && (n === 0 || last[0] >= first[0])) return undefined
-  let sorted = true
-  for (let i = 1; i < n && sorted; i++) sorted = before(t, i - 1, i) < 0
-  let order: Uint32Array | undefined
-  if (!sorted) order = new Uint32Array(n).map((_, i) => i).sort((i, j) => before(t, i, j))
-  const kept = new Uint32Array(n)
-  let k = 0, covered = -Infinity
-  for (let i = 0; i < n; i++) {
-    const r = order ? order[i] : i
-    if (t.last_trade_id[r] <= covered) {
-      const p = kept[k - 1]
-      if (conflicts && k > 0 && t.first_trade_id[r] === t.first_trade_id[p] && t.last_trade_id[r] === t.last_trade_id[p] && keptFirst(t, p, r) !== 0) conflicts.push([p, r])
-      continue
-    }
-    kept[k++] = r
-    covered = t.last_trade_id[r]
-  }
-  return !order && k === n ? undefined : kept.subarray(0, k)
-}
-
-/** The rows `rows` of a trade table, in that order (`t` itself without `rows`): the kernel's `pickRows`. */
-export { pickRows }
-
+/** The rule silver deduplicates by (`../dedupe`, which the candle job and compaction share). */
+export { dedupe, dedupeOrder, keptFirst, pickRows } from '../dedupe/index'
 
 /** Trade rows as a table (strings coded as `readTradeTable` codes them). */
 export function tableOf(trades: readonly Trade[]): TradeTable {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { ObjectStore } from '../../ports/index'
 import { readParquet } from '../../lake/parquet/index'
-import { parseSimplePrice, pollPrices, pricesKey, simplePriceUrl, type PriceSnapshot } from './index'
+import { parseSimplePrice, pollPrices, simplePriceUrl, type PriceSnapshot } from './index'
+import { pricesKey } from '../../lake/layout/index'
 
 /** A `simple/price` answer as CoinGecko sends it (fields in its order), for bitcoin and ethereum in usd and brl. */
 const REAL = JSON.stringify({

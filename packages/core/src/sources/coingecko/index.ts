@@ -32,7 +32,7 @@
  *   polling faster than every 30 s mostly reads the same snapshot.
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { partitionOf } from '../../lake/layout/index'
+import { pricesKey } from '../../lake/layout/index'
 import type { Column } from '../../market/index'
 import { writeParquet } from '../../lake/parquet/index'
 import type { ObjectStore } from '../../ports/index'
@@ -86,10 +86,6 @@ export const PRICE_COLUMNS: Column<PriceSnapshot>[] = [
   { name: 'last_updated', type: 'TIMESTAMP_MICROS', note: "CoinGecko's last_updated_at; 0 when absent" },
   { name: 'ingest_ts', type: 'TIMESTAMP_MICROS', note: 'when ticklake received the answer' },
 ]
-
-/** `bronze/prices/source=coingecko/coin=bitcoin/dt=2026-11-24/<name>.parquet`, in the UTC day of `ingestTs` (epoch µs). */
-export const pricesKey = (coin: string, ingestTs: number, name: string) =>
-  `bronze/prices/source=coingecko/coin=${coin}/dt=${partitionOf(Math.floor(ingestTs / 1000)).dt}/${name}.parquet`
 
 /** Suffixes CoinGecko appends to a currency for the optional fields, and the row field each fills. */
 const FIELDS = [
