@@ -230,7 +230,7 @@ export function createApi(deps: ApiDeps) {
 
   /** Registers a route of `DEFS` with its handler: its query's shape checked, then (zod) its values. */
   function serve<R extends RouteConfig>(def: R, run: (ctx: Ctx, q: any, c: Context<Env>) => Promise<unknown>) {
-    const names = Object.keys((def.request?.query as any)?.def?.shape ?? (def.request?.query as any)?.shape ?? {})
+    const names = Object.keys((def.request?.query as { shape?: object } | undefined)?.shape ?? {})
     const middleware = [...(def.security ? [keyed] : []), queryShape(def.path, names)]
     app.openapi({ ...def, middleware }, (async (c: Context<Env>) => {
       const q = { ...(def.request?.query ? (c.req.valid as any)('query') : {}) }
