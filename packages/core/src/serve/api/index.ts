@@ -66,7 +66,7 @@ export interface ApiDeps {
 }
 
 /** What a route's handler gets: the adapters, the request's time, the cache and the key (ingest). */
-interface Ctx { deps: ApiDeps; now: number; cache: TtlCache; keyName?: string; key?: ApiKeyRecord }
+interface Ctx { deps: ApiDeps; now: number; cache: TtlCache; keyName?: string; key?: ApiKeyRecord; text?: string }
 type Env = { Bindings: { ctx: Ctx } }
 
 /** The cache TTL type of a history query: minutes once its range is over, seconds while open. */
@@ -142,9 +142,14 @@ function raw(c: Ctx, body: unknown) {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
-/** A JSON response (a body `raw` serialized is sent as it is). */
-const send = (c: Context, status: number, body: any, headers: Record<string, string> = {}) =>
-  c.body(body?.[RAW] ?? JSON.stringify(body), status as 200, { ...JSON_HEADERS, ...headers })
+/**
+ * A JSON response (a body `raw` serialized is sent as it is). Its text goes to `handle` beside the
+ * Response rather than through its byte stream, which would encode and decode a large answer again.
+ */
+function send(c: Context<Env>, status: number, body: any, headers: Record<string, string> = {}) {
+  c.env.ctx.text = body?.[RAW] ?? JSON.stringify(body)
+  return c.body(null, status as 200, { ...JSON_HEADERS, ...headers })
+}
 
 const header = (req: Pick<ApiRequest, 'headers'>, name: string) => Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1]
 const KEY_REFUSED: { status: number; body: object; headers?: Record<string, string> } = { status: 401, body: { error: 'missing or invalid API key: send it in the x-api-key header' }, headers: { 'www-authenticate': 'ApiKey header="x-api-key"' } }
@@ -311,7 +316,7 @@ export function createApi(deps: ApiDeps) {
       else res = await app.fetch(fetchRequestOf(req), { ctx })
       const headers: Record<string, string> = {}
       res.headers.forEach((v, k) => { headers[k] = v })
-      const out = { status: res.status, headers, body: await res.text() }
+      const out = { status: res.status, headers, body: ctx.text ?? await res.text() }
       // writes and refusals are logged (the key's name, never the key); answered reads are not
       if (req.method.toUpperCase() !== 'GET' || out.status >= 400) log(`api ${req.method} ${req.path} ${out.status} ${(performance.now() - t0).toFixed(1)}ms${ctx.keyName ? ` key=${ctx.keyName}` : ''}`)
       return out
