@@ -5,7 +5,10 @@
  * `handler` builds the AWS ones from the environment on first use: Athena (`TICKLAKE_ATHENA_WORKGROUP`,
  * `TICKLAKE_ATHENA_DATABASE`, `TICKLAKE_ATHENA_OUTPUT`), the lake bucket (`TICKLAKE_BUCKET`), the
  * trades delivery stream (`TICKLAKE_FIREHOSE_STREAM`) and the hashed API keys (`TICKLAKE_API_KEYS`,
- * the JSON of the SST Secret `ApiKeys`, see stacks/api.ts).
+ * the JSON of the SST Secret `ApiKeys`, see stacks/api.ts). Core's API is a Hono app, but its
+ * `handle` (core's request in, core's response out) is what this handler and the local cloud
+ * share, so the event is read by `requestOf` rather than `hono/aws-lambda`; middy keeps CORS and
+ * the JSON 500 for adapters that cannot be built (before there is an app to answer).
  */
 import middy from '@middy/core'
 import httpCors from '@middy/http-cors'

@@ -8,8 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
-import { createApiHandler } from '@ticklake/functions/api'
-import { objectKeyStore, preflight, type ApiDeps, type ApiRequest, type ApiResponse } from '@ticklake/core/serve/api'
+import type { ApiDeps, ApiRequest, ApiResponse } from '@ticklake/core/serve/api'
 import type { ObjectStore, RecordStream } from '@ticklake/core/ports'
 import { recordCorrupt } from '@ticklake/core/lake/quality'
 import { duckdbEngine, type DuckOptions } from '../duckdb/index'
@@ -94,9 +93,11 @@ export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res
 /**
  * The API handler over the local adapters, and its `preflight` for `serveHttpEvent`; `close()`
  * ends its DuckDB engine. A lake file DuckDB finds corrupt is recorded under `quality/corrupt/`
- * (and skipped by the engine).
+ * (and skipped by the engine). The API (Hono and zod) is loaded here, on first use, so that CLI
+ * commands importing the local cloud for its defaults do not load it.
  */
 export async function localApiHandler(o: { dataDir: string; store: ObjectStore; stream?: RecordStream; duckdb?: DuckOptions } & Partial<ApiDeps>) {
+  const [{ createApiHandler }, { objectKeyStore, preflight }] = await Promise.all([import('@ticklake/functions/api'), import('@ticklake/core/serve/api')])
   const engine = await duckdbEngine(o.dataDir, {
     onCorrupt: (f) => recordCorrupt(o.store, { ...f, detected_at: Date.now(), reader: 'api (duckdb)' }).then(() => {}),
     ...o.duckdb,
