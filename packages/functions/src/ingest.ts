@@ -4,7 +4,8 @@
  */
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
-import { EXCHANGES, endpointsOf, runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
+import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
+import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { awsPublish } from './realtime'

@@ -8,7 +8,7 @@
  */
 import type { Quote, Side, Trade, TradeSource } from '../../market/index'
 import { isSymbol, roundValue, tradeValues } from '../../market/index'
-import type { Venue } from '../ingest/venue'
+import type { Venue } from '../../ports/index'
 
 export const defaults = {
   /** Coinbase Exchange public REST API (products, trades). */

@@ -13,16 +13,15 @@
  */
 import WebSocket from 'ws'
 import type { Exchange, Quote, Trade } from '../../market/index'
-import { isSimulated, venueOf } from '../../market/index'
-import { ENDPOINTS, setWeightPauseListener } from '../binance/index'
-import { coinbaseVenue, defaults as coinbaseDefaults, sequenceTracker } from '../coinbase/index'
-import { binanceVenue, renamedVenue, type Venue } from './venue'
+import { setWeightPauseListener } from '../binance/index'
+import { sequenceTracker } from '../coinbase/index'
+import { venueFor } from '../venues/index'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../../lake/layout/index'
 import { recordDisconnect, recordGap, recordStall, type GapKind, type Stall } from '../../lake/quality/index'
 import type { ServerMessage } from '../../serve/realtime/index'
 import { coalescer, liveFeed, defaults as liveDefaults } from '../../serve/realtime/live'
-import type { ObjectStore, RecordStream } from '../../ports/index'
+import type { ObjectStore, RecordStream, Venue } from '../../ports/index'
 
 export const defaults = {
   /** How often records go to the stream and live updates to subscribers. */
@@ -73,7 +72,7 @@ export interface IngestOptions {
   symbols: string[]
   /** Also stream best bid/ask (`bookTicker`) into `deps.quoteStream`. */
   quotes?: boolean
-  /** The exchange's protocol; by default the one `exchange` names (`binanceVenue` or `coinbaseVenue`). */
+  /** The exchange's protocol; by default the one `exchange` names in the registry (`venueFor` of sources/venues). */
   venue?: Venue
   /** What stream trades are labelled (`replay` when the exchange plays a capture). */
   streamSource?: Trade['source']
@@ -105,35 +104,6 @@ export interface IngestDeps {
  * (fetched again by the next run).
  */
 export interface IngestSummary { quotes: number; received: number; backfilled: number; sent: number; unsent: number; duplicates: number; dlq: number; gapsFilled: number; reconnects: number; sequenceGaps: number; stalls: number; checkpoints: Record<string, number>; behind: string[] }
-
-export type { Venue, VenueFrame } from './venue'
-export { binanceVenue, renamedVenue } from './venue'
-
-/**
- * The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues.
- * A simulated exchange (`sim-coinbase`, `sim-binance-us`, ...) speaks what its fake exchange speaks
- * (Coinbase's protocol, or Binance spot's for every Binance venue) under its own name.
- */
-export function venueFor(opts: Pick<IngestOptions, 'exchange' | 'restUrl' | 'wsUrl' | 'symbols' | 'quotes'>): Venue {
-  if (isSimulated(opts.exchange)) {
-    const real = venueOf(opts.exchange)
-    return renamedVenue(real === 'coinbase' ? coinbaseVenue(opts) : binanceVenue({ ...opts, exchange: 'binance' }), opts.exchange)
-  }
-  return opts.exchange === 'coinbase' ? coinbaseVenue(opts) : binanceVenue(opts)
-}
-
-/** Exchanges ingest speaks: Binance's venues and Coinbase. */
-export const EXCHANGES = [...Object.keys(ENDPOINTS), 'coinbase'] as Exchange[]
-
-/**
- * The public endpoints of an exchange (`api`: the REST path prefix, empty for Coinbase), or
- * undefined for one ingest does not speak.
- * @example endpointsOf('coinbase') // { rest: 'https://api.exchange.coinbase.com', ws: 'wss://advanced-trade-ws.coinbase.com', api: '' }
- */
-export function endpointsOf(exchange: string): { rest: string; ws: string; api: string } | undefined {
-  if (exchange === 'coinbase') return { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' }
-  return ENDPOINTS[exchange]
-}
 
 interface SymbolState {
   symbol: string
