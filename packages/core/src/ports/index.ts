@@ -117,3 +117,20 @@ export interface Venue {
 
 /** What a venue is made for: the exchange, its endpoints and the symbols (and quotes) to stream. */
 export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean }
+
+/**
+ * The live path as one ingest run sees it: trades and quotes offered as they arrive, never
+ * blocking and never failing the run (the other side turns them into partial candles, tickers and
+ * stats for subscribers, rate-bounded). `drain` sends what is pending; `close` ends it.
+ */
+export interface LiveSink {
+  trade(t: Trade): void
+  quote(q: Quote): void
+  /** Sends the last updates; resolves once they are out. */
+  drain(): Promise<void>
+  /** Ends the run's live path now: nothing more is sent and no timer outlives the run. */
+  close(): void
+}
+
+/** Opens the live path of one ingest run of `exchange`, on the run's clock and log (see `livePort` in serve/realtime/live). */
+export type LivePort = (run: { exchange: string; now: () => number; log: (line: string) => void }) => LiveSink

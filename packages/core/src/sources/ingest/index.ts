@@ -19,9 +19,7 @@ import { venueFor } from '../venues/index'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { dlqKey } from '../../lake/layout/index'
 import { recordDisconnect, recordGap, recordStall, type GapKind, type Stall } from '../../lake/quality/index'
-import type { ServerMessage } from '../../serve/realtime/index'
-import { coalescer, liveFeed, defaults as liveDefaults } from '../../serve/realtime/live'
-import type { ObjectStore, RecordStream, Venue } from '../../ports/index'
+import type { LivePort, ObjectStore, RecordStream, Venue } from '../../ports/index'
 
 export const defaults = {
   /** How often records go to the stream and live updates to subscribers. */
@@ -61,8 +59,6 @@ export const defaults = {
   rotateOverlapMs: 5_000,
   /** Tries to get a batch accepted by the stream before the run gives up (checkpoint unmoved). */
   sendAttempts: 20,
-  /** Live path: least time between two updates of one channel, by message type (see realtime/live). */
-  liveIntervalMs: liveDefaults.intervalMs,
 }
 
 export interface IngestOptions {
@@ -87,10 +83,11 @@ export interface IngestDeps {
   /** Where quotes go when `quotes` is on (the quotes delivery stream). */
   quoteStream?: RecordStream
   /**
-   * Live path: called with each channel's update (a broadcast), at most one call in flight per
-   * channel and rate-bounded per channel (`coalescer`); errors are logged, never fatal.
+   * Live path: opened for the run, offered each trade (once, in id order per symbol) and quote as
+   * it arrives, drained within the budget at the end. The wiring connects it to the live feed
+   * (`livePort` of serve/realtime/live over a broadcast); without it there is no live path.
    */
-  publish?: (channel: string, message: ServerMessage) => Promise<unknown>
+  live?: LivePort
   fetch?: typeof fetch
   now?: () => number
   log?: (line: string) => void
@@ -160,8 +157,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const quoteOutbox: Quote[] = []
   const dlq: string[] = []
   const venue = opts.venue ?? venueFor(opts)
-  const lanes = deps.publish && coalescer(deps.publish, { now, log, settings: { intervalMs: s.liveIntervalMs } })
-  const live = lanes && liveFeed({ exchange: opts.exchange, publish: lanes.publish, store: deps.store, now, log })
+  const live = deps.live?.({ exchange: opts.exchange, now, log })
 
   for (const symbol of opts.symbols) {
     const cp = await readCheckpoint(deps.store, opts.exchange, symbol)
@@ -532,11 +528,11 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     clearTimeout(stopTimer)
     deps.signal?.removeEventListener('abort', onAbort)
     // The last updates go out within the budget; the feed's timer never outlives the run.
-    const closing = (async () => { await live?.close(); await lanes?.idle() })()
+    const closing = live ? live.drain() : Promise.resolve()
     let timer: NodeJS.Timeout | undefined
     await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, Math.max(0, Math.min(2_000, started + opts.budgetMs - 100 - now()))) })])
     clearTimeout(timer)
-    lanes?.close()
+    live?.close()
   }
   return sum
 }
