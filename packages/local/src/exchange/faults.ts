@@ -27,6 +27,13 @@ export interface Faults {
 }
 export const noFaults: Faults = { drop: 0, duplicate: 0, reorder: 0, idGap: 0, stallUntil: 0, rest429: 0, rest418: 0 }
 
+/** Faults of the fake Binance, plus sequence numbers skipped without losing any frame. */
+export interface CoinbaseFaults extends Faults {
+  /** Share of frames sent with a `sequence_num` one higher than due (nothing lost: the client cannot know that). */
+  seqGap: number
+}
+export const noCoinbaseFaults: CoinbaseFaults = { ...noFaults, seqGap: 0 }
+
 /** What the stream faults need: the faults in force (changed by `setFaults`), the fake's seeded draw and clock. */
 export interface FaultSource { faults: Faults; chance: () => number; now: () => number }
 
