@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { venueFor } from '@ticklake/core/sources/ingest'
+import { venueFor } from '@ticklake/core/sources/venues'
 import { configFromEnv } from './ingest'
 
 describe('ingest function settings', () => {

@@ -1,10 +1,13 @@
 /**
  * Ingest function: run every minute by a schedule (EventBridge in AWS, the local scheduler
- * locally); spends the invocation's remaining time in core's `runIngest`.
+ * locally); spends the invocation's remaining time in core's `runIngest`, its live path connected
+ * to the live feed over the given broadcast (`publish`).
  */
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
-import { EXCHANGES, endpointsOf, runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
+import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
+import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
+import { livePort, type Publish } from '@ticklake/core/serve/realtime/live'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { awsPublish } from './realtime'
@@ -12,10 +15,15 @@ import type { Exchange } from '@ticklake/core/market'
 
 export type IngestConfig = Omit<IngestOptions, 'budgetMs'>
 
+/** Ingest's adapters, the live path given as a broadcast to subscribers (each channel's update, rate-bounded). */
+export type IngestHandlerDeps = Omit<IngestDeps, 'live'> & { publish?: Publish }
+
 /** The handler for given adapters and settings. */
-export const createIngestHandler = (config: IngestConfig, deps: IngestDeps) =>
-  (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) =>
-    runIngest({ ...config, budgetMs: context.getRemainingTimeInMillis() }, deps)
+export function createIngestHandler(config: IngestConfig, { publish, ...deps }: IngestHandlerDeps) {
+  const live = publish && livePort(publish, { store: deps.store })
+  return (_event: ScheduledEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) =>
+    runIngest({ ...config, budgetMs: context.getRemainingTimeInMillis() }, { ...deps, live })
+}
 
 /** Settings from the function's environment (set by stacks/ in AWS). */
 export function configFromEnv(env = process.env): IngestConfig {

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { basename } from 'node:path'
-import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/ingest'
+import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
 import { CANDLE_COLUMNS, TIMEFRAMES, simulatedOf, type Exchange, type Timeframe } from '@ticklake/core/market'
 import { candlesQuery } from '@ticklake/core/serve/query'
 import { defaults as cloudDefaults } from './cloud/index'

@@ -3,6 +3,7 @@
  * `core/src/aws/*.ts`; the local stand-ins live in `@ticklake/local`. Handlers get one of each
  * and never know which.
  */
+import type { Exchange, Quote, Trade, TradeSource } from '../market/index'
 
 export interface ObjectInfo { key: string; size: number; etag: string; lastModified: number }
 
@@ -117,3 +118,63 @@ export interface ConnectionPoster {
 
 export interface Clock { now(): number }
 export const systemClock: Clock = { now: () => Date.now() }
+
+/**
+ * One frame's outcome, venue-neutral. `sequence` is set only by venues with `sequenced: true`;
+ * `latest` is the exchange saying which trade id of a symbol is the newest (a heartbeat), so a loss
+ * shows even when no later trade comes.
+ */
+export interface VenueFrame { trades?: Trade[]; quotes?: Quote[]; error?: string; sequence?: number; latest?: { symbol: string; id: number } }
+
+/**
+ * An exchange's protocol as ingest needs it, so one ingest loop (REST catch-up, id continuity, gap
+ * fill, checkpoints, watchdog, rotation, DLQ, live publish) serves every exchange: the stream URL
+ * and the messages to send on open, a frame parsed into trades and quotes (plus a per-connection
+ * sequence number where the venue has one), REST trades paged by id, and where a first run's
+ * backfill starts. Each source exports its own (`binanceVenue`, `coinbaseVenue`); the registry of
+ * venues by exchange name is `sources/venues`.
+ */
+export interface Venue {
+  exchange: Exchange
+  /** The WebSocket URL to open for these symbols. */
+  streamUrl(): string
+  /** Messages sent as soon as a connection opens (subscriptions); none for Binance's combined streams. */
+  subscribe(): string[]
+  /** True when every frame of a connection carries a number that rises by one (Coinbase `sequence_num`): a jump means lost frames. */
+  sequenced: boolean
+  /** Parses one frame; never throws. */
+  parse(raw: string, ingestTs: number, source: TradeSource): VenueFrame
+  /**
+   * Trades of `symbol` with ids `fromId..untilId` (inclusive; Infinity: up to the newest) over REST,
+   * oldest first, page by page. `signal` (the run's deadline) ends a rate-limit wait early.
+   */
+  pages(symbol: string, fromId: number, untilId: number, fetchImpl: typeof fetch, signal?: AbortSignal): AsyncIterable<Trade[]>
+  /** Id of the first trade at or after `sinceMs`, where a first run's backfill starts; undefined when none. */
+  firstIdAfter(symbol: string, sinceMs: number, nowMs: number, fetchImpl: typeof fetch): Promise<number | undefined>
+  /**
+   * The exchange's newest trade id of `symbol` over REST (undefined when it has none): asked when
+   * the stream has brought nothing for a while, to tell a stalled stream (newer trades exist) from
+   * a quiet market (none). Venues without it get no stall check.
+   */
+  latestId?(symbol: string, fetchImpl: typeof fetch, signal?: AbortSignal): Promise<number | undefined>
+}
+
+/** What a venue is made for: the exchange, its endpoints and the symbols (and quotes) to stream. */
+export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: string; symbols: string[]; quotes?: boolean }
+
+/**
+ * The live path as one ingest run sees it: trades and quotes offered as they arrive, never
+ * blocking and never failing the run (the other side turns them into partial candles, tickers and
+ * stats for subscribers, rate-bounded). `drain` sends what is pending; `close` ends it.
+ */
+export interface LiveSink {
+  trade(t: Trade): void
+  quote(q: Quote): void
+  /** Sends the last updates; resolves once they are out. */
+  drain(): Promise<void>
+  /** Ends the run's live path now: nothing more is sent and no timer outlives the run. */
+  close(): void
+}
+
+/** Opens the live path of one ingest run of `exchange`, on the run's clock and log (see `livePort` in serve/realtime/live). */
+export type LivePort = (run: { exchange: string; now: () => number; log: (line: string) => void }) => LiveSink

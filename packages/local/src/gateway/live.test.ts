@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runIngest } from '@ticklake/core/sources/ingest'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
+import { livePort } from '@ticklake/core/serve/realtime/live'
 import type { RecordStream } from '@ticklake/core/ports'
 import { startFakeExchange, type FakeExchange } from '../exchange/index'
 import { memoryStore } from '../store/index'
@@ -15,7 +16,7 @@ beforeAll(async () => {
   const stream: RecordStream = { putRecords: async () => ({ failed: [] }) }
   await runIngest({ exchange: 'binance', restUrl: fake.restUrl, wsUrl: fake.wsUrl, symbols: ['BTC-USDT'], quotes: true, budgetMs: 5_000, settings: { stopMarginMs: 500 } }, {
     store, stream, quoteStream: stream,
-    publish: async (channel, m) => { sent.push({ at: Date.now(), channel, m }) },
+    live: livePort(async (channel, m) => { sent.push({ at: Date.now(), channel, m }) }, { store }),
   })
 }, 30_000)
 afterAll(() => fake?.close())

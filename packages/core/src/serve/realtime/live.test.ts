@@ -3,7 +3,7 @@ import type { Candle, Trade } from '../../market/index'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '../../ports/index'
 import { broadcast } from './server'
 import type { ServerMessage } from './index'
-import { coalescer, defaults, liveFeed, liveKey, rollUp, type Publish } from './live'
+import { coalescer, defaults, liveFeed, liveKey, livePort, rollUp, type Publish } from './live'
 
 const CH = 'candles:binance:BTC-USDT:1m'
 const T0 = Date.UTC(2026, 10, 24, 15, 7, 0)
@@ -210,6 +210,32 @@ describe('liveFeed', () => {
     expect(doc.ticker).toMatchObject({ price: 105, time: T0 + 5 })
     expect(doc.stats).toMatchObject({ symbol: 'BTC-USDT', ingest_lag_ms: 20 })
     await feed.close()
+  })
+})
+
+describe('livePort', () => {
+  it('gives each ingest run a feed of its exchange whose drain sends the last candles and writes live.json', async () => {
+    const r = recorder()
+    const store = objects()
+    const logs: string[] = []
+    const live = livePort(r.publish, { store })({ exchange: 'sim-binance', now: Date.now, log: (l) => logs.push(l) })
+    live.trade(trade(1, Date.now() - 1_000, 100, { exchange: 'sim-binance' }))
+    await new Promise((r) => setTimeout(r, 20)) // the candles are seeded from the store first
+    await live.drain()
+    live.close()
+    expect(r.of('trades:sim-binance:BTC-USDT').flatMap((c) => c.m.trades.map((t: any) => t.id))).toEqual([1])
+    expect(r.of('candles:sim-binance:BTC-USDT:1m').at(-1)?.m.candle).toMatchObject({ close: 100, trades: 1, final: false })
+    expect(JSON.parse(store.files[liveKey('sim-binance', 'BTC-USDT')]).trades.map((t: any) => t.id)).toEqual([1])
+    expect(logs).toEqual([])
+  })
+
+  it('sends nothing more once closed', async () => {
+    const r = recorder()
+    const live = livePort(r.publish)({ exchange: 'binance', now: Date.now, log: () => {} })
+    live.close()
+    live.trade(trade(1, Date.now()))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(r.calls).toEqual([])
   })
 })
 

@@ -5,13 +5,14 @@
  * held back); `liveFeed` turns trades and quotes into partial candles of all six timeframes (seeded
  * from the serving windows so a run that starts mid-hour does not draw a short candle), trades,
  * tickers and stats, and keeps `serving/<exchange>/<symbol>/live.json` for the snapshots of
- * trades, ticker and stats channels.
+ * trades, ticker and stats channels. `livePort` puts the two together for ingest, which offers
+ * trades and quotes through the port and knows nothing of channels.
  */
 import type { Candle, Quote, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
 import { servingKey } from '../../lake/layout/index'
 import { addTrade, flatCandle } from '../../lake/candles/kernel'
-import type { ObjectStore } from '../../ports/index'
+import type { LivePort, ObjectStore } from '../../ports/index'
 import { candleChannel, isPartial, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from './index'
 
 export const defaults = {
@@ -333,5 +334,24 @@ export function liveFeed(o: LiveFeedOptions): LiveFeed {
       writeDocs()
       await Promise.all([...writes])
     },
+  }
+}
+
+/**
+ * The live path of ingest runs over a broadcast (`IngestDeps.live`): each run gets a `coalescer`
+ * in front of `publish` and a `liveFeed` over it (candles seeded from `store`, `live.json` kept
+ * there); `drain` closes the feed and waits for the coalescer, `close` ends the coalescer.
+ * @example runIngest(opts, { store, stream, live: livePort((ch, m) => broadcast({ store: conns, poster, channel: ch, message: m }), { store }) })
+ */
+export function livePort(publish: Publish, o: { store?: ObjectStore; settings?: Partial<typeof defaults> } = {}): LivePort {
+  return ({ exchange, now, log }) => {
+    const lanes = coalescer(publish, { now, log, settings: o.settings })
+    const feed = liveFeed({ exchange, publish: lanes.publish, store: o.store, now, log })
+    return {
+      trade: feed.trade,
+      quote: feed.quote,
+      async drain() { await feed.close(); await lanes.idle() },
+      close: () => lanes.close(),
+    }
   }
 }

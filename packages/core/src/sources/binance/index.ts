@@ -276,3 +276,5 @@ export function parseKlineEvent(d: any): StreamKline | { error: string } {
   if (!Number.isSafeInteger(k.f) || !Number.isSafeInteger(k.L) || typeof k.x !== 'boolean') return { error: 'kline trade ids "f"/"L" or closed flag "x" are malformed' }
   return { ...row, symbol: k.s, interval: k.i, first_trade_id: k.f, last_trade_id: k.L, closed: k.x, event_time: d.E }
 }
+
+export { binanceVenue } from './venue'

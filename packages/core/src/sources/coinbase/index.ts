@@ -8,7 +8,7 @@
  */
 import type { Quote, Side, Trade, TradeSource } from '../../market/index'
 import { isSymbol, roundValue, tradeValues } from '../../market/index'
-import type { Venue } from '../ingest/venue'
+import type { Venue } from '../../ports/index'
 import { HttpError, pacer, request } from '../http/index'
 
 export const defaults = {

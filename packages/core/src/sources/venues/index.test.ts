@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest'
+import { EXCHANGES, endpointsOf, venueFor } from './index'
+
+const opts = { restUrl: 'http://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1', symbols: ['BTC-USDT'] }
+const aggTrade = JSON.stringify({ stream: 'btcusdt@aggTrade', data: { e: 'aggTrade', E: 2, s: 'BTCUSDT', a: 5, p: '1.00', q: '2.00', f: 7, l: 8, T: 1, m: false, M: true } })
+const coinbaseTrade = JSON.stringify({ channel: 'market_trades', sequence_num: 0, events: [{ type: 'update', trades: [{ product_id: 'BTC-USD', trade_id: '9', price: '1', size: '1', time: '2026-08-09T21:05:48Z', side: 'BUY' }] }] })
+
+describe('the registry of venues', () => {
+  it('names every exchange ingest speaks, each with its public endpoints', () => {
+    expect(EXCHANGES).toEqual(['binance', 'binance-us', 'binance-futures', 'coinbase'])
+    for (const e of EXCHANGES) expect(endpointsOf(e)?.ws, e).toMatch(/^wss:\/\//)
+    expect(endpointsOf('kraken')).toBeUndefined()
+  })
+
+  it('gives each Binance venue Binance\'s protocol under its own name, and Coinbase its own', () => {
+    const futures = venueFor({ ...opts, exchange: 'binance-futures' })
+    expect([futures.exchange, futures.sequenced, futures.streamUrl()]).toEqual(['binance-futures', false, 'ws://127.0.0.1:1/stream?streams=btcusdt@aggTrade'])
+    expect(futures.parse(aggTrade, 1, 'ws').trades?.map((t) => [t.exchange, t.trade_id])).toEqual([['binance-futures', 5]])
+    const coinbase = venueFor({ ...opts, exchange: 'coinbase', symbols: ['BTC-USD'] })
+    expect([coinbase.exchange, coinbase.sequenced]).toEqual(['coinbase', true])
+  })
+
+  it('puts a simulated name on every record its fake exchange\'s protocol parses', () => {
+    const simBinance = venueFor({ ...opts, exchange: 'sim-binance-us' })
+    expect(simBinance.exchange).toBe('sim-binance-us')
+    expect(simBinance.parse(aggTrade, 1, 'ws').trades?.map((t) => t.exchange)).toEqual(['sim-binance-us'])
+    const simCoinbase = venueFor({ ...opts, exchange: 'sim-coinbase', symbols: ['BTC-USD'] })
+    expect([simCoinbase.exchange, simCoinbase.sequenced]).toEqual(['sim-coinbase', true])
+    expect(simCoinbase.parse(coinbaseTrade, 1, 'ws').trades?.map((t) => [t.exchange, t.trade_id])).toEqual([['sim-coinbase', 9]])
+  })
+})
