@@ -88,13 +88,15 @@ const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
 // One notify call per bucket, a chain of disjoint prefixes: the candle job on every new bronze
 // trades object (it reads bronze and writes gold and the hour's candle state), the silver job on
 // every candle state it wrote (it merges the same bronze into silver, off the candles' path), the
-// feature job on every gold candle object (the handler keeps the 1m ones) and every silver object.
+// feature job on every gold candle object (the handler keeps the 1m ones) and every silver manifest
+// (the silver job's commit: it names the hour's parts once they are written, which a part's own
+// event would not wait for).
 lake.bucket.notify({
   notifications: [
     { name: 'Candles', function: candles.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'bronze/trades/', filterSuffix: '.parquet' },
     { name: 'Silver', function: silver.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'state/candles/', filterSuffix: '.json' },
     { name: 'FeaturesOnCandles', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'gold/candles/', filterSuffix: '.parquet' },
-    { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'silver/trades/', filterSuffix: '.parquet' },
+    { name: 'FeaturesOnSilver', function: features.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'state/silver/', filterSuffix: '.json' },
   ],
 })
 

@@ -1,17 +1,18 @@
 /**
- * Features function: triggered by each new 1m gold candle object (an S3 event; the candle job has
- * then merged the hour into silver), recomputes that hour's per-trade features and candle
- * indicators with core's `runFeatures`. Also accepts silver trade objects as triggers.
+ * Features function: triggered by each new 1m gold candle object and each silver manifest the
+ * silver job commits (S3 events: a manifest names the hour's silver parts once they are all
+ * written), recomputes that hour's per-trade features and candle indicators with core's
+ * `runFeatures`. Also accepts silver trade objects as triggers.
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { runFeatures } from '@ticklake/core/lake/features'
-import { hourOfKey, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
+import { hourOfKey, hourOfSilverManifest, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Hours named by an event's keys (URL-encoded as S3 sends them), each once; candles of other timeframes are ignored. */
-export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
+export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => hourOfSilverManifest(key) ?? ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
 
 /** The handler for a given store: one `runFeatures` per hour, in turn; input skipped for a reason is logged. */
 export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: string) => void }) => async (event: S3Event) => {

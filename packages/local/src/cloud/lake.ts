@@ -57,7 +57,7 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
   const firehose = await startFirehose(store, { bufferMs: o.firehoseBufferMs, log, spoolDir: join(o.dataDir, '.firehose') })
   const abort = new AbortController()
   // Each bronze object triggers the candle handler; the hour's candle state it writes, the silver
-  // handler; each 1m gold candle object and each silver object, the features handler. Events for an
+  // handler; each 1m gold candle object and each silver manifest, the features handler. Events for an
   // hour that is being recomputed are folded into one rerun (the handlers recompute whole hours anyway).
   const candles = createCandlesHandler({ store, publish })
   const silver = createSilverHandler({ store })
@@ -83,7 +83,7 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
   const onFeatures = folded('features', features, o.featuresEveryMs)
   if (o.features !== false) {
     store.notify({ prefix: 'gold/candles/', suffix: '.parquet', handler: (e) => { if (featureHoursOf(e).length) onFeatures(e) } }) // 1m files only
-    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: onFeatures })
+    store.notify({ prefix: 'state/silver/', suffix: '.json', handler: onFeatures }) // the silver job's commit of an hour
   }
   const compaction = o.compactEveryMs ? compactEvery(store, { keepBronzeMs: o.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }

@@ -20,13 +20,31 @@ export const bronzeTradesPrefix = (exchange: string, symbol: string, dt: string,
 export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/quotes/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
 
-/** One hour of silver trades: deduplicated, sorted by trade id. */
+/** One hour of silver trades in one file, as lakes from before silver parts hold it (read and adopted: `silverPartKey` now). */
 export const silverTradesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
   `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
 
-/** Which bronze files a silver hour already holds (so the next run reads only new ones). */
+/**
+ * One part of a silver hour (`dt=2026-11-24/hour=15-<name>.parquet`, beside where the hour's
+ * single file was): each silver run adds a part of the trades new to the hour, and compaction
+ * replaces parts by one. Same folder depth, so Athena and DuckDB read every part of the `dt`.
+ */
+export const silverPartKey = (exchange: string, symbol: string, dt: string, hour: string, name: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}-${name}.parquet`
+
+/** What every file of one silver hour starts with (its parts, and `silverTradesKey` of lakes from before parts). */
+export const silverHourPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}`
+
+/** Which bronze files a silver hour already holds and the parts that hold them (so the next run reads only new ones). */
 export const silverManifestKey = (exchange: string, symbol: string, dt: string, hour: string) =>
   `state/silver/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The hour a silver manifest key names (`silverManifestKey`'s inverse), or undefined for any other key. */
+export function hourOfSilverManifest(key: string): LakeHour | undefined {
+  const m = /^state\/silver\/([^/]+)\/([^/]+)\/(\d{4}-\d\d-\d\d)\/(\d\d)\.json$/.exec(key)
+  return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
+}
 
 /** The 1m gold candles of one hour. */
 export const goldCandlesKey = (exchange: string, symbol: string, tf: Timeframe, dt: string, hour: string) =>
