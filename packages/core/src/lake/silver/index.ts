@@ -21,7 +21,7 @@ import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type T
 import { PreconditionFailed, type ObjectStore } from '../../ports/index'
 import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
 import { pickRows } from '../candles/kernel'
-import { commitManifest, deadFiles, idRanges, nextPartKey, overlaps, partDefaults, readManifest, readParts, silverHourFiles, type SilverManifest, type SilverPart } from './parts'
+import { commitManifest, deadFiles, idRanges, nextPartKey, overlaps, partDefaults, readManifest, readParts, rowsMeeting, silverHourFiles, type SilverManifest, type SilverPart } from './parts'
 
 export { idRanges, overlaps, readManifest, silverHourFiles, type IdRanges, type SilverManifest, type SilverPart } from './parts'
 
@@ -40,10 +40,12 @@ export const defaults = {
   delta: false,
   ...partDefaults,
   /**
-   * Parts merged into one as they accumulate: `mergeParts` parts of one size level (F, in
-   * `partsToMerge`), as long as they hold at most `mergeRows` trades together, so no run rewrites
-   * more than that however far the hour has gone.
+   * Parts an open hour may hold before runs merge some (`partsToMerge`): Firehose writes an object
+   * per buffer interval (60 s or more: up to about 60 an hour), the local emulator one a second.
+   * Over it, a run also merges the `mergeParts` smallest parts, when they hold at most `mergeRows`
+   * trades together, so no run rewrites more than that however far the hour has gone.
    */
+  maxParts: 100,
   mergeParts: 8,
   mergeRows: 40_000,
   /** An hour is compacted into one part this long after its end (Firehose holds records up to 15 minutes). */
@@ -217,6 +219,20 @@ function concatTables(a: TradeTable, b: TradeTable): TradeTable {
 }
 
 /**
+ * Rows `[0, split)` and `[split, length)` of `t`, each in `dedupe`'s order (or nearly: a pair out
+ * of order only costs `dedupeOrder` a sort), as one order: a merge, linear where a sort of the
+ * two would not be.
+ */
+function mergedOrder(t: TradeTable, split: number): Uint32Array {
+  const out = new Uint32Array(t.length)
+  let i = 0, j = split, k = 0
+  while (i < split && j < t.length) out[k++] = before(t, i, j) <= 0 ? i++ : j++
+  while (i < split) out[k++] = i++
+  while (j < t.length) out[k++] = j++
+  return out
+}
+
+/**
  * The silver job: merges the hour's bronze files that silver does not hold yet, as one new part,
  * and does nothing more (no decoding) when it holds them all already; `trades`: silver's rows of
  * the hour after it. Then compacts the hour before, once closed (`compactSilver`).
@@ -274,22 +290,15 @@ async function dropDead(store: ObjectStore, h: LakeHour, m: SilverManifest, list
 }
 
 /**
- * The parts to merge into one so that an hour keeps few parts at a bounded cost a run: parts
- * are of level `floor(log_F(rows))` (F = `mergeParts`); the first level holding F parts whose
- * rows add up to at most `mergeRows` is merged (as a counter carries), so each trade is rewritten
- * about log_F times, never the whole hour. Whole hours are compacted once closed (`compactSilver`).
+ * The parts of an open hour to merge into one: none while it holds at most `maxParts` (a run then
+ * writes only its own part, whatever the hour holds); over that, the `mergeParts` smallest, when
+ * they hold at most `mergeRows` trades together (else none: a run never rewrites more than that).
+ * Whole hours are compacted once closed (`compactSilver`).
  */
-export function partsToMerge(parts: readonly SilverPart[], o: Pick<typeof defaults, 'mergeParts' | 'mergeRows'> = defaults): SilverPart[] {
-  const levels = new Map<number, SilverPart[]>()
-  for (const p of parts) {
-    const l = Math.floor(Math.log(Math.max(1, p.rows)) / Math.log(o.mergeParts))
-    levels.set(l, [...(levels.get(l) ?? []), p])
-  }
-  for (const l of [...levels.keys()].sort((a, b) => a - b)) {
-    const group = levels.get(l)!
-    if (group.length >= o.mergeParts && group.reduce((n, p) => n + p.rows, 0) <= o.mergeRows) return group
-  }
-  return []
+export function partsToMerge(parts: readonly SilverPart[], o: Pick<typeof defaults, 'maxParts' | 'mergeParts' | 'mergeRows'> = defaults): SilverPart[] {
+  if (parts.length <= o.maxParts) return []
+  const group = [...parts].sort((a, b) => a.rows - b.rows).slice(0, o.mergeParts)
+  return group.reduce((n, p) => n + p.rows, 0) <= o.mergeRows ? group : []
 }
 
 /**
@@ -389,17 +398,29 @@ async function merge(store: ObjectStore, h: LakeHour, options: Partial<typeof de
     const touched = m.parts.filter((p) => overlaps(p.ids, ids))
     const files = touched.length ? await readParts(store, touched) : []
     if (!files) continue // a compaction committed and deleted a part meanwhile: read the manifest again
-    const held = files.length ? (await readTradeTable(files, { strings: valid.strings })).table : undefined
-    const all = held ? concatTables(held, valid) : valid
+    const heldAll = files.length ? (await readTradeTable(files, { strings: valid.strings })).table : undefined
+    // of the touched parts, the records that share an id with a new one: no other can be a duplicate of one, or win over one
+    const meeting = heldAll && rowsMeeting(heldAll, ids)
+    const held = heldAll && pickRows(heldAll, meeting)
+    // the held records and the new ones, each in order, merged in one pass (`dedupeOrder` then needs no sort)
+    const merged = held && mergedOrder(concatTables(held, valid), held.length)
+    const all = merged ? pickRows(concatTables(held, valid), merged) : valid
     const conflicts: [number, number][] = []
     const order = dedupeOrder(all, conflicts) ?? Uint32Array.from({ length: all.length }, (_, i) => i)
     const old = held?.length ?? 0
+    const isHeld = (i: number) => !!merged && merged[i] < old
     let keptOld = 0
-    for (const i of order) if (i < old) keptOld++
-    // every held record kept: the part holds the new ones; else it replaces the touched parts
+    for (const i of order) if (isHeld(i)) keptOld++
+    // every held record kept: the part holds the new ones; else its kept trades and the touched parts' others replace those parts
     const replaced = keptOld < old ? new Set(touched.map((p) => p.key)) : new Set<string>()
-    const rows = replaced.size ? order : order.filter((i) => i >= old)
-    const part = rows.length ? pickRows(all, rows) : undefined
+    let part = undefined as TradeTable | undefined
+    if (replaced.size) {
+      const met = new Uint8Array(heldAll!.length)
+      for (const i of meeting!) met[i] = 1
+      const others = Uint32Array.from({ length: heldAll!.length }, (_, i) => i).filter((i) => !met[i])
+      const whole = concatTables(pickRows(heldAll!, others), pickRows(all, order))
+      part = pickRows(whole, dedupeOrder(whole))
+    } else if (order.length > old) part = pickRows(all, order.filter((i) => !isHeld(i)))
     const key = part && nextPartKey(h, m)
     const next: SilverManifest = { ...m, seq: m.seq + 1, bronze: [...m.bronze, ...fresh], parts: [...m.parts.filter((p) => !replaced.has(p.key)), ...(part ? [{ key: key!, rows: part.length, ids: idRanges(part, o.maxRanges) }] : [])] }
     if (part) await store.put(key!, writeTradeTable(part, undefined, { codec: o.codec, delta: o.delta }), { ifNoneMatch: '*' })

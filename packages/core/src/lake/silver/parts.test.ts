@@ -80,9 +80,9 @@ describe('silver parts', () => {
       // objects arrive in this (random) order; after each batch, 1-3 runs race (a redelivered or repeated event)
       for (const [i, o] of rows.entries()) {
         await put(store, `x${(i * 7919) % 101}`, o)
-        await Promise.all(Array.from({ length: together[i] }, () => merge(store, { ...open, mergeParts: 2, mergeRows: 30 })))
+        await Promise.all(Array.from({ length: together[i] }, () => merge(store, { ...open, maxParts: 3, mergeParts: 2, mergeRows: 30 })))
       }
-      await merge(store, { ...open, mergeParts: 2, mergeRows: 30 }) // a later event: any part a lost race left is gone
+      await merge(store, { ...open, maxParts: 3, mergeParts: 2, mergeRows: 30 }) // a later event: any part a lost race left is gone
       const want = dedupe(rows.flat())
       expect(await silver(store)).toEqual(want)
       expect(await files(store)).toEqual(want)
@@ -167,12 +167,12 @@ describe('silver parts', () => {
     expect(await files(other)).toEqual(ids(1, 10))
   })
 
-  it('merges parts of one size level, F at a time, never more than mergeRows trades in a run', () => {
+  it('merges nothing of an open hour up to maxParts parts, then its smallest parts, never more than mergeRows trades in a run', () => {
     const part = (rows: number, i: number): SilverPart => ({ key: `p${i}`, rows, ids: [] })
-    const o = { mergeParts: 8, mergeRows: 40_000 }
-    expect(partsToMerge([2000, 2000, 2000, 2000, 2000, 2000, 2000].map(part), o)).toEqual([])
-    expect(partsToMerge([16_000, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000].map(part), o).map((p) => p.key)).toEqual(['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'])
-    expect(partsToMerge(Array.from({ length: 8 }, (_, i) => part(16_000, i)), o)).toEqual([]) // 128,000 rows: left for the hour's compaction
+    const o = { maxParts: 4, mergeParts: 3, mergeRows: 40_000 }
+    expect(partsToMerge([2000, 2000, 2000, 2000].map(part), o)).toEqual([])
+    expect(partsToMerge([16_000, 30, 2000, 10, 20].map(part), o).map((p) => p.key)).toEqual(['p3', 'p4', 'p1'])
+    expect(partsToMerge([16_000, 16_000, 16_000, 16_000, 16_000].map(part), o)).toEqual([]) // 48,000 rows: left for the hour's compaction
   })
 
   it('indexes a part\'s ids as few ranges, never leaving an id out', () => {

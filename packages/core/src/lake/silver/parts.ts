@@ -79,6 +79,18 @@ export function overlaps(a: IdRanges, b: IdRanges): boolean {
   return false
 }
 
+/** The rows of a trade table whose ids meet `ids` (sorted ranges), in table order. */
+export function rowsMeeting(t: { length: number; first_trade_id: ArrayLike<number>; last_trade_id: ArrayLike<number> }, ids: IdRanges): Uint32Array {
+  const out: number[] = []
+  for (let i = 0; i < t.length; i++) {
+    // the first range not ending before the row starts
+    let lo = 0, hi = ids.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (ids[mid][1] < t.first_trade_id[i]) lo = mid + 1; else hi = mid }
+    if (lo < ids.length && ids[lo][0] <= t.last_trade_id[i]) out.push(i)
+  }
+  return Uint32Array.from(out)
+}
+
 /** The hour's manifest as read (with the ETag to commit over), undefined when there is none. */
 export interface ReadManifest { manifest: SilverManifest; etag?: string }
 
@@ -152,7 +164,8 @@ export async function silverHourFiles(store: ObjectStore, h: LakeHour, retries =
       return bytes ? { version: head.etag, files: [bytes] } : undefined
     }
     if (!manifest.parts.length) return undefined
-    const files = await readParts(store, manifest.parts)
+    // in id order (the index's first id), so that the files read as one are in order unless a late part filled a hole
+    const files = await readParts(store, [...manifest.parts].sort((a, b) => (a.ids[0]?.[0] ?? 0) - (b.ids[0]?.[0] ?? 0)))
     if (files) return { version: etag, files }
     if (attempt >= retries) throw new Error(`silver ${h.exchange}/${h.symbol}/${h.dt}/${h.hour}: a part named by the manifest is missing`)
   }
