@@ -150,10 +150,10 @@ export function partitionsOfKey(key: string): Record<string, string> {
 /** An hour of one symbol's data, as keys name it. */
 export interface LakeHour { exchange: string; symbol: string; dt: string; hour: string }
 
-/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`), or undefined. */
+/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`; a silver part's `hour=HH-<name>` too), or undefined. */
 export function hourOfKey(key: string): LakeHour | undefined {
   const p = partitionsOfKey(key)
-  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour } : undefined
+  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour.replace(/^(\d\d)-.+$/, '$1') } : undefined
 }
 
 /**
