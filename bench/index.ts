@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles and
+ * features, queries, silver), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles and
  * features: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
  */
 import { parseArgs } from 'node:util'
@@ -23,6 +23,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'api', run: async () => (await import('./api')).apiBench() },
   { name: 'features', run: async () => (await import('./features')).featuresBench(Number(values.trades)) },
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
+  { name: 'silver', run: async () => (await import('./silver')).silverBench() },
 ]
 
 const only = values.only?.split(',')

@@ -64,7 +64,8 @@ export async function lakeRequests(tradesPerMinute = defaults.tradesPerMinute, m
     const byCandles = await invoke('candles', key)
     const bySilver: string[] = []
     for (const k of byCandles.filter((k) => k.startsWith('state/candles/') && k.endsWith('.json'))) bySilver.push(...(await invoke('silver', k)))
-    for (const k of [...byCandles.filter((k) => k.startsWith('gold/candles/')), ...bySilver.filter((k) => k.startsWith('silver/trades/'))].filter((k) => k.endsWith('.parquet'))) await invoke('features', k)
+    // as stacks/pipeline.ts notifies: 1m gold objects and silver's manifest (its commit of the hour's parts)
+    for (const k of [...byCandles.filter((k) => k.startsWith('gold/candles/') && k.endsWith('.parquet')), ...bySilver.filter((k) => k.startsWith('state/silver/') && k.endsWith('.json'))]) await invoke('features', k)
   }
   return { minutes, tallies }
 }

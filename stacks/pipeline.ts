@@ -90,7 +90,9 @@ const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
 // chain of disjoint prefixes, the candle job on every new bronze trades object (it reads bronze and
 // writes gold and the hour's candle state), the silver job on every candle state it wrote (it merges
 // the same bronze into silver, off the candles' path), the feature job on every gold candle object
-// (the handler keeps the 1m ones) and every silver object.
+// (the handler keeps the 1m ones) and every silver manifest
+// (the silver job's commit: it names the hour's parts once they are written, which a part's own
+// event would not wait for).
 const lakeFunctions = { candles, silver, features }
 lake.bucket.notify({
   notifications: LAKE_TRIGGERS.map((t) => ({ name: t.name, function: lakeFunctions[t.fn].arn, events: ['s3:ObjectCreated:*'], filterPrefix: t.prefix, filterSuffix: t.suffix })),

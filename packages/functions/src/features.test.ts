@@ -6,7 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { memoryStore, s3Event } from '@ticklake/local/store/index'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/lake/parquet'
-import { bronzeQuotesPrefix, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { bronzeQuotesPrefix, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, silverManifestKey, silverPartKey, silverTradesKey } from '@ticklake/core/lake/layout'
 import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readColumns, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
 import { candlesOf, quotesFor, trades } from '../../core/src/lake/features/synthetic'
 import { createFeaturesHandler, featureHoursOf } from './features'
@@ -42,6 +42,11 @@ describe('features function', () => {
   it('reads hours from 1m candle and silver keys, and ignores other timeframes', () => {
     const ev = { Records: [...event(candleKey('10')).Records, ...event(goldCandlesKey(X, S, '5m', DT, '11')).Records, ...event(silverTradesKey(X, S, DT, '12')).Records, ...event(candleKey('10')).Records] }
     expect(featureHoursOf(ev as any).map((h) => h.hour)).toEqual(['10', '12'])
+  })
+
+  it('reads hours from the silver manifest the silver job commits and from a silver part\'s key', () => {
+    const ev = { Records: [...event(silverManifestKey(X, S, DT, '11')).Records, ...event(silverPartKey(X, S, DT, '12', '0a1b2c3d-000004-9f8e7d6c')).Records] }
+    expect(featureHoursOf(ev as any)).toEqual([{ exchange: X, symbol: S, dt: DT, hour: '11' }, { exchange: X, symbol: S, dt: DT, hour: '12' }])
   })
 
   it('writes each hour its event names, equal to one pass over the whole tape, lookback and targets crossing hour files', async () => {

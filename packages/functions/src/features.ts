@@ -1,20 +1,21 @@
 /**
  * Features function: triggered by each new 1m gold candle object (the candle job's, for the candle
- * indicators) and each new silver trades object (the silver job's, which runs after the candle job
- * and holds the trades the per-trade features read), as core's `LAKE_TRIGGERS` route them;
- * recomputes that hour's per-trade features and candle indicators with core's `runFeatures`.
- * Candles never merge silver: on a gold object, the hour's silver may still lack that object's
- * trades, and the silver object's own event runs the features again once it holds them.
+ * indicators) and each silver manifest the silver job commits (it names the hour's silver parts
+ * once they are all written; a part's own event would not wait for that), as core's
+ * `LAKE_TRIGGERS` route them; recomputes that hour's per-trade features and candle indicators with
+ * core's `runFeatures`. Candles never merge silver: on a gold object, the hour's silver may still
+ * lack that object's trades, and the manifest's own event runs the features again once it holds
+ * them. Silver trade objects are taken as triggers too.
  */
 import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { runFeatures } from '@ticklake/core/lake/features'
-import { hourOfKey, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
+import { hourOfKey, hourOfSilverManifest, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Hours named by an event's keys (URL-encoded as S3 sends them), each once; candles of other timeframes are ignored. */
-export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
+export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => hourOfSilverManifest(key) ?? ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
 
 /** The handler for a given store: one `runFeatures` per hour, in turn; input skipped for a reason is logged. */
 export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: string) => void }) => async (event: S3Event) => {

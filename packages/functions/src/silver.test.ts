@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
-import { bronzeTradesPrefix, candleStateKey, silverTradesKey } from '@ticklake/core/lake/layout'
-import { readParquet, writeParquet } from '@ticklake/core/lake/parquet'
+import { bronzeTradesPrefix, candleStateKey } from '@ticklake/core/lake/layout'
+import { writeParquet } from '@ticklake/core/lake/parquet'
+import { readSilverHour, rowsOf } from '@ticklake/core/lake/silver'
 import { memoryStore, s3Event } from '@ticklake/local/store/index'
 import { createCandlesHandler } from './candles'
 import { createSilverHandler, silverHoursOf } from './silver'
@@ -33,7 +34,7 @@ describe('silver function', () => {
     const event = s3Event('b', state, 1, (await store.head(state))!.etag)
     const [first] = await silver(event)
     expect(first).toMatchObject({ newFiles: 2, duplicates: 11, trades: 120 })
-    const rows = await readParquet<Trade>((await store.get(silverTradesKey('binance', 'BTC-USDT', '2026-11-24', '15')))!)
+    const rows = rowsOf((await readSilverHour(store, 'binance', 'BTC-USDT', '2026-11-24', '15'))!.table)
     expect(rows.map((r) => r.trade_id)).toEqual(ids(1, 120).map((t) => t.trade_id))
     const [again] = await silver(event)
     expect(again).toMatchObject({ newFiles: 0, bronzeFiles: 2 })

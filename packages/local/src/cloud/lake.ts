@@ -58,7 +58,7 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
   const firehose = await startFirehose(store, { bufferMs: o.firehoseBufferMs, log, spoolDir: join(o.dataDir, '.firehose') })
   const abort = new AbortController()
   // Each bronze object triggers the candle handler; the hour's candle state it writes, the silver
-  // handler; each 1m gold candle object and each silver object, the features handler (LAKE_TRIGGERS).
+  // handler; each 1m gold candle object and each silver manifest (the silver job's commit of an hour), the features handler (LAKE_TRIGGERS).
   // Events for an hour that is being recomputed are folded into one rerun (the handlers recompute
   // whole hours anyway).
   const candles = createCandlesHandler({ store, publish })

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Trade } from '@ticklake/core/market'
-import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { bronzeTradesPrefix, candleStateKey, silverManifestKey } from '@ticklake/core/lake/layout'
+import { readSilverHour, rowsOf } from '@ticklake/core/lake/silver'
 import { readParquet } from '@ticklake/core/lake/parquet'
 import { writeCheckpoint } from '@ticklake/core/sources/checkpoint'
 import type { ObjectStore } from '@ticklake/core/ports'
@@ -79,7 +80,7 @@ async function outputs(store: ObjectStore) {
 }
 
 /** Silver's trades of one hour, as rows. */
-const silverRows = async (store: ObjectStore, h: number) => readParquet<Trade>((await store.get(silverTradesKey('binance', 'BTC-USDT', DT, hourOf(h))))!)
+const silverRows = async (store: ObjectStore, h: number) => rowsOf((await readSilverHour(store, 'binance', 'BTC-USDT', DT, hourOf(h)))!.table)
 
 const bronzeKeys = async (store: ObjectStore, h: number) => (await store.list(folder(h))).map((o) => o.key)
 

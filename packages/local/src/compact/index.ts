@@ -10,12 +10,12 @@
  * and the job that reads it recomputes the hour from what is there, to the same sums), and only
  * then are the originals deleted. A run after a crash compacts the hour again, leftovers included.
  * With `keepBronzeMs` it also deletes the compacted bronze of hours older than that (gold and
- * silver stay). The local cloud runs it on a timer (`compactEvery`); `ticklake start --keep-bronze 7d` sets the retention.
+ * silver stay). It also compacts each closed hour's silver parts into one (`compactSilver`). The local cloud runs it on a timer (`compactEvery`); `ticklake start --keep-bronze 7d` sets the retention.
  */
 import { randomBytes } from 'node:crypto'
-import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { bronzeTradesPrefix, candleStateKey, silverManifestKey } from '@ticklake/core/lake/layout'
 import { versionOf, type HourState } from '@ticklake/core/lake/candles'
-import { dedupeOrder, mergeSilver, pickRows, rowsOf } from '@ticklake/core/lake/silver'
+import { compactSilver, dedupeOrder, mergeSilver, pickRows, readManifest, rowsOf, type SilverManifest } from '@ticklake/core/lake/silver'
 import { readTradeTable } from '@ticklake/core/lake/parquet'
 import { readJson, updateObject, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
@@ -72,7 +72,6 @@ export interface CompactResult {
   expired: number
 }
 
-interface Manifest { silver_etag: string; bronze: string[] }
 interface Hour { exchange: string; symbol: string; dt: string; hour: string; folder: string; end: number }
 
 /** The hours of bronze trades in the lake, from one listing: folder, partitions, end (ms) and object keys. */
@@ -104,11 +103,11 @@ async function updateJson<T>(store: ObjectStore, key: string, change: (value: T)
 }
 
 /** Why the hour cannot be compacted now, or undefined when silver and the candle job count every object of it. */
-async function notReady(store: ObjectStore, h: Hour, keys: string[]): Promise<string | undefined> {
+async function notReady(store: ObjectStore, h: Hour, keys: string[], now: number): Promise<string | undefined> {
   // silver's own job merges what it lacks (an object a crashed compaction left, say); nothing when it holds all
-  await mergeSilver(store, h.exchange, h.symbol, h.dt, h.hour)
-  const [silver, manifest] = await Promise.all([store.head(silverTradesKey(h.exchange, h.symbol, h.dt, h.hour)), readJson<Manifest>(store, silverManifestKey(h.exchange, h.symbol, h.dt, h.hour))])
-  if (!silver || manifest?.silver_etag !== silver.etag) return 'silver does not hold this hour yet'
+  await mergeSilver(store, h.exchange, h.symbol, h.dt, h.hour, { now: () => now })
+  const { manifest, etag } = await readManifest(store, h)
+  if (!etag) return 'silver does not hold this hour yet'
   const held = new Set(manifest.bronze)
   if (!keys.every((k) => held.has(k))) return 'silver does not hold every bronze object of the hour yet'
   const state = await readJson<HourState>(store, candleStateKey(h.exchange, h.symbol, h.dt, h.hour))
@@ -120,8 +119,8 @@ async function notReady(store: ObjectStore, h: Hour, keys: string[]): Promise<st
  * Compacts one closed hour whose objects silver holds: returns the objects written, or why it left
  * the hour alone. See the module comment for the order of the steps.
  */
-async function compactHour(store: ObjectStore, h: Hour, keys: string[], o: typeof defaults, onStep: CompactOptions['onStep']): Promise<{ written: string[] } | { skipped: string }> {
-  const why = await notReady(store, h, keys)
+async function compactHour(store: ObjectStore, h: Hour, keys: string[], o: typeof defaults, now: number, onStep: CompactOptions['onStep']): Promise<{ written: string[] } | { skipped: string }> {
+  const why = await notReady(store, h, keys, now)
   if (why) return { skipped: why }
   const before = new Map((await store.list(h.folder)).map((x) => [x.key, versionOf(x, h.folder)]))
   const files = await Promise.all(keys.map((k) => store.get(k)))
@@ -145,7 +144,7 @@ async function compactHour(store: ObjectStore, h: Hour, keys: string[], o: typeo
   await onStep?.('written', h.folder)
   // silver holds every trade of the new objects (they are the ones it merged): its manifest names them instead
   const sources = new Set(keys)
-  await updateJson<Manifest>(store, silverManifestKey(h.exchange, h.symbol, h.dt, h.hour), (m) => ({ ...m, bronze: [...m.bronze.filter((k) => !sources.has(k)), ...written] }), o.writeRetries)
+  await updateJson<SilverManifest>(store, silverManifestKey(h.exchange, h.symbol, h.dt, h.hour), (m) => ({ ...m, bronze: [...m.bronze.filter((k) => !sources.has(k)), ...written] }), o.writeRetries)
   await onStep?.('silver', h.folder)
   // the candle job's state counts the same trades: it names the new objects (as its listing gives their versions) where it named every original
   const after = new Map((await store.list(h.folder)).map((x) => [x.key, versionOf(x, h.folder)]))
@@ -165,8 +164,8 @@ async function compactHour(store: ObjectStore, h: Hour, keys: string[], o: typeo
 async function expireHour(store: ObjectStore, h: Hour, keys: string[]): Promise<number> {
   const compacted = keys.filter((k) => k.slice(h.folder.length).startsWith(COMPACTED_PREFIX))
   if (!compacted.length) return 0
-  const [silver, manifest] = await Promise.all([store.head(silverTradesKey(h.exchange, h.symbol, h.dt, h.hour)), readJson<Manifest>(store, silverManifestKey(h.exchange, h.symbol, h.dt, h.hour))])
-  if (!silver || manifest?.silver_etag !== silver.etag) return 0
+  const { manifest, etag } = await readManifest(store, h)
+  if (!etag) return 0
   const held = new Set(manifest.bronze)
   let n = 0
   for (const k of compacted) if (held.has(k)) { await store.delete(k); n++ }
@@ -189,11 +188,13 @@ export async function compactBronze(store: ObjectStore, opts: CompactOptions): P
       let keys = h.keys
       // an hour already compacted into several parts (over maxRows) is left as it is
       if (keys.length >= o.minObjects && !keys.every((k) => k.slice(h.folder.length).startsWith(COMPACTED_PREFIX))) {
-        const r = await compactHour(store, h, keys, o, opts.onStep)
+        const r = await compactHour(store, h, keys, o, opts.now, opts.onStep)
         if ('skipped' in r) out.skipped.push({ hour: h.folder, reason: r.skipped })
         else { out.compacted++; out.removed += keys.length; out.written += r.written.length; keys = r.written }
       }
       if (opts.keepBronzeMs !== undefined && h.end <= opts.now - opts.keepBronzeMs) out.expired += await expireHour(store, h, keys)
+      // silver's parts of the closed hour become one (its job does it too, for the hour before each run's)
+      await compactSilver(store, h.exchange, h.symbol, h.dt, h.hour)
     } catch (e: any) {
       out.failed.push({ hour: h.folder, error: e?.message ?? String(e) })
       opts.log?.(`compaction of ${h.folder} stopped (the lake stays complete; the next run tries again): ${e?.message ?? e}`)

@@ -7,7 +7,8 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { PARQUET_SERDE } from '@ticklake/core/aws/glue'
 import { writeCheckpoint } from '@ticklake/core/sources/checkpoint'
-import { goldCandleFileKey, servingKey, silverTradesKey, type ServingWindow } from '@ticklake/core/lake/layout'
+import { goldCandleFileKey, servingKey, type ServingWindow } from '@ticklake/core/lake/layout'
+import { readSilverHour, rowsOf } from '@ticklake/core/lake/silver'
 import { readParquet, writeParquet } from '@ticklake/core/lake/parquet'
 import { PRICE_COLUMNS, type PriceSnapshot } from '@ticklake/core/sources/coingecko'
 import { DIM_SYMBOL_COLUMNS, type DimSymbol } from '@ticklake/core/sources/symbols'
@@ -55,7 +56,7 @@ describe('the AWS lake path on Firehose-shaped objects', () => {
   beforeAll(async () => {
     store.notify({ prefix: 'bronze/trades/', suffix: '.parquet', handler: (e) => bronzeEvents.push(e) })
     store.notify({ prefix: 'state/candles/', suffix: '.json', handler: (e) => stateEvents.push(e) })
-    store.notify({ prefix: 'silver/trades/', suffix: '.parquet', handler: (e) => featureEvents.push(e) })
+    store.notify({ prefix: 'state/silver/', suffix: '.json', handler: (e) => featureEvents.push(e) })
     // small blocks, so that objects hold several row groups as large buffers do in AWS
     const fh = await startFirehose(store, { bufferMs: 3_600_000, serde: { ...PARQUET_SERDE, blockSizeBytes: 20_000, pageSizeBytes: 4_096 } })
     const stream = firehoseStream(fh.streamName, fh.endpoint)
@@ -134,8 +135,7 @@ describe('the AWS lake path on Firehose-shaped objects', () => {
     const silverRows: Trade[] = []
     for (let h = 0; h < HOURS; h++) {
       const d = new Date(T0 + h * 3_600_000).toISOString()
-      const bytes = await store.get(silverTradesKey('binance', 'BTC-USDT', d.slice(0, 10), d.slice(11, 13)))
-      silverRows.push(...await readParquet<Trade>(bytes!))
+      silverRows.push(...rowsOf((await readSilverHour(store, 'binance', 'BTC-USDT', d.slice(0, 10), d.slice(11, 13)))!.table))
     }
     expect(silverRows).toEqual(trades)
     db.closeSync()

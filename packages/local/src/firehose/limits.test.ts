@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createApi, newApiKey, jsonKeyStore } from '@ticklake/core/serve/api'
-import { bronzeTradesPrefix, candleStateKey, goldCandleFileKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { bronzeTradesPrefix, candleStateKey, goldCandleFileKey } from '@ticklake/core/lake/layout'
+import { readSilverHour, rowsOf } from '@ticklake/core/lake/silver'
 import { readParquet } from '@ticklake/core/lake/parquet'
 import { TRADE_LIMITS, type Candle, type Trade } from '@ticklake/core/market'
 import { createCandlesHandler } from '@ticklake/functions/candles'
@@ -97,7 +98,7 @@ describe('records of every size Ticklake takes, from the ingest door to candles 
       for (const c of minutes) expect(fields(c)).toEqual(direct(byMinute.get(Number(c.open_time))!))
       expect((await gold('1h')).map(fields)).toEqual([direct(good)])
       // silver: every accepted trade once, with the door's values
-      const rows = await readParquet<Trade>((await store.get(silverTradesKey(EX, SYM, '2026-11-24', '15')))!)
+      const rows = rowsOf((await readSilverHour(store, EX, SYM, '2026-11-24', '15'))!.table)
       expect(rows.map((r) => [Number(r.first_trade_id), r.price, r.qty])).toEqual(good.map((t) => [t.id, Number(t.price), Number(t.qty)]))
     }), { numRuns: 40 })
   }, 120_000)

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { S3Event } from 'aws-lambda'
 import type { Trade } from '@ticklake/core/market'
 import { readParquet } from '@ticklake/core/lake/parquet'
-import { completeKey, goldCandleFileKey, silverTradesKey } from '@ticklake/core/lake/layout'
+import { completeKey, goldCandleFileKey } from '@ticklake/core/lake/layout'
+import { readSilverHour, rowsOf } from '@ticklake/core/lake/silver'
 import { ALL_TIMEFRAMES } from '@ticklake/core/lake/candles'
 import type { Candle, Timeframe } from '@ticklake/core/market'
 import { fileStore } from '../store/index'
@@ -230,7 +231,7 @@ describe('ticklake import', () => {
     expect(candles[0].taker_buy_volume).toBeCloseTo(0.25, 9)
     expect(candles[1]).toMatchObject({ open_time: '2025-01-01T00:01:00.000Z', volume: 0, trades: 0, open: 96001, close: 96001 })
     const silver = fileStore(data)
-    const ids = async (h: string) => (await readParquet<Trade>((await silver.get(silverTradesKey('binance', 'BTC-USDT', '2025-01-01', h)))!)).map((r) => r.trade_id)
+    const ids = async (h: string) => rowsOf((await readSilverHour(silver, 'binance', 'BTC-USDT', '2025-01-01', h))!.table).map((r) => r.trade_id)
     expect(await ids('00')).toEqual([1000, 1001, 1002])
     expect(await ids('01')).toEqual([1004, 1005])
   })

@@ -6,10 +6,11 @@
  * conditional puts. Recomputing whole hours from the lake makes repeated, late and concurrent
  * events harmless; neighbouring hours whose inputs changed are refreshed once.
  */
-import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverTradesKey } from '../layout/index'
+import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverManifestKey } from '../layout/index'
 import { readJson, updateObject, type ObjectStore } from '../../ports/index'
 import { readColumns, writeColumns } from './columnar'
 import { readTradeColumns } from '../parquet/index'
+import { dedupeOrder, pickRows, silverHourFiles } from '../silver/index'
 import { candleIndicators, type CandleSeries } from './indicators'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS, HORIZONS, LOOKBACK } from './schema'
 import { tradeFeatures, type QuoteSeries, type TradeSeries } from './trades'
@@ -48,19 +49,20 @@ const CANDLE_READ = { open_time: 'number', high: 'number', low: 'number', close:
 const decoded = new Map<string, TradeSeries>()
 
 async function readSilver(store: ObjectStore, h: HourRef): Promise<{ key: string; etag: string; series: TradeSeries } | undefined> {
-  const key = silverTradesKey(h.exchange, h.symbol, h.dt, h.hour)
-  const head = await store.head(key)
-  if (!head) return undefined
-  const id = `${key} ${head.etag}`
+  // the hour's version is its manifest's (silver holds an hour in parts); the key names the hour
+  const key = silverManifestKey(h.exchange, h.symbol, h.dt, h.hour)
+  const files = await silverHourFiles(store, h)
+  if (!files) return undefined
+  const id = `${key} ${files.version}`
   const hit = decoded.get(id)
-  if (hit) return { key, etag: head.etag, series: hit }
-  const bytes = await store.get(key)
-  if (!bytes) return undefined
-  const { columns: c } = await readTradeColumns(bytes) // core's decoder, as the candle job reads silver
-  const series: TradeSeries = { length: c.length, tradeId: c.trade_id, ts: c.ts, price: c.price, qty: c.qty, buy: c.buy }
+  if (hit) return { key, etag: files.version, series: hit }
+  const { columns: c } = await readTradeColumns(files.files) // core's decoder, as the candle job reads silver
+  // parts in trade-id order (a late part can fill a hole of an earlier one)
+  const o = pickRows(c, dedupeOrder(c))
+  const series: TradeSeries = { length: o.length, tradeId: o.trade_id, ts: o.ts, price: o.price, qty: o.qty, buy: o.buy }
   decoded.set(id, series)
   for (const k of decoded.keys()) if (decoded.size > defaults.decodedHours) decoded.delete(k)
-  return { key, etag: head.etag, series }
+  return { key, etag: files.version, series }
 }
 
 /** Trades `[a, b)` of several series, concatenated. */
@@ -216,7 +218,7 @@ const readState = (store: ObjectStore, h: HourRef) => readJson<FeaturesState>(st
  */
 export async function runFeatures(job: FeaturesJob): Promise<FeaturesResult & { refreshed: string[] }> {
   const r = await featuresHour(job)
-  const mine = silverTradesKey(job.exchange, job.symbol, job.dt, job.hour)
+  const mine = silverManifestKey(job.exchange, job.symbol, job.dt, job.hour)
   const refreshed: string[] = []
   for (const k of [-1, 1]) {
     const n = shiftHour(job, k)

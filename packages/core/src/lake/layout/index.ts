@@ -30,13 +30,31 @@ export const pricesKey = (coin: string, ingestTs: number, name: string) =>
 export const bronzeQuotesPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
   `bronze/quotes/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}/`
 
-/** One hour of silver trades: deduplicated, sorted by trade id. */
+/** One hour of silver trades in one file, as lakes from before silver parts hold it (read and adopted: `silverPartKey` now). */
 export const silverTradesKey = (exchange: string, symbol: string, dt: string, hour: string) =>
   `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}.parquet`
 
-/** Which bronze files a silver hour already holds (so the next run reads only new ones). */
+/**
+ * One part of a silver hour (`dt=2026-11-24/hour=15-<name>.parquet`, beside where the hour's
+ * single file was): each silver run adds a part of the trades new to the hour, and compaction
+ * replaces parts by one. Same folder depth, so Athena and DuckDB read every part of the `dt`.
+ */
+export const silverPartKey = (exchange: string, symbol: string, dt: string, hour: string, name: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}-${name}.parquet`
+
+/** What every file of one silver hour starts with (its parts, and `silverTradesKey` of lakes from before parts). */
+export const silverHourPrefix = (exchange: string, symbol: string, dt: string, hour: string) =>
+  `silver/trades/exchange=${exchange}/symbol=${symbol}/dt=${dt}/hour=${hour}`
+
+/** Which bronze files a silver hour already holds and the parts that hold them (so the next run reads only new ones). */
 export const silverManifestKey = (exchange: string, symbol: string, dt: string, hour: string) =>
   `state/silver/${exchange}/${symbol}/${dt}/${hour}.json`
+
+/** The hour a silver manifest key names (`silverManifestKey`'s inverse), or undefined for any other key. */
+export function hourOfSilverManifest(key: string): LakeHour | undefined {
+  const m = /^state\/silver\/([^/]+)\/([^/]+)\/(\d{4}-\d\d-\d\d)\/(\d\d)\.json$/.exec(key)
+  return m ? { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4] } : undefined
+}
 
 /** The 1m gold candles of one hour. */
 export const goldCandlesKey = (exchange: string, symbol: string, tf: Timeframe, dt: string, hour: string) =>
@@ -142,10 +160,10 @@ export function partitionsOfKey(key: string): Record<string, string> {
 /** An hour of one symbol's data, as keys name it. */
 export interface LakeHour { exchange: string; symbol: string; dt: string; hour: string }
 
-/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`), or undefined. */
+/** The hour a key's Hive partitions name (`exchange=`, `symbol=`, `dt=`, `hour=`; a silver part's `hour=HH-<name>` too), or undefined. */
 export function hourOfKey(key: string): LakeHour | undefined {
   const p = partitionsOfKey(key)
-  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour } : undefined
+  return p.exchange && p.symbol && p.dt && p.hour ? { exchange: p.exchange, symbol: p.symbol, dt: p.dt, hour: p.hour.replace(/^(\d\d)-.+$/, '$1') } : undefined
 }
 
 /**
@@ -183,13 +201,13 @@ export const LAKE_TRIGGERS: readonly LakeTrigger[] = [
   { name: 'Candles', fn: 'candles', prefix: 'bronze/trades/', suffix: '.parquet' },
   { name: 'Silver', fn: 'silver', prefix: 'state/candles/', suffix: '.json' },
   { name: 'FeaturesOnCandles', fn: 'features', prefix: 'gold/candles/', suffix: '.parquet' },
-  { name: 'FeaturesOnSilver', fn: 'features', prefix: 'silver/trades/', suffix: '.parquet' },
+  { name: 'FeaturesOnSilver', fn: 'features', prefix: 'state/silver/', suffix: '.json' },
 ]
 
 /** The objects of an hour each lake function writes that a trigger takes (the next links of the chain). */
 export const LAKE_OUTPUTS: Record<LakeFunction, (h: LakeHour) => string[]> = {
   candles: (h) => [candleStateKey(h.exchange, h.symbol, h.dt, h.hour), goldCandlesKey(h.exchange, h.symbol, '1m', h.dt, h.hour)],
-  silver: (h) => [silverTradesKey(h.exchange, h.symbol, h.dt, h.hour)],
+  silver: (h) => [silverManifestKey(h.exchange, h.symbol, h.dt, h.hour)],
   features: () => [],
 }
 
@@ -199,8 +217,8 @@ export const triggersOf = (key: string) => LAKE_TRIGGERS.filter((t) => key.start
 /**
  * The lake jobs an object at `key` sets off, directly or through the objects they write, each once
  * and after every job whose output triggers it, with the key of the event it runs on (its last
- * trigger's: the feature job runs once, on the silver object, after the silver job).
- * @example lakeChain(bronzeKey) // [{ fn: 'candles', key: bronzeKey }, { fn: 'silver', key: 'state/candles/…' }, { fn: 'features', key: 'silver/trades/…' }]
+ * trigger's: the feature job runs once, on the silver manifest, after the silver job).
+ * @example lakeChain(bronzeKey) // [{ fn: 'candles', key: bronzeKey }, { fn: 'silver', key: 'state/candles/…' }, { fn: 'features', key: 'state/silver/…' }]
  */
 export function lakeChain(key: string): { fn: LakeFunction; key: string }[] {
   const runs: { fn: LakeFunction; key: string }[] = []
@@ -209,7 +227,7 @@ export function lakeChain(key: string): { fn: LakeFunction; key: string }[] {
     const k = queue.shift()!
     if (seen.has(k)) continue
     seen.add(k)
-    const h = hourOfCandleState(k) ?? hourOfKey(k)
+    const h = hourOfCandleState(k) ?? hourOfSilverManifest(k) ?? hourOfKey(k)
     for (const t of triggersOf(k)) {
       runs.push({ fn: t.fn, key: k })
       if (h) queue.push(...LAKE_OUTPUTS[t.fn](h))
