@@ -14,7 +14,7 @@ import { candlesQuery } from '../packages/core/src/serve/query/index'
 import { ttlCache } from '../packages/core/src/serve/api/cache'
 import { fileStore } from '../packages/local/src/store/index'
 import { localApiHandler, serveHttpEvent } from '../packages/local/src/api/index'
-import { writeDayOfCandles } from '../packages/local/src/api/fixture'
+import { writeDayOfCandles } from '../packages/local/test/fixture'
 import type { Row } from './ingest'
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] }

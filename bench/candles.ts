@@ -31,7 +31,7 @@ import { TRADE_COLUMNS, type Trade } from '../packages/core/src/market/index'
 import { readParquet, readTradeColumns, writeParquet } from '../packages/core/src/lake/parquet/index'
 import { bronzeTradesFile } from '../packages/local/src/firehose/convert'
 import { defaults as candleDefaults } from '../packages/core/src/lake/candles/index'
-import { rng } from '../packages/core/src/lake/features/synthetic'
+import { rng } from '../packages/core/test/synthetic'
 import { candleJob, kernel, productionJob, hourFiles, type Window } from './candles-job'
 import type { Row } from './ingest'
 

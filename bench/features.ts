@@ -18,7 +18,7 @@ import { writeParquet } from '../packages/core/src/lake/parquet/index'
 import { bronzeQuotesPrefix, bronzeTradesPrefix, goldCandlesKey } from '../packages/core/src/lake/layout/index'
 import { updateSilverTable } from '../packages/core/src/lake/silver/index'
 import { FEATURE_COLUMNS, LOOKBACK, tradeFeatures, type TradeSeries } from '../packages/core/src/lake/features/index'
-import { candlesOf, quotesFor, trades as tape } from '../packages/core/src/lake/features/synthetic'
+import { candlesOf, quotesFor, trades as tape } from '../packages/core/test/synthetic'
 import { fileStore } from '../packages/local/src/store/index'
 import type { Row } from './ingest'
 

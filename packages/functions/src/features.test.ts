@@ -8,7 +8,7 @@ import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '@tickl
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { bronzeQuotesPrefix, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, silverManifestKey, silverPartKey, silverTradesKey } from '@ticklake/core/lake/layout'
 import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readColumns, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
-import { candlesOf, quotesFor, trades } from '../../core/src/lake/features/synthetic'
+import { candlesOf, quotesFor, trades } from '../../core/test/synthetic'
 import { createFeaturesHandler, featureHoursOf } from './features'
 
 const X = 'binance', S = 'BTC-USDT', DT = '2026-11-24'

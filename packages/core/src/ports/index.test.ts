@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PreconditionFailed, UpdateConflict, readJson, updateObject, type ObjectStore } from './index'
-import { countingStore } from './testing'
+import { countingStore } from '../../test/counting-store'
 
 /** Adds `item` to the JSON list at `key` (creating it), through `updateObject`. */
 const append = (store: ObjectStore, key: string, item: number, retries?: number) =>

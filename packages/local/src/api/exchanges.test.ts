@@ -17,7 +17,7 @@ import { recordStall } from '@ticklake/core/lake/quality'
 import { checkpointKey } from '@ticklake/core/lake/layout'
 import { fileStore } from '../store/index'
 import { localApiHandler, serveHttpEvent } from './index'
-import { writeBronzeTrades, writeDayOfCandles } from './fixture'
+import { writeBronzeTrades, writeDayOfCandles } from '../../test/fixture'
 
 const NOW = Date.parse('2026-11-25T00:00:30Z')
 const DAY = '2026-11-24'

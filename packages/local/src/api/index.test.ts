@@ -24,7 +24,7 @@ import { goldCandleFeaturesKey } from '@ticklake/core/lake/layout'
 import { fileStore } from '../store/index'
 import { startFirehose, type FirehoseEmulator } from '../firehose/index'
 import { localApiHandler, serveHttpEvent } from './index'
-import { writeBronzeTrades, writeDayOfCandles } from './fixture'
+import { writeBronzeTrades, writeDayOfCandles } from '../../test/fixture'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 

@@ -4,7 +4,7 @@ import type { ConnectionStore } from '@ticklake/core/ports'
 import { clientConfig } from '@ticklake/core/aws/config'
 import { connectionTable, dynamoConnectionStore } from '@ticklake/core/aws/dynamodb'
 import { memoryConnectionStore } from './index'
-import { startDynamoStandIn, type DynamoStandIn } from './dynamodb'
+import { startDynamoStandIn, type DynamoStandIn } from '../../test/dynamodb-stand-in'
 
 let dynamo: DynamoStandIn
 let tableNo = 0

@@ -12,7 +12,7 @@ import { goldCandlesKey } from '@ticklake/core/lake/layout'
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { CANDLE_COLUMNS } from '@ticklake/core/market'
 import { fileStore } from '../store/index'
-import { writeDayOfCandles } from '../api/fixture'
+import { writeDayOfCandles } from '../../test/fixture'
 import { duckdbEngine, type DuckEngine } from './index'
 
 const DAY = '2026-11-24'

@@ -239,7 +239,12 @@ describe('WebSocket streams in real time', () => {
 
   it('SUBSCRIBE, LIST_SUBSCRIPTIONS and UNSUBSCRIBE work live, and an unknown stream answers error code 2', async () => {
     const ws = await opened(`${fx.wsUrl}/stream`)
-    const reply = async (msg: object) => { const r = messages(ws, 1); ws.send(JSON.stringify(msg)); return (await r)[0] }
+    // the answer to `msg`: the frame with its id (live trades may come first once subscribed)
+    const reply = (msg: { method: string; params?: string[]; id: number }) => new Promise<any>((resolve) => {
+      const on = (d: Buffer) => { const m = JSON.parse(d.toString()); if (m.id === msg.id) { ws.off('message', on); resolve(m) } }
+      ws.on('message', on)
+      ws.send(JSON.stringify(msg))
+    })
     expect(await reply({ method: 'SUBSCRIBE', params: ['btcusdt@aggTrade'], id: 1 })).toEqual({ result: null, id: 1 })
     const [frame] = await messages(ws, 1)
     expect(frame.stream).toBe('btcusdt@aggTrade')

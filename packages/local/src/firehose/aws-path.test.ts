@@ -15,7 +15,7 @@ import { DIM_SYMBOL_COLUMNS, type DimSymbol } from '@ticklake/core/sources/symbo
 import { createFeaturesHandler } from '@ticklake/functions/features'
 import { parquetMetadata } from 'hyparquet'
 import { rowsAllReadersAgreeOn } from '../../test/readers'
-import { rng } from '../../../core/src/lake/features/synthetic'
+import { rng } from '../../../core/test/synthetic'
 import { TRADE_COLUMNS, type Candle, type Trade } from '@ticklake/core/market'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { createSilverHandler } from '@ticklake/functions/silver'

@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { PreconditionFailed, type ObjectStore } from '@ticklake/core/ports'
-import { countingStore } from '@ticklake/core/ports/testing'
+import { countingStore } from '../../../core/test/counting-store'
 import { readDimSymbols, writeDimSymbols, type DimSymbol } from '@ticklake/core/sources/symbols'
 import { fileStore, memoryStore } from './index'
-import { startS3StandIn, type S3StandIn } from './s3-stand-in'
+import { startS3StandIn, type S3StandIn } from '../../test/s3-stand-in'
 
 let s3: S3StandIn
 const dirs: string[] = []

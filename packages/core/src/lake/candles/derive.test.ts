@@ -9,7 +9,7 @@ import { bronzeTradesPrefix, goldCandleFileKey } from '../layout/index'
 import { writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../../sources/checkpoint/index'
 import type { ObjectStore } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { candleCache, readHourTrades, recomputeHour, type CandleCache } from './index'
 import { aggregateMinutes, aggregateMinutesAt, columnsOf } from './kernel'
 

@@ -3,7 +3,7 @@ import { TRADE_COLUMNS, type Trade } from '../../market/index'
 import { bronzeTradesPrefix, candleStateKey } from '../layout/index'
 import { writeParquet } from '../parquet/index'
 import { readJson } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { mergeSilver } from '../silver/index'
 import { candles1m, recomputeHour, type HourState } from './index'
 

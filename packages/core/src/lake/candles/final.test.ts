@@ -4,7 +4,7 @@ import { bronzeTradesPrefix, goldCandleFileKey, partitionOf } from '../layout/in
 import { readParquet, writeParquet } from '../parquet/index'
 import { writeCheckpoint } from '../../sources/checkpoint/index'
 import type { ObjectStore } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { ALL_TIMEFRAMES, mergeSpans, recomputeHour, writeCompleteSpan } from './index'
 
 const DAY = 86_400_000

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Candle, type Trade } from '../../market/index'
 import { bronzeTradesPrefix, goldCandleFileKey, relocatedCandleKey } from '../layout/index'
 import { readParquet, writeParquet } from '../parquet/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { moveOldCandleFiles, recomputeHour } from './index'
 import { flatCandle } from './kernel'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ATR, AverageGain, AverageLoss, BollingerBands, EMA, MACD, RSI, SMA, VWAP } from 'technicalindicators'
 import { atr, bollinger, candleIndicators, ema, macd, rsi, sessionVwap, sma, wilderGainLoss, type CandleSeries } from './indicators'
-import { candlesOf, trades } from './synthetic'
+import { candlesOf, trades } from '../../../test/synthetic'
 import { CANDLE_FEATURE_COLUMNS } from './schema'
 
 // 600 one-minute candles of a seeded tape, from 00:00 UTC so a session VWAP and

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { FEATURE_COLUMNS, LOOKBACK, WINDOWS } from './schema'
 import { rollingRange, rollingStd, rollingSum, tradeFeatures, type QuoteSeries, type TradeSeries } from './trades'
-import { quotesFor, rng, trades } from './synthetic'
+import { quotesFor, rng, trades } from '../../../test/synthetic'
 import type { Quote, Trade } from '../../market/index'
 
 function series(tape: Trade[]): TradeSeries {

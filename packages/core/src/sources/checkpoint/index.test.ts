@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PreconditionFailed, type ObjectStore } from '../../ports/index'
-import { countingStore as memory } from '../../ports/testing'
+import { countingStore as memory } from '../../../test/counting-store'
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './index'
 
 const cp = (id: number): Checkpoint => ({ exchange: 'binance', symbol: 'BTC-USDT', last_trade_id: id, ts: id * 1000, updated_at: 0 })

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { AddressInfo } from 'node:net'
 import type { Venue, VenueFrame } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { defaults } from './index'
 import { streamConnection, type ConnectionOptions } from './connection'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Trade } from '../../market/index'
 import type { Venue } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { defaults } from './index'
 import { continuity, type ContinuityOptions } from './continuity'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Quote, Trade } from '../../market/index'
 import type { RecordStream } from '../../ports/index'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { readCheckpoint, writeCheckpoint } from '../checkpoint/index'
 import { defaults } from './index'
 import { outbox, type OutboxOptions } from './outbox'

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { countingStore } from '../../ports/testing'
+import { countingStore } from '../../../test/counting-store'
 import { dimSymbolsKey } from '../../lake/layout/index'
 import { readParquet } from '../../lake/parquet/index'
 import { ANALYST_VIEWS, analystViewStatements, decimalsOf, dimFromBinance, dimFromCoinbase, fetchDimSymbols, readDimSymbols, refreshDimSymbols, writeDimSymbols, type DimSymbol } from './index'

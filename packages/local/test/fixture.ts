@@ -3,12 +3,12 @@
  * the candle job writes them (one Parquet file per hour under `gold/candles/...`, and the serving
  * window), from a seeded random walk, and a bronze file of recent trades.
  */
-import { prng } from '../exchange/index'
+import { prng } from '../src/exchange/index'
 import { updateSilver } from '@ticklake/core/lake/silver'
 import { CANDLE_COLUMNS, nativeSymbol, type Candle, type Trade } from '@ticklake/core/market'
 import { bronzeTradesPrefix, goldCandlesKey, partitionOf, servingKey, type ServingWindow } from '@ticklake/core/lake/layout'
 import { writeParquet } from '@ticklake/core/lake/parquet'
-import { bronzeTradesFile } from '../firehose/convert'
+import { bronzeTradesFile } from '../src/firehose/convert'
 import type { ObjectStore } from '@ticklake/core/ports'
 
 /** Writes 1440 1m candles of `day` (`2026-11-24`) and returns them, oldest first. */

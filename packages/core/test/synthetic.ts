@@ -3,7 +3,7 @@
  * trade tape with taker sides and aggTrade ids, quotes around it, and the 1m candles of the tape.
  * Not used by the pipeline.
  */
-import type { Candle, Quote, Trade } from '../../market/index'
+import type { Candle, Quote, Trade } from '../src/market/index'
 
 /** mulberry32: a small seeded PRNG in [0, 1). */
 export function rng(seed: number) {

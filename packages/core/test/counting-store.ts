@@ -3,7 +3,7 @@
  * `memoryStore` gives MD5 ETags as S3 does for plain uploads): ETags here are a counter, as S3's
  * are under KMS encryption, so no code may take an ETag for the bytes' MD5; reads are counted.
  */
-import { PreconditionFailed, type ObjectStore } from './index'
+import { PreconditionFailed, type ObjectStore } from '../src/ports/index'
 
 /** A fresh store; `reads` counts `get` calls by key. */
 export function countingStore(): ObjectStore & { reads: Map<string, number> } {
