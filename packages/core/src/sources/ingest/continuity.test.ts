@@ -112,6 +112,28 @@ describe('per-symbol continuity of an ingest run', () => {
     expect(c.state(S)!.backfilling).toBe(false)
   })
 
+  it('bridges a recent checkpoint to the stream in id order on the live path too, so subscribers lose no trade of a run change', async () => {
+    const book = [11, 12, 13]
+    const recentRest = venue(book, { async *pages(_symbol, fromId, untilId) { yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id, true)) } })
+    const { c, pushed, published } = setup(recentRest)
+    await c.add(S, 10, (NOW - 5_000) * 1000) // the previous run's last trade, 5 s ago
+    c.receive(trade(14, true))
+    expect(published).toEqual([]) // waits for the bridge
+    await c.backfill()
+    await until(() => pushed.length === 4)
+    expect(published).toEqual([11, 12, 13, 14])
+    c.receive(trade(15, true))
+    await until(() => published.length === 5)
+    expect(published).toEqual([11, 12, 13, 14, 15])
+  })
+
+  it('puts the stream live at once after a long pause, whatever the checkpoint\'s age makes of the backfill', async () => {
+    const { c, published } = setup(venue([11, 12, 13]))
+    await c.add(S, 10, (NOW - 3_600_000) * 1000) // an hour behind: history is the lake's
+    c.receive(trade(14, true))
+    expect(published).toEqual([14])
+  })
+
   it('starts a first run\'s backfill at the venue\'s first trade after initialBackfillMs', async () => {
     const since: number[] = []
     const { c } = setup(venue([], { firstIdAfter: async (_s, sinceMs) => { since.push(sinceMs); return 42 } }), { settings: { initialBackfillMs: 60_000 } })

@@ -39,8 +39,18 @@ export interface SymbolState {
   nextId?: number
   queue: Trade[]
   working: boolean
-  /** Set while the backfill from the checkpoint runs: the stream's trades then go live on receipt. */
+  /**
+   * Set while the backfill from the checkpoint runs: the stream's trades then go live on receipt,
+   * unless the backfill is a `handover`.
+   */
   backfilling?: boolean
+  /**
+   * Set when the checkpoint is recent (within `liveMaxAgeMs`): the backfill only bridges the
+   * previous run's end and this run's stream, so every trade goes live in id order as it is
+   * emitted (the stream's trades wait the second or so the bridge takes) and none of the bridge is lost
+   * to subscribers; after a long pause the stream goes live at once and the history is the lake's.
+   */
+  handover?: boolean
   /** Highest trade id published live (none is published twice). */
   liveHigh?: number
   /** Set when a hole could not be filled in this run: later trades wait for the next run. */
@@ -73,9 +83,13 @@ export function continuity(o: ContinuityOptions) {
   const { now, log, sum, venue } = o
   const states = new Map<string, SymbolState>()
 
-  /** Adds a symbol, going on after `lastId` (its checkpoint); without one, from `initialBackfillMs` back when set. */
-  async function add(symbol: string, lastId: number | undefined) {
-    const st: SymbolState = { symbol, heardAt: now(), nextId: lastId !== undefined ? lastId + 1 : undefined, queue: [], working: false, backfilling: lastId !== undefined }
+  /**
+   * Adds a symbol, going on after `lastId` (its checkpoint, of a trade at `lastTs` µs); without one,
+   * from `initialBackfillMs` back when set.
+   */
+  async function add(symbol: string, lastId: number | undefined, lastTs?: number) {
+    const handover = lastId !== undefined && lastTs !== undefined && now() - lastTs / 1000 <= s.liveMaxAgeMs
+    const st: SymbolState = { symbol, heardAt: now(), nextId: lastId !== undefined ? lastId + 1 : undefined, queue: [], working: false, backfilling: lastId !== undefined, handover }
     states.set(symbol, st)
     if (lastId === undefined && s.initialBackfillMs > 0) {
       const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), o.fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
@@ -177,8 +191,9 @@ export function continuity(o: ContinuityOptions) {
     st.heardAt = now()
     if (st.stall) void endStall(st, { resumed_at: now() })
     if (!(t.trade_id <= st.streamed!)) st.streamed = t.trade_id
-    // While the symbol catches up over REST (or waits for the next run), its live path is the stream's.
-    if (st.backfilling || st.halted) publishLive(st, t)
+    // While the symbol catches up over REST (or waits for the next run), its live path is the
+    // stream's; a handover's trades go live in order as they are emitted.
+    if ((st.backfilling && !st.handover) || st.halted) publishLive(st, t)
     st.queue.push(t)
     void work(st)
   }
@@ -250,7 +265,7 @@ export function continuity(o: ContinuityOptions) {
       try {
         try { await fill(st, Infinity) } finally { st.working = false }
         await work(st)
-      } finally { st.backfilling = false } // a failed backfill must not keep the symbol's stall checks off
+      } finally { st.backfilling = st.handover = false } // a failed backfill must not keep the symbol's stall checks off
     })).catch((e) => log(`backfill stopped: ${e?.message ?? e}`))
   }
 

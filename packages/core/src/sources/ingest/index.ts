@@ -134,7 +134,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   // Sending runs beside fetching: the loop below wakes when a batch is ready, a backfill waits while the outbox is full.
   const out = outbox({ ...base, stream: deps.stream, quoteStream: deps.quoteStream, deadline, end, signal: stop.signal })
   const symbols = continuity({ ...base, venue, out, live, fetchImpl, signal: stop.signal, deadline })
-  for (const symbol of opts.symbols) await symbols.add(symbol, await out.load(symbol))
+  for (const symbol of opts.symbols) await symbols.add(symbol, await out.load(symbol), out.checkpointTs(symbol))
 
   // The stream: buffered per symbol while that symbol catches up over REST.
   const stream = streamConnection({

@@ -170,6 +170,8 @@ export function outbox(o: OutboxOptions) {
 
   return {
     load, push, room, nextBatch, flush,
+    /** The trade time (epoch µs) of `symbol`'s checkpoint as loaded or last accepted; undefined without one. */
+    checkpointTs: (symbol: string) => checkpoints.get(symbol)?.accepted?.ts,
     /** Queues a quote for the quotes stream. */
     pushQuote: (q: Quote) => { quotes.push(q) },
     /** Queues a frame that could not be parsed, with why, for `dlq/`. */
