@@ -112,6 +112,12 @@ export interface ConnectionStore {
 /** Sends one frame to a WebSocket connection: `'gone'` when the connection no longer exists. */
 export interface ConnectionPoster {
   post(connectionId: string, data: string): Promise<'ok' | 'gone'>
+  /**
+   * Posts one frame to many connections in one synchronous pass, for a poster whose sends cannot
+   * hang (the local gateway in the same process): a broadcast then costs no promise and no timer
+   * per connection. API Gateway's management API has no such call; without it each post is awaited.
+   */
+  postMany?(connectionIds: readonly string[], data: string): ('ok' | 'gone')[]
   /** Closes a connection (API Gateway's DeleteConnection), where the poster can. */
   deleteConnection?(connectionId: string): Promise<'ok' | 'gone'>
 }

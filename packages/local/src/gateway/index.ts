@@ -383,6 +383,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
           if (last?.data !== data) last = { data, bytes: Buffer.from(data) }
           return sendTo(c, last.bytes, false) === 'gone' ? 'gone' : 'ok'
         },
+        postMany: (ids, data) => {
+          const bytes = Buffer.from(data)
+          return ids.map((id) => { const c = conns.get(id); return c && sendTo(c, bytes, false) === 'ok' ? 'ok' : 'gone' })
+        },
       }
     },
     stats: () => ({ connections: conns.size, ...totals }),

@@ -277,6 +277,19 @@ describe('broadcast', () => {
     expect(most).toBe(4)
   })
 
+  it('posts in one pass through postMany where the poster has it, removing the connections it finds gone', async () => {
+    const store = connections()
+    for (const id of ['a', 'b', 'c']) { await store.add(id, 0); await store.subscribe(id, [BTC]) }
+    const calls: { ids: readonly string[]; msg: any }[] = []
+    const poster: ConnectionPoster = {
+      post: async () => { throw new Error('not one by one') },
+      postMany: (ids, data) => { calls.push({ ids, msg: JSON.parse(data) }); return ids.map((id) => (id === 'b' ? 'gone' : 'ok')) },
+    }
+    expect(await broadcast({ store, poster, channel: BTC, message: { type: 'pong', time: 1 } })).toEqual({ sent: 2, gone: 1, failed: 0 })
+    expect(calls).toEqual([{ ids: ['a', 'b', 'c'], msg: { type: 'pong', time: 1 } }])
+    expect(await store.subscribers(BTC)).toEqual(['a', 'c'])
+  })
+
   it('does nothing for a channel without subscribers', async () => {
     expect(await broadcast({ store: connections(), poster: recorder().poster, channel: BTC, message: { type: 'pong', time: 1 } })).toEqual({ sent: 0, gone: 0, failed: 0 })
   })

@@ -197,7 +197,8 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Posts `message` (serialized once) to every subscriber of `channel`, `concurrency` at a time.
+ * Posts `message` (serialized once) to every subscriber of `channel`, `concurrency` at a time, or
+ * in one synchronous pass where the poster has `postMany`.
  * Connections that answer Gone are removed from the store; a failing or hung one counts as
  * `failed` and never stops the others.
  * @example await broadcast({ store, poster, channel: 'candles:binance:BTC-USDT:1m', message })
@@ -207,6 +208,14 @@ export async function broadcast(b: Broadcast): Promise<BroadcastResult> {
   const data = JSON.stringify(b.message)
   const timeoutMs = b.timeoutMs ?? fanout.postTimeoutMs
   const out: BroadcastResult = { sent: 0, gone: 0, failed: 0 }
+  if (b.poster.postMany) {
+    const answers = b.poster.postMany(ids, data)
+    const gone = ids.filter((_, i) => answers[i] === 'gone')
+    out.gone = gone.length
+    out.sent = ids.length - gone.length
+    await Promise.all(gone.map((id) => b.store.remove(id).catch(() => {})))
+    return out
+  }
   let next = 0
   async function worker() {
     while (next < ids.length) {
