@@ -11,7 +11,7 @@
 import type { Candle, Quote, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
 import { servingKey } from '../../lake/layout/index'
-import { addTrade, flatCandle } from '../../lake/candles/kernel'
+import { addTrade, flatCandle } from '../../lake/candles/finish'
 import type { LivePort, ObjectStore } from '../../ports/index'
 import { candleChannel, isPartial, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from './index'
 
