@@ -172,6 +172,7 @@ async function assertPortFree(port: number, host: string) {
 const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
 
 async function start(argv: string[]) {
+  // Long: the flags of `start` checked in order, then `run` wires the local cloud; the steps read as one sequence.
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })

@@ -24,6 +24,7 @@ export interface ConnectionOptions {
 
 /** A connection that is not open yet: `connect` opens it, `keepAlive` starts the pings. */
 export function createConnection(o: ConnectionOptions) {
+  // Long by design: the socket, backoff and polling timer live in this closure; its parts are the small named functions inside.
   let ws: WebSocket | undefined
   let retry = 0
   let failures = 0
