@@ -13,7 +13,9 @@
  * part of its trades), or a completeness record (`./complete`: an imported archive day) holds it. A
  * bronze row the kernel cannot take (outside `TRADE_LIMITS`, not finite, ids that are no range)
  * and an object that cannot be read are left out and written to `dlq/candles/` with the reason:
- * one bad record never blocks an hour.
+ * one bad record never blocks an hour. This file is the hour job; the bronze read is `./bronze`, the
+ * hour states `./state`, gold and serving `./derive` (bytes: `./serving`), finished candles
+ * `./finish`, the per-process cache `./cache`, the move of old gold keys `./move`.
  */
 import type { Candle, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
