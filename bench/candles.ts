@@ -214,6 +214,7 @@ function bareRssKb() {
 
 /** Rows of the candle section; `trades` sets the day's size. */
 export async function candlesBench(options: Partial<typeof defaults> = {}): Promise<Row[]> {
+  // Long: the section's rows measured one after another; each block is one row.
   const o = { ...defaults, ...options }
   const from = Date.parse(`${o.day}T00:00:00Z`)
   const w: Window = { exchange: 'binance', symbol: 'BTC-USDT', from, until: from + 86_400_000 }

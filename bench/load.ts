@@ -102,6 +102,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Runs one load test (two windows with `misbehaving`) and resolves with the figures of each window. */
 export async function loadTest(options: Partial<typeof defaults> = {}): Promise<LoadResult[]> {
+  // Long: one load test read top to bottom (start, two windows, figures, stop); splitting it would scatter the timeline.
   const o = { ...defaults, ...options }
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const fake = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fake-exchange.ts'), String(o.rate), '0'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -4,14 +4,13 @@
  * every timeframe; the hour state it writes then triggers the silver function) and announces the
  * candles that became final to live subscribers of each timeframe.
  */
-import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { candleCache, recomputeHour, type CandleCache } from '@ticklake/core/lake/candles'
 import { hoursOfEvent } from '@ticklake/core/lake/layout'
 import { candleChannel, type ServerMessage } from '@ticklake/core/serve/realtime'
-import { s3Store } from '@ticklake/core/aws/s3'
 import { awsPublish } from './realtime'
 import type { ObjectStore } from '@ticklake/core/ports'
+import { lakeEntry } from './lake-entry'
 import type { Candle, Timeframe } from '@ticklake/core/market'
 
 export interface CandlesDeps {
@@ -49,11 +48,5 @@ export const createCandlesHandler = (deps: CandlesDeps) => {
 }
 
 /** AWS entry point: the bucket named by the environment. */
-let run: ReturnType<typeof createCandlesHandler> | undefined
-export const handler = middy<S3Event>().handler((event: S3Event) => {
-  const bucket = process.env.TICKLAKE_BUCKET
-  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  // one store and one candle cache per container, as locally: the job remembers which files it wrote, and skips re-reading them
-  run ??= createCandlesHandler({ store: s3Store(bucket), publish: awsPublish() })
-  return run(event)
-})
+// one store and one candle cache per container, as locally: the job remembers which files it wrote, and skips re-reading them
+export const handler = lakeEntry((store) => createCandlesHandler({ store, publish: awsPublish() }))

@@ -7,12 +7,11 @@
  * lack that object's trades, and the manifest's own event runs the features again once it holds
  * them. Silver trade objects are taken as triggers too.
  */
-import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { runFeatures } from '@ticklake/core/lake/features'
 import { hourOfKey, hourOfSilverManifest, hoursOfEvent, partitionsOfKey } from '@ticklake/core/lake/layout'
-import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
+import { lakeEntry } from './lake-entry'
 
 /** Hours named by an event's keys (URL-encoded as S3 sends them), each once; candles of other timeframes are ignored. */
 export const featureHoursOf = (event: S3Event) => hoursOfEvent(event, (key) => hourOfSilverManifest(key) ?? ((partitionsOfKey(key).tf ?? '1m') === '1m' ? hourOfKey(key) : undefined))
@@ -29,10 +28,4 @@ export const createFeaturesHandler = (deps: { store: ObjectStore; log?: (line: s
 }
 
 /** AWS entry point: the bucket named by the environment. */
-let run: ReturnType<typeof createFeaturesHandler> | undefined
-export const handler = middy<S3Event>().handler((event: S3Event) => {
-  const bucket = process.env.TICKLAKE_BUCKET
-  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  run ??= createFeaturesHandler({ store: s3Store(bucket) }) // one store (and S3 client) per container
-  return run(event)
-})
+export const handler = lakeEntry((store) => createFeaturesHandler({ store }))

@@ -5,12 +5,11 @@
  * bronze files into silver with core's `mergeSilver`. Its silver object then triggers the features
  * function. Candles never wait for silver: they read bronze themselves.
  */
-import middy from '@middy/core'
 import type { S3Event } from 'aws-lambda'
 import { hourOfCandleState, hoursOfEvent } from '@ticklake/core/lake/layout'
 import { mergeSilver } from '@ticklake/core/lake/silver'
-import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
+import { lakeEntry } from './lake-entry'
 
 /** Hours named by an event's candle state keys (URL-encoded as S3 sends them), each once; other keys are ignored. */
 export const silverHoursOf = (event: S3Event) => hoursOfEvent(event, hourOfCandleState)
@@ -23,10 +22,4 @@ export const createSilverHandler = (deps: { store: ObjectStore }) => async (even
 }
 
 /** AWS entry point: the bucket named by the environment. */
-let run: ReturnType<typeof createSilverHandler> | undefined
-export const handler = middy<S3Event>().handler((event: S3Event) => {
-  const bucket = process.env.TICKLAKE_BUCKET
-  if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-  run ??= createSilverHandler({ store: s3Store(bucket) }) // one store (and S3 client) per container
-  return run(event)
-})
+export const handler = lakeEntry((store) => createSilverHandler({ store }))

@@ -4,20 +4,27 @@
  * compares the lake's candles with the exchange's klines, `symbols` refreshes `gold/dim_symbols`,
  * `import`, `record` and `replay` bring archives and captures in, and `sql` opens DuckDB over the
  * lake. Every command exits 0 (success), 1 (a problem found), 2 (bad usage or input) or 3 (a source
- * unreachable), its error once on stderr (`cli/errors.ts`); the helpers live in `cli/`.
+ * unreachable), its error once on stderr (`cli/errors.ts`). `start` is here; the other commands
+ * and the helpers live in `cli/` (`lake.ts`: candles, gaps, verify, sql; `capture.ts`: record and
+ * replay; `import.ts`, `symbols.ts`, `keys.ts`).
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { basename } from 'node:path'
 import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
-import { CANDLE_COLUMNS, TIMEFRAMES, simulatedOf, type Exchange, type Timeframe } from '@ticklake/core/market'
-import { candlesQuery } from '@ticklake/core/serve/query'
+import { TIMEFRAMES, simulatedOf, type Exchange } from '@ticklake/core/market'
 import { defaults as cloudDefaults } from './cloud/index'
-import { EXIT, UnreachableError, UsageError, exitCodeOf, isUnreachable } from './cli/errors'
-import { existingDataDir, inputFile, lakeExchangeArg, oneOf, symbolArg, timeArg } from './cli/args'
+import { EXIT, UnreachableError, UsageError, exitCodeOf } from './cli/errors'
+import { durationArg, oneOf, symbolArg } from './cli/args'
+import { candles, gaps, sql, verify } from './cli/lake'
+import { record, replay } from './cli/capture'
+import { importFiles } from './cli/import'
+import { symbols } from './cli/symbols'
+import { keys } from './cli/keys'
 import { acquireLock } from './cli/lock'
 import { ensurePage } from './cli/web'
 import { defaults as terminalDefaults, formatDuration, progress, screen } from './cli/terminal'
+
+export { parseDuration } from './cli/args'
 
 const HELP = `ticklake — near-real-time crypto market data, locally
 
@@ -139,18 +146,6 @@ saying what was flushed. Reading commands (candles, gaps, verify, sql, keys list
 folder that does not exist.
 `
 
-/** Milliseconds of `30m`, `3h`, `90s`, `1d` or a bare number of minutes. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(s.trim())
-  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30m, 3h, 0)`)
-  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
-}
-
-/** `parseDuration` of a flag's value, or a `UsageError` naming the flag. */
-function durationArg(flag: string, value: string): number {
-  try { return parseDuration(value) } catch (e: any) { throw new UsageError(`--${flag}: ${e.message}`) }
-}
-
 /**
  * True when `url` answers within `timeoutMs` (Binance's and CoinGecko's `/ping`, Coinbase's
  * `/time`); else the reason, in one line.
@@ -177,6 +172,7 @@ async function assertPortFree(port: number, host: string) {
 const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
 
 async function start(argv: string[]) {
+  // Long: the flags of `start` checked in order, then `run` wires the local cloud; the steps read as one sequence.
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })
@@ -304,197 +300,6 @@ async function pricesSource(coinList: string, currencyList: string, url: string 
   const { startFakeCoinGecko } = await import('./coingecko/index')
   const fake = await startFakeCoinGecko({ coins, currencies })
   return { config: { coins, currencies, baseUrl: fake.url }, close: () => fake.close() }
-}
-
-/** `upgradeLake` on the lake in `dataDir`, its lines on stderr (stdout may be data). */
-async function upgradeLake(dataDir: string) {
-  const [{ fileStore }, { upgradeLake: upgrade }] = await Promise.all([import('./store/index'), import('./cloud/index')])
-  await upgrade(fileStore(dataDir), (line) => process.stderr.write(line + '\n'))
-}
-
-async function candles(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, format: { type: 'string', default: 'csv' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (!values.symbol) throw new UsageError('--symbol is required, e.g. --symbol BTC-USDT')
-  const data = existingDataDir(values.data!)
-  const exchange = lakeExchangeArg(values.exchange!, EXCHANGES, data)
-  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
-  const format = oneOf('format', values.format!, ['csv', 'json'])
-  const limit = values.limit !== undefined ? Number(values.limit) : undefined
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit is a positive whole number (got ${JSON.stringify(values.limit)})`)
-  const st = candlesQuery({ exchange, symbol: symbolArg('symbol', values.symbol), tf, from: values.from === undefined ? undefined : timeArg('from', values.from), to: values.to === undefined ? undefined : timeArg('to', values.to), limit })
-  const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
-  await upgradeLake(data)
-  const engine = await duckdbEngine(data, UNBOUNDED)
-  try {
-    const rows = await engine.query(st)
-    const cols = CANDLE_COLUMNS.map((c) => c.name)
-    if (format === 'json') process.stdout.write(JSON.stringify(rows.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))), null, 1) + '\n')
-    else process.stdout.write([cols.join(','), ...rows.map((r) => cols.map((c) => String(r[c])).join(','))].join('\n') + '\n')
-  } finally { engine.close() }
-  return EXIT.ok
-}
-
-async function gaps(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  const data = existingDataDir(values.data!)
-  const format = oneOf('format', values.format!, ['text', 'json'])
-  const exchange = values.exchange === undefined ? undefined : lakeExchangeArg(values.exchange, EXCHANGES, data)
-  const symbol = values.symbol === undefined ? undefined : symbolArg('symbol', values.symbol)
-  const { fileStore } = await import('./store/index')
-  const { listQuality } = await import('@ticklake/core/lake/quality')
-  const q = await listQuality(fileStore(data), { exchange, symbol })
-  if (format === 'json') { process.stdout.write(JSON.stringify(q, null, 1) + '\n'); return 0 }
-  const iso = (ms?: number) => (ms === undefined ? '—' : new Date(ms).toISOString())
-  const lines = [`${q.gaps.length} gap(s), ${q.disconnects.length} disconnect(s), ${q.stalls.length} stall(s)`]
-  for (const g of q.gaps) lines.push(`gap         ${iso(g.detected_at)}  ${g.exchange} ${g.symbol}  ids ${g.from_id}..${g.to_id} (${g.to_id - g.from_id + 1})  ${g.kind}: ${g.reason}`)
-  for (const d of q.disconnects) lines.push(`disconnect  ${iso(d.disconnected_at)} .. ${iso(d.reconnected_at)}  ${d.exchange} ${d.symbols.join(',')}  ${d.reason}`)
-  for (const x of q.stalls) lines.push(`stall       ${iso(x.since)} .. ${iso(x.resumed_at ?? x.ended_at)}  ${x.exchange} ${x.symbol}  ${x.resumed_at ? 'resumed' : x.ended_at ? 'run ended stalled' : 'open'}, ${x.fetched} fetched over REST: ${x.reason}`)
-  process.stdout.write(lines.join('\n') + '\n')
-  return 0
-}
-
-async function record(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { symbols: { type: 'string' }, out: { type: 'string' }, duration: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'ws-url': { type: 'string' } } })
-  if (!values.symbols) throw new UsageError('--symbols is required, e.g. --symbols BTC-USDT')
-  const exchange = oneOf('exchange', values.exchange!, EXCHANGES)
-  const coinbase = exchange === 'coinbase'
-  const venue = endpointsOf(exchange)!
-  const symbols = values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT'))
-  const durationMs = values.duration ? durationArg('duration', values.duration) : undefined
-  const out = values.out ?? `capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`
-  const stop = new AbortController()
-  process.once('SIGINT', () => stop.abort())
-  const { recordCapture } = await import('./replay/index')
-  const wsUrl = values['ws-url'] ?? venue.ws
-  const frames = await recordCapture({ exchange, wsUrl, symbols, out, durationMs, signal: stop.signal, onOpen: () => console.log(`recording ${symbols.join(',')} into ${out}${values.duration ? ` for ${values.duration}` : ' until Ctrl+C'}`) })
-    .catch((e) => { throw isUnreachable(e) ? new UnreachableError(`cannot reach ${wsUrl} (${e?.code ?? e?.message ?? e}); nothing recorded`) : e })
-  console.log(`${frames} frames recorded in ${out}`)
-  return EXIT.ok
-}
-
-async function replay(argv: string[]) {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { speed: { type: 'string', default: 'max' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (positionals.length !== 1) throw new UsageError('name one capture file: ticklake replay CAPTURE')
-  const speed = values.speed === 'max' ? 'max' : Number(values.speed)
-  if (speed !== 'max' && !(speed > 0)) throw new UsageError(`--speed is a positive number or max (got ${JSON.stringify(values.speed)})`)
-  inputFile(positionals[0])
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { replayCapture } = await import('./replay/index')
-  // the replay runs ingest with checkpoints and the Firehose spool of the folder: never beside a start
-  const lock = acquireLock(values.data!, 'replay')
-  try {
-    const counts = await replayCapture({ file: positionals[0], speed, dataDir: values.data! })
-    for (const [symbol, n] of Object.entries(counts)) console.log(`replayed ${n} trades of ${symbol} into ${values.data}`)
-  } finally { lock.release() }
-  return EXIT.ok
-}
-
-async function importFiles(argv: string[]) {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, kind: { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  if (!positionals.length) throw new UsageError('name one or more archive files: ticklake import BTCUSDT-aggTrades-2025-01-01.zip')
-  const kind = values.kind === undefined ? undefined : oneOf('kind', values.kind, ['trades', 'aggTrades'])
-  const { importArchives, buildCandles, progressBar, ARCHIVE_EXCHANGES } = await import('./import/index')
-  if (values.exchange !== undefined) oneOf('exchange', values.exchange, ARCHIVE_EXCHANGES)
-  const { fileStore } = await import('./store/index')
-  const store = fileStore(values.data!)
-  await upgradeLake(values.data!)
-  const tty = process.stderr.isTTY
-  let last = 0
-  const summaries = await importArchives(positionals, {
-    store, exchange: values.exchange, symbol: values.symbol, kind,
-    onProgress(p) {
-      const now = Date.now()
-      if (now - last < (tty ? 100 : 5_000) && p.bytes < p.totalBytes) return
-      last = now
-      process.stderr.write(tty ? `\r${progressBar(p)}` : `${progressBar(p)}\n`)
-    },
-  })
-  if (tty && last) process.stderr.write('\n')
-  for (const s of summaries) {
-    // what went wrong goes to stderr, what was imported to stdout
-    const say = s.status === 'imported' ? (l: string) => console.log(l) : (l: string) => process.stderr.write(l + '\n')
-    const reason = (s.reason ?? '').replace(`${basename(s.file)}: `, '')
-    say(`${s.file}: ${s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${reason}`}`)
-    if (s.errors.count && s.trades) say(`  ${s.errors.count.toLocaleString('en-US')} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
-    for (const w of s.warnings) say(`  warning: ${w}`)
-  }
-  const files = summaries.flatMap((s) => s.files)
-  if (files.length) {
-    const hours = await buildCandles(store, files, (h, done, total) => { if (tty) process.stderr.write(`\rcandles: ${done}/${total} hours (${h})`) })
-    if (tty) process.stderr.write('\n')
-    console.log(`candles built for ${hours} hour(s) in ${values.data}`)
-  }
-  // a file that could not be used as given is bad input (2); one that failed its checksum or part way, a problem found (1)
-  if (summaries.some((s) => s.status === 'refused' && s.checksum !== 'mismatch')) return EXIT.usage
-  return summaries.every((s) => s.status === 'imported') ? EXIT.ok : EXIT.problem
-}
-
-async function verify(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, symbol: { type: 'string' }, tf: { type: 'string', default: '1m' }, from: { type: 'string' }, to: { type: 'string' }, 'rest-url': { type: 'string' }, format: { type: 'string', default: 'text' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  for (const k of ['symbol', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`--${k} is required, e.g. ticklake verify --symbol BTC-USDT --from 2026-11-24T15:00:00Z --to 2026-11-24T16:00:00Z`)
-  const format = oneOf('format', values.format!, ['text', 'json'])
-  const tf = oneOf('tf', values.tf!, Object.keys(TIMEFRAMES) as Timeframe[])
-  const o = { exchange: values.exchange!, symbol: symbolArg('symbol', values.symbol!), tf, from: timeArg('from', values.from!), to: timeArg('to', values.to!), restUrl: values['rest-url'] }
-  const data = existingDataDir(values.data!)
-  const { verifyCandles, formatReport } = await import('@ticklake/core/serve/verify')
-  const { duckdbEngine, UNBOUNDED } = await import('./duckdb/index')
-  await upgradeLake(data)
-  const engine = await duckdbEngine(data, UNBOUNDED)
-  try {
-    const report = await verifyCandles({ ...o, engine })
-    process.stdout.write(format === 'json' ? JSON.stringify(report, null, 1) + '\n' : formatReport(report).join('\n') + '\n')
-    return report.ok ? EXIT.ok : EXIT.problem
-  } finally { engine.close() }
-}
-
-async function symbols(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  const exchanges = values.exchange!.split(',').map((s) => s.trim()).filter(Boolean)
-  if (values['rest-url'] && exchanges.length !== 1) throw new UsageError('--rest-url goes with one --exchange')
-  const { refreshDimSymbols, DIM_EXCHANGES } = await import('@ticklake/core/sources/symbols')
-  for (const x of exchanges) oneOf('exchange', x, DIM_EXCHANGES)
-  const { fileStore } = await import('./store/index')
-  const store = fileStore(values.data!)
-  for (const x of exchanges) {
-    const r = await refreshDimSymbols(store, x, values['rest-url'])
-    console.log(`${x}: ${r.rows} symbol${r.rows === 1 ? "" : "s"} written to gold/dim_symbols (${r.total} in all)${r.rejected.length ? `; ${r.rejected.length} left out, e.g. ${r.rejected[0]}` : ''}`)
-  }
-  return 0
-}
-
-/** `keys add NAME` / `keys list`: API keys in <data>/state/api-keys.json, stored hashed; a new key is printed once. */
-async function keys(argv: string[]) {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { data: { type: 'string', default: cloudDefaults.dataDir }, exchange: { type: 'string' } } })
-  const [action, name] = positionals
-  const { fileStore } = await import('./store/index')
-  const { addApiKey, listApiKeys } = await import('@ticklake/core/serve/api')
-  const store = fileStore(values.data!)
-  if (action === 'list' && positionals.length === 1) {
-    existingDataDir(values.data!)
-    for (const k of await listApiKeys(store)) process.stdout.write(`${k.name}\t${k.id}\t${k.created_at}\t${(k.exchanges ?? []).join(',') || '(no exchange: writes nothing)'}\n`)
-    return 0
-  }
-  if (action !== 'add' || !name || positionals.length !== 2) throw new UsageError('usage: ticklake keys add NAME --exchange X[,Y] | ticklake keys list')
-  const exchanges = (values.exchange ?? '').split(',').map((x) => x.trim()).filter(Boolean)
-  const { key } = await addApiKey(store, name, exchanges).catch((e) => { throw new UsageError(e.message) })
-  process.stdout.write(`${key}\n`)
-  process.stderr.write(`API key ${name} added to ${values.data}/state/api-keys.json (stored hashed; this is the only time it is shown), for exchange ${exchanges.join(', ')}. Send it as the x-api-key header of POST /api/ingest.\n`)
-  return 0
-}
-
-/** `sql [QUERY]`: DuckDB over the lake with the analyst views; a prompt (or piped statements) without QUERY. */
-async function sql(argv: string[]) {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string', default: 'table' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
-  const format = oneOf('format', values.format!, ['table', 'csv', 'json'])
-  if (positionals.length > 1) throw new UsageError('put the statement in one argument, in quotes: ticklake sql "select tf, count(*) from candles group by tf"')
-  const data = existingDataDir(values.data!)
-  const [{ duckdbEngine, UNBOUNDED }, { runSql, formatResult, sqlRepl }] = await Promise.all([import('./duckdb/index'), import('./cli/sql')])
-  await upgradeLake(data)
-  const engine = await duckdbEngine(data, UNBOUNDED)
-  try {
-    if (positionals.length) { process.stdout.write(formatResult(await runSql(engine, positionals[0]), format)); return EXIT.ok }
-    return await sqlRepl({ engine, input: process.stdin, format, interactive: !!process.stdin.isTTY, write: (x) => process.stdout.write(x), writeError: (x) => process.stderr.write(x) })
-  } finally { engine.close() }
 }
 
 /** Runs the CLI with its arguments; resolves with the exit code (see `EXIT`: 0 ok, 1 a problem found, 2 bad usage or input, 3 a source unreachable). */

@@ -91,6 +91,7 @@ export interface Chart {
 
 /** A chart filling `el` (the lower pane in `paneEl`), with the hovered (or else the last) candle written into `legend`. */
 export function createChart(el: HTMLElement, paneEl: HTMLElement, legend: HTMLElement, initial: Look): Chart {
+  // Long by design (uPlot's style): the chart's state lives in this closure; its parts are the small named functions inside.
   let look = initial
   let series: Series | undefined
   let step = 60

@@ -1,5 +1,5 @@
 /**
- * Indicator lines for the chart, from core's indicator math (`@ticklake/core/features/indicators`)
+ * Indicator lines for the chart, from core's indicator math (`@ticklake/core/lake/features/indicators`)
  * over the page's candle series: SMA, EMA, Bollinger bands and the session VWAP on the price,
  * RSI and MACD for the lower pane. A live update recomputes only the newest candles' values, from
  * the candles they depend on (`warmup`), so its cost does not grow with the series.

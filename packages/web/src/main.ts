@@ -8,7 +8,7 @@
  * venues of `/api/symbols` (venues.ts); a compare control draws another venue's closes over the
  * candles with the spread (compare.ts). The statistics panel and
  * the header's change come from `/api/statistics?hours=24` (the same for every tab) moved by the
- * live price, the `ticker` and `stats` channels. The connection: pings every 30 s, drops a silent
+ * live price, the `ticker` and `stats` channels. The connection (connection.ts): pings every 30 s, drops a silent
  * socket, reconnects with backoff; after failed attempts it polls the HTTP side (`live.json` for
  * trades, ticker and stats, `/api/candles` for candles) until a WebSocket opens again. A banner
  * says SIMULATED, another when the newest trade is older than `staleMs`. `/status` shows the
@@ -23,6 +23,7 @@ import { Series, TF_SECONDS } from './series'
 import { TIMEFRAMES, clockTime, loadPrefs, parseCompare, savePrefs, zoneLabel, type CompareSpec, type Prefs } from './prefs'
 import { lookControls, showLook } from './look'
 import { createOverlay } from './compare'
+import { createConnection, type ConnectionState } from './connection'
 import { fillCompare, fillExchanges, joinVenues, symbolOn, venuesOf, type Venue } from './venues'
 
 export const defaults = {
@@ -48,7 +49,7 @@ export const defaults = {
 }
 
 interface Health { ok: boolean; source: string; simulated: boolean; exchange: string; symbols: string[]; ws: string }
-type State = 'connecting' | 'live' | 'reconnecting' | 'polling'
+type State = ConnectionState
 interface Statistics { first: number | null; last: number | null; min: number | null; max: number | null; volume: number | null; count: number | null }
 
 const $ = (id: string) => document.getElementById(id)!
@@ -64,15 +65,9 @@ let lastTradeTime = 0
 let lastTradeId = -1
 let stats24: Statistics | undefined
 let ticker: Ticker | undefined
-let ws: WebSocket | undefined
-let retry = 0
-let failures = 0
-let heard = 0
 let chosenAt = 0
-let pollTimer: ReturnType<typeof setInterval> | undefined
 /** The open stall of the shown source (no trades while the exchange trades on, or the source down), from `/api/status`. */
 let stall: { since: string; reason: string } | undefined
-let polls = 0
 /** Bumped on each choice of symbol or timeframe: answers to an older choice are dropped. */
 let epoch = 0
 let chart: Chart
@@ -85,10 +80,9 @@ const mainChannels = () => [candleChannel(exchange, symbol, tf), tradeChannel(ex
 const channels = () => { const main = mainChannels(), other = overlay.channel(); return other && !main.includes(other) ? [...main, other] : main }
 /** The shown exchange is simulated: a `sim-…` venue, or the one this server ingests from its fake exchange. */
 const simulated = () => isSimulated(exchange) || (exchange === health.exchange && health.simulated)
-/** The next reconnect delay: 0.5 s doubling to 15 s, with jitter so a restarted server is not stampeded. */
-const backoff = () => Math.min(15_000, 500 * 2 ** retry++) * (0.8 + Math.random() * 0.4)
 const status = (text: string) => { $('error').textContent = text }
 const overlay = createOverlay({ getJson, onChange: () => schedule(), onError: status })
+const conn = createConnection({ ...defaults, url: () => health.ws, channels, onMessage, setState, status, poll })
 /** Writes `text` only when it changed: no flicker, no needless layout. */
 const put = (el: HTMLElement, text: string, cls?: string) => { if (el.textContent !== text) el.textContent = text; if (cls !== undefined && el.className !== cls) el.className = cls }
 
@@ -286,79 +280,22 @@ function showStats(s: Stats) {
   put($('source'), `${sourceLine()} · ${s.trades_per_s.toFixed(1)} trades/s · lag ${s.ingest_lag_ms} ms`)
 }
 
-// ---- the connection: WebSocket, polling when it is refused ---------------------------------
-
-/**
- * Forgets a socket (its late events are ignored) and plans the next connection. A socket that
- * never answered (refused, or closed at once by a proxy) is a failure: after `pollAfterFailures`
- * of them the page polls meanwhile.
- */
-function drop(socket: WebSocket, answered: boolean) {
-  if (ws !== socket) return
-  ws = undefined
-  socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null
-  socket.close()
-  if (!answered) failures++
-  if (failures >= defaults.pollAfterFailures) startPolling()
-  else setState('reconnecting')
-  setTimeout(connect, answered ? 250 : backoff())
-}
-
-function connect() {
-  if (ws) return
-  const url = new URL(health.ws, location.href)
-  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  let socket: WebSocket
-  try { socket = new WebSocket(url) } catch { failures++; startPolling(); setTimeout(connect, backoff()); return }
-  ws = socket
-  let answered = false
-  socket.onopen = () => {
-    heard = Date.now()
-    socket.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
-  }
-  socket.onmessage = (e) => {
-    heard = Date.now()
-    if (!answered) {
-      // the server answers the subscribe: live from here on
-      answered = true
-      retry = 0
-      failures = 0
-      stopPolling()
-      setState('live')
-      status('')
-    }
-    let m: ServerMessage
-    try { m = JSON.parse(e.data) } catch { status('bad message from the server: not JSON'); return }
-    // a message of an unexpected shape is reported and dropped; the page goes on
-    try { onMessage(m) } catch (err) { status(`bad ${String((m as { type?: unknown })?.type).slice(0, 20)} message from the server: ${(err as Error).message}`) }
-  }
-  socket.onclose = () => drop(socket, answered)
-}
-
-function startPolling() {
-  setState('polling')
-  if (pollTimer) return
-  polls = 0
-  void poll()
-  pollTimer = setInterval(() => void poll(), defaults.pollMs)
-}
-
-function stopPolling() { if (pollTimer) clearInterval(pollTimer); pollTimer = undefined }
+// ---- polling, while the WebSocket is refused (see ./connection) ----------------------------
 
 /** One round of polling: trades, ticker and stats from `live.json`; candles from the lake every few rounds. */
 async function poll() {
   const e = epoch
   try {
     const doc = await getJson<{ trades?: LiveTrade[]; ticker?: Ticker | null; stats?: Stats | null }>(`/serving/${exchange}/${symbol}/live.json`)
-    if (e !== epoch || !pollTimer) return
+    if (e !== epoch || !conn.polling()) return
     const fresh = (doc?.trades ?? []).filter((t) => t.id > lastTradeId)
     if (doc?.ticker) ticker = doc.ticker
     if (doc?.stats) showStats(doc.stats)
     if (fresh.length) { showTrades(fresh); for (const t of fresh.filter(goodTrade)) { price = t.price; liveFromTrade(t) } }
-    if (polls++ % defaults.pollCandlesEvery === 0) {
+    if (conn.nextPollRound() % defaults.pollCandlesEvery === 0) {
       const since = series.last?.open_time ?? Date.now() - defaults.fullCandles * TF_SECONDS[tf] * 1000
       const r = await getJson<{ candles: Candle[] }>(`/api/candles?exchange=${exchange}&symbol=${symbol}&tf=${tf}&from=${since}&limit=${defaults.olderCandles}`)
-      if (e !== epoch || !pollTimer) return
+      if (e !== epoch || !conn.polling()) return
       mergeHistory(r?.candles.map((c) => ({ ...c, final: !!c.final })), e)
       void overlay.poll(since)
     }
@@ -381,7 +318,7 @@ function liveFromTrade(t: LiveTrade) {
 /** Shows a new exchange, symbol or timeframe: a new series, subscriptions moved on the same connection. */
 function choose(next: { exchange?: string; symbol?: string; tf?: Timeframe }) {
   if ((next.exchange ?? exchange) === exchange && (next.symbol ?? symbol) === symbol && (next.tf ?? tf) === tf) return
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'unsubscribe', channels: channels() }))
+  conn.send({ action: 'unsubscribe', channels: channels() })
   const moved = (next.exchange ?? exchange) !== exchange
   exchange = next.exchange ?? exchange
   symbol = next.symbol ?? symbol
@@ -389,7 +326,7 @@ function choose(next: { exchange?: string; symbol?: string; tf?: Timeframe }) {
   if (moved) void checkStall()
   showVenues()
   fresh()
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ action: 'subscribe', channels: channels() }))
+  conn.send({ action: 'subscribe', channels: channels() })
   save()
 }
 
@@ -433,8 +370,8 @@ function setCompare(spec: CompareSpec | undefined) {
   void overlay.set(spec, tf, series.first?.open_time)
   const after = channels()
   const gone = before.filter((c) => !after.includes(c)), added = after.filter((c) => !before.includes(c))
-  if (ws?.readyState === WebSocket.OPEN && gone.length) ws.send(JSON.stringify({ action: 'unsubscribe', channels: gone }))
-  if (ws?.readyState === WebSocket.OPEN && added.length) ws.send(JSON.stringify({ action: 'subscribe', channels: added }))
+  if (gone.length) conn.send({ action: 'unsubscribe', channels: gone })
+  if (added.length) conn.send({ action: 'subscribe', channels: added })
   showVenues()
   save()
 }
@@ -506,10 +443,10 @@ async function start() {
       break
     } catch (e) {
       status(`cannot reach /api/health (${(e as Error).message}); retrying`)
-      await new Promise((r) => setTimeout(r, backoff()))
+      await new Promise((r) => setTimeout(r, conn.backoff()))
     }
   }
-  retry = 0
+  conn.resetBackoff()
   status(loaded.problems.length ? `ignored from the URL: ${loaded.problems.join('; ')}` : '')
   exchange = prefs.exchange ?? health.exchange
   const ingested: Venue = { exchange: health.exchange, simulated: health.simulated, symbols: health.symbols }
@@ -529,14 +466,10 @@ async function start() {
   tfSelect.onchange = () => choose({ tf: tfSelect.value as Timeframe })
   showVenues()
   void lakeAnswer.then((a) => { venues = joinVenues(venuesOf(a), ingested); showVenues() })
-  connect()
+  conn.connect()
   fresh()
   save()
-  setInterval(() => {
-    if (ws?.readyState !== WebSocket.OPEN) return
-    if (Date.now() - heard > defaults.silentMs) return drop(ws, true)
-    ws.send('{"action":"ping"}')
-  }, defaults.pingMs)
+  conn.keepAlive()
   setInterval(() => void loadStatistics(), defaults.statisticsMs)
   setInterval(checkStale, 5_000)
   void checkStall()

@@ -44,6 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * @example const store = dynamoConnectionStore(process.env.TICKLAKE_CONNECTIONS_TABLE!); await store.subscribers('trades:binance:BTC-USDT')
  */
 export function dynamoConnectionStore(table: string, client = new DynamoDBClient(clientConfig(process.env.TICKLAKE_DYNAMODB_ENDPOINT)), options: Partial<typeof defaults> = {}): ConnectionStore {
+  // Long by design: one object of the ConnectionStore's methods over one client; each method is a few lines.
   const o = { ...defaults, ...options }
 
   /** Every item (sort keys and attributes) of one connection, following pages. */

@@ -1,7 +1,7 @@
 /**
  * Market types and the one schema of every record Ticklake stores. The trade and candle column
- * lists here drive the Parquet writer, runtime validation, the SQL the query engines run and (later)
- * the Glue table columns in `stacks/`: a column is added here or nowhere.
+ * lists here drive the Parquet writer, runtime validation, the SQL the query engines run and the
+ * Glue table columns in `stacks/` (through `aws/glue.ts`): a column is added here or nowhere.
  */
 
 /**

@@ -73,3 +73,14 @@ export function inputFile(path: string): string {
   if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not a file`)
   return path
 }
+
+/** Milliseconds of `30m`, `3h`, `90s`, `1d` or a bare number of minutes. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)?$/.exec(s.trim())
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)} (use e.g. 30m, 3h, 0)`)
+  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] ?? 'm']!
+}
+/** `parseDuration` of a flag's value, or a `UsageError` naming the flag. */
+export function durationArg(flag: string, value: string): number {
+  try { return parseDuration(value) } catch (e: any) { throw new UsageError(`--${flag}: ${e.message}`) }
+}

@@ -110,6 +110,7 @@ export interface DuckEngine extends QueryEngine {
  * @example const db = await duckdbEngine('.ticklake', { timeoutMs: 5_000 }); const rows = await db.query(candlesQuery({ ... }))
  */
 export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): Promise<DuckEngine> {
+  // Long by design: the engine's connection, views and queue live in this closure; its parts are the small named functions inside.
   const o = { ...defaults, ...options }
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: o.memoryLimit, threads: String(o.threads) })
   const ddl = await instance.connect()

@@ -88,6 +88,7 @@ export interface FirehoseOptions extends Partial<typeof defaults> { log?: (s: st
 
 /** One delivery stream's buffer, error records and spool files. */
 function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof defaults, stats: ReturnType<FirehoseEmulator['stats']>, spool?: string) {
+  // Long by design: the stream's buffer and spool live in this closure; its parts are the small named functions inside.
   // records grouped by the prefix their partition keys evaluate to, each with its raw line
   let buffer = new Map<string, { records: unknown[]; raw: string[] }>()
   let count = 0

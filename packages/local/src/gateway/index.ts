@@ -149,6 +149,7 @@ const sizeOf = (data: RawData) => (Array.isArray(data) ? data.reduce((n, b) => n
  * // and first thing in the request handler: if (await gateway.handleManagement(req, res)) return
  */
 export function createGateway(opts: GatewayOptions): Gateway {
+  // Long by design: the gateway's connections live in this closure; its parts are the small named functions inside.
   const o = { ...defaults, ...opts }
   const log = opts.log ?? (() => {})
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(o.maxPayloadBytes, o.maxFrameBytes) })

@@ -11,7 +11,8 @@ import { writeCheckpoint } from '../../sources/checkpoint/index'
 import type { ObjectStore } from '../../ports/index'
 import { countingStore } from '../../../test/counting-store'
 import { candleCache, readHourTrades, recomputeHour, type CandleCache } from './index'
-import { aggregateMinutes, aggregateMinutesAt, columnsOf } from './kernel'
+import { aggregateMinutes, aggregateMinutesAt } from './kernel'
+import { columnsOf } from './finish'
 
 const DT = '2026-11-24'
 const T0 = Date.parse(`${DT}T15:00:00Z`)

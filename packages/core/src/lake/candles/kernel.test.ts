@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { TIMEFRAMES, type Timeframe } from '../../market/index'
 import { TRADE_LIMITS, takeable } from '../../market/index'
-import { ALL_TIMEFRAMES, aggregateMinutes, candlesOfColumns, columnsOf, decimalString, decimalsOf, mergeAggregates, rescale, rollup, rollups, roundedNumber, exactNumber, limbsOf, sumsAt } from './kernel'
+import { candlesOfColumns, columnsOf } from './finish'
+import { ALL_TIMEFRAMES, aggregateMinutes, decimalString, decimalsOf, mergeAggregates, rescale, rollup, rollups, roundedNumber, exactNumber, limbsOf, sumsAt } from './kernel'
 
 interface T { ts: number; price: string; qty: string; buy: boolean; n: number }
 

@@ -4,7 +4,7 @@ import { bronzeTradesPrefix, goldCandleFileKey, relocatedCandleKey } from '../la
 import { readParquet, writeParquet } from '../parquet/index'
 import { countingStore } from '../../../test/counting-store'
 import { moveOldCandleFiles, recomputeHour } from './index'
-import { flatCandle } from './kernel'
+import { flatCandle } from './finish'
 
 const DT = '2026-11-24'
 const T0 = Date.parse(`${DT}T15:00:00Z`)

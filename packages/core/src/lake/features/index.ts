@@ -1,9 +1,9 @@
 /**
- * Features of the lake path (gold, after candles): per-trade ML features (rolling price, volatility,
- * momentum, volume, buy/sell pressure, spread from quotes, time, targets) and per-1m-candle
- * technical indicators, computed per hour from silver trades, bronze quotes and gold candles,
- * columnar and O(n). The columns are `FEATURE_COLUMNS` and `CANDLE_FEATURE_COLUMNS`, documented in
- * docs/features.md.
+ * Features of the lake path (gold, after candles and silver): per-trade ML features (rolling price,
+ * volatility, momentum, volume, buy/sell pressure, spread from quotes, time, targets) and
+ * per-1m-candle technical indicators, computed per hour from silver trades, bronze quotes and gold
+ * candles, columnar and O(n). The columns are `FEATURE_COLUMNS` and `CANDLE_FEATURE_COLUMNS`,
+ * documented in docs/features.md.
  */
 export * from './schema'
 export { readColumns, writeColumns, type ColumnData, type Table } from './columnar'

@@ -206,6 +206,7 @@ const queryShape = (path: string, names: string[]): MiddlewareHandler => async (
  * @example const api = createApi({ engine, store }); const res = await api.handle({ method: 'GET', path: '/api/candles', rawQuery: 'symbol=BTC-USDT' })
  */
 export function createApi(deps: ApiDeps) {
+  // Long by design: the Hono app and its routes over the adapters in this closure; each route is a few lines.
   const cache = deps.cache ?? ttlCache()
   const limiter = tokenBuckets(deps.rate)
   const clock = deps.clock ?? { now: () => Date.now() }

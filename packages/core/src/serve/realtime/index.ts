@@ -1,7 +1,8 @@
 /**
  * The realtime protocol of the WebSocket API (DESIGN.md section 7), shared by the server handlers,
  * the live fan-out and the page: channel names, client and server messages, and the validation of
- * what a client sends. Browser-safe: no Node imports here.
+ * what a client sends. Browser-safe: no Node imports here. The server side (connect, disconnect,
+ * client frames, broadcast) is `./server.ts`; the live path's candles, ticker and stats `./live.ts`.
  */
 import type { Candle, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES, isSymbol } from '../../market/index'

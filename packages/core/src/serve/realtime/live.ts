@@ -11,7 +11,7 @@
 import type { Candle, Quote, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
 import { servingKey } from '../../lake/layout/index'
-import { addTrade, flatCandle } from '../../lake/candles/kernel'
+import { addTrade, flatCandle } from '../../lake/candles/finish'
 import type { LivePort, ObjectStore } from '../../ports/index'
 import { candleChannel, isPartial, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from './index'
 
@@ -206,6 +206,7 @@ const liveTrade = (t: Trade): LiveTrade => ({ id: t.trade_id, time: Math.floor(t
  * @example const feed = liveFeed({ exchange: 'binance', publish: coalescer(broadcastTo).publish, store }); feed.trade(t)
  */
 export function liveFeed(o: LiveFeedOptions): LiveFeed {
+  // Long by design: the feed's live candles, ticker and stats live in this closure; its parts are the small named functions inside.
   const s = { ...defaults, ...o.settings }
   const now = o.now ?? Date.now
   const log = o.log ?? (() => {})

@@ -2,7 +2,7 @@
  * Verification of the lake's candles against the exchange's own klines: `compareCandles` lines up
  * both sides by open time and names every field that differs, and every candle missing on either
  * side; `formatReport` prints that for people; `verifyCandles` fetches the klines over REST (paged,
- * through core/binance's rate-limit handling) and the lake's candles through a `QueryEngine`, so
+ * through core/sources/binance's rate-limit handling) and the lake's candles through a `QueryEngine`, so
  * the CLI (`ticklake verify`) stays a thin adapter. Decimal fields are compared at the exchange's
  * 8 printed decimals: a double cannot hold more, and Binance prints no more.
  */

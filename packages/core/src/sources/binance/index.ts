@@ -1,8 +1,11 @@
 /**
- * Binance: the spot WebSocket and REST protocols turned into normalized trades. Parses combined
- * stream frames (`{"stream":"btcusdt@aggTrade","data":{...}}`) and REST `aggTrades` pages, builds
- * stream URLs, and pages `aggTrades` by `fromId` for backfill. Every parse failure is returned as a
- * reason, never thrown into the stream.
+ * Binance (spot, Binance.US and USD-M futures: `ENDPOINTS`): the WebSocket and REST protocols
+ * turned into normalized trades. Parses combined stream frames
+ * (`{"stream":"btcusdt@aggTrade","data":{...}}`) and REST `aggTrades` pages, builds stream URLs,
+ * pages `aggTrades` by `fromId` for backfill within the request-weight budget
+ * (`X-MBX-USED-WEIGHT-1M`, through the sources' HTTP client), pages `klines` for verification,
+ * parses kline stream events and reads `exchangeInfo`. Ingest's venue is made of these in
+ * `./venue.ts`. Every parse failure is returned as a reason, never thrown into the stream.
  */
 import type { Exchange, Quote, Trade, TradeSource } from '../../market/index'
 import { nativeSymbol, roundValue, tradeValues } from '../../market/index'

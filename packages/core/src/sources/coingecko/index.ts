@@ -297,6 +297,7 @@ async function writePoll(store: ObjectStore, rows: PriceSnapshot[], at: number) 
  * @example await pollPrices({ coins: ['bitcoin'], currencies: ['usd'], store, budgetMs: 55_000 })
  */
 export async function pollPrices(opts: PollOptions): Promise<PollSummary> {
+  // Long: one polling loop with its rate window, retries and budget in scope; the loop reads as one sequence.
   const s = { ...defaults, ...opts.settings }
   const baseUrl = opts.baseUrl ?? s.baseUrl
   const intervalMs = opts.intervalMs ?? s.intervalMs

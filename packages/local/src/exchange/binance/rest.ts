@@ -103,6 +103,7 @@ export interface RestOptions {
  * @example createServer(binanceRest({ books, weightLimit: 6000, faults, chance, planted: [], tick, start, now }))
  */
 export function binanceRest(o: RestOptions) {
+  // Long by design: the fake's REST handlers over its books in this closure; each is a small named function inside.
   const { books, faults, chance, planted, now } = o
   const weight = { minute: Math.floor(o.start / 60_000), used: 0 }
 

@@ -32,6 +32,7 @@ export interface StreamsOptions {
  * @example const streams = binanceStreams(o); server.on('upgrade', streams.upgrade); setInterval(streams.tick, 100)
  */
 export function binanceStreams(o: StreamsOptions) {
+  // Long by design: the fake's subscribers live in this closure; its parts are the small named functions inside.
   const { books, advance, faults, chance, now } = o
   const faulty = binanceFrameFaults({ faults, chance, now })
   /** Open sockets and their streams; `raw` sockets (`/ws...`) get bare payloads instead of `{stream, data}`. */

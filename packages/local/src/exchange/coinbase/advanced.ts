@@ -42,6 +42,7 @@ export interface AdvancedOptions {
  * @example const at = advancedTrade(o); at.accept(wss, req, socket, head); setInterval(at.heartbeat, 1_000)
  */
 export function advancedTrade(o: AdvancedOptions) {
+  // Long by design: the fake's subscribers live in this closure; its parts are the small named functions inside.
   const { books, ticker, faults, chance, now } = o
   let nanos = 0
   /** One connection: its next sequence number and what it subscribed to. */
