@@ -59,6 +59,12 @@ export const defaults = {
   rotateAfterMs: 23 * 3_600_000,
   /** How long the old and the new connection both run during a rotation. */
   rotateOverlapMs: 5_000,
+  /**
+   * REST pages in flight at once, across the run's symbols; the others wait their turn in one line
+   * (round-robin by symbol). The exchange's own limit is paced below this (Binance's request weight,
+   * Coinbase's requests per second); this keeps a 50-symbol backfill fair and its memory bounded.
+   */
+  restConcurrency: 4,
   /** Tries to get a batch accepted by the stream before the run gives up (checkpoint unmoved). */
   sendAttempts: 20,
 }
@@ -134,7 +140,9 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   // Sending runs beside fetching: the loop below wakes when a batch is ready, a backfill waits while the outbox is full.
   const out = outbox({ ...base, stream: deps.stream, quoteStream: deps.quoteStream, deadline, end, signal: stop.signal })
   const symbols = continuity({ ...base, venue, out, live, fetchImpl, signal: stop.signal, deadline })
-  for (const symbol of opts.symbols) await symbols.add(symbol, await out.load(symbol))
+  // checkpoints read side by side (50 symbols: one round trip, not 50), symbols added in their order
+  const checkpoints = await Promise.all(opts.symbols.map((symbol) => out.load(symbol)))
+  for (const [i, symbol] of opts.symbols.entries()) await symbols.add(symbol, checkpoints[i])
 
   // The stream: buffered per symbol while that symbol catches up over REST.
   const stream = streamConnection({
