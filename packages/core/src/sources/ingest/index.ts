@@ -118,6 +118,7 @@ export interface IngestSummary { quotes: number; received: number; backfilled: n
  */
 export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<IngestSummary> {
   const s = { ...defaults, ...opts.settings }
+  const venue = opts.venue ?? venueFor(opts) // first: a venue that refuses the symbols (too many streams) ends the run before it opens anything
   const now = deps.now ?? Date.now
   const log = deps.log ?? (() => {})
   const started = now()
@@ -134,7 +135,6 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const fetchImpl = ((url, init) => baseFetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, stop.signal]) : stop.signal })) as typeof fetch
   setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
   const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, unsent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, stalls: 0, checkpoints: {}, behind: [] }
-  const venue = opts.venue ?? venueFor(opts)
   const live = deps.live?.({ exchange: opts.exchange, now, log })
   const base = { exchange: opts.exchange, store: deps.store, settings: s, now, log, sum }
   // Sending runs beside fetching: the loop below wakes when a batch is ready, a backfill waits while the outbox is full.
