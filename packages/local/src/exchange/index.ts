@@ -3,7 +3,9 @@
  * generator per symbol (a random walk with volatility and activity bursts, prices on the tick size
  * and quantities on the lot step). It generates `historyMs` of past trades at start, then trades in
  * real time, pushed to `/stream?streams=` and `/ws/<stream>` subscribers; REST serves `ping`, `time`,
- * `exchangeInfo`, `aggTrades` and `klines` with Binance's parameter rules, errors and weight headers.
+ * `exchangeInfo`, `aggTrades` and `klines` with Binance's parameter rules, errors and weight headers,
+ * and the streams hold Binance's connection limits (1024 streams, 5 incoming messages a second, 300
+ * connection attempts in 5 minutes).
  * Frames and bodies are keyed and ordered like the real ones in ../shared/data/binance. It is the
  * offline source of `ticklake start` and the ground truth of tests: `aggTrades(symbol)` is exactly
  * what it has published. Its parts: `generator.ts` (the seeded market, shared with the fake
