@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { createIngestHandler } from '@ticklake/functions/ingest'
-import { writeCheckpoint } from '@ticklake/core/sources/checkpoint'
+import { readCheckpoint, writeCheckpoint } from '@ticklake/core/sources/checkpoint'
 import { budget, restBase, defaults as binanceDefaults } from '@ticklake/core/sources/binance'
 import type { IngestSummary } from '@ticklake/core/sources/ingest'
 import type { Exchange, Trade } from '@ticklake/core/market'
@@ -69,11 +69,11 @@ async function runOnce(exchange: Exchange, symbols: string[], store: ObjectStore
   return { summary, ms: Date.now() - started, started, records: out.records, restDoneMs: out.restDoneMs(), rest }
 }
 
-/** Each symbol's delivered ids equal the ground truth from its first behind trade to its checkpoint: none lost, none twice. */
-function expectEveryTrade(records: Trade[], summary: IngestSummary, truth: (symbol: string) => number[], firstIds: Map<string, { id: number }>) {
+/** Each symbol's delivered ids equal the ground truth from its first behind trade to its checkpoint in `store`: none lost, none twice. */
+async function expectEveryTrade(records: Trade[], store: ObjectStore, exchange: Exchange, truth: (symbol: string) => number[], firstIds: Map<string, { id: number }>) {
   for (const [symbol, first] of firstIds) {
     const ids = records.filter((t) => t.symbol === symbol).map((t) => t.trade_id)
-    const checkpoint = summary.checkpoints[symbol]
+    const checkpoint = (await readCheckpoint(store, exchange, symbol))!.checkpoint.last_trade_id
     expect(ids, symbol).toEqual(truth(symbol).filter((id) => id >= first.id && id <= checkpoint))
   }
 }
@@ -88,7 +88,8 @@ describe('one run of 50 symbols', () => {
     const firstIds = new Map(symbols.map((s) => { const t = binance.aggTrades(s)[0]; return [s, { id: t.a, ts: t.T * 1000 }] }))
     const backlog = symbols.reduce((n, s) => n + binance.aggTrades(s).length, 0)
     const budgetMs = 8_000
-    const run = await runOnce('binance', symbols, await behind('binance', firstIds), budgetMs)
+    const store = await behind('binance', firstIds)
+    const run = await runOnce('binance', symbols, store, budgetMs)
 
     console.log(`Binance, ${N} symbols ${behindMs / 60_000} min behind (${backlog} trades): backfilled in ${run.restDoneMs} ms, run ${run.ms} ms of ${budgetMs}; ${run.rest.requests()} REST requests, peak weight ${run.rest.peakWeight()} (fake: ${binance.peakWeight()}); ${run.summary.sent} sent`)
     expect(run.ms).toBeLessThanOrEqual(budgetMs)
@@ -99,7 +100,7 @@ describe('one run of 50 symbols', () => {
     expect(binance.streamStats()).toEqual({ connections: 1, refusedConnections: 0, refusedStreams: 0, closedForRate: 0, mostStreams: N })
     expect(run.summary.reconnects).toBe(0)
     expect(run.summary.received).toBeGreaterThan(0) // the stream brought trades (those the backfill had already delivered are dropped as duplicates)
-    expectEveryTrade(run.records, run.summary, (s) => binance.aggTrades(s).map((t) => t.a), firstIds)
+    await expectEveryTrade(run.records, store, 'binance', (s) => binance.aggTrades(s).map((t) => t.a), firstIds)
     // every symbol caught up to what the exchange traded before the stream closed (2 s before the budget's end)
     const closedAt = run.started + budgetMs - 2_000
     for (const s of symbols) expect(binance.aggTrades(s).filter((t) => t.T < closedAt - 300).every((t) => t.a <= run.summary.checkpoints[s]), s).toBe(true)
@@ -112,8 +113,9 @@ describe('one run of 50 symbols', () => {
     fx = coinbase
     const firstIds = new Map(symbols.map((s) => { const t = coinbase.trades(s)[0]; return [s, { id: t.trade_id, ts: t.T * 1000 }] }))
     const backlog = symbols.reduce((n, s) => n + coinbase.trades(s).length, 0)
-    const budgetMs = 9_000
-    const run = await runOnce('coinbase', symbols, await behind('coinbase', firstIds), budgetMs)
+    const budgetMs = 12_000 // Coinbase's pace alone is 5.5 s for 50 requests: room for a loaded machine
+    const store = await behind('coinbase', firstIds)
+    const run = await runOnce('coinbase', symbols, store, budgetMs)
 
     console.log(`Coinbase, ${N} symbols ${behindMs / 60_000} min behind (${backlog} trades): backfilled in ${run.restDoneMs} ms, run ${run.ms} ms of ${budgetMs}; ${run.rest.requests()} REST requests; ${run.summary.sent} sent`)
     expect(run.ms).toBeLessThanOrEqual(budgetMs)
@@ -121,26 +123,28 @@ describe('one run of 50 symbols', () => {
     expect(run.rest.refusals).toEqual([]) // the fake's token bucket (10/s, 15 in a burst) never answered 429
     expect(run.summary.reconnects).toBe(0)
     expect(run.summary.received).toBeGreaterThan(0) // the stream brought trades (those the backfill had already delivered are dropped as duplicates)
-    expectEveryTrade(run.records, run.summary, (s) => coinbase.trades(s).map((t) => t.trade_id), firstIds)
+    await expectEveryTrade(run.records, store, 'coinbase', (s) => coinbase.trades(s).map((t) => t.trade_id), firstIds)
   }, 60_000)
 
-  it('Binance: a backlog over one run\'s budget moves every symbol on in the first run, and the next run goes on from there to the end', async () => {
+  it('Binance: a backlog over one run\'s budget is served round-robin, each run within its budget, and later runs go on from the checkpoints to the end', async () => {
     const symbols = Array.from({ length: N }, (_, i) => `S${i}-USDT`)
-    const binance = await startFakeExchange({ symbols, historyMs: 40 * 60_000, ratePerSec: 2, bursts: false, seed: 16 })
+    const binance = await startFakeExchange({ symbols, historyMs: 40 * 60_000, ratePerSec: 1, bursts: false, seed: 16 })
     fx = binance
     budget.delete(restBase('binance', binance.restUrl))
     const firstIds = new Map(symbols.map((s) => { const t = binance.aggTrades(s)[0]; return [s, { id: t.a, ts: t.T * 1000 }] }))
     const store = await behind('binance', firstIds)
-    const first = await runOnce('binance', symbols, store, 3_000)
-    const second = await runOnce('binance', symbols, store, 8_000)
-    console.log(`Binance, ${N} symbols 40 min behind: first run (3 s) ${first.summary.sent} sent, ${first.summary.behind.length} symbols left behind; second run (8 s) ${second.summary.sent} sent, ${second.summary.behind.length} behind, peak weight ${binance.peakWeight()}`)
-    expect(first.ms).toBeLessThanOrEqual(3_000)
+    // a first run of 3 s fetches for 1 s: far less than the 120,000 trades behind
+    const runs = [await runOnce('binance', symbols, store, 3_000)]
+    while (runs.at(-1)!.summary.behind.length && runs.length < 6) runs.push(await runOnce('binance', symbols, store, 8_000))
+    const [first, last] = [runs[0], runs.at(-1)!]
+    console.log(`Binance, ${N} symbols 40 min behind: ${runs.map((r, i) => `run ${i + 1} (${r.ms} ms) ${r.summary.sent} sent, ${r.summary.behind.length} behind`).join('; ')}; peak weight ${binance.peakWeight()}`)
     expect(first.summary.behind.length).toBeGreaterThan(0)
-    // the line is round-robin: no symbol waited the whole first run for its turn
-    for (const s of symbols) expect(first.summary.checkpoints[s], s).toBeGreaterThanOrEqual(firstIds.get(s)!.id)
-    expect(second.ms).toBeLessThanOrEqual(8_000)
-    expect(second.summary.behind).toEqual([])
-    expect([...first.rest.refusals, ...second.rest.refusals]).toEqual([])
-    expectEveryTrade([...first.records, ...second.records], second.summary, (s) => binance.aggTrades(s).map((t) => t.a), firstIds)
-  }, 60_000)
+    for (const r of runs) expect(r.ms).toBeLessThanOrEqual(r === first ? 3_000 : 8_000)
+    // round-robin: once any symbol has two pages delivered, every symbol has had its first
+    const moved = symbols.map((s) => (first.summary.checkpoints[s] ?? firstIds.get(s)!.id - 1) - (firstIds.get(s)!.id - 1))
+    if (Math.max(...moved) > 2_000) expect(Math.min(...moved)).toBeGreaterThan(0)
+    expect(last.summary.behind).toEqual([])
+    expect(runs.flatMap((r) => r.rest.refusals)).toEqual([])
+    await expectEveryTrade(runs.flatMap((r) => r.records), store, 'binance', (s) => binance.aggTrades(s).map((t) => t.a), firstIds)
+  }, 120_000)
 })
