@@ -6,8 +6,8 @@
  * so its checkpoint stays before it). It decides the backfill from each checkpoint, the catch-up
  * after lost frames or a newer id the exchange announces, and the stall checks: a symbol the stream
  * has brought nothing for `stallAfterMs` is checked over REST and caught up when the exchange
- * traded on. Emitted trades go to the outbox, and live when they are current. REST pages of all
- * the run's symbols wait in one line, `restConcurrency` at a time: a symbol's next page goes behind
+ * traded on. Emitted trades go to the outbox, and live when they are current. REST pages (and
+ * stall probes) of all the run's symbols wait in one line, `restConcurrency` at a time: a symbol's next page goes behind
  * every other symbol's waiting page (round-robin), so with many symbols one long backfill neither
  * starves the others nor a gap fill of a live symbol, and the pages fetched but not yet sent stay
  * bounded (`maxOutbox` plus one page per turn).
@@ -250,7 +250,7 @@ export function continuity(o: ContinuityOptions) {
       st.probing = true
       const known = Math.max(st.streamed ?? -Infinity, (st.nextId ?? -Infinity) - 1)
       const silentMs = now() - st.heardAt
-      void venue.latestId(st.symbol, o.fetchImpl, o.signal).then((latest) => {
+      void turns(() => venue.latestId!(st.symbol, o.fetchImpl, o.signal)).then((latest) => {
         if (latest === undefined || latest <= known) return // the exchange had no newer trade: a quiet market
         if (!st.stall) openStall(st, `no trade on the stream for ${Math.round(silentMs / 1000)} s while the exchange traded on (its newest id ${latest}, ours ${Number.isFinite(known) ? known : 'none'}); catching up over REST`)
         st.catchUp = true
