@@ -204,4 +204,25 @@ describe('per-symbol continuity of an ingest run', () => {
       expect(served.slice(0, 6).sort()).toEqual(['A', 'B', 'BIG', 'BIG', 'C', 'D'])
     }
   })
+
+  it('fetches no page while the outbox is full beyond one a turn already under way, whatever the number of symbols', async () => {
+    let full = true
+    let fetched = 0
+    const waiting: (() => void)[] = []
+    const room = async () => { while (full) await new Promise<void>((r) => waiting.push(r)) }
+    const v = venue([], {
+      async *pages(symbol, fromId) {
+        for (let id = fromId; id < fromId + 3; id++) { fetched++; yield [{ ...trade(id), symbol }] }
+      },
+    })
+    const { c, pushed } = setup(v, { out: { push: (t) => { pushed.push(t.trade_id) }, room }, settings: { restConcurrency: 2 } })
+    for (let i = 0; i < 10; i++) await c.add(`S${i}-USDT`, 0)
+    const done = c.backfill()
+    await new Promise((r) => setTimeout(r, 20))
+    expect(fetched).toBe(0) // ten symbols behind, and the full outbox holds the whole line
+    full = false
+    for (const w of waiting.splice(0)) w()
+    await done
+    expect([fetched, pushed.length]).toEqual([30, 30])
+  })
 })

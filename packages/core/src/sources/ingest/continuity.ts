@@ -160,7 +160,8 @@ export function continuity(o: ContinuityOptions) {
     const pages = venue.pages(st.symbol, st.nextId!, untilId, o.fetchImpl, o.signal)[Symbol.asyncIterator]()
     try {
       for (;;) {
-        const next = await turns(() => pages.next())
+        // room is awaited in the turn: while the outbox is full the line stands still, so at most one page a turn is fetched past `maxOutbox`
+        const next = await turns(async () => { await o.out.room(); return pages.next() })
         if (next.done) return
         yield next.value
       }
