@@ -7,10 +7,10 @@
  * after lost frames or a newer id the exchange announces, and the stall checks: a symbol the stream
  * has brought nothing for `stallAfterMs` is checked over REST and caught up when the exchange
  * traded on. Emitted trades go to the outbox, and live when they are current. REST pages (and
- * stall probes) of all the run's symbols wait in one line, `restConcurrency` at a time: a symbol's next page goes behind
- * every other symbol's waiting page (round-robin), so with many symbols one long backfill neither
- * starves the others nor a gap fill of a live symbol, and the pages fetched but not yet sent stay
- * bounded (`maxOutbox` plus one page per turn).
+ * stall probes) of all the run's symbols wait in one line, `restConcurrency` at a time: a symbol's
+ * next page goes behind every other symbol's waiting page (round-robin), so with many symbols one
+ * long backfill neither starves the others nor a gap fill of a live symbol, and the pages fetched
+ * but not yet sent stay bounded (`maxOutbox` plus one page per turn).
  */
 import pLimit from 'p-limit'
 import type { Exchange, Trade } from '../../market/index'
