@@ -16,7 +16,7 @@ const e2e = [
   'packages/local/src/cloud/*.test.ts', // the local cloud; ticklake start killed and restarted
   'packages/local/src/api/*.test.ts', // the HTTP API over DuckDB and a lake, the CLI spawned
   'packages/local/src/gateway/*.test.ts', // the WebSocket gateway with real clients, hostile, slow and many
-  'packages/local/src/exchange/faults.test.ts', 'packages/local/src/exchange/catchup.test.ts', 'packages/local/src/exchange/stall.test.ts', 'packages/local/src/exchange/sim.test.ts', // ingest budgets waited out
+  'packages/local/src/exchange/faults.test.ts', 'packages/local/src/exchange/catchup.test.ts', 'packages/local/src/exchange/stall.test.ts', 'packages/local/src/exchange/sim.test.ts', 'packages/local/src/exchange/many.test.ts', // ingest budgets waited out
   'packages/local/src/replay/*.test.ts', 'packages/local/src/import/*.test.ts', 'packages/local/src/compact/*.test.ts', // recordings, archives and hours through the lake path
   'packages/local/src/firehose/aws-path.test.ts', 'packages/local/src/firehose/limits.test.ts', 'packages/local/src/duckdb/engine.test.ts', // the lake path end to end; DuckDB under load
 ]

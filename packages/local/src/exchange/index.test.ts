@@ -279,3 +279,46 @@ describe('connection lifetime', () => {
     await fx.close()
   })
 })
+
+describe('connection limits (Binance spot: 1024 streams a connection, 5 incoming messages a second, 300 connections in 5 minutes)', () => {
+  const refusal = (url: string) => new Promise<string>((resolve) => {
+    const ws = new WebSocket(url)
+    ws.once('open', () => { ws.close(); resolve('open') })
+    ws.once('error', (e) => resolve(e.message))
+  })
+
+  it('opens a connection of 1024 streams and refuses one of 1025, and a SUBSCRIBE past 1024', async () => {
+    const fx = await startFakeExchange({ historyMs: 0, symbols: ['BTC-USDT'] })
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `a${i}@aggTrade`).join('/')
+    expect(await refusal(`${fx.wsUrl}/stream?streams=${names(1025)}`)).toBe('Unexpected server response: 400')
+    expect(await refusal(`${fx.wsUrl}/stream?streams=${names(1024)}`)).toBe('open')
+    expect(fx.streamStats().refusedStreams).toBe(1)
+    await fx.close()
+    const small = await startFakeExchange({ historyMs: 0, symbols: ['BTC-USDT', 'ETH-USDT'], maxStreams: 1 })
+    const ws = await opened(`${small.wsUrl}/stream?streams=btcusdt@aggTrade`)
+    const answer = messages(ws, 1)
+    ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['ethusdt@aggTrade'], id: 1 }))
+    expect((await answer).filter((m) => m.id === 1)).toEqual([{ error: { code: 2, msg: 'Invalid request: a connection listens to at most 1 streams' }, id: 1 }])
+    expect(small.streamStats()).toMatchObject({ refusedStreams: 1, mostStreams: 1 })
+    ws.close()
+    await small.close()
+  })
+
+  it('closes a connection that sends more than 5 messages in a second with 1008', async () => {
+    const fx = await startFakeExchange({ historyMs: 0, symbols: ['BTC-USDT'] })
+    const ws = await opened(`${fx.wsUrl}/stream?streams=btcusdt@aggTrade`)
+    // 12 at once: whatever second boundary falls between them, one second gets more than 5
+    for (let id = 1; id <= 12; id++) ws.send(JSON.stringify({ method: 'LIST_SUBSCRIPTIONS', id }))
+    expect(await closed(ws)).toBe(1008)
+    expect(fx.streamStats().closedForRate).toBe(1)
+    await fx.close()
+  })
+
+  it('refuses connection attempts past its 5-minute allowance with 429', async () => {
+    const fx = await startFakeExchange({ historyMs: 0, symbols: ['BTC-USDT'], maxConnectionsPer5Min: 2 })
+    const url = `${fx.wsUrl}/ws/btcusdt@aggTrade`
+    expect([await refusal(url), await refusal(url), await refusal(url)]).toEqual(['open', 'open', 'Unexpected server response: 429'])
+    expect(fx.streamStats()).toMatchObject({ connections: 2, refusedConnections: 1 })
+    await fx.close()
+  })
+})

@@ -3,7 +3,9 @@
  * generator per symbol (a random walk with volatility and activity bursts, prices on the tick size
  * and quantities on the lot step). It generates `historyMs` of past trades at start, then trades in
  * real time, pushed to `/stream?streams=` and `/ws/<stream>` subscribers; REST serves `ping`, `time`,
- * `exchangeInfo`, `aggTrades` and `klines` with Binance's parameter rules, errors and weight headers.
+ * `exchangeInfo`, `aggTrades` and `klines` with Binance's parameter rules, errors and weight headers,
+ * and the streams hold Binance's connection limits (1024 streams, 5 incoming messages a second, 300
+ * connection attempts in 5 minutes).
  * Frames and bodies are keyed and ordered like the real ones in ../shared/data/binance. It is the
  * offline source of `ticklake start` and the ground truth of tests: `aggTrades(symbol)` is exactly
  * what it has published. Its parts: `generator.ts` (the seeded market, shared with the fake
@@ -18,12 +20,13 @@ import { prng, type AggTrade, type ResumeAt } from './generator'
 import { nativeSymbol } from '@ticklake/core/market'
 import { binanceBooks, type Replay } from './binance/book'
 import { binanceRest, type PlantedKline } from './binance/rest'
-import { binanceStreams } from './binance/streams'
+import { binanceStreams, type StreamStats } from './binance/streams'
 
 export { prng, hash, units8, dec8, marketOf, generator, resumeStart, type AggTrade, type Resume, type ResumeAt } from './generator'
 export { noFaults, type Faults } from './faults'
 export { klinesOf, type Replay } from './binance/book'
 export { INTERVALS, KLINE_INDEX, selectAggTrades, type PlantedKline } from './binance/rest'
+export type { StreamStats } from './binance/streams'
 
 export const defaults = {
   host: '127.0.0.1',
@@ -48,6 +51,12 @@ export const defaults = {
   tickMs: 100,
   /** REQUEST_WEIGHT per minute; beyond it REST answers 429 with Retry-After. */
   weightLimit: 6000,
+  /** Streams one connection may listen to (Binance: 1024). */
+  maxStreams: 1024,
+  /** Incoming messages (text, ping, pong) a connection may send a second (Binance spot: 5); past it the connection is closed with 1008. */
+  maxMessagesPerSec: 5,
+  /** Connection attempts in any 5 minutes (Binance: 300 per IP); past it an upgrade is answered 429. */
+  maxConnectionsPer5Min: 300,
 }
 
 export interface FakeExchangeOptions extends Partial<typeof defaults> {
@@ -74,6 +83,10 @@ export interface FakeExchange {
   setFaults(f: Partial<Faults>): void
   /** Closes every stream connection abruptly (as a network cut does: code 1006 at the client). */
   dropConnections(): void
+  /** What the streams refused (connections, streams, rate) and the most streams one connection listened to. */
+  streamStats(): StreamStats
+  /** The highest `X-MBX-USED-WEIGHT-1M` the REST API has answered. */
+  peakWeight(): number
   /** Makes `GET /api/v3/klines` report one field of one kline wrongly from now on. */
   plantKline(p: PlantedKline): void
   close(): Promise<void>
@@ -97,7 +110,8 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   const streams = binanceStreams({ ...o, books: book.books, advance: book.advance, faults, chance, now, onConnection: () => book.startReplay(now()) })
   const ticker = setInterval(streams.tick, o.tickMs)
 
-  const server = createServer(binanceRest({ books: book.books, weightLimit: o.weightLimit, faults, chance, planted, tick: streams.tick, start, now }))
+  const rest = binanceRest({ books: book.books, weightLimit: o.weightLimit, faults, chance, planted, tick: streams.tick, start, now })
+  const server = createServer(rest)
   server.on('upgrade', streams.upgrade)
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host, () => resolve()) })
   const port = (server.address() as AddressInfo).port
@@ -110,6 +124,8 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
     replayDone: book.replayDone,
     setFaults(f) { Object.assign(faults, f) },
     dropConnections: streams.dropConnections,
+    streamStats: streams.stats,
+    peakWeight: rest.peakWeight,
     plantKline(p) { planted.push(p) },
     async close() {
       clearInterval(ticker)

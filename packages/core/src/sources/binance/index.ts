@@ -34,6 +34,8 @@ export const defaults = {
    */
   weightLimit: 6000,
   weightShare: 0.8,
+  /** Streams one connection may listen to (spot and USD-M futures: 1024). A run's symbols and kinds share one combined-stream connection. */
+  maxStreams: 1024,
 }
 
 /** Called when `getJson` holds a request back to stay under the weight limit (the ingest logs it). */

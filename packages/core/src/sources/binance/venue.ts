@@ -4,13 +4,18 @@
  */
 import { nativeSymbol } from '../../market/index'
 import type { Venue, VenueOptions } from '../../ports/index'
-import { aggTradeProblem, aggTradesFrom, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from './index'
+import { aggTradeProblem, aggTradesFrom, defaults, firstAggTradeAfter, latestAggTrade, parseFrame, resolverFor, restBase, streamUrl, toTrade, type AggTrade } from './index'
 
 /**
  * Binance spot, Binance.US and USD-M futures: combined streams of `aggTrade` (and `bookTicker`),
- * REST `aggTrades` paged by `fromId`. Trade ids are aggTrade ids.
+ * REST `aggTrades` paged by `fromId`. Trade ids are aggTrade ids. Every symbol goes in the one
+ * connection's URL (no subscribe frame, so none of Binance's 5 incoming messages a second is
+ * spent); more streams than one connection may listen to (`maxStreams`) is refused here, before
+ * the run opens anything.
  */
 export function binanceVenue(o: VenueOptions): Venue {
+  const streams = o.symbols.length * (o.quotes ? 2 : 1)
+  if (streams > defaults.maxStreams) throw new Error(`${o.symbols.length} symbols${o.quotes ? ' with quotes' : ''} are ${streams} streams; Binance allows ${defaults.maxStreams} on one connection: split the symbols over several ingest functions`)
   const resolve = resolverFor(o.symbols)
   const base = restBase(o.exchange, o.restUrl)
   return {

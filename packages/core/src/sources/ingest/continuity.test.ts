@@ -197,4 +197,54 @@ describe('per-symbol continuity of an ingest run', () => {
     expect([asked, sum.stalls]).toEqual([1, 1])
     expect(c.state(S)!.stall?.reason).toBe('the stream is down (closed with code 1006); reconnecting')
   })
+
+  it('serves the REST pages of many symbols in one line, round-robin, never more at once than restConcurrency', async () => {
+    // BIG is 6 pages behind, the 4 others one page each: a page at a time per request, each request taking a tick
+    const behind: Record<string, number> = { BIG: 6, A: 1, B: 1, C: 1, D: 1 }
+    const served: string[] = []
+    let inFlight = 0
+    let most = 0
+    const v = venue([], {
+      async *pages(symbol, fromId) {
+        for (let id = fromId; id < 1 + behind[symbol]; id++) {
+          most = Math.max(most, ++inFlight)
+          await new Promise((r) => setTimeout(r, 2))
+          inFlight--
+          served.push(symbol)
+          yield [{ ...trade(id), symbol }]
+        }
+      },
+    })
+    for (const concurrency of [1, 2]) {
+      served.length = most = 0
+      const { c, pushed } = setup(v, { settings: { restConcurrency: concurrency } })
+      for (const symbol of Object.keys(behind)) await c.add(symbol, 0)
+      await c.backfill()
+      expect(pushed.length).toBe(10)
+      expect(most).toBe(concurrency)
+      // every symbol one page behind is served before BIG's third page: one backfill does not hold the line
+      expect(served.slice(0, 6).sort()).toEqual(['A', 'B', 'BIG', 'BIG', 'C', 'D'])
+    }
+  })
+
+  it('fetches no page while the outbox is full beyond one a turn already under way, whatever the number of symbols', async () => {
+    let full = true
+    let fetched = 0
+    const waiting: (() => void)[] = []
+    const room = async () => { while (full) await new Promise<void>((r) => waiting.push(r)) }
+    const v = venue([], {
+      async *pages(symbol, fromId) {
+        for (let id = fromId; id < fromId + 3; id++) { fetched++; yield [{ ...trade(id), symbol }] }
+      },
+    })
+    const { c, pushed } = setup(v, { out: { push: (t) => { pushed.push(t.trade_id) }, room }, settings: { restConcurrency: 2 } })
+    for (let i = 0; i < 10; i++) await c.add(`S${i}-USDT`, 0)
+    const done = c.backfill()
+    await new Promise((r) => setTimeout(r, 20))
+    expect(fetched).toBe(0) // ten symbols behind, and the full outbox holds the whole line
+    full = false
+    for (const w of waiting.splice(0)) w()
+    await done
+    expect([fetched, pushed.length]).toEqual([30, 30])
+  })
 })

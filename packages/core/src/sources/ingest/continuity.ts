@@ -6,8 +6,13 @@
  * so its checkpoint stays before it). It decides the backfill from each checkpoint, the catch-up
  * after lost frames or a newer id the exchange announces, and the stall checks: a symbol the stream
  * has brought nothing for `stallAfterMs` is checked over REST and caught up when the exchange
- * traded on. Emitted trades go to the outbox, and live when they are current.
+ * traded on. Emitted trades go to the outbox, and live when they are current. REST pages (and
+ * stall probes) of all the run's symbols wait in one line, `restConcurrency` at a time: a symbol's
+ * next page goes behind every other symbol's waiting page (round-robin), so with many symbols one
+ * long backfill neither starves the others nor a gap fill of a live symbol, and the pages fetched
+ * but not yet sent stay bounded (`maxOutbox` plus one page per turn).
  */
+import pLimit from 'p-limit'
 import type { Exchange, Trade } from '../../market/index'
 import type { LiveSink, ObjectStore, Venue, VenueFrame } from '../../ports/index'
 import { recordGap, recordStall, type GapKind, type Stall } from '../../lake/quality/index'
@@ -19,7 +24,7 @@ export interface ContinuityOptions {
   venue: Venue
   /** Where gaps and stalls are recorded (`quality/`). */
   store: ObjectStore
-  settings: Pick<IngestSettings, 'initialBackfillMs' | 'liveMaxAgeMs' | 'stallAfterMs'>
+  settings: Pick<IngestSettings, 'initialBackfillMs' | 'liveMaxAgeMs' | 'stallAfterMs' | 'restConcurrency'>
   /** Where emitted trades go, in id order per symbol; a backfill waits for its `room`. */
   out: Pick<Outbox, 'push' | 'room'>
   live?: Pick<LiveSink, 'trade'>
@@ -82,6 +87,8 @@ export function continuity(o: ContinuityOptions) {
   const s = o.settings
   const { now, log, sum, venue } = o
   const states = new Map<string, SymbolState>()
+  /** The run's line of REST pages (first in, first served). */
+  const turns = pLimit(s.restConcurrency)
 
   /**
    * Adds a symbol, going on after `lastId` (its checkpoint, of a trade at `lastTs` µs); without one,
@@ -128,7 +135,7 @@ export function continuity(o: ContinuityOptions) {
     const from = st.nextId!
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const page of venue.pages(st.symbol, st.nextId!, untilId, o.fetchImpl, o.signal)) {
+        for await (const page of inTurn(st, untilId)) {
           for (const t of page) {
             if (t.trade_id < st.nextId!) continue
             if (t.trade_id > st.nextId!) await gap(st, 'unfillable', st.nextId!, t.trade_id - 1, 'the exchange has no trades with these ids')
@@ -160,6 +167,19 @@ export function continuity(o: ContinuityOptions) {
       st.nextId = untilId + 1
     }
     return true
+  }
+
+  /** The pages of `st` from its next id to `untilId`, each fetched in its turn in the run's line. */
+  async function* inTurn(st: SymbolState, untilId: number) {
+    const pages = venue.pages(st.symbol, st.nextId!, untilId, o.fetchImpl, o.signal)[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        // room is awaited in the turn: while the outbox is full the line stands still, so at most one page a turn is fetched past `maxOutbox`
+        const next = await turns(async () => { await o.out.room(); return pages.next() })
+        if (next.done) return
+        yield next.value
+      }
+    } finally { await pages.return?.() }
   }
 
   async function gap(st: SymbolState, kind: GapKind, fromId: number, toId: number, reason: string) {
@@ -246,7 +266,7 @@ export function continuity(o: ContinuityOptions) {
       st.probing = true
       const known = Math.max(st.streamed ?? -Infinity, (st.nextId ?? -Infinity) - 1)
       const silentMs = now() - st.heardAt
-      void venue.latestId(st.symbol, o.fetchImpl, o.signal).then((latest) => {
+      void turns(() => venue.latestId!(st.symbol, o.fetchImpl, o.signal)).then((latest) => {
         if (latest === undefined || latest <= known) return // the exchange had no newer trade: a quiet market
         if (!st.stall) openStall(st, `no trade on the stream for ${Math.round(silentMs / 1000)} s while the exchange traded on (its newest id ${latest}, ours ${Number.isFinite(known) ? known : 'none'}); catching up over REST`)
         st.catchUp = true

@@ -59,6 +59,12 @@ export const defaults = {
   rotateAfterMs: 23 * 3_600_000,
   /** How long the old and the new connection both run during a rotation. */
   rotateOverlapMs: 5_000,
+  /**
+   * REST pages in flight at once, across the run's symbols; the others wait their turn in one line
+   * (round-robin by symbol). The exchange's own limit is paced below this (Binance's request weight,
+   * Coinbase's requests per second); this keeps a 50-symbol backfill fair and its memory bounded.
+   */
+  restConcurrency: 4,
   /** Tries to get a batch accepted by the stream before the run gives up (checkpoint unmoved). */
   sendAttempts: 20,
 }
@@ -112,6 +118,7 @@ export interface IngestSummary { quotes: number; received: number; backfilled: n
  */
 export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<IngestSummary> {
   const s = { ...defaults, ...opts.settings }
+  const venue = opts.venue ?? venueFor(opts) // first: a venue that refuses the symbols (too many streams) ends the run before it opens anything
   const now = deps.now ?? Date.now
   const log = deps.log ?? (() => {})
   const started = now()
@@ -128,13 +135,14 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   const fetchImpl = ((url, init) => baseFetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, stop.signal]) : stop.signal })) as typeof fetch
   setWeightPauseListener((base, used, ms) => log(`${base}: ${used} request weight used this minute; holding REST requests ${Math.round(ms / 1000)} s for the next minute`))
   const sum: IngestSummary = { quotes: 0, received: 0, backfilled: 0, sent: 0, unsent: 0, duplicates: 0, dlq: 0, gapsFilled: 0, reconnects: 0, sequenceGaps: 0, stalls: 0, checkpoints: {}, behind: [] }
-  const venue = opts.venue ?? venueFor(opts)
   const live = deps.live?.({ exchange: opts.exchange, now, log })
   const base = { exchange: opts.exchange, store: deps.store, settings: s, now, log, sum }
   // Sending runs beside fetching: the loop below wakes when a batch is ready, a backfill waits while the outbox is full.
   const out = outbox({ ...base, stream: deps.stream, quoteStream: deps.quoteStream, deadline, end, signal: stop.signal })
   const symbols = continuity({ ...base, venue, out, live, fetchImpl, signal: stop.signal, deadline })
-  for (const symbol of opts.symbols) await symbols.add(symbol, await out.load(symbol), out.checkpointTs(symbol))
+  // checkpoints read side by side (50 symbols: one round trip, not 50), symbols added in their order
+  const checkpoints = await Promise.all(opts.symbols.map((symbol) => out.load(symbol)))
+  for (const [i, symbol] of opts.symbols.entries()) await symbols.add(symbol, checkpoints[i], out.checkpointTs(symbol))
 
   // The stream: buffered per symbol while that symbol catches up over REST.
   const stream = streamConnection({

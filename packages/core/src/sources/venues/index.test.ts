@@ -28,4 +28,21 @@ describe('the registry of venues', () => {
     expect([simCoinbase.exchange, simCoinbase.sequenced]).toEqual(['sim-coinbase', true])
     expect(simCoinbase.parse(coinbaseTrade, 1, 'ws').trades?.map((t) => [t.exchange, t.trade_id])).toEqual([['sim-coinbase', 9]])
   })
+
+  it('subscribes 50 symbols on one connection: Binance all in the URL with no frame, Coinbase one frame per channel naming every product', () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => `C${i}-USDT`)
+    const binance = venueFor({ ...opts, exchange: 'binance', symbols: fifty, quotes: true })
+    expect(binance.subscribe()).toEqual([])
+    const streams = new URL(binance.streamUrl()).searchParams.get('streams')!.split('/')
+    expect([streams.length, new Set(streams).size, streams.slice(0, 2)]).toEqual([100, 100, ['c0usdt@aggTrade', 'c0usdt@bookTicker']])
+    const coinbase = venueFor({ ...opts, exchange: 'coinbase', symbols: fifty.map((s) => s.replace('USDT', 'USD')) })
+    const frames = coinbase.subscribe().map((f) => JSON.parse(f))
+    expect(frames.map((f) => [f.channel, f.product_ids.length])).toEqual([['market_trades', 50], ['heartbeats', 50]])
+  })
+
+  it('refuses more symbols than one Binance connection may listen to, naming the fix', () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `C${i}-USDT`)
+    expect(() => venueFor({ ...opts, exchange: 'binance', symbols: many(1024) })).not.toThrow()
+    expect(() => venueFor({ ...opts, exchange: 'binance', symbols: many(513), quotes: true })).toThrow('513 symbols with quotes are 1026 streams; Binance allows 1024 on one connection: split the symbols over several ingest functions')
+  })
 })

@@ -99,13 +99,15 @@ export interface RestOptions {
 }
 
 /**
- * The REST request handler of the fake Binance.
+ * The REST request handler of the fake Binance; `peakWeight()` is the most weight an answer reported.
  * @example createServer(binanceRest({ books, weightLimit: 6000, faults, chance, planted: [], tick, start, now }))
  */
 export function binanceRest(o: RestOptions) {
   // Long by design: the fake's REST handlers over its books in this closure; each is a small named function inside.
   const { books, faults, chance, planted, now } = o
   const weight = { minute: Math.floor(o.start / 60_000), used: 0 }
+  /** The most weight any answer reported used (a test's peak). */
+  let peak = 0
 
   function book(params: URLSearchParams) {
     const s = params.get('symbol')
@@ -179,6 +181,7 @@ export function binanceRest(o: RestOptions) {
   function rest(req: IncomingMessage, res: ServerResponse) {
     const u = new URL(req.url ?? '/', 'http://x')
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      peak = Math.max(peak, weight.used)
       res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'x-mbx-used-weight': String(weight.used), 'x-mbx-used-weight-1m': String(weight.used), ...headers })
       res.end(JSON.stringify(body))
     }
@@ -196,5 +199,5 @@ export function binanceRest(o: RestOptions) {
     }
   }
 
-  return rest
+  return Object.assign(rest, { peakWeight: () => peak })
 }

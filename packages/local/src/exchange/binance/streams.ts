@@ -3,7 +3,13 @@
  * `{stream, data}`) and raw ones (`/ws/<stream>`, bare payloads) of `<symbol>@aggTrade` and
  * `@bookTicker`, live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, a ping every `pingIntervalMs`
  * (a connection silent past `pongTimeoutMs` is dropped) and the close at `maxConnectionMs`, as
- * Binance does. Each tick's new trades go out as aggTrade frames through the stream faults.
+ * Binance does. Each tick's new trades go out as aggTrade frames through the stream faults. It
+ * holds Binance spot's connection limits ("WebSocket Limits", spot API docs): at most `maxStreams`
+ * (1024) streams a connection (a longer URL is refused with HTTP 400, a SUBSCRIBE past it answered
+ * with an error: Binance does not document its answer), at most `maxMessagesPerSec` (5) incoming
+ * messages a second (text, ping and unsolicited pong frames; past it the connection is closed with 1008, as
+ * Binance does), and at most `maxConnectionsPer5Min` (300) connection attempts in 5 minutes
+ * (refused with HTTP 429). `stats` counts what it refused.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -25,7 +31,16 @@ export interface StreamsOptions {
   now: () => number
   /** Called at each new connection (a replay's clock starts with the first). */
   onConnection: () => void
+  /** Streams a connection may listen to. */
+  maxStreams: number
+  /** Incoming messages (text, ping, pong) a connection may send in a second. */
+  maxMessagesPerSec: number
+  /** Connection attempts allowed in any 5 minutes (one IP: loopback). */
+  maxConnectionsPer5Min: number
 }
+
+/** What the streams refused, and the most streams one connection listened to. */
+export interface StreamStats { connections: number; refusedConnections: number; refusedStreams: number; closedForRate: number; mostStreams: number }
 
 /**
  * The WebSocket side of the fake Binance: `tick` generates and pushes, `upgrade` takes a connection.
@@ -37,6 +52,9 @@ export function binanceStreams(o: StreamsOptions) {
   const faulty = binanceFrameFaults({ faults, chance, now })
   /** Open sockets and their streams; `raw` sockets (`/ws...`) get bare payloads instead of `{stream, data}`. */
   const subs = new Map<WebSocket, { streams: Set<string>; raw: boolean }>()
+  const stats: StreamStats = { connections: 0, refusedConnections: 0, refusedStreams: 0, closedForRate: 0, mostStreams: 0 }
+  /** Times of the connection attempts of the last 5 minutes. */
+  const attempts: number[] = []
 
   /** Generates trades up to now and pushes them to subscribers. */
   function tick() {
@@ -85,7 +103,9 @@ export function binanceStreams(o: StreamsOptions) {
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE':
         if (!Array.isArray(params) || !params.every(valid)) return err(2, 'Invalid request: unknown variable')
+        if (msg.method === 'SUBSCRIBE' && new Set([...set, ...params]).size > o.maxStreams) { stats.refusedStreams++; return err(2, `Invalid request: a connection listens to at most ${o.maxStreams} streams`) }
         for (const p of params) { if (msg.method === 'SUBSCRIBE') set.add(p); else set.delete(p) }
+        stats.mostStreams = Math.max(stats.mostStreams, set.size)
         return ws.send(JSON.stringify({ result: null, id }))
       case 'LIST_SUBSCRIPTIONS': return ws.send(JSON.stringify({ result: [...set], id }))
       default: return err(2, 'Invalid request: unknown variable')
@@ -95,16 +115,32 @@ export function binanceStreams(o: StreamsOptions) {
   /** Registers a socket: pings every `pingIntervalMs`, drops it after `pongTimeoutMs` without a pong or at `maxConnectionMs`. */
   function onSocket(ws: WebSocket, streams: string[], raw: boolean) {
     o.onConnection()
+    stats.connections++
     subs.set(ws, { streams: new Set(streams.filter(valid)), raw })
+    stats.mostStreams = Math.max(stats.mostStreams, subs.get(ws)!.streams.size)
     let lastPong = Date.now()
-    ws.on('pong', () => { lastPong = Date.now() })
+    // incoming messages of the current second: past the limit the connection is closed
+    const second = { at: 0, count: 0 }
+    const incoming = () => {
+      const t = Math.floor(Date.now() / 1000)
+      if (second.at !== t) Object.assign(second, { at: t, count: 0 })
+      if (++second.count <= o.maxMessagesPerSec || ws.readyState !== WebSocket.OPEN) return true
+      stats.closedForRate++
+      ws.close(1008, 'Too many requests')
+      return false
+    }
+    // a pong answering the server's ping is not counted (Binance pings every 20 s; a test's fast pings must not trip the limit)
+    let owed = 0
+    ws.on('ping', incoming)
+    ws.on('pong', () => { lastPong = Date.now(); if (owed > 0) owed--; else incoming() })
     const pinger = setInterval(() => {
       if (Date.now() - lastPong > o.pongTimeoutMs) return ws.terminate()
+      owed++
       ws.ping(String(now()))
     }, o.pingIntervalMs)
     const expiry = setTimeout(() => ws.close(1000, 'connection lifetime exceeded'), Math.min(o.maxConnectionMs, 2 ** 31 - 1))
     ws.on('close', () => { clearInterval(pinger); clearTimeout(expiry); subs.delete(ws) })
-    ws.on('message', (data) => onMethod(ws, data.toString()))
+    ws.on('message', (data) => { if (incoming()) onMethod(ws, data.toString()) })
   }
 
   /** Takes an upgrade request: `/stream?streams=` or `/ws/<stream>`, 404 otherwise. */
@@ -114,11 +150,18 @@ export function binanceStreams(o: StreamsOptions) {
     const raw = u.pathname === '/ws' || u.pathname.startsWith('/ws/')
     if (!combined && !raw) { socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'); return }
     const streams = (combined ? u.searchParams.get('streams') ?? '' : u.pathname.slice(4)).split('/').filter(Boolean)
+    const t = Date.now()
+    while (attempts.length && attempts[0] <= t - 300_000) attempts.shift()
+    attempts.push(t)
+    if (attempts.length > o.maxConnectionsPer5Min) { stats.refusedConnections++; socket.end('HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n'); return }
+    if (streams.length > o.maxStreams) { stats.refusedStreams++; socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'); return }
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, streams, raw))
   }
 
   return {
     tick, upgrade,
+    /** What the streams refused so far. */
+    stats: () => ({ ...stats }),
     /** Closes every stream connection abruptly (code 1006 at the client). */
     dropConnections() { for (const ws of subs.keys()) ws.terminate() },
     async close() {
