@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { bronzeTradesPrefix, candleStateKey, silverManifestKey, silverTradesKey } from '@ticklake/core/lake/layout'
 import { versionOf, type HourState } from '@ticklake/core/lake/candles'
 import { dedupeOrder, mergeSilver, pickRows, rowsOf } from '@ticklake/core/lake/silver'
-import { readTradeTable } from '@ticklake/core/lake/parquet'
+import { readTradeTable } from '@ticklake/core/lake/trades'
 import { PreconditionFailed, readJson, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
 

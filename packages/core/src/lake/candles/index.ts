@@ -20,7 +20,9 @@ import { availableParallelism } from 'node:os'
 import type { Candle, Timeframe, Trade } from '../../market/index'
 import { CANDLE_COLUMNS, TIMEFRAMES, TRADE_COLUMNS, rowProblem, takeable } from '../../market/index'
 import { bronzeDlqKey, bronzeTradesPrefix, candleStateKey, candleStatePrefix, goldCandleFileKey, partitionOf, relocatedCandleKey, servingKey, type ServingWindow } from '../layout/index'
-import { onWorker, readColumns, readParquet, TRADE_COLUMN_REQUESTS, workerTask, writeTable, type ColumnRequest } from '../parquet/index'
+import { readColumns, readParquet, writeTable, type ColumnRequest } from '../parquet/index'
+import { TRADE_COLUMN_REQUESTS } from '../trades/index'
+import { defineTask, onWorker } from '../workers/index'
 import { PreconditionFailed, readJson, type ObjectInfo, type ObjectStore } from '../../ports/index'
 import { readCheckpoint } from '../../sources/checkpoint/index'
 import { dedupeOrder } from '../silver/index'
@@ -638,8 +640,8 @@ async function sendInvalidToDlq(store: ObjectStore, got: { key: string; body: Ui
   return rows
 }
 
-// a decode worker sums the second half of an hour's rows (see `hourMinutes`)
-workerTask('candles.minutes', (x: { cols: TradeColumns; from: number; until: number; dp: number; dq: number }) => aggregateMinutesAt(x.cols, x.from, x.until, x.dp, x.dq))
+// a worker (one that decoded the hour's columns) sums the second half of an hour's rows (see `hourMinutes`)
+defineTask('candles.minutes', (x: { cols: TradeColumns; from: number; until: number; dp: number; dq: number }) => aggregateMinutesAt(x.cols, x.from, x.until, x.dp, x.dq), import.meta.url)
 
 /** Rows `[lo, hi)` of `c`, as views (no copy: views of shared memory stay shared). */
 const rowsOf = (c: TradeColumns, lo: number, hi: number): TradeColumns => ({

@@ -9,7 +9,7 @@
 import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverTradesKey } from '../layout/index'
 import { PreconditionFailed, readJson, type ObjectStore } from '../../ports/index'
 import { readColumns, writeColumns } from './columnar'
-import { readTradeColumns } from '../parquet/index'
+import { readTradeColumns } from '../trades/index'
 import { candleIndicators, type CandleSeries } from './indicators'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS, HORIZONS, LOOKBACK } from './schema'
 import { tradeFeatures, type QuoteSeries, type TradeSeries } from './trades'

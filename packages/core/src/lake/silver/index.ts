@@ -14,7 +14,7 @@
  */
 import { rowProblem, takeable, type Trade } from '../../market/index'
 import { bronzeTradesPrefix, silverManifestKey, silverTradesKey } from '../layout/index'
-import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
+import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../trades/index'
 import { PreconditionFailed, readJson, type ObjectStore } from '../../ports/index'
 import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
 import { pickRows } from '../candles/kernel'

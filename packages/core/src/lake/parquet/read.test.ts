@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import { TRADE_COLUMNS, type Trade } from '../../market/index'
 import { readParquet, writeParquet } from './index'
-import { TRADE_COLUMN_REQUESTS, hybrid, readColumns, readTradeColumns, snappyUncompress } from './columns'
+import { readColumns } from './read'
+import { hybrid } from './encodings'
+import { snappyUncompress } from './snappy'
 import { writeColumns } from './write'
+import { TRADE_COLUMN_REQUESTS, readTradeColumns } from '../trades/index'
 
 const NAMES = TRADE_COLUMN_REQUESTS.map((r) => r.name)
 
@@ -117,7 +120,7 @@ describe('readTradeColumns', () => {
 
   it('decodes on two threads, to the same columns, when the module is plain JavaScript (as bundled)', async () => {
     const bundled = join(dir, 'columns.mjs')
-    await build({ entryPoints: [join(import.meta.dirname, 'columns.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
     const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
     const files = [writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 500 }), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900, 9), { nullable: true }), 'COMPRESSION snappy'), writeParquet(TRADE_COLUMNS, trades(700))]
     const two = await m.readTradeColumns(files, { threads: 2 })
