@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles and
- * features: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
+ * features, queries, parquet), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles,
+ * features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
  */
 import { parseArgs } from 'node:util'
 import { parseBench, soak, type Row } from './ingest'
@@ -23,6 +23,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'api', run: async () => (await import('./api')).apiBench() },
   { name: 'features', run: async () => (await import('./features')).featuresBench(Number(values.trades)) },
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
+  { name: 'parquet', run: async () => (await import('./parquet')).parquetBench({ trades: Number(values.trades) }) },
 ]
 
 const only = values.only?.split(',')

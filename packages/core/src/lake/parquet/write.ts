@@ -212,7 +212,8 @@ function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): S
 /**
  * Writes columns of equal length as one Parquet file: data page v1 (every mainstream reader takes
  * it), pages of about `pageSize` bytes, row groups of `rowGroupSize` rows, column statistics.
- * A column with `nulls` (or `optional`) is OPTIONAL, its nulls as definition levels.
+ * A column with `nulls` (or `optional`) is OPTIONAL, its nulls as definition levels. (Long: one
+ * pass per column chunk, pages, dictionary and chunk metadata together, as the file lays them out.)
  * @example writeColumns([{ name: 'price', type: 'DOUBLE', values: prices }], prices.length)
  */
 export function writeColumns(columns: ColumnSpec[], length: number, options: Partial<WriteColumnsOptions> = {}): Uint8Array {
