@@ -6,7 +6,8 @@
  * - reading the six columns the candle job needs, and every column: our `readColumns` (one
  *   thread), hyparquet's `parquetRead` with those columns into typed arrays (`onChunk`, no row
  *   objects), hyparquet's `parquetReadObjects` (rows, as `readParquet`), and arrow-rs
- *   (parquet-wasm `readParquet`, to its own memory, and on to Arrow JS columns through IPC);
+ *   (parquet-wasm `readParquet`, to its own memory, on to Arrow JS columns through IPC, and on
+ *   to the candle kernel's columns);
  * - snappy: every snappy page of the day decompressed by our `snappyUncompress`, hyparquet's, and
  *   hysnappy's (WebAssembly); and compressed again by the writer's compressor (hyparquet-writer's)
  *   and hysnappy's;
@@ -86,6 +87,32 @@ function arrowRs(files: Uint8Array[], names: string[], js: boolean) {
   return n
 }
 
+/**
+ * arrow-rs to what the candle job needs: Arrow JS columns (IPC) turned into one Float64Array a
+ * number column (INT64 from BigInt) and taker flags from `side`, all files concatenated; nulls not
+ * looked at (ours leaves their rows out), so this favours arrow-rs.
+ */
+function arrowRsKernel(files: Uint8Array[], req: readonly ColumnRequest[]) {
+  const tables = files.map((f) => tableFromIPC(wasm.readParquet(f, { columns: req.map((r) => r.name) }).intoIPCStream()))
+  const total = tables.reduce((s, t) => s + t.numRows, 0)
+  const out: Record<string, Float64Array | Uint8Array> = {}
+  for (const r of req) {
+    const o = (out[r.name] = r.as === 'flag' ? new Uint8Array(total) : new Float64Array(total))
+    let at = 0
+    for (const t of tables) {
+      const col = t.getChild(r.name)!
+      if (r.as === 'flag') { for (const v of col) o[at++] = v === r.equals ? 1 : 0; continue }
+      for (const chunk of col.data) {
+        const v = chunk.values as Float64Array | BigInt64Array
+        if (v instanceof BigInt64Array) for (let i = 0; i < chunk.length; i++) o[at + i] = Number(v[chunk.offset + i])
+        else o.set(v.subarray(chunk.offset, chunk.offset + chunk.length), at)
+        at += chunk.length
+      }
+    }
+  }
+  return out
+}
+
 /** Every snappy page body of the files with its uncompressed size. */
 function snappyPages(files: Uint8Array[]) {
   const pages: { body: Uint8Array; size: number }[] = []
@@ -130,6 +157,7 @@ export async function parquetBench(o: Partial<typeof defaults> = {}): Promise<Ro
     rows.push(...row(`parquet_read_${label}_hyparquet_rows`, await best(Math.min(runs, 2), () => hyparquetRows(files, names)), bytes, ours, 'hyparquet parquetReadObjects of the same columns (row objects, as readParquet)'))
     rows.push(...row(`parquet_read_${label}_arrow_rs`, await best(runs, () => arrowRs(files, names, false)), bytes, ours, 'arrow-rs (parquet-wasm readParquet) to Arrow in WebAssembly memory'))
     rows.push(...row(`parquet_read_${label}_arrow_rs_js`, await best(runs, () => arrowRs(files, names, true)), bytes, ours, 'arrow-rs, then to Arrow JS columns (IPC, apache-arrow)'))
+    if (label === 'candle_columns') rows.push(...row(`parquet_read_${label}_arrow_rs_kernel`, await best(runs, () => arrowRsKernel(files, req)), bytes, ours, "arrow-rs, then to the candle kernel's columns (doubles, taker flags), as ours gives them"))
   }
 
   // snappy: every page of the day

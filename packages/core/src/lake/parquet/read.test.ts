@@ -178,6 +178,28 @@ describe('decoding primitives', () => {
     }
   })
 
+  it('reads booleans as 0 and 1, keeps a timestamp in its unit for `number`, and keeps nulls as NaN and 255 when asked, all itself', async () => {
+    const n = 300, nulls = Uint8Array.from({ length: n }, (_, i) => +(i % 7 === 3))
+    const file = writeColumns([
+      { name: 'b', type: 'BOOLEAN', flags: Uint8Array.from({ length: n }, (_, i) => +(i % 3 === 0)) },
+      { name: 'ms', type: 'TIMESTAMP_MILLIS', values: Float64Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i) },
+      { name: 'x', type: 'DOUBLE', values: Float64Array.from({ length: n }, (_, i) => i / 4), nulls },
+      { name: 's', type: 'STRING', codes: Uint8Array.from({ length: n }, (_, i) => i % 2), dict: ['a', 'b'], nulls },
+    ], n, { rowGroupSize: 128 })
+    const requests = [{ name: 'b', as: 'number' }, { name: 'ms', as: 'number' }, { name: 'x', as: 'number' }, { name: 's', as: 'code', values: [] as string[] }] as const
+    const kept = await readColumns(file, [...requests], { keepNulls: true })
+    expect(kept.fallbacks).toEqual([])
+    expect(kept.length).toBe(n)
+    expect(kept.nulls).toBe(nulls.reduce((a, b) => a + b, 0))
+    expect(Array.from(kept.values.b)).toEqual(Array.from({ length: n }, (_, i) => +(i % 3 === 0)))
+    expect(Array.from(kept.values.ms)).toEqual(Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i))
+    expect(Array.from(kept.values.x)).toEqual(Array.from({ length: n }, (_, i) => (i % 7 === 3 ? NaN : i / 4)))
+    expect(Array.from(kept.values.s)).toEqual(Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 255 : i % 2)))
+    const dropped = await readColumns(file, [...requests])
+    expect(dropped.length).toBe(n - kept.nulls)
+    expect(Array.from(dropped.values.x)).toEqual(Array.from({ length: n }, (_, i) => i / 4).filter((_, i) => i % 7 !== 3))
+  })
+
   it('rejects a snappy block whose copy points before the start', () => {
     expect(() => snappyUncompress(new Uint8Array([4, 0b00000001 | (0 << 2), 9]), new Uint8Array(4))).toThrow(/snappy/)
   })
