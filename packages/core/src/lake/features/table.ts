@@ -3,7 +3,7 @@
  * and as it writes them, through the lake's Parquet codec (`../parquet`): a table described by a
  * `FeatureColumn` list becomes the codec's column specs (strings dictionary-coded, NaN as null in
  * the nullable columns), written uncompressed (feature values are mostly incompressible doubles:
- * snappy saved about 5%). DuckDB, hyparquet and arrow-rs read the files (tested). `readFeatureTable`
+ * snappy saved about 5%) and without statistics. DuckDB, hyparquet and arrow-rs read the files (tested). `readFeatureTable`
  * reads named columns of such a file back the same way (tests, analysis).
  */
 import { readColumns, writeColumns, type ColumnRequest, type ColumnSpec } from '../parquet/index'
@@ -22,11 +22,13 @@ function specOf(c: FeatureColumn, data: ColumnData | undefined, rows: number): C
   if (c.type === 'STRING') {
     const dict: string[] = [], index = new Map<string, number>()
     const codes = new Uint32Array(rows)
+    let last: unknown, code = 0
     for (let i = 0; i < rows; i++) {
-      const v = String(data[i])
+      if (i > 0 && data[i] === last) { codes[i] = code; continue } // feature tables repeat one string a column
+      const v = String((last = data[i]))
       let k = index.get(v)
       if (k === undefined) index.set(v, (k = dict.push(v) - 1))
-      codes[i] = k
+      codes[i] = code = k
     }
     return { name: c.name, type: 'STRING', codes: dict.length <= 255 ? Uint8Array.from(codes) : codes, dict, optional: c.nullable }
   }
@@ -49,7 +51,8 @@ function specOf(c: FeatureColumn, data: ColumnData | undefined, rows: number): C
 export function writeFeatureTable(columns: FeatureColumn[], table: Table, rows: number, options: Partial<typeof defaults> = {}): Uint8Array {
   const o = { ...defaults, ...options }
   const specs = columns.map((c) => specOf(c, table[c.name], rows))
-  return writeColumns(specs, rows, { codec: 'UNCOMPRESSED', rowGroupSize: o.rowGroupSize })
+  // no statistics, as before: one row group a file, and they cost a tenth of the encoding
+  return writeColumns(specs, rows, { codec: 'UNCOMPRESSED', rowGroupSize: o.rowGroupSize, statistics: false })
 }
 
 /**

@@ -201,7 +201,9 @@ function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): S
   }
   let lo = Infinity, hi = -Infinity
   const x = c.values
-  for (let i = 0; i < present.length; i++) { const v = x[present[i]]; if (v < lo) lo = v; if (v > hi) hi = v }
+  const first = present[0], run = present[present.length - 1] - first === present.length - 1 // rows in order, none left out
+  if (run) for (let i = first; i <= first + present.length - 1; i++) { const v = x[i]; if (v < lo) lo = v; if (v > hi) hi = v }
+  else for (let i = 0; i < present.length; i++) { const v = x[present[i]]; if (v < lo) lo = v; if (v > hi) hi = v }
   if (lo > hi) return { nulls, signed: true } // only NaN
   if (lo === 0) lo = -0 // as the format asks of floating-point zeros
   if (hi === 0) hi = 0
@@ -302,7 +304,9 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
           const delta = o.delta && c.type !== 'DOUBLE' && c.type !== 'INT96' && c.type !== 'BOOLEAN' && c.type !== 'STRING' && pp.length >= 2 && !nulls
             ? deltaNumbers(c.values, pp, 0, pp.length) : undefined
           encoding = delta ? 'DELTA_BINARY_PACKED' : 'PLAIN'
-          values = delta ?? plainValues(c, pp)
+          // rows in file order without nulls: numbers straight from their array (a view, for doubles)
+          const inOrder = !rows && !nulls && c.type !== 'INT96' && c.type !== 'BOOLEAN' && c.type !== 'STRING' && pp.length > 0
+          values = delta ?? (inOrder ? plainNumbers(c, undefined, pp[0], pp[0] + pp.length) : plainValues(c, pp))
         }
         pages.push({ rows: pr, present: pp, encoding, body: values })
         if (all.length === 0) break
