@@ -8,9 +8,10 @@
  *   objects), hyparquet's `parquetReadObjects` (rows, as `readParquet`), and arrow-rs
  *   (parquet-wasm `readParquet`, to its own memory, on to Arrow JS columns through IPC, and on
  *   to the candle kernel's columns);
- * - snappy: every snappy page of the day decompressed by our `snappyUncompress`, hyparquet's, and
- *   hysnappy's (WebAssembly); and compressed again by the writer's compressor (hyparquet-writer's)
- *   and hysnappy's;
+ * - snappy: every snappy page of the day decompressed as the decoder does it (`snappy.ts`: hysnappy,
+ *   copied into the page's buffer), by hysnappy alone and by hyparquet's JavaScript; and compressed
+ *   again by the writer's compressor (hysnappy) and hyparquet-writer's JavaScript one (the writer's
+ *   until issue 13; a hand-written decompressor of ours was replaced by hysnappy after this bench);
  * - writing the day as silver (every trade column, from typed arrays): our `writeTradeTable`
  *   (uncompressed, as silver is written, and snappy), hyparquet-writer's `parquetWriteBuffer`, and
  *   parquet-wasm's `writeParquet` (from an Arrow table).
@@ -23,11 +24,11 @@ import { parquetHeader } from 'hyparquet/src/column.js'
 import { snappyUncompress as hyparquetSnappy } from 'hyparquet/src/snappy.js'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { snappyCompress as hyparquetWriterCompress } from 'hyparquet-writer/src/snappy.js'
-import { snappyCompressor, snappyUncompressor } from 'hysnappy'
+import { snappyUncompressor } from 'hysnappy'
 import * as wasm from 'parquet-wasm/node'
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow'
 import { readColumns, type ColumnRequest } from '../packages/core/src/lake/parquet/index'
-import { snappyUncompress } from '../packages/core/src/lake/parquet/snappy'
+import { snappyCompress, snappyUncompress } from '../packages/core/src/lake/parquet/snappy'
 import { HOUR_COLUMNS } from '../packages/core/src/lake/candles/index'
 import { readTradeTable, writeTradeTable } from '../packages/core/src/lake/trades/index'
 import { bronze, filesIn } from './candles'
@@ -167,15 +168,14 @@ export async function parquetBench(o: Partial<typeof defaults> = {}): Promise<Ro
   const hysnappy = snappyUncompressor()
   const ours = await best(runs, () => { for (const p of pages) snappyUncompress(p.body, out, p.size) })
   const pagesNote = `${pages.length} snappy pages, ${(plain / 1e6).toFixed(1)} MB uncompressed`
-  rows.push(...row('parquet_snappy_ours', ours, plain, ours, `our snappyUncompress: ${pagesNote}`))
+  rows.push(...row('parquet_snappy_ours', ours, plain, ours, `the decoder's snappyUncompress (hysnappy, copied into the page's buffer): ${pagesNote}`))
   rows.push(...row('parquet_snappy_hyparquet', await best(runs, () => { for (const p of pages) hyparquetSnappy(p.body, out.subarray(0, p.size)) }), plain, ours, "hyparquet's snappyUncompress (JavaScript)"))
   rows.push(...row('parquet_snappy_hysnappy', await best(runs, () => { for (const p of pages) hysnappy(p.body, p.size) }), plain, ours, 'hysnappy (WebAssembly), a new array per page'))
-  // compression, as the writer uses it (gold, prices, the Firehose emulator): hyparquet-writer's compressor is ours
+  // compression, as the writer uses it (gold, prices, the Firehose emulator)
   const raw = pages.map((p) => { const o = new Uint8Array(p.size); snappyUncompress(p.body, o); return o })
-  const compress = snappyCompressor()
-  const oursPack = await best(runs, () => { for (const r of raw) hyparquetWriterCompress(r) })
-  rows.push(...row('parquet_snappy_compress_ours', oursPack, plain, oursPack, "hyparquet-writer's snappyCompress (JavaScript; the writer's): the same pages"))
-  rows.push(...row('parquet_snappy_compress_hysnappy', await best(runs, () => { for (const r of raw) compress(r) }), plain, oursPack, 'hysnappy snappyCompress (WebAssembly)'))
+  const oursPack = await best(runs, () => { for (const r of raw) snappyCompress(r) })
+  rows.push(...row('parquet_snappy_compress_ours', oursPack, plain, oursPack, "the writer's snappyCompress (hysnappy): the same pages"))
+  rows.push(...row('parquet_snappy_compress_hyparquet_writer', await best(runs, () => { for (const r of raw) hyparquetWriterCompress(r) }), plain, oursPack, "hyparquet-writer's snappyCompress (JavaScript)"))
 
   // writing the day as silver, from typed arrays
   const { table } = await readTradeTable(files, { fill: { exchange: 'binance', symbol: 'BTC-USDT' } })

@@ -4,13 +4,13 @@
  * mainstream reader takes (DuckDB, Athena/Trino, Spark's vectorized reader, parquet-java, arrow-rs,
  * fastparquet, hyparquet): data page v1, PLAIN numbers (DOUBLE, INT32, INT64 and timestamps from
  * doubles, exact below 2^53; INT96 from epoch microseconds), dictionary-encoded strings, bit-packed
- * booleans, SNAPPY (hyparquet-writer's compressor) or none; min/max/null-count statistics per
+ * booleans, SNAPPY (hysnappy's compressor, `snappy.ts`) or none; min/max/null-count statistics per
  * column chunk and a `created_by` parquet-java parses, so engines skip row groups. Columns with
  * nulls are OPTIONAL. With `dictionary` it dictionary-encodes numbers too and falls back to PLAIN
  * pages when a dictionary outgrows its page, as parquet-mr does: the local Firehose emulator
  * writes Firehose's own Parquet shape with it. DELTA_BINARY_PACKED integers remain on request.
  */
-import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
+import { snappyCompress } from './snappy'
 import { Thrift } from './thrift'
 import { deltaNumbers, dictionaryIndexes, hybrid, plainStrings } from './encode'
 import { dataPageHeaderV1, dictionaryPageHeader, footer, type Chunk, type Encoding, type Leaf, type Stats } from './footer'
