@@ -8,10 +8,9 @@
  *   objects), hyparquet's `parquetReadObjects` (rows, as `readParquet`), and arrow-rs
  *   (parquet-wasm `readParquet`, to its own memory, on to Arrow JS columns through IPC, and on
  *   to the candle kernel's columns);
- * - snappy: every snappy page of the day decompressed as the decoder does it (`snappy.ts`: hysnappy,
- *   copied into the page's buffer), by hysnappy alone and by hyparquet's JavaScript; and compressed
- *   again by the writer's compressor (hysnappy) and hyparquet-writer's JavaScript one (the writer's
- *   until issue 13; a hand-written decompressor of ours was replaced by hysnappy after this bench);
+ * - snappy: every snappy page of the day decompressed by our `snappyUncompress`, hyparquet's and
+ *   hysnappy's (WebAssembly); and compressed again by the writer's compressor (hysnappy's, since
+ *   issue 13) and hyparquet-writer's JavaScript one (the writer's before);
  * - writing the day as silver (every trade column, from typed arrays): our `writeTradeTable`
  *   (uncompressed, as silver is written, and snappy), hyparquet-writer's `parquetWriteBuffer`, and
  *   parquet-wasm's `writeParquet` (from an Arrow table).
@@ -168,7 +167,7 @@ export async function parquetBench(o: Partial<typeof defaults> = {}): Promise<Ro
   const hysnappy = snappyUncompressor()
   const ours = await best(runs, () => { for (const p of pages) snappyUncompress(p.body, out, p.size) })
   const pagesNote = `${pages.length} snappy pages, ${(plain / 1e6).toFixed(1)} MB uncompressed`
-  rows.push(...row('parquet_snappy_ours', ours, plain, ours, `the decoder's snappyUncompress (hysnappy, copied into the page's buffer): ${pagesNote}`))
+  rows.push(...row('parquet_snappy_ours', ours, plain, ours, `our snappyUncompress: ${pagesNote}`))
   rows.push(...row('parquet_snappy_hyparquet', await best(runs, () => { for (const p of pages) hyparquetSnappy(p.body, out.subarray(0, p.size)) }), plain, ours, "hyparquet's snappyUncompress (JavaScript)"))
   rows.push(...row('parquet_snappy_hysnappy', await best(runs, () => { for (const p of pages) hysnappy(p.body, p.size) }), plain, ours, 'hysnappy (WebAssembly), a new array per page'))
   // compression, as the writer uses it (gold, prices, the Firehose emulator)
