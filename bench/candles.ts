@@ -28,7 +28,8 @@ import { createInterface } from 'node:readline'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { TRADE_COLUMNS, type Trade } from '../packages/core/src/market/index'
-import { readParquet, readTradeColumns, writeParquet } from '../packages/core/src/lake/parquet/index'
+import { readParquet, writeParquet } from '../packages/core/src/lake/parquet/index'
+import { readTradeColumns } from '../packages/core/src/lake/trades/index'
 import { bronzeTradesFile } from '../packages/local/src/firehose/convert'
 import { defaults as candleDefaults } from '../packages/core/src/lake/candles/index'
 import { rng } from '../packages/core/test/synthetic'
@@ -81,7 +82,7 @@ export function* tradeHours(n: number, seed: number, day: string): Generator<{ h
 }
 
 /** The two bronze layouts of the day under a cached folder: `ours/` and `firehose/`, one file per hour. */
-async function bronze(n: number, seed: number, day: string) {
+export async function bronze(n: number, seed: number, day: string) {
   const dir = join(tmpdir(), `ticklake-bench-candles-${n}-${seed}-${day}-v2`)
   const ours = join(dir, 'ours')
   const firehose = join(dir, 'firehose')
@@ -98,7 +99,7 @@ async function bronze(n: number, seed: number, day: string) {
   return { ours, firehose, cached: false }
 }
 
-const filesIn = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(dir, f))
+export const filesIn = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.parquet')).sort().map((f) => join(dir, f))
 const sizeOf = (dir: string) => filesIn(dir).reduce((s, f) => s + statSync(f).size, 0)
 
 /** Best wall time of `runs`, with the CPU time (all threads of this process) of that run. */

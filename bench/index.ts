@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries, silver), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles and
- * features: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
+ * features, queries, silver, parquet), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles,
+ * features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
  */
 import { parseArgs } from 'node:util'
 import { parseBench, soak, type Row } from './ingest'
@@ -24,6 +24,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'features', run: async () => (await import('./features')).featuresBench(Number(values.trades)) },
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
   { name: 'silver', run: async () => (await import('./silver')).silverBench() },
+  { name: 'parquet', run: async () => (await import('./parquet')).parquetBench({ trades: Number(values.trades) }) },
 ]
 
 const only = values.only?.split(',')

@@ -8,7 +8,7 @@
  * object made the job read the hour's silver file and the new object, dedupe, and write the
  * whole hour again. Each timing is the best of `passes` (`beforePasses`) passes over the hour.
  */
-import { writeTradeTable, readTradeTable } from '../packages/core/src/lake/parquet/index'
+import { writeTradeTable, readTradeTable } from '../packages/core/src/lake/trades/index'
 import { bronzeTradesPrefix, candleStateKey, partitionOf } from '../packages/core/src/lake/layout/index'
 import { dedupeOrder, defaults as silverDefaults, pickRows } from '../packages/core/src/lake/silver/index'
 import type { ObjectStore } from '../packages/core/src/ports/index'

@@ -7,7 +7,7 @@ import { memoryStore, s3Event } from '@ticklake/local/store/index'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { bronzeQuotesPrefix, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, silverManifestKey, silverPartKey, silverTradesKey } from '@ticklake/core/lake/layout'
-import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readColumns, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
+import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readFeatureTable, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
 import { candlesOf, quotesFor, trades } from '../../core/test/synthetic'
 import { createFeaturesHandler, featureHoursOf } from './features'
 
@@ -56,7 +56,7 @@ describe('features function', () => {
     const got: Record<string, number[]> = {}
     let rows = 0
     for (const h of HOURS) {
-      const c = await readColumns((await store.get(goldTradeFeaturesKey(X, S, DT, h)))!, TRADE_READ)
+      const c = await readFeatureTable((await store.get(goldTradeFeaturesKey(X, S, DT, h)))!, TRADE_READ)
       rows += c.rows
       for (const col of FEATURE_COLUMNS) if (col.type !== 'STRING') (got[col.name] ??= []).push(...c[col.name])
     }
@@ -74,7 +74,7 @@ describe('features function', () => {
 
     const cs = (n: number): CandleSeries => ({ length: n, openTime: Float64Array.from(candles, (c) => c.open_time), high: Float64Array.from(candles, (c) => c.high), low: Float64Array.from(candles, (c) => c.low), close: Float64Array.from(candles, (c) => c.close), volume: Float64Array.from(candles, (c) => c.volume), quoteVolume: Float64Array.from(candles, (c) => c.quote_volume), final: new Float64Array(n).fill(1) })
     const ind = candleIndicators(cs(candles.length), 0, { exchange: X, symbol: S })
-    const c12 = await readColumns((await store.get(goldCandleFeaturesKey(X, S, DT, '12')))!, Object.fromEntries(CANDLE_FEATURE_COLUMNS.map((c) => [c.name, c.type === 'STRING' ? 'string' : 'number'])) as any)
+    const c12 = await readFeatureTable((await store.get(goldCandleFeaturesKey(X, S, DT, '12')))!, Object.fromEntries(CANDLE_FEATURE_COLUMNS.map((c) => [c.name, c.type === 'STRING' ? 'string' : 'number'])) as any)
     expect(c12.rows).toBe(60)
     for (const col of ['sma_50', 'ema_26', 'rsi_14', 'macd_signal', 'bb_upper', 'atr_14', 'vwap_day', 'vwap_day_typical']) {
       for (let i = 0; i < 60; i++) expect(near(c12[col][i], (ind.table[col] as Float64Array)[120 + i]), `${col}[${i}]`).toBe(true)
@@ -90,7 +90,7 @@ describe('features function', () => {
     for (const k of more.keys()) await store.put(k, (await more.get(k))!)
     const [next] = await handler(event(candleKey('12')))
     expect(next.refreshed).toEqual([`${DT}/11`])
-    const h11 = await readColumns((await store.get(goldTradeFeaturesKey(X, S, DT, '11')))!, { target_return_50: 'number', target_return_10: 'number' })
+    const h11 = await readFeatureTable((await store.get(goldTradeFeaturesKey(X, S, DT, '11')))!, { target_return_50: 'number', target_return_10: 'number' })
     expect(h11.target_return_50.some(Number.isNaN)).toBe(false)
     expect((await handler(event(candleKey('12'))))[0].refreshed).toEqual([]) // nothing new for hour 11
   })
@@ -106,7 +106,7 @@ describe('features function', () => {
     expect(r.refreshed).toEqual([`${DT}/10`, `${DT}/12`]) // 10 took its last targets from 11, 12 its lookback
     const after = await store.get(goldTradeFeaturesKey(X, S, DT, '12'))
     expect(Buffer.from(after!).equals(Buffer.from(before!))).toBe(false)
-    const c = await readColumns(after!, { return_500: 'number', price: 'number' })
+    const c = await readFeatureTable(after!, { return_500: 'number', price: 'number' })
     expect(c.return_500[0]).toBeCloseTo(Math.log(c.price[0] / late[late.length - LOOKBACK].price), 12)
   })
 
@@ -131,7 +131,7 @@ describe('features function', () => {
     expect(r.rows).toBe(PER_HOUR)
     expect(r.warnings).toHaveLength(1)
     expect(lines[0]).toMatch(/hour=11\/c\.parquet: unreadable quote file skipped/)
-    const c = await readColumns((await store.get(goldTradeFeaturesKey(X, S, DT, '11')))!, { bid: 'number' })
+    const c = await readFeatureTable((await store.get(goldTradeFeaturesKey(X, S, DT, '11')))!, { bid: 'number' })
     expect(c.bid.some(Number.isNaN)).toBe(false)
   })
 

@@ -36,6 +36,25 @@ export interface Trade {
   source: TradeSource
 }
 
+/**
+ * Trades as columns (typed arrays, one value a trade), as the lake's jobs read them from Parquet
+ * and the candle kernel sums them; sorted by first trade id where the decoder and silver give them.
+ */
+export interface TradeColumns {
+  length: number
+  /** Exchange trade time, epoch µs. */
+  ts: Float64Array
+  price: Float64Array
+  qty: Float64Array
+  /** 1 where the taker bought. */
+  buy: Uint8Array
+  /** Individual trades a record covers. */
+  trades: Float64Array
+  first_trade_id: Float64Array
+  last_trade_id: Float64Array
+  trade_id: Float64Array
+}
+
 /** Best bid and ask at one moment (Binance bookTicker). Times are epoch MICROseconds. */
 export interface Quote {
   exchange: Exchange

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto'
 import { bronzeTradesPrefix, candleStateKey, silverManifestKey } from '@ticklake/core/lake/layout'
 import { versionOf, type HourState } from '@ticklake/core/lake/candles'
 import { compactSilver, dedupeOrder, mergeSilver, pickRows, readManifest, rowsOf, type SilverManifest } from '@ticklake/core/lake/silver'
-import { readTradeTable } from '@ticklake/core/lake/parquet'
+import { readTradeTable } from '@ticklake/core/lake/trades'
 import { readJson, updateObject, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
 

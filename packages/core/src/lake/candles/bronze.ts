@@ -5,7 +5,9 @@
  */
 import { TRADE_COLUMNS, rowProblem, takeable } from '../../market/index'
 import { bronzeDlqKey, bronzeTradesPrefix } from '../layout/index'
-import { onWorker, readColumns, TRADE_COLUMN_REQUESTS, workerTask, type ColumnRequest } from '../parquet/index'
+import { readColumns, type ColumnRequest } from '../parquet/index'
+import { TRADE_COLUMN_REQUESTS } from '../trades/index'
+import { defineTask, onWorker } from '../workers/index'
 import type { ObjectInfo, ObjectStore } from '../../ports/index'
 import { dedupeOrder, pickRows } from '../dedupe/index'
 import { defaults } from './defaults'
@@ -114,7 +116,7 @@ async function sendInvalidToDlq(store: ObjectStore, got: { key: string; body: Ui
 }
 
 // a decode worker sums the second half of an hour's rows (see `hourMinutes`)
-workerTask('candles.minutes', (x: { cols: TradeColumns; from: number; until: number; dp: number; dq: number }) => aggregateMinutesAt(x.cols, x.from, x.until, x.dp, x.dq))
+defineTask('candles.minutes', (x: { cols: TradeColumns; from: number; until: number; dp: number; dq: number }) => aggregateMinutesAt(x.cols, x.from, x.until, x.dp, x.dq), import.meta.url)
 
 /** Rows `[lo, hi)` of `c`, as views (no copy: views of shared memory stay shared). */
 const rowsOf = (c: TradeColumns, lo: number, hi: number): TradeColumns => ({

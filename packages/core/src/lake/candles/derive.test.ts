@@ -195,7 +195,7 @@ describe('the hour job on two threads (as bundled, where workers can load it)', 
     const dir = mkdtempSync(join(tmpdir(), 'ticklake-hour-'))
     try {
       const bundled = join(dir, 'candles.mjs'), entry = join(dir, 'entry.ts')
-      writeFileSync(entry, `export * from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}\nexport { onWorker } from ${JSON.stringify(join(import.meta.dirname, '../parquet/index.ts'))}\n`)
+      writeFileSync(entry, `export * from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))}\nexport { onWorker } from ${JSON.stringify(join(import.meta.dirname, '../workers/index.ts'))}\n`)
       await build({ entryPoints: [entry], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
       const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
       const store = countingStore()

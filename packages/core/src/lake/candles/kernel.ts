@@ -15,7 +15,7 @@
  * exchange's own string. Input rows must have finite, positive prices and quantities (the hour job
  * sends others to the DLQ first); a non-finite one makes the kernel throw a RangeError.
  */
-import type { Candle, Timeframe, Trade } from '../../market/index'
+import type { Candle, Timeframe, Trade, TradeColumns } from '../../market/index'
 import { TIMEFRAMES, scaledDecimal } from '../../market/index'
 import { pickRows, recordOrder } from '../dedupe/index'
 
@@ -28,21 +28,8 @@ export const defaults = {
   quoteDecimals: 8,
 }
 
-/** Trades as columns, sorted by first trade id (the decoder and silver give them so). */
-export interface TradeColumns {
-  length: number
-  /** Exchange trade time, epoch µs. */
-  ts: Float64Array
-  price: Float64Array
-  qty: Float64Array
-  /** 1 where the taker bought. */
-  buy: Uint8Array
-  /** Individual trades a record covers. */
-  trades: Float64Array
-  first_trade_id: Float64Array
-  last_trade_id: Float64Array
-  trade_id: Float64Array
-}
+/** Trades as columns, sorted by first trade id (the decoder and silver give them so): one definition, in `market`. */
+export type { TradeColumns }
 
 /**
  * Exact aggregates of consecutive periods of one timeframe, columnar: period `i` opens at

@@ -6,7 +6,7 @@
  * documented in docs/features.md.
  */
 export * from './schema'
-export { readColumns, writeColumns, type ColumnData, type Table } from './columnar'
+export { readFeatureTable, writeFeatureTable, type ColumnData, type Table } from './table'
 export { tradeFeatures, rollingSum, rollingStd, rollingRange, type TradeSeries, type QuoteSeries, type FeatureOptions } from './trades'
 export { sma, ema, rsi, macd, bollinger, atr, sessionVwap, wilderGainLoss, candleIndicators, type CandleSeries } from './indicators'
 export { featuresHour, runFeatures, shiftHour, defaults, type FeaturesJob, type FeaturesResult, type FeaturesState, type HourRef } from './job'

@@ -8,7 +8,7 @@
  * decimals, and the session VWAPs restart at 00:00 UTC.
  */
 import { CANDLE_FEATURE_COLUMNS, INDICATORS } from './schema'
-import type { Table } from './columnar'
+import type { Table } from './table'
 
 const nan = (n: number) => new Float64Array(n).fill(NaN)
 const firstValid = (x: Float64Array) => { let i = 0; while (i < x.length && Number.isNaN(x[i])) i++; return i }

@@ -8,9 +8,10 @@
  */
 import { bronzeQuotesPrefix, featuresStateKey, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, partitionOf, silverManifestKey } from '../layout/index'
 import { readJson, updateObject, type ObjectStore } from '../../ports/index'
-import { readColumns, writeColumns } from './columnar'
-import { readTradeColumns } from '../parquet/index'
+import { readColumns, type ColumnRequest } from '../parquet/index'
+import { readTradeColumns } from '../trades/index'
 import { dedupeOrder, pickRows, silverHourFiles } from '../silver/index'
+import { writeFeatureTable } from './table'
 import { candleIndicators, type CandleSeries } from './indicators'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS, HORIZONS, LOOKBACK } from './schema'
 import { tradeFeatures, type QuoteSeries, type TradeSeries } from './trades'
@@ -38,8 +39,9 @@ const hourStart = (h: HourRef) => Date.parse(`${h.dt}T${h.hour}:00:00Z`)
 /** The hour `k` hours after `h` (negative: before). */
 export const shiftHour = <T extends HourRef>(h: T, k: number): T => ({ ...h, ...partitionOf(hourStart(h) + k * HOUR) })
 
-const QUOTE_READ = { ts: 'number', bid: 'number', ask: 'number', bid_qty: 'number', ask_qty: 'number' } as const
-const CANDLE_READ = { open_time: 'number', high: 'number', low: 'number', close: 'number', volume: 'number', quote_volume: 'number', final: 'number' } as const
+const numbers = (...names: string[]): ColumnRequest[] => names.map((name) => ({ name, as: 'number' }))
+const QUOTE_READ = numbers('ts', 'bid', 'ask', 'bid_qty', 'ask_qty')
+const CANDLE_READ = numbers('open_time', 'high', 'low', 'close', 'volume', 'quote_volume', 'final')
 
 /**
  * Decoded silver hours by key and ETag: consecutive hour jobs read the same files (an hour is the
@@ -111,7 +113,9 @@ async function tradeInputs(store: ObjectStore, h: HourRef, o: typeof defaults) {
 async function readQuoteFile(store: ObjectStore, key: string, warnings: string[]) {
   const bytes = await store.get(key)
   try {
-    return bytes ? await readColumns(bytes, QUOTE_READ) : undefined
+    if (!bytes) return undefined
+    const d = await readColumns(bytes, QUOTE_READ) // a row with a null is left out
+    return { rows: d.length, ...(d.values as Record<'ts' | 'bid' | 'ask' | 'bid_qty' | 'ask_qty', Float64Array>) }
   } catch (e) {
     warnings.push(`${key}: unreadable quote file skipped: ${(e as Error).message}`)
     return undefined
@@ -148,7 +152,9 @@ async function candleInputs(store: ObjectStore, h: HourRef, o: typeof defaults):
   const hours = Array.from({ length: o.warmupHours + 1 }, (_, i) => shiftHour(h, i - o.warmupHours))
   const files = await Promise.all(hours.map(async (x) => {
     const bytes = await store.get(goldCandlesKey(x.exchange, x.symbol, '1m', x.dt, x.hour))
-    return bytes ? readColumns(bytes, CANDLE_READ) : undefined
+    if (!bytes) return undefined
+    const d = await readColumns(bytes, CANDLE_READ)
+    return { rows: d.length, ...(d.values as Record<'open_time' | 'high' | 'low' | 'close' | 'volume' | 'quote_volume' | 'final', Float64Array>) }
   }))
   if (!files.at(-1)?.rows) return undefined
   const rows: number[][] = []
@@ -189,7 +195,7 @@ export async function featuresHour(job: FeaturesJob): Promise<FeaturesResult> {
     for (let i = rows - 1; i >= 0 && Number.isNaN(target[i]); i--) pending++
     Object.assign(result, { rows, trades: t.to - t.from, pendingTargets: pending, inputs: t.inputs })
     lap('compute')
-    const bytes = writeColumns(FEATURE_COLUMNS, table, rows)
+    const bytes = writeFeatureTable(FEATURE_COLUMNS, table, rows)
     lap('encode')
     return { body: bytes, result: true }
   }, { retries: o.writeRetries })
@@ -203,7 +209,7 @@ export async function featuresHour(job: FeaturesJob): Promise<FeaturesResult> {
     if (!c) return { result: false }
     const { rows, table } = candleIndicators(c.series, c.from, ref)
     result.candleRows = rows
-    return { body: writeColumns(CANDLE_FEATURE_COLUMNS, table, rows), result: true }
+    return { body: writeFeatureTable(CANDLE_FEATURE_COLUMNS, table, rows), result: true }
   }, { retries: o.writeRetries })
   lap('candles')
   return result

@@ -7,7 +7,7 @@
  * the trades after them (their targets).
  */
 import { FEATURE_COLUMNS, HORIZONS, LOOKBACK, MOMENTUM, WINDOWS } from './schema'
-import type { Table } from './columnar'
+import type { Table } from './table'
 
 export const defaults = { recomputeEvery: 4096 }
 

@@ -1,16 +1,17 @@
 /**
- * The Parquet codec of the lake: writes rows described by a column list of `market` (the one
- * schema) into Parquet bytes every mainstream engine reads (DuckDB, Athena, Spark, arrow-rs:
- * `write.ts`), and reads such files back into plain rows (hyparquet). Pure JavaScript, so a Lambda
- * bundle stays small and starts fast. Jobs that read many trades read and write them as columns
- * instead (`readTradeColumns`, `readTradeTable`, `writeTradeTable`; see `columns.ts` and `write.ts`).
+ * The Parquet codec of the lake, one module for every job: columns straight into and out of typed
+ * arrays (`readColumns`, `writeColumns`: bronze, silver, features), and tables of row objects
+ * described by a column list (`readParquet`, `writeParquet`: gold candles, prices, dim_symbols,
+ * tests). It writes what every mainstream engine reads (DuckDB, Athena, Spark, arrow-rs:
+ * `write.ts`) and reads what writes the lake, Firehose included (`read.ts`, `decode.ts`). Pure
+ * JavaScript, so a Lambda bundle stays small and starts fast. It knows no schema of the lake: the
+ * jobs pass their columns (trade files: `../trades`).
  */
 import { parquetReadObjects, parquetMetadata } from 'hyparquet'
-import type { Column } from '../../market/index'
-import { writeTable } from './write'
+import { writeTable, type TableColumn } from './write'
 
-export { onWorker, readColumns, readTradeColumns, workerTask, readTradeTable, tradeStrings, TRADE_COLUMN_REQUESTS, Unsupported, type ColumnRequest, type DecodedColumns, type TradeColumns, type TradeString, type TradeTable } from './columns'
-export { CREATED_BY, writeColumns, writeTable, writeTradeTable, type ColumnSpec } from './write'
+export { readColumns, Unsupported, type ColumnRequest, type ColumnValues, type DecodedColumns, type ReadOptions } from './read'
+export { CREATED_BY, writeColumns, writeTable, type ColumnSpec, type ColumnType, type TableColumn, type WriteColumnsOptions } from './write'
 
 export const defaults = {
   codec: 'SNAPPY' as 'SNAPPY' | 'UNCOMPRESSED',
@@ -25,7 +26,7 @@ export const defaults = {
  * Writes rows as one Parquet file (`writeTable`). Timestamps are numbers in the column's unit (µs or ms).
  * @example writeParquet(TRADE_COLUMNS, trades) // Uint8Array, ready for ObjectStore.put
  */
-export function writeParquet<T>(columns: Column<T>[], rows: readonly T[], options: Partial<typeof defaults> = {}): Uint8Array {
+export function writeParquet<T>(columns: TableColumn<T>[], rows: readonly T[], options: Partial<typeof defaults> = {}): Uint8Array {
   return writeTable(columns, rows, { ...defaults, ...options })
 }
 

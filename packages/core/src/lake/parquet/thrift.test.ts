@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ByteWriter } from 'hyparquet-writer'
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
 import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
-import { dataPageHeaderV1, dictionaryPageHeader, footer } from './write'
+import { dataPageHeaderV1, dictionaryPageHeader, footer } from './footer'
 import { Thrift } from './thrift'
 
 /** hyparquet-writer's bytes for what `write` writes. */

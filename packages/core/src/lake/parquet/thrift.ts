@@ -1,7 +1,7 @@
 /**
  * Thrift's compact protocol, just what Parquet page headers and footers need: fields written in
  * order by small methods into one growing byte list, numbers as plain doubles (i64 exact below
- * 2^53), no intermediate objects. Shared by the lake's writers (`./write.ts`, the features job's).
+ * 2^53), no intermediate objects. Used by the lake's writer (`./write.ts`, `./footer.ts`).
  */
 
 /** Compact protocol types of list elements (`list`). */

@@ -6,7 +6,8 @@ import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Candle, type Trade } from '../../market/index'
-import { readColumns, readParquet, readTradeTable, writeParquet, writeTable, writeTradeTable } from './index'
+import { readColumns, readParquet, writeParquet, writeTable } from './index'
+import { readTradeTable, writeTradeTable } from '../trades/index'
 
 /** Trades whose times and ids move by small, large (25-32 bit) and too large (> 32 bit) steps, some backwards. */
 function trades(n: number, jump = 0): Trade[] {
@@ -107,7 +108,7 @@ describe('columnar Parquet writer', () => {
 
   it('reads strings as codes, adding the ones it meets, with the same codes on two threads (as bundled)', async () => {
     const bundled = join(dir, 'columns.mjs')
-    await build({ entryPoints: [join(import.meta.dirname, 'columns.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
     const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
     const a = trades(900), b = trades(700).map((t, i) => ({ ...t, source: i % 2 ? 'archive' : 'replay' }) as Trade)
     const files = [writeParquet(TRADE_COLUMNS, a), writeParquet(TRADE_COLUMNS, b)]

@@ -4,17 +4,21 @@
  * mainstream reader takes (DuckDB, Athena/Trino, Spark's vectorized reader, parquet-java, arrow-rs,
  * fastparquet, hyparquet): data page v1, PLAIN numbers (DOUBLE, INT32, INT64 and timestamps from
  * doubles, exact below 2^53; INT96 from epoch microseconds), dictionary-encoded strings, bit-packed
- * booleans, SNAPPY (hyparquet-writer's compressor) or none; min/max/null-count statistics per
+ * booleans, SNAPPY (hysnappy's compressor, `snappy.ts`) or none; min/max/null-count statistics per
  * column chunk and a `created_by` parquet-java parses, so engines skip row groups. Columns with
  * nulls are OPTIONAL. With `dictionary` it dictionary-encodes numbers too and falls back to PLAIN
  * pages when a dictionary outgrows its page, as parquet-mr does: the local Firehose emulator
  * writes Firehose's own Parquet shape with it. DELTA_BINARY_PACKED integers remain on request.
  */
-import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
-import { Thrift, BINARY, I32, STRUCT } from './thrift'
-import type { Column, ColumnType } from '../../market/index'
-import type { TradeTable } from './columns'
-import { TRADE_COLUMNS } from '../../market/index'
+import { snappyCompress } from './snappy'
+import { Thrift } from './thrift'
+import { deltaNumbers, dictionaryIndexes, hybrid, plainStrings } from './encode'
+import { dataPageHeaderV1, dictionaryPageHeader, footer, type Chunk, type Encoding, type Leaf, type Stats } from './footer'
+
+/** The types of a table's columns (the lake's schema lists, `market`'s `Column`, fit it). */
+export type ColumnType = 'STRING' | 'INT32' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP_MICROS' | 'TIMESTAMP_MILLIS'
+/** A column of a table of rows `T`: the field it is read from and its type. */
+export interface TableColumn<T> { name: keyof T & string; type: ColumnType }
 
 /**
  * `created_by` in parquet-java's form (`name version x.y.z (build b)`): parquet-java ignores the
@@ -64,7 +68,7 @@ export type WriteColumnsOptions = typeof defaults & {
 const TWO32 = 4294967296
 const utf8 = new TextEncoder()
 
-function schemaOf(c: ColumnSpec) {
+function schemaOf(c: ColumnSpec): Leaf {
   const base = { name: c.name, repetition_type: c.nulls || c.optional ? 'OPTIONAL' as const : 'REQUIRED' as const }
   switch (c.type) {
     case 'STRING': return { ...base, type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const }
@@ -113,157 +117,6 @@ function plainNumbers(c: { type: string; values: Float64Array }, rows: Uint32Arr
   return new Uint8Array(out.buffer)
 }
 
-/** ULEB128 of a non-negative integer below 2^54 (plain arithmetic: bit operations stop at 32 bits). */
-function uleb(v: number, out: number[]) {
-  do { const b = v % 128; v = Math.floor(v / 128); out.push(v ? b | 0x80 : b) } while (v)
-}
-const zigzag = (v: number) => (v >= 0 ? 2 * v : -2 * v - 1)
-
-/**
- * Integer values of rows `[from, to)` as a DELTA_BINARY_PACKED page body (blocks of 128, four
- * miniblocks of 32): consecutive ids pack to almost nothing and times to two or three bytes.
- * Undefined when a block would need more than 32 bits a delta (then PLAIN is written).
- */
-function deltaNumbers(x: Float64Array, rows: Uint32Array | undefined, from: number, to: number): Uint8Array | undefined {
-  const n = to - from
-  // every delta at once; per block, the least delta and each miniblock's greatest in one pass
-  if (deltas.length < n) deltas = new Float64Array(Math.max(n, deltas.length * 2))
-  const d = deltas
-  if (rows) { let prev = x[rows[from]]; for (let i = 1; i < n; i++) { const v = x[rows[from + i]]; d[i] = v - prev; prev = v } } else deltasOf(x, from, n, d)
-  const first = x[rows ? rows[from] : from]
-  const head: number[] = []
-  uleb(128, head); uleb(4, head); uleb(n, head); uleb(zigzag(first), head)
-  const room = head.length + Math.ceil((n - 1) / 128) * (12 + 4 + 4 * 32 * 4) + 16
-  if (packed.length < room) packed = new Uint8Array(Math.max(room, packed.length * 2))
-  const out = packed
-  out.set(head)
-  let p = head.length
-  const h: number[] = []
-  const tops = new Float64Array(4)
-  for (let b = 1; b < n; b += 128) {
-    const m = Math.min(128, n - b)
-    const min = blockRange(d, b, b + m, tops)
-    h.length = 0
-    uleb(zigzag(min), h)
-    for (let k = 0; k < h.length; k++) out[p++] = h[k]
-    const widthsAt = p
-    p += 4
-    for (let k = 0; k < 4; k++) {
-      const lo = b + k * 32
-      if (lo >= b + m) { out[widthsAt + k] = 0; continue }
-      const hi = Math.min(b + m, lo + 32)
-      const top = tops[k] - min
-      if (top >= TWO32) return undefined
-      const width = top === 0 ? 0 : 32 - Math.clz32(top)
-      out[widthsAt + k] = width
-      if (width > 24) p = packWide(d, lo, hi, min, width, out, p)
-      else if (width > 0) p = packSmall(d, lo, hi, min, width, out, p)
-    }
-  }
-  return out.slice(0, p)
-}
-
-/** Scratch of the delta encoder, reused from page to page (pages are packed one at a time). */
-let deltas = new Float64Array(1 << 16)
-let packed = new Uint8Array(1 << 18)
-
-function deltasOf(x: Float64Array, from: number, n: number, d: Float64Array) {
-  for (let i = 1; i < n; i++) d[i] = x[from + i] - x[from + i - 1]
-}
-
-/** The least of `d[lo, hi)`; the greatest of each 32 of them into `tops`. */
-function blockRange(d: Float64Array, lo: number, hi: number, tops: Float64Array) {
-  let min = d[lo]
-  for (let k = 0; k < 4; k++) {
-    const a = lo + k * 32, z = Math.min(hi, a + 32)
-    let top = a < hi ? d[a] : 0
-    for (let i = a; i < z; i++) { const v = d[i]; if (v > top) top = v; if (v < min) min = v }
-    tops[k] = top
-  }
-  return min
-}
-
-/** Values `d[lo, hi)` less `min` (and zeros up to 32 of them) bit-packed at `width` <= 24, LSB first; returns the next offset. */
-function packSmall(d: Float64Array, lo: number, hi: number, min: number, width: number, out: Uint8Array, p: number) {
-  let acc = 0, bits = 0
-  for (let i = lo; i < lo + 32; i++) {
-    acc |= (i < hi ? d[i] - min : 0) << bits
-    bits += width
-    while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
-  }
-  return p
-}
-
-/** The same at 25..32 bits: each value as its low 16 bits, then the rest. */
-function packWide(d: Float64Array, lo: number, hi: number, min: number, width: number, out: Uint8Array, p: number) {
-  let acc = 0, bits = 0
-  for (let i = lo; i < lo + 32; i++) {
-    const x = i < hi ? d[i] - min : 0
-    acc |= (x & 0xffff) << bits
-    bits += 16
-    while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
-    acc |= Math.floor(x / 65536) << bits
-    bits += width - 16
-    while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
-  }
-  return p
-}
-
-/** The strings of a dictionary as a PLAIN BYTE_ARRAY page body. */
-function plainStrings(dict: string[]) {
-  const parts = dict.map((s) => utf8.encode(s))
-  const out = new Uint8Array(parts.reduce((s, p) => s + 4 + p.length, 0))
-  const view = new DataView(out.buffer)
-  let at = 0
-  for (const p of parts) { view.setUint32(at, p.length, true); out.set(p, at + 4); at += 4 + p.length }
-  return out
-}
-
-/**
- * Codes of rows `[from, to)` as an RLE_DICTIONARY page body: the bit width, then one RLE run when
- * every row has the same code, else bit-packed groups of eight.
- */
-function dictionaryIndexes(codes: Uint8Array, rows: Uint32Array | undefined, from: number, to: number, size: number) {
-  const n = to - from
-  const width = Math.max(1, Math.ceil(Math.log2(Math.max(2, size))))
-  // the codes in row order, gathered once (a view, without `rows`)
-  let x = codes.subarray(from, to)
-  if (rows) { x = new Uint8Array(n); for (let i = 0; i < n; i++) x[i] = codes[rows[from + i]] }
-  const first = n ? x[0] : 0
-  let same = true
-  for (let i = 1; i < n && same; i++) same = x[i] === first
-  const head = (v: number, out: number[]) => { do { let b = v & 0x7f; v = Math.floor(v / 128); if (v) b |= 0x80; out.push(b) } while (v) }
-  if (same) {
-    const h: number[] = [width]
-    head(n * 2, h)
-    h.push(first) // width <= 8: one byte holds the value
-    return new Uint8Array(h)
-  }
-  const groups = Math.ceil(n / 8)
-  const h: number[] = [width]
-  head(groups * 2 + 1, h)
-  const out = new Uint8Array(h.length + groups * width)
-  out.set(h)
-  let p = h.length
-  if (width === 1) {
-    // flags (such as side): eight rows a byte
-    const whole = n >> 3
-    for (let g = 0; g < whole; g++) {
-      const i = g << 3
-      out[p++] = x[i] | (x[i + 1] << 1) | (x[i + 2] << 2) | (x[i + 3] << 3) | (x[i + 4] << 4) | (x[i + 5] << 5) | (x[i + 6] << 6) | (x[i + 7] << 7)
-    }
-    if (whole < groups) { let b = 0; for (let i = whole << 3; i < n; i++) b |= x[i] << (i & 7); out[p++] = b }
-    return out
-  }
-  let acc = 0, bits = 0
-  for (let i = 0; i < groups * 8; i++) {
-    acc |= (i < n ? x[i] : 0) << bits
-    bits += width
-    while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
-  }
-  return out
-}
-
 /** Rows `[from, to)` of the column chunk, through `rows` when given: the row numbers in file order. */
 function rowRange(rows: Uint32Array | undefined, from: number, to: number): Uint32Array {
   if (rows) return rows.subarray(from, to)
@@ -277,45 +130,6 @@ function valueBytes(c: ColumnSpec) {
   if (c.type === 'BOOLEAN') return 0.125
   if (c.type === 'STRING') return 4 + (c.dict.length ? c.dict.reduce((s, d) => s + utf8.encode(d).length, 0) / c.dict.length : 0)
   return c.type === 'INT32' ? 4 : c.type === 'INT96' ? 12 : 8
-}
-
-/** RLE/bit-packed hybrid of `n` values of `width` bits (levels or dictionary indexes): one RLE run when all are equal, else bit-packed groups of eight. */
-function hybrid(values: ArrayLike<number>, n: number, width: number): Uint8Array {
-  const head: number[] = []
-  let same = n > 0
-  for (let i = 1; i < n && same; i++) same = values[i] === values[0]
-  if (same) {
-    uleb(n * 2, head)
-    const v = values[0], bytes = Math.ceil(width / 8)
-    for (let b = 0; b < bytes; b++) head.push(Math.floor(v / 2 ** (8 * b)) & 0xff)
-    return new Uint8Array(head)
-  }
-  const groups = Math.ceil(n / 8)
-  uleb(groups * 2 + 1, head)
-  const out = new Uint8Array(head.length + groups * width)
-  out.set(head)
-  let p = head.length, acc = 0, bits = 0
-  if (width <= 24) {
-    for (let i = 0; i < groups * 8; i++) {
-      acc |= (i < n ? values[i] : 0) << bits
-      bits += width
-      while (bits >= 8) { out[p++] = acc & 0xff; acc >>>= 8; bits -= 8 }
-    }
-    return out
-  }
-  for (let i = 0; i < groups * 8; i++) {
-    let v = i < n ? values[i] : 0
-    // up to 32 bits a value: feed them 16 at a time (bit operations stop at 32 bits)
-    for (let left = width; left > 0;) {
-      const take = Math.min(16, left)
-      acc += (v % (1 << take)) * 2 ** bits
-      v = Math.floor(v / (1 << take))
-      bits += take
-      left -= take
-      while (bits >= 8) { out[p++] = acc % 256; acc = Math.floor(acc / 256); bits -= 8 }
-    }
-  }
-  return out
 }
 
 /** Definition levels of a page (1 present, 0 null) as data page v1 writes them: a 4-byte length, then the hybrid at width 1. */
@@ -364,8 +178,6 @@ function plainValues(c: ColumnSpec, rows: Uint32Array): Uint8Array {
   return plainNumbers(c, rows, 0, rows.length)
 }
 
-/** Chunk statistics: min and max as PLAIN bytes (strings unsigned by UTF-8 bytes), and the null count. */
-interface Stats { min?: Uint8Array; max?: Uint8Array; nulls: number; signed: boolean }
 
 function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): Stats {
   const nulls = rows.length - present.length
@@ -389,7 +201,9 @@ function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): S
   }
   let lo = Infinity, hi = -Infinity
   const x = c.values
-  for (let i = 0; i < present.length; i++) { const v = x[present[i]]; if (v < lo) lo = v; if (v > hi) hi = v }
+  const first = present[0], run = present[present.length - 1] - first === present.length - 1 // rows in order, none left out
+  if (run) for (let i = first; i <= first + present.length - 1; i++) { const v = x[i]; if (v < lo) lo = v; if (v > hi) hi = v }
+  else for (let i = 0; i < present.length; i++) { const v = x[present[i]]; if (v < lo) lo = v; if (v > hi) hi = v }
   if (lo > hi) return { nulls, signed: true } // only NaN
   if (lo === 0) lo = -0 // as the format asks of floating-point zeros
   if (hi === 0) hi = 0
@@ -400,7 +214,8 @@ function statisticsOf(c: ColumnSpec, rows: Uint32Array, present: Uint32Array): S
 /**
  * Writes columns of equal length as one Parquet file: data page v1 (every mainstream reader takes
  * it), pages of about `pageSize` bytes, row groups of `rowGroupSize` rows, column statistics.
- * A column with `nulls` (or `optional`) is OPTIONAL, its nulls as definition levels.
+ * A column with `nulls` (or `optional`) is OPTIONAL, its nulls as definition levels. (Long: one
+ * pass per column chunk, pages, dictionary and chunk metadata together, as the file lays them out.)
  * @example writeColumns([{ name: 'price', type: 'DOUBLE', values: prices }], prices.length)
  */
 export function writeColumns(columns: ColumnSpec[], length: number, options: Partial<WriteColumnsOptions> = {}): Uint8Array {
@@ -489,7 +304,9 @@ export function writeColumns(columns: ColumnSpec[], length: number, options: Par
           const delta = o.delta && c.type !== 'DOUBLE' && c.type !== 'INT96' && c.type !== 'BOOLEAN' && c.type !== 'STRING' && pp.length >= 2 && !nulls
             ? deltaNumbers(c.values, pp, 0, pp.length) : undefined
           encoding = delta ? 'DELTA_BINARY_PACKED' : 'PLAIN'
-          values = delta ?? plainValues(c, pp)
+          // rows in file order without nulls: numbers straight from their array (a view, for doubles)
+          const inOrder = !rows && !nulls && c.type !== 'INT96' && c.type !== 'BOOLEAN' && c.type !== 'STRING' && pp.length > 0
+          values = delta ?? (inOrder ? plainNumbers(c, undefined, pp[0], pp[0] + pp.length) : plainValues(c, pp))
         }
         pages.push({ rows: pr, present: pp, encoding, body: values })
         if (all.length === 0) break
@@ -572,93 +389,6 @@ class Parts {
   }
 }
 
-// ---- page headers and footer (thrift), as hyparquet-writer writes them --------------------------
-
-type Encoding = 'PLAIN' | 'PLAIN_DICTIONARY' | 'RLE' | 'DELTA_BINARY_PACKED' | 'RLE_DICTIONARY'
-interface Chunk {
-  file_offset: number; type: ReturnType<typeof schemaOf>['type']; encodings: Encoding[]; name: string; codec: WriteColumnsOptions['codec']
-  num_values: number; total_uncompressed_size: number; total_compressed_size: number; data_page_offset: number; dictionary_page_offset?: number
-  stats?: Stats
-}
-// indexes into Parquet's thrift enums (hyparquet/src/constants.js)
-const TYPES = { BOOLEAN: 0, INT32: 1, INT64: 2, INT96: 3, DOUBLE: 5, BYTE_ARRAY: 6 } as const
-const ENCODINGS = { PLAIN: 0, PLAIN_DICTIONARY: 2, RLE: 3, DELTA_BINARY_PACKED: 5, RLE_DICTIONARY: 8 } as const
-const CODECS = { UNCOMPRESSED: 0, SNAPPY: 1 } as const
-const CONVERTED = { UTF8: 0, TIMESTAMP_MILLIS: 9, TIMESTAMP_MICROS: 10 } as const
-
-/** PageHeader of a dictionary page (PLAIN values; parquet-mr's v1 writer names it PLAIN_DICTIONARY). */
-export function dictionaryPageHeader(t: Thrift, size: number, compressed: number, count: number, encoding: 'PLAIN' | 'PLAIN_DICTIONARY' = 'PLAIN') {
-  t.begin(); t.i32(1, 2); t.i32(2, size); t.i32(3, compressed)
-  t.struct(7, () => { t.i32(1, count); t.i32(2, ENCODINGS[encoding]) })
-  t.end()
-}
-
-/** PageHeader of a data page v1: values, and before them the definition levels of an OPTIONAL column (RLE). */
-export function dataPageHeaderV1(t: Thrift, size: number, compressed: number, count: number, encoding: Encoding, optional: boolean) {
-  t.begin(); t.i32(1, 0); t.i32(2, size); t.i32(3, compressed)
-  t.struct(5, () => { t.i32(1, count); t.i32(2, ENCODINGS[encoding]); t.i32(3, ENCODINGS.RLE); t.i32(4, optional ? ENCODINGS.RLE : 4 /* BIT_PACKED: no levels */) })
-  t.end()
-}
-
-/** Statistics of a column chunk: min_value/max_value, and for numbers the old min/max too (parquet-mr before 1.10 reads only those). */
-function statistics(t: Thrift, s: Stats) {
-  t.struct(12, () => {
-    if (s.signed && s.max && s.min) { t.binary(1, s.max); t.binary(2, s.min) }
-    t.i64(3, s.nulls)
-    if (s.max && s.min) { t.binary(5, s.max); t.binary(6, s.min) }
-  })
-}
-
-/** FileMetaData, then its length (four bytes, little-endian). */
-export function footer(t: Thrift, schemas: ReturnType<typeof schemaOf>[], rows: number, groups: { columns: Chunk[]; total_byte_size: number; num_rows: number }[], o: Pick<WriteColumnsOptions, 'createdBy' | 'rootName'> = defaults) {
-  const start = t.bytes.length
-  t.begin()
-  t.i32(1, 1)
-  t.structs(2, schemas.length + 1, (i) => {
-    if (i === 0) { t.string(4, o.rootName); t.i32(5, schemas.length); return }
-    const s = schemas[i - 1] as { name: string; type: keyof typeof TYPES; repetition_type: 'REQUIRED' | 'OPTIONAL'; converted_type?: keyof typeof CONVERTED; logical_type?: { unit: 'MICROS' | 'MILLIS' } }
-    t.i32(1, TYPES[s.type]); t.i32(3, s.repetition_type === 'OPTIONAL' ? 1 : 0); t.string(4, s.name)
-    if (s.converted_type) t.i32(6, CONVERTED[s.converted_type])
-    if (s.logical_type) t.struct(10, () => t.struct(8, () => { t.bool(1, true); t.struct(2, () => t.struct(s.logical_type!.unit === 'MICROS' ? 2 : 1, () => {})) }))
-  })
-  t.i64(3, rows)
-  t.structs(4, groups.length, (g) => {
-    t.structs(1, groups[g].columns.length, (j) => {
-      const c = groups[g].columns[j]
-      t.i64(2, c.file_offset)
-      t.struct(3, () => {
-        t.i32(1, TYPES[c.type]); t.list(2, I32, c.encodings.length, (k) => t.zigzag(ENCODINGS[c.encodings[k]])); t.list(3, BINARY, 1, () => t.string(undefined, c.name))
-        t.i32(4, CODECS[c.codec]); t.i64(5, c.num_values); t.i64(6, c.total_uncompressed_size); t.i64(7, c.total_compressed_size); t.i64(9, c.data_page_offset)
-        if (c.dictionary_page_offset !== undefined) t.i64(11, c.dictionary_page_offset)
-        if (c.stats) statistics(t, c.stats)
-      })
-    })
-    t.i64(2, groups[g].total_byte_size); t.i64(3, groups[g].num_rows)
-  })
-  t.string(6, o.createdBy)
-  t.list(7, STRUCT, schemas.length, () => { t.begin(); t.struct(1, () => {}); t.end() }) // column orders: type-defined
-  t.end()
-  const length = t.bytes.length - start
-  t.bytes.push(length & 255, (length >>> 8) & 255, (length >>> 16) & 255, length >>> 24)
-}
-
-/**
- * A trade table (every column of TRADE_COLUMNS) as one Parquet file, the rows `rows` in that
- * order (all rows when absent).
- * @example store.put(silverKey, writeTradeTable(table, order))
- */
-export function writeTradeTable(t: TradeTable, rows?: Uint32Array, options: Partial<Omit<WriteColumnsOptions, 'rows'>> = {}): Uint8Array {
-  const codes: Record<string, [Uint8Array, string[]]> = {
-    exchange: [t.exchange, t.strings.exchange], symbol: [t.symbol, t.strings.symbol], native_symbol: [t.native_symbol, t.strings.native_symbol],
-    side: [t.buy, t.strings.side], source: [t.source, t.strings.source],
-  }
-  const specs = TRADE_COLUMNS.map((c): ColumnSpec => {
-    if (c.type === 'STRING') return { name: c.name, type: 'STRING', codes: codes[c.name][0], dict: codes[c.name][1] }
-    if (c.type === 'BOOLEAN') throw new Error(`trade column ${c.name} is BOOLEAN`)
-    return { name: c.name, type: c.type, values: (t as unknown as Record<string, Float64Array>)[c.name] }
-  })
-  return writeColumns(specs, t.length, { ...options, rows })
-}
 
 /**
  * Rows described by a column list of `market` as one Parquet file, through the columnar writer:
@@ -667,7 +397,7 @@ export function writeTradeTable(t: TradeTable, rows?: Uint32Array, options: Part
  * is a null, else it is an error, as is a fraction in an integer column.
  * @example writeTable(CANDLE_COLUMNS, candles)
  */
-export function writeTable<T>(columns: Column<T>[], rows: readonly T[], options: Partial<Omit<WriteColumnsOptions, 'rows'>> & { nullable?: boolean } = {}): Uint8Array {
+export function writeTable<T>(columns: TableColumn<T>[], rows: readonly T[], options: Partial<Omit<WriteColumnsOptions, 'rows'>> & { nullable?: boolean } = {}): Uint8Array {
   const n = rows.length
   const { nullable = false, ...write } = options
   const specs = columns.map((c): ColumnSpec => {

@@ -17,7 +17,7 @@
  */
 import { rowProblem, takeable, type Trade } from '../../market/index'
 import { bronzeTradesPrefix, partitionOf, silverHourPrefix, silverManifestKey, type LakeHour } from '../layout/index'
-import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../parquet/index'
+import { readTradeTable, tradeStrings, writeTradeTable, type TradeString, type TradeTable } from '../trades/index'
 import { PreconditionFailed, type ObjectStore } from '../../ports/index'
 import { defaults as qualityDefaults, recordDuplicates, type DuplicateSide, type Duplicates } from '../quality/index'
 import { dedupeOrder, pickRows, recordOrder } from '../dedupe/index'

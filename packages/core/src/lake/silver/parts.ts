@@ -10,7 +10,7 @@
  * run. This module is the storage; the job that dedupes and decides is `./index.ts`.
  */
 import { silverHourPrefix, silverManifestKey, silverPartKey, silverTradesKey, type LakeHour } from '../layout/index'
-import { readTradeColumns } from '../parquet/index'
+import { readTradeColumns } from '../trades/index'
 import { type ObjectStore } from '../../ports/index'
 
 export const partDefaults = {

@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 import { TRADE_COLUMNS, type Trade } from '../../market/index'
 import { readParquet, writeParquet } from './index'
-import { TRADE_COLUMN_REQUESTS, hybrid, readColumns, readTradeColumns, snappyUncompress } from './columns'
+import { readColumns } from './read'
+import { hybrid } from './encodings'
+import { snappyUncompress } from './snappy'
 import { writeColumns } from './write'
+import { TRADE_COLUMN_REQUESTS, readTradeColumns } from '../trades/index'
 
 const NAMES = TRADE_COLUMN_REQUESTS.map((r) => r.name)
 
@@ -117,7 +120,7 @@ describe('readTradeColumns', () => {
 
   it('decodes on two threads, to the same columns, when the module is plain JavaScript (as bundled)', async () => {
     const bundled = join(dir, 'columns.mjs')
-    await build({ entryPoints: [join(import.meta.dirname, 'columns.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
     const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
     const files = [writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 500 }), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900, 9), { nullable: true }), 'COMPRESSION snappy'), writeParquet(TRADE_COLUMNS, trades(700))]
     const two = await m.readTradeColumns(files, { threads: 2 })
@@ -173,6 +176,28 @@ describe('decoding primitives', () => {
         expect(Array.from(r.values.x)).toEqual(Array.from(v, (x) => (type === 'INT64' ? x : x * 1000)))
       }
     }
+  })
+
+  it('reads booleans as 0 and 1, keeps a timestamp in its unit for `number`, and keeps nulls as NaN and 255 when asked, all itself', async () => {
+    const n = 300, nulls = Uint8Array.from({ length: n }, (_, i) => +(i % 7 === 3))
+    const file = writeColumns([
+      { name: 'b', type: 'BOOLEAN', flags: Uint8Array.from({ length: n }, (_, i) => +(i % 3 === 0)) },
+      { name: 'ms', type: 'TIMESTAMP_MILLIS', values: Float64Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i) },
+      { name: 'x', type: 'DOUBLE', values: Float64Array.from({ length: n }, (_, i) => i / 4), nulls },
+      { name: 's', type: 'STRING', codes: Uint8Array.from({ length: n }, (_, i) => i % 2), dict: ['a', 'b'], nulls },
+    ], n, { rowGroupSize: 128 })
+    const requests = [{ name: 'b', as: 'number' }, { name: 'ms', as: 'number' }, { name: 'x', as: 'number' }, { name: 's', as: 'code', values: [] as string[] }] as const
+    const kept = await readColumns(file, [...requests], { keepNulls: true })
+    expect(kept.fallbacks).toEqual([])
+    expect(kept.length).toBe(n)
+    expect(kept.nulls).toBe(nulls.reduce((a, b) => a + b, 0))
+    expect(Array.from(kept.values.b)).toEqual(Array.from({ length: n }, (_, i) => +(i % 3 === 0)))
+    expect(Array.from(kept.values.ms)).toEqual(Array.from({ length: n }, (_, i) => 1_764_000_000_000 + i))
+    expect(Array.from(kept.values.x)).toEqual(Array.from({ length: n }, (_, i) => (i % 7 === 3 ? NaN : i / 4)))
+    expect(Array.from(kept.values.s)).toEqual(Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 255 : i % 2)))
+    const dropped = await readColumns(file, [...requests])
+    expect(dropped.length).toBe(n - kept.nulls)
+    expect(Array.from(dropped.values.x)).toEqual(Array.from({ length: n }, (_, i) => i / 4).filter((_, i) => i % 7 !== 3))
   })
 
   it('rejects a snappy block whose copy points before the start', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { readParquet } from '../parquet/index'
-import { readColumns, writeColumns, type Table } from './columnar'
+import { readFeatureTable, writeFeatureTable, type Table } from './table'
 import type { FeatureColumn } from './schema'
 
 const COLUMNS: FeatureColumn[] = [
@@ -31,11 +31,11 @@ function table(rows: number): Table {
   }
 }
 
-describe('columnar Parquet', () => {
+describe('feature tables in Parquet', () => {
   it('round-trips every column type, nulls included, across row groups, through hyparquet', async () => {
     const t = table(2503)
-    const bytes = writeColumns(COLUMNS, t, 2503, { rowGroupSize: 1000 })
-    const c = await readColumns(bytes, { s: 'string', id: 'number', ts: 'number', ms: 'number', x: 'number', maybe: 'number', n: 'number', flag: 'number' })
+    const bytes = writeFeatureTable(COLUMNS, t, 2503, { rowGroupSize: 1000 })
+    const c = await readFeatureTable(bytes, { s: 'string', id: 'number', ts: 'number', ms: 'number', x: 'number', maybe: 'number', n: 'number', flag: 'number' })
     expect(c.rows).toBe(2503)
     for (const k of ['id', 'ts', 'ms', 'x', 'n', 'flag'] as const) expect([...c[k]], k).toEqual(Array.from(t[k] as ArrayLike<number>))
     expect(c.s).toEqual(t.s)
@@ -48,7 +48,7 @@ describe('columnar Parquet', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ticklake-columnar-'))
     try {
       const file = join(dir, 'f.parquet')
-      writeFileSync(file, writeColumns(COLUMNS, table(1500), 1500, { rowGroupSize: 700 }))
+      writeFileSync(file, writeFeatureTable(COLUMNS, table(1500), 1500, { rowGroupSize: 700 }))
       const duck = await (await DuckDBInstance.create(':memory:')).connect()
       const types = (await (await duck.run(`describe select * from '${file}'`)).getRowObjects()).map((r) => `${r.column_name} ${r.column_type}`)
       expect(types).toEqual(['s VARCHAR', 'id BIGINT', 'ts TIMESTAMP WITH TIME ZONE', 'ms TIMESTAMP WITH TIME ZONE', 'x DOUBLE', 'maybe DOUBLE', 'n INTEGER', 'flag BOOLEAN'])
@@ -60,17 +60,17 @@ describe('columnar Parquet', () => {
 
   it('refuses NaN in a column that is not nullable, and a column of the wrong length', () => {
     const t = table(10)
-    expect(() => writeColumns(COLUMNS, { ...t, x: new Float64Array(10).fill(NaN) }, 10)).toThrow(/x is not nullable/)
-    expect(() => writeColumns(COLUMNS, { ...t, n: new Int32Array(9) }, 10)).toThrow(/n has 9 values/)
+    expect(() => writeFeatureTable(COLUMNS, { ...t, x: new Float64Array(10).fill(NaN) }, 10)).toThrow(/x is not nullable/)
+    expect(() => writeFeatureTable(COLUMNS, { ...t, n: new Int32Array(9) }, 10)).toThrow(/n has 9 values/)
   })
 })
 
-describe('columnar Parquet int64', () => {
+describe('feature tables in Parquet: int64', () => {
   it('writes negative and large INT64 values exactly (two 32-bit halves, no BigInt)', async () => {
     const cols: FeatureColumn[] = [{ name: 'v', type: 'INT64', family: 't', note: '' }, { name: 'w', type: 'INT64', nullable: true, family: 't', note: '' }]
     const v = Float64Array.from([0, -1, 1, -4294967296, 4294967295, 2 ** 53 - 1, -(2 ** 53) + 1, 1_795_000_000_123_456])
     const w = Float64Array.from([NaN, -7, NaN, 2 ** 40 + 3, NaN, 5, 6, -(2 ** 33)])
-    const c = await readColumns(writeColumns(cols, { v, w }, 8), { v: 'number', w: 'number' })
+    const c = await readFeatureTable(writeFeatureTable(cols, { v, w }, 8), { v: 'number', w: 'number' })
     expect([...c.v]).toEqual([...v])
     expect([...c.w]).toEqual([...w])
   })
