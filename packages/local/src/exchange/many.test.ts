@@ -133,13 +133,14 @@ describe('one run of 50 symbols', () => {
     budget.delete(restBase('binance', binance.restUrl))
     const firstIds = new Map(symbols.map((s) => { const t = binance.aggTrades(s)[0]; return [s, { id: t.a, ts: t.T * 1000 }] }))
     const store = await behind('binance', firstIds)
-    // a first run of 3 s fetches for 1 s: far less than the 120,000 trades behind
-    const runs = [await runOnce('binance', symbols, store, 3_000)]
+    // a first run of 2.3 s fetches for 0.3 s (the rest is the handler's drain): far less than the
+    // 120,000 trades behind, however fast the machine (at 3 s a quiet machine fetched them all)
+    const runs = [await runOnce('binance', symbols, store, 2_300)]
     while (runs.at(-1)!.summary.behind.length && runs.length < 6) runs.push(await runOnce('binance', symbols, store, 8_000))
     const [first, last] = [runs[0], runs.at(-1)!]
     console.log(`Binance, ${N} symbols 40 min behind: ${runs.map((r, i) => `run ${i + 1} (${r.ms} ms) ${r.summary.sent} sent, ${r.summary.behind.length} behind`).join('; ')}; peak weight ${binance.peakWeight()}`)
     expect(first.summary.behind.length).toBeGreaterThan(0)
-    for (const r of runs) expect(r.ms).toBeLessThanOrEqual(r === first ? 3_000 : 8_000)
+    for (const r of runs) expect(r.ms).toBeLessThanOrEqual(r === first ? 2_300 : 8_000)
     // round-robin: once any symbol has two pages delivered, every symbol has had its first
     const moved = symbols.map((s) => (first.summary.checkpoints[s] ?? firstIds.get(s)!.id - 1) - (firstIds.get(s)!.id - 1))
     if (Math.max(...moved) > 2_000) expect(Math.min(...moved)).toBeGreaterThan(0)
