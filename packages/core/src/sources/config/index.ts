@@ -11,11 +11,9 @@
  */
 import { z } from 'zod'
 import { isSimulated, venueOf, type Exchange } from '../../market/index'
-import { EXCHANGES } from '../venues/index'
+import { COINBASE_FEEDS, EXCHANGES, type CoinbaseFeed } from '../venues/index'
 
-/** Coinbase's two trade feeds: Advanced Trade (`market_trades`) and the legacy Exchange ws-feed (`matches`). */
-export const COINBASE_FEEDS = ['advanced-trade', 'exchange'] as const
-export type CoinbaseFeed = (typeof COINBASE_FEEDS)[number]
+export { COINBASE_FEEDS, type CoinbaseFeed }
 
 /** One exchange ingested: its symbols as the lake spells them (`BASE-QUOTE`). */
 export interface ExchangeSource {
