@@ -51,10 +51,16 @@ Exit codes (every command):
 Errors go to stderr, once. Symbols are accepted in any case (btc-usdt is BTC-USDT).
 
 start:
-  --source sim|live      where trades come from (default: the live exchange if reachable within
-                         a few seconds, else the simulated one, labelled SIMULATED; live insists
-                         on the live exchange; binance and coinbase are accepted for live)
-  --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
+  --sources LIST         every source at once into one lake, e.g.
+                         "binance:BTC-USDT,ETH-USDT;coinbase:BTC-USD,ETH-USD;coingecko:bitcoin,ethereum"
+                         (default: those three, or ticklake.config.json in the working directory)
+  --config FILE          the sources as JSON: {"exchanges":[{"exchange":"coinbase","feed":"exchange",
+                         "symbols":["BTC-USD"]}],"coingecko":{"coins":["bitcoin"],"currencies":["usd"]}}
+  --source sim|live      where trades come from (default: each exchange live if reachable within
+                         a few seconds, else its simulated twin, labelled SIMULATED; live insists
+                         on the live exchanges; binance and coinbase are accepted for live)
+  --symbols LIST         one exchange's symbols, comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')});
+                         --exchange, --symbols, --rest-url or --source alone run that one exchange
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir}); one start per folder
                          (ticklake.lock in it holds the pid; a crashed run's lock is taken over)
