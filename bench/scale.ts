@@ -27,8 +27,12 @@ export const defaults = {
   ratePerExchange: 500,
   /** Zipf exponent of the rates: symbol i trades at a rate in proportion to 1 / i^zipf. */
   zipf: 1.2,
-  /** History the fakes hold at start, backfilled over REST by the first ingest run. */
-  historyMs: 10_000,
+  /**
+   * History the fakes hold at start, backfilled over REST by the first ingest runs. Each symbol
+   * backfills this much before the moment its turn comes (paced: Coinbase pages at 10 requests/s),
+   * so it must cover that pacing for every trade from the start on to be due in the lake.
+   */
+  historyMs: 30_000,
   /** Trades of the last moments before the end are not counted: ingest may not have them yet. */
   tailMs: 2_000,
   /** Lag and latency are sampled after this much of the run: the first runs' backfill is no steady state. */
@@ -157,18 +161,22 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const db = await duckdbEngine(dir)
   const exchanges: ScaleResult['exchanges'] = []
   try {
-    const rows = await db.query({ sql: 'SELECT exchange, symbol, count(DISTINCT trade_id) AS n FROM bronze_trades WHERE ts >= ? AND ts < ? GROUP BY ALL', params: [from * 1_000, until * 1_000] }) // bronze ts: µs
+    const rows = await db.query({ sql: 'SELECT exchange, symbol, count(DISTINCT trade_id) AS n, min(ts) AS first FROM bronze_trades WHERE ts >= ? AND ts < ? GROUP BY ALL', params: [from * 1_000, until * 1_000] }) // bronze ts: µs
     const got = new Map(rows.map((r) => [`${r.exchange} ${r.symbol}`, Number(r.n)]))
+    const first = new Map(rows.map((r) => [`${r.exchange} ${r.symbol}`, Number(r.first) / 1_000]))
     for (const [ex, symbols] of [['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]] as const) {
       let truth = 0
       let delivered = 0
       const missing: string[] = []
       for (const sym of symbols) {
-        const want = truthOf(ex, sym).filter((t) => t.T >= from && t.T < until).length
+        const due = truthOf(ex, sym).filter((t) => t.T >= from && t.T < until)
+        const want = due.length
         const have = got.get(`${ex} ${sym}`) ?? 0
         truth += want
         delivered += have
-        if (have !== want) missing.push(`${sym} ${have}/${want}`)
+        // where the difference is: the lake's first counted trade against the first due, seconds after the start
+        const at = (ms?: number) => (ms === undefined || Number.isNaN(ms) ? '—' : `+${((ms - from) / 1_000).toFixed(1)} s`)
+        if (have !== want) missing.push(`${sym} ${have}/${want} (first due ${at(due[0]?.T)}, in lake ${at(first.get(`${ex} ${sym}`))})`)
       }
       exchanges.push({ exchange: ex, symbols: symbols.length, truth, delivered, missing })
     }
