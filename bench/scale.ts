@@ -33,8 +33,12 @@ export const defaults = {
    * so it must cover that pacing for every trade from the start on to be due in the lake.
    */
   historyMs: 30_000,
-  /** Trades of the last moments before the end are not counted: ingest may not have them yet. */
-  tailMs: 2_000,
+  /**
+   * Trades of the last moments before the end are not counted: ingest may not have them yet (at
+   * 500 trades/s a Coinbase checkpoint trails its trades by up to 2-3 s at p99; a run ended by the
+   * stop leaves its last batch to the next run).
+   */
+  tailMs: 5_000,
   /** Lag and latency are sampled after this much of the run: the first runs' backfill is no steady state. */
   warmupMs: 15_000,
 }

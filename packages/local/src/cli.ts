@@ -172,6 +172,10 @@ async function assertPortFree(port: number, host: string) {
 }
 const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
 
+/**
+ * `start`: the flags, the sources (cli/sources.ts), the lock, the cloud, the progress line and the
+ * flush at Ctrl+C. Long because the run's lifetime (what to close on each failure) shares its scope.
+ */
 async function start(argv: string[]) {
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
