@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries, silver, parquet), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N (candles,
- * features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept, default 5).
+ * features, queries, silver, parquet, scale), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N
+ * (candles, features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept,
+ * default 5), --scale SECONDS (scale: 2 exchanges x --scale-symbols N symbols, default 50, at --scale-rate trades/s
+ * each, default 500, for SECONDS, default 60; 0 skips).
  */
 import { parseArgs } from 'node:util'
 import { parseBench, soak, type Row } from './ingest'
@@ -11,6 +13,7 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false }, only: { type: 'string' }, soak: { type: 'string', default: '60' }, rate: { type: 'string', default: '5000' },
     trades: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' },
+    scale: { type: 'string', default: '60' }, 'scale-symbols': { type: 'string', default: '50' }, 'scale-rate': { type: 'string', default: '500' },
   },
 })
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -25,6 +28,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
   { name: 'silver', run: async () => (await import('./silver')).silverBench() },
   { name: 'parquet', run: async () => (await import('./parquet')).parquetBench({ trades: Number(values.trades) }) },
+  { name: 'scale', run: async () => (Number(values.scale) > 0 ? (await import('./scale')).scaleBench({ seconds: Number(values.scale), symbols: Number(values['scale-symbols']), ratePerExchange: Number(values['scale-rate']) }) : []) },
 ]
 
 const only = values.only?.split(',')

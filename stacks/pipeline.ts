@@ -1,12 +1,24 @@
-// The functions of the flow (DESIGN.md section 1): ingest and prices on a schedule (reserved
-// concurrency 1, so two runs never race for one checkpoint), candles, silver and features on the
-// lake's S3 events. Each gets only the links it needs.
+// The functions of the flow (DESIGN.md section 1): ingest (one function per configured exchange)
+// and prices on a schedule (reserved concurrency 1, so two runs never race for one checkpoint),
+// candles, silver and features on the lake's S3 events. Each gets only the links it needs.
 import { LAKE_TRIGGERS, type LakeFunction } from '../packages/core/src/lake/layout'
+import { existsSync, readFileSync } from 'node:fs'
+import { defaults as sourceDefaults, formatSources, parseSourcesFile, sourcesFromEnv, type ExchangeSource } from '../packages/core/src/sources/config'
 import { lake } from './lake'
 import { realtime } from './realtime'
 
+// The sources of this deployment, the configuration `ticklake start` reads too: the JSON file
+// TICKLAKE_CONFIG names, else TICKLAKE_SOURCES (`binance:BTC-USDT,ETH-USDT;coinbase:BTC-USD`), else
+// TICKLAKE_EXCHANGE with TICKLAKE_SYMBOLS, else ticklake.config.json beside sst.config.ts, else Binance.
+const env = process.env
+const file = env.TICKLAKE_CONFIG ?? (!env.TICKLAKE_SOURCES && !env.TICKLAKE_EXCHANGE && !env.TICKLAKE_SYMBOLS && existsSync(sourceDefaults.file) ? sourceDefaults.file : undefined)
+export const sources = file ? parseSourcesFile(readFileSync(file, 'utf8'), file) : sourcesFromEnv(env)
+const simulated = sources.exchanges.find((e) => e.simulated)
+if (simulated) throw new Error(`TICKLAKE_SOURCES: sim-${simulated.exchange} is a simulated source, which runs locally only (ticklake start)`)
+
+// what the HTTP API says runs: the first exchange is the page's
 export const config = new sst.Linkable('TicklakeConfig', {
-  properties: { exchange: process.env.TICKLAKE_EXCHANGE ?? 'binance', symbols: process.env.TICKLAKE_SYMBOLS ?? 'BTC-USDT,ETH-USDT' },
+  properties: { exchange: sources.exchanges[0]?.exchange ?? 'binance', symbols: sources.exchanges[0]?.symbols.join(',') ?? '', sources: formatSources(sources) },
 })
 const live = {
   TICKLAKE_CONNECTIONS_TABLE: realtime.connections.name,
@@ -14,41 +26,52 @@ const live = {
 }
 const livePermissions = [{ actions: ['execute-api:ManageConnections'], resources: ['*'] }]
 
-export const ingest = new sst.aws.Cron('Ingest', {
-  schedule: 'rate(1 minute)',
-  function: {
-    handler: 'packages/functions/src/ingest.handler',
-    timeout: '60 seconds',
-    memory: '1024 MB',
-    concurrency: { reserved: 1 },
-    link: [lake.bucket, lake.trades, realtime.connections, config],
-    environment: {
-      TICKLAKE_BUCKET: lake.bucket.name,
-      TICKLAKE_FIREHOSE_STREAM: lake.trades.name,
-      TICKLAKE_QUOTES_STREAM: lake.quotes.name,
-      TICKLAKE_EXCHANGE: config.properties.exchange,
-      TICKLAKE_SYMBOLS: config.properties.symbols,
-      ...live,
+/** `Ingest` and the exchange's name in PascalCase: `IngestBinanceUs` for binance-us. */
+export const ingestId = (exchange: string) => `Ingest${exchange.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}`
+
+/** One exchange's scheduled ingest function: its own checkpoints, so reserved concurrency 1 of its own. */
+function ingestOf(e: ExchangeSource) {
+  return new sst.aws.Cron(ingestId(e.exchange), {
+    schedule: 'rate(1 minute)',
+    function: {
+      handler: 'packages/functions/src/ingest.handler',
+      timeout: '60 seconds',
+      memory: '1024 MB',
+      concurrency: { reserved: 1 },
+      link: [lake.bucket, lake.trades, realtime.connections, config],
+      environment: {
+        TICKLAKE_BUCKET: lake.bucket.name,
+        TICKLAKE_FIREHOSE_STREAM: lake.trades.name,
+        TICKLAKE_QUOTES_STREAM: lake.quotes.name,
+        TICKLAKE_EXCHANGE: e.exchange,
+        TICKLAKE_SYMBOLS: e.symbols.join(','),
+        ...(e.feed && { TICKLAKE_FEED: e.feed }),
+        ...(e.restUrl && { TICKLAKE_REST_URL: e.restUrl, TICKLAKE_WS_URL: e.wsUrl! }),
+        ...live,
+      },
+      permissions: [
+        { actions: ['firehose:PutRecordBatch'], resources: [lake.trades.arn, lake.quotes.arn] },
+        ...livePermissions,
+      ],
     },
-    permissions: [
-      { actions: ['firehose:PutRecordBatch'], resources: [lake.trades.arn, lake.quotes.arn] },
-      ...livePermissions,
-    ],
-  },
-})
+  })
+}
+
+/** The ingest function of each configured exchange, by exchange. */
+export const ingest = Object.fromEntries(sources.exchanges.map((e) => [e.exchange, ingestOf(e)]))
 
 // The CoinGecko Demo key (`sst secret set CoinGeckoKey CG-...`), linked to the prices function
 // alone, which reads it through SST's Resource; left empty, CoinGecko's keyless public API is used.
 export const coingeckoKey = new sst.Secret('CoinGeckoKey', '')
 
-export const prices = new sst.aws.Cron('Prices', {
+export const prices = sources.coingecko && new sst.aws.Cron('Prices', {
   schedule: 'rate(1 minute)',
   function: {
     handler: 'packages/functions/src/prices.handler',
     timeout: '60 seconds',
     concurrency: { reserved: 1 },
     link: [lake.bucket, coingeckoKey],
-    environment: { TICKLAKE_BUCKET: lake.bucket.name, TICKLAKE_COINS: process.env.TICKLAKE_COINS ?? 'bitcoin,ethereum', TICKLAKE_CURRENCIES: process.env.TICKLAKE_CURRENCIES ?? 'usd,brl' },
+    environment: { TICKLAKE_BUCKET: lake.bucket.name, TICKLAKE_COINS: sources.coingecko.coins.join(','), TICKLAKE_CURRENCIES: sources.coingecko.currencies.join(',') },
   },
 })
 

@@ -11,6 +11,13 @@ describe('ingest function settings', () => {
     expect(venueFor(configFromEnv({})).streamUrl()).toBe('wss://stream.binance.com:9443/stream?streams=btcusdt@aggTrade')
   })
 
+  it('reads Coinbase\'s legacy Exchange ws-feed with TICKLAKE_FEED=exchange, and refuses another feed', () => {
+    const c = configFromEnv({ TICKLAKE_EXCHANGE: 'coinbase', TICKLAKE_SYMBOLS: 'BTC-USD', TICKLAKE_FEED: 'exchange' })
+    expect([c.wsUrl, c.venue?.exchange, c.venue?.sequenced, JSON.parse(c.venue!.subscribe!()[0]).channels]).toEqual(['wss://ws-feed.exchange.coinbase.com', 'coinbase', false, ['matches', 'heartbeat']])
+    expect(configFromEnv({ TICKLAKE_EXCHANGE: 'coinbase', TICKLAKE_FEED: 'advanced-trade' }).venue).toBeUndefined()
+    expect(() => configFromEnv({ TICKLAKE_EXCHANGE: 'coinbase', TICKLAKE_FEED: 'pro' })).toThrow(/TICKLAKE_FEED=pro: use advanced-trade or exchange/)
+  })
+
   it('names the exchanges it knows when given another', () => {
     expect(() => configFromEnv({ TICKLAKE_EXCHANGE: 'kraken' })).toThrow(/binance or binance-us or binance-futures or coinbase/)
   })

@@ -6,7 +6,7 @@
 import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
 import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
-import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
+import { COINBASE_FEEDS, EXCHANGES, endpointsOf, venueFor, type CoinbaseFeed } from '@ticklake/core/sources/venues'
 import { livePort, type Publish } from '@ticklake/core/serve/realtime/live'
 import { s3Store } from '@ticklake/core/aws/s3'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
@@ -25,15 +25,18 @@ export function createIngestHandler(config: IngestConfig, { publish, ...deps }: 
     runIngest({ ...config, budgetMs: context.getRemainingTimeInMillis() }, { ...deps, live })
 }
 
-/** Settings from the function's environment (set by stacks/ in AWS). */
+/** Settings from the function's environment (set by stacks/ in AWS; `TICKLAKE_FEED=exchange` reads Coinbase's legacy ws-feed). */
 export function configFromEnv(env = process.env): IngestConfig {
   const exchange = (env.TICKLAKE_EXCHANGE ?? 'binance') as Exchange
-  const ep = endpointsOf(exchange)
+  const feed = env.TICKLAKE_FEED as CoinbaseFeed | undefined
+  if (feed !== undefined && !COINBASE_FEEDS.includes(feed)) throw new Error(`TICKLAKE_FEED=${feed}: use ${COINBASE_FEEDS.join(' or ')}`)
+  const ep = endpointsOf(exchange, feed)
   if (!ep) throw new Error(`TICKLAKE_EXCHANGE=${exchange} has no endpoints; use ${EXCHANGES.join(' or ')}`)
-  return {
+  const c = {
     exchange, restUrl: env.TICKLAKE_REST_URL ?? ep.rest, wsUrl: env.TICKLAKE_WS_URL ?? ep.ws,
     symbols: (env.TICKLAKE_SYMBOLS ?? 'BTC-USDT').split(',').map((s) => s.trim()).filter(Boolean),
   }
+  return feed === 'exchange' ? { ...c, venue: venueFor(c, feed) } : c
 }
 
 /** AWS entry point: S3 bucket, trades and (optional) quotes delivery streams named by the environment. */

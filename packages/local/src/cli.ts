@@ -10,11 +10,11 @@
  */
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { EXCHANGES, endpointsOf } from '@ticklake/core/sources/venues'
-import { TIMEFRAMES, simulatedOf, type Exchange } from '@ticklake/core/market'
+import { EXCHANGES } from '@ticklake/core/sources/venues'
+import { TIMEFRAMES, simulatedOf } from '@ticklake/core/market'
 import { defaults as cloudDefaults } from './cloud/index'
-import { EXIT, UnreachableError, UsageError, exitCodeOf } from './cli/errors'
-import { durationArg, oneOf, symbolArg } from './cli/args'
+import { EXIT, UsageError, exitCodeOf } from './cli/errors'
+import { durationArg, oneOf } from './cli/args'
 import { candles, gaps, sql, verify } from './cli/lake'
 import { record, replay } from './cli/capture'
 import { importFiles } from './cli/import'
@@ -22,9 +22,12 @@ import { symbols } from './cli/symbols'
 import { keys } from './cli/keys'
 import { acquireLock } from './cli/lock'
 import { ensurePage } from './cli/web'
-import { defaults as terminalDefaults, formatDuration, progress, screen } from './cli/terminal'
+import { defaults as terminalDefaults, formatDuration, formatSourcesLine, progress, screen } from './cli/terminal'
+import { COINGECKO, pricesSource, reachable, startConfig, startSources, type SourceMode } from './cli/sources'
+import { defaults as configDefaults } from '@ticklake/core/sources/config'
 
 export { parseDuration } from './cli/args'
+export { reachable }
 
 const HELP = `ticklake — near-real-time crypto market data, locally
 
@@ -54,10 +57,16 @@ Exit codes (every command):
 Errors go to stderr, once. Symbols are accepted in any case (btc-usdt is BTC-USDT).
 
 start:
-  --source sim|live      where trades come from (default: the live exchange if reachable within
-                         a few seconds, else the simulated one, labelled SIMULATED; live insists
-                         on the live exchange; binance and coinbase are accepted for live)
-  --symbols LIST         comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')})
+  --sources LIST         every source at once into one lake, e.g.
+                         "binance:BTC-USDT,ETH-USDT;coinbase:BTC-USD,ETH-USD;coingecko:bitcoin,ethereum"
+                         (default: those three, or ticklake.config.json in the working directory)
+  --config FILE          the sources as JSON: {"exchanges":[{"exchange":"coinbase","feed":"exchange",
+                         "symbols":["BTC-USD"]}],"coingecko":{"coins":["bitcoin"],"currencies":["usd"]}}
+  --source sim|live      where trades come from (default: each exchange live if reachable within
+                         a few seconds, else its simulated twin, labelled SIMULATED; live insists
+                         on the live exchanges; binance and coinbase are accepted for live)
+  --symbols LIST         one exchange's symbols, comma-separated, e.g. BTC-USDT,ETH-USDT (default ${cloudDefaults.symbols.join(',')});
+                         --exchange, --symbols, --rest-url or --source alone run that one exchange
   --port N               port of the page, API and WebSocket (default ${cloudDefaults.port}; 0 = any free port)
   --data DIR             lake folder (default ./${cloudDefaults.dataDir}); one start per folder
                          (ticklake.lock in it holds the pid; a crashed run's lock is taken over)
@@ -146,19 +155,6 @@ saying what was flushed. Reading commands (candles, gaps, verify, sql, keys list
 folder that does not exist.
 `
 
-/**
- * True when `url` answers within `timeoutMs` (Binance's and CoinGecko's `/ping`, Coinbase's
- * `/time`); else the reason, in one line.
- */
-export async function reachable(url: string, timeoutMs = 4_000): Promise<true | string> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-    if (res.ok) return true
-    return res.status === 451 ? 'HTTP 451: this region is refused' : `HTTP ${res.status}`
-  } catch (e: any) {
-    return e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(e))
-  }
-}
 
 /** Throws a `UsageError` at once when `port` is taken on `host` (before anything else starts). */
 async function assertPortFree(port: number, host: string) {
@@ -171,79 +167,67 @@ async function assertPortFree(port: number, host: string) {
 }
 const portInUse = (port: number) => new UsageError(`port ${port} is in use: pass --port with another number (npm start -- --port 8760), or --port 0 for any free one`)
 
+/**
+ * `start`: the flags, the sources (cli/sources.ts), the lock, the cloud, the progress line and the
+ * flush at Ctrl+C. Long because the run's lifetime (what to close on each failure) shares its scope.
+ */
 async function start(argv: string[]) {
-  // Long: the flags of `start` checked in order, then `run` wires the local cloud; the steps read as one sequence.
   // The SDK clients here talk to local emulators; its Node-version notice is for Lambda's runtime
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const { values } = parseArgs({ args: argv, options: { source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string', default: 'binance' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string', default: 'bitcoin,ethereum' }, currencies: { type: 'string', default: 'usd,brl' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })
-  oneOf('exchange', values.exchange!, EXCHANGES)
-  const coinbase = values.exchange === 'coinbase'
-  const symbols = values.symbols ? values.symbols.split(',').filter((x) => x.trim()).map((x) => symbolArg('symbols', x, coinbase ? 'BTC-USD' : 'BTC-USDT')) : coinbase ? ['BTC-USD', 'ETH-USD'] : cloudDefaults.symbols
+  const { values } = parseArgs({ args: argv, options: { sources: { type: 'string' }, config: { type: 'string' }, source: { type: 'string' }, symbols: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, backfill: { type: 'string' }, exchange: { type: 'string' }, 'rest-url': { type: 'string' }, 'ws-url': { type: 'string' }, coins: { type: 'string' }, currencies: { type: 'string' }, 'coingecko-url': { type: 'string' }, 'keep-bronze': { type: 'string' } } })
+  if (values.exchange !== undefined) oneOf('exchange', values.exchange, EXCHANGES)
   if (values.source) oneOf('source', values.source, ['sim', 'live', 'binance', 'coinbase'])
+  const { config, single } = startConfig(values)
   const port = values.port !== undefined ? Number(values.port) : cloudDefaults.port
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: ${values.port} is not a port number`)
   const backfillMs = values.backfill !== undefined ? durationArg('backfill', values.backfill) : cloudDefaults.backfillMs
-  if (!values['rest-url'] !== !values['ws-url']) throw new UsageError('--rest-url and --ws-url go together')
   const keepBronzeMs = values['keep-bronze'] !== undefined ? durationArg('keep-bronze', values['keep-bronze']) : undefined
   const dataDir = values.data ?? cloudDefaults.dataDir
+  const mode: SourceMode = values.source === 'sim' ? 'sim' : values.source ? 'live' : 'auto'
+  // CoinGecko: --coins when given, else the configuration's (the one-exchange start polls bitcoin,ethereum as before)
+  const cg = config.coingecko ?? (single ? configDefaults.config.coingecko : undefined)
+  const coins = values.coins ?? cg?.coins.join(',') ?? 'none'
+  const currencies = values.currencies ?? cg?.currencies.join(',') ?? 'usd,brl'
   // refused at once, before any probe or fake exchange: a port in use, a folder another start holds
   if (port !== 0) await assertPortFree(port, cloudDefaults.host)
   const lock = acquireLock(dataDir, 'start')
   try { return await run() } finally { lock.release() }
 
   async function run() {
-    let source: 'sim' | 'binance' | 'coinbase' = values.source === 'sim' ? 'sim' : coinbase ? 'coinbase' : 'binance'
-    // CoinGecko is probed beside the exchange, so an offline start waits for one timeout, not two
-    const cgProbe = source === 'sim' || values.coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
-    const venue = endpointsOf(values.exchange!)!
-    const venueName = coinbase ? 'Coinbase' : 'Binance'
-    let restUrl = values['rest-url'] ?? venue.rest
-    let wsUrl = values['ws-url'] ?? venue.ws
-    let fake: { restUrl: string; wsUrl: string; close(): Promise<void> } | undefined
-    if (source !== 'sim') {
-      const ok = await reachable(coinbase ? `${restUrl}/time` : `${restUrl}${venue.api}/ping`)
-      if (ok !== true) {
-        if (values.source) throw new UnreachableError(`${venueName} is unreachable (${ok}); run without --source to fall back to the simulated exchange`)
-        console.log(`${venueName} is unreachable (${ok}): running on the SIMULATED exchange instead.`)
-        source = 'sim'
-      }
-    }
-    await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
-    if (source === 'sim' && values['rest-url']) {
-      // a simulated exchange run elsewhere (the load test's, in its own process): still SIMULATED
-      console.log(`using the SIMULATED exchange at ${restUrl}`)
-    } else if (source === 'sim') {
-      // the fake exchange goes on from where the lake's simulated trades stand
-      fake = await (await import('./exchange/sim')).startSimulator({ exchange: simulatedOf(values.exchange!), symbols, dataDir })
-      restUrl = fake.restUrl
-      wsUrl = fake.wsUrl
-    }
-    const prices = await pricesSource(values.coins!, values.currencies!, values['coingecko-url'], source === 'sim' ? undefined : cgProbe).catch(async (e) => { await fake?.close(); throw e })
+    // CoinGecko is probed beside the exchanges, so an offline start waits for one timeout, not two
+    const cgProbe = mode === 'sim' || coins === 'none' ? undefined : reachable(`${values['coingecko-url'] ?? COINGECKO}/api/v3/ping`)
+    const started = await startSources(config, { mode, dataDir, single, log: (l) => console.log(l) })
+    const prices = await ensurePage(cloudDefaults.webDist, (l) => console.log(l))
+      .then(() => pricesSource(coins, currencies, values['coingecko-url'], mode === 'sim' ? undefined : cgProbe))
+      .catch(async (e) => { await started.close(); throw e })
     const [{ startCloud }, { fileStore }, { readCheckpoint }] = await Promise.all([import('./cloud/index'), import('./store/index'), import('@ticklake/core/sources/checkpoint')])
-    // simulated trades go under their own venue name (sim-binance, sim-binance-us, ...), never a market's
-    const exchange = source === 'sim' ? simulatedOf(values.exchange!) : (values.exchange as Exchange)
+    const sources = started.sources
+    // simulated trades go under their own venue name (sim-binance, sim-coinbase, ...), never a market's
+    const names = sources.map((s) => (s.source === 'sim' ? simulatedOf(s.exchange) : s.exchange))
     const store = fileStore(dataDir)
-    /** Each symbol's checkpoint under `ex` (the exchange the cloud says it writes under). */
-    const checkpoints = async (ex: string) => Object.fromEntries(await Promise.all(symbols.map(async (sym) => {
-      const cp = await readCheckpoint(store, ex, sym).catch(() => undefined)
+    /** Each symbol's checkpoint of the `i`th source (under the exchange the cloud says it writes under). */
+    const checkpoints = async (i: number) => Object.fromEntries(await Promise.all(sources[i].symbols.map(async (sym) => {
+      const cp = await readCheckpoint(store, names[i], sym).catch(() => undefined)
       return [sym, cp && { id: cp.checkpoint.last_trade_id, tsMs: cp.checkpoint.ts / 1000 }] as const
     })))
-    const initial = await checkpoints(exchange)
+    const allCheckpoints = () => Promise.all(sources.map((_, i) => checkpoints(i)))
+    const initial = await allCheckpoints()
     const term = screen({ write: (x) => process.stdout.write(x), tty: !!process.stdout.isTTY })
-    const cloud = await startCloud({ exchange, source, restUrl, wsUrl, symbols, port, dataDir, backfillMs, keepBronzeMs, prices: prices?.config, lakeThread: true, log: (l) => term.log(l) }).catch(async (e) => {
-      await fake?.close()
+    const cloud = await startCloud({ sources, port, dataDir, backfillMs, keepBronzeMs, prices: prices?.config, lakeThread: true, log: (l) => term.log(l) }).catch(async (e) => {
+      await started.close()
       await prices?.close()
       throw e?.code === 'EADDRINUSE' ? portInUse(port) : e
     })
-    const label = source === 'sim' ? `SIMULATED ${coinbase ? 'Coinbase ' : ''}exchange (fake trades, not market data)` : `live ${venueName} (${restUrl})`
-    console.log(`\nTicklake is running on ${label}: ${symbols.join(', ')}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
+    const running = single ? `${sources[0].label}: ${sources[0].symbols.join(', ')}` : `${sources.length} exchanges:\n${sources.map((s, i) => `  ${names[i]}:  ${s.label}: ${s.symbols.join(', ')}`).join('\n')}${prices ? `\n  coingecko:  ${coins} in ${currencies}` : ''}`
+    console.log(`\nTicklake is running on ${running}\n  page:  ${cloud.url}\n  lake:  ${cloud.dataDir}\n  stop:  Ctrl+C\n`)
 
-    // the one progress line: backfill, then live status, from the checkpoints and /api/health
-    const follow = progress(Object.fromEntries(Object.entries(initial).map(([k, v]) => [k, v?.id])))
+    // the one progress line: backfill, then live status, from the checkpoints and /api/health (one part per exchange)
+    const follows = initial.map((cps) => progress(Object.fromEntries(Object.entries(cps).map(([k, v]) => [k, v?.id]))))
     const tty = !!process.stdout.isTTY
+    const phases = sources.map(() => '')
+    const backfillStarted = sources.map(() => 0)
     let phase = ''
     let printed = 0
-    let backfillStarted = 0
     let refreshing = false
     const refresh = async () => {
       if (refreshing) return
@@ -251,12 +235,19 @@ async function start(argv: string[]) {
       try {
         const health: any = await fetch(`${cloud.url}api/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => ({}))
         const now = Date.now()
-        const p = follow.update({ at: now, symbols: await checkpoints(exchange), subscribers: Number(health.connections) || 0 })
-        if (p.phase === 'backfill' && phase !== 'backfill') backfillStarted = now
-        if (phase === 'backfill' && p.phase === 'live') { term.end(); console.log(`backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted)}`); printed = 0 }
-        const every = p.phase === 'backfill' ? terminalDefaults.plainBackfillEveryMs : terminalDefaults.plainStatusEveryMs
-        if (tty || p.phase !== phase || now - printed >= every) { term.status(p.line); printed = now }
-        phase = p.phase
+        const subscribers = Number(health.connections) || 0
+        const cps = await allCheckpoints()
+        const ps = follows.map((f, i) => f.update({ at: now, symbols: cps[i], subscribers }))
+        ps.forEach((p, i) => {
+          if (p.phase === 'backfill' && phases[i] !== 'backfill') backfillStarted[i] = now
+          if (phases[i] === 'backfill' && p.phase === 'live') { term.end(); console.log(`${single ? '' : `${names[i]} `}backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted[i])}`); printed = 0 }
+          phases[i] = p.phase
+        })
+        const now_ = ps.some((p) => p.phase === 'backfill') ? 'backfill' : ps.every((p) => p.phase === 'live') ? 'live' : 'starting'
+        const line = single ? ps[0].line : formatSourcesLine(ps.map((p, i) => ({ name: names[i], line: p.line })), subscribers)
+        const every = now_ === 'backfill' ? terminalDefaults.plainBackfillEveryMs : terminalDefaults.plainStatusEveryMs
+        if (tty || now_ !== phase || now - printed >= every) { term.status(line); printed = now }
+        phase = now_
       } finally { refreshing = false }
     }
     const timer = setInterval(() => void refresh(), terminalDefaults.refreshMs)
@@ -269,37 +260,14 @@ async function start(argv: string[]) {
     term.end()
     console.log(`${tty ? '\n' : ''}stopping: flushing records and checkpoints…`)
     await cloud.close()
-    await fake?.close()
+    await started.close()
     await prices?.close()
-    const last = await checkpoints(exchange)
-    const saved = symbols.filter((sym) => last[sym]).map((sym) => `${sym} at trade id ${last[sym]!.id} (${new Date(last[sym]!.tsMs).toISOString()})`)
-    const moved = follow.update({ at: Date.now(), symbols: last, subscribers: 0 }).trades
+    const last = await allCheckpoints()
+    const saved = sources.flatMap((s, i) => s.symbols.filter((sym) => last[i][sym]).map((sym) => `${single ? '' : `${names[i]} `}${sym} at trade id ${last[i][sym]!.id} (${new Date(last[i][sym]!.tsMs).toISOString()})`))
+    const moved = follows.reduce((n, f, i) => n + f.update({ at: Date.now(), symbols: last[i], subscribers: 0 }).trades, 0)
     console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${moved.toLocaleString('en-US')} trade ids checkpointed this run` : '; no checkpoint written yet'}`)
     return 0
   }
-}
-
-const COINGECKO = 'https://api.coingecko.com'
-
-/**
- * CoinGecko polling for `start`: the real API when `probe` (started beside the exchange's) found it,
- * the simulated one when the exchange is simulated (no probe) or CoinGecko is unreachable.
- */
-async function pricesSource(coinList: string, currencyList: string, url: string | undefined, probe: Promise<true | string> | undefined) {
-  const list = (s: string) => s.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)
-  const coins = list(coinList)
-  const currencies = list(currencyList)
-  if (coinList.trim() === 'none' || !coins.length) return undefined
-  if (!currencies.length) throw new UsageError('--currencies names at least one, e.g. usd')
-  if (probe) {
-    const ok = await probe
-    if (ok === true) return { config: { coins, currencies, baseUrl: url ?? COINGECKO, apiKey: process.env.TICKLAKE_COINGECKO_KEY }, close: async () => {} }
-    if (url) throw new UnreachableError(`CoinGecko at ${url} is unreachable (${ok})`)
-    console.log(`CoinGecko is unreachable (${ok}): prices come from the SIMULATED CoinGecko instead.`)
-  }
-  const { startFakeCoinGecko } = await import('./coingecko/index')
-  const fake = await startFakeCoinGecko({ coins, currencies })
-  return { config: { coins, currencies, baseUrl: fake.url }, close: () => fake.close() }
 }
 
 /** Runs the CLI with its arguments; resolves with the exit code (see `EXIT`: 0 ok, 1 a problem found, 2 bad usage or input, 3 a source unreachable). */

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
+import { startFakeExchange } from '../exchange/index'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
@@ -95,5 +96,27 @@ describe('ticklake start as a command', () => {
     b.child.kill('SIGINT')
     expect(await b.exit).toBe(0)
     expect(b.out().trim().split('\n').at(-1)).toMatch(/^stopped: /)
+  }, 120_000)
+
+  it('runs every exchange of a --config file at once, each falling back on its own to its simulated twin, labelled in the terminal and /api/health', async () => {
+    const fake = await startFakeExchange({ symbols: ['BTC-USDT'], seed: 9, historyMs: 2 * 60_000 })
+    try {
+      const data = tmp()
+      const config = join(data, 'sources.json')
+      // Binance answers (the fake one at its URL); Coinbase at a port nobody listens on does not
+      writeFileSync(config, JSON.stringify({ exchanges: [{ exchange: 'binance', symbols: ['BTC-USDT'], restUrl: fake.restUrl, wsUrl: fake.wsUrl }, { exchange: 'coinbase', symbols: ['BTC-USD'], restUrl: 'http://127.0.0.1:1', wsUrl: 'ws://127.0.0.1:1' }] }))
+      const a = ticklake('start', '--config', config, '--port', '0', '--data', data, '--backfill', '1m')
+      runs.push(a)
+      await until(a, (o) => /page: +http:\/\/127\.0\.0\.1:\d+\//.test(o), 'serving the page')
+      expect(a.out()).toMatch(/^Coinbase is unreachable \(.+\): running sim-coinbase, the SIMULATED Coinbase, instead\.$/m)
+      expect(a.out()).toMatch(/Ticklake is running on 2 exchanges:\n +binance: +live Binance \(http:\/\/127\.0\.0\.1:\d+\): BTC-USDT\n +sim-coinbase: +SIMULATED Coinbase exchange \(fake trades, not market data\): BTC-USD\n/)
+      const url = /page: +(http:\S+)/.exec(a.out())![1]
+      const health = await fetch(`${url}api/health`).then((r) => r.json())
+      expect(health.sources.map((s: any) => [s.exchange, s.simulated])).toEqual([['binance', false], ['sim-coinbase', true]])
+      await until(a, (o) => /^binance (live|backfill): .* │ sim-coinbase (live|backfill|starting): .* │ \d+ subscribers?$/m.test(o), 'a progress line per exchange')
+      a.child.kill('SIGINT')
+      expect(await a.exit).toBe(0)
+      expect(a.out().trim().split('\n').at(-1)).toMatch(/^stopped: records flushed to the lake in .*; checkpoints saved: (binance BTC-USDT at trade id \d+ .*|sim-coinbase BTC-USD at trade id \d+ .*)+/)
+    } finally { await fake.close() }
   }, 120_000)
 })

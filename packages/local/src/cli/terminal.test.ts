@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { formatBackfill, formatDuration, formatStatus, noiseFilter, progress, screen } from './terminal'
+import { formatBackfill, formatDuration, formatSourcesLine, formatStatus, noiseFilter, progress, screen } from './terminal'
 
 describe('the terminal of ticklake start', () => {
+  it('labels each exchange\'s part of the progress line with its name, the subscribers said once', () => {
+    const live = formatStatus({ tradesPerSec: 3, lakeLagMs: 1_000, subscribers: 2 })
+    const backfill = formatBackfill({ trades: 10, idsPerSec: 5, leftMs: 3_000 })
+    expect(formatSourcesLine([{ name: 'binance', line: live }, { name: 'sim-coinbase', line: backfill }], 2)).toBe('binance live: 3.0 trades/s  lake lag 1.0 s │ sim-coinbase backfill: 10 trades  5 ids/s  3 s left │ 2 subscribers')
+  })
+
   it('formats the backfill line with trades, ids per second and time left', () => {
     expect(formatBackfill({ trades: 120_000, idsPerSec: 8_000.4, leftMs: 65_000 })).toBe('backfill: 120,000 trades  8,000 ids/s  1m 05s left')
     expect(formatBackfill({ trades: 0, idsPerSec: 0 })).toBe('backfill: 0 trades  0 ids/s  time left unknown')

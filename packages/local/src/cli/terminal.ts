@@ -3,7 +3,8 @@
  * line seen in the last ten minutes, numbers aside, is not repeated; a browser tab closing is no
  * news). `Progress` turns successive snapshots of the ingest checkpoints and the subscriber count
  * into one line: while ingest catches up, the backfill (trades so far, ids/s, time left); after it,
- * the live status (trades/s, lake lag, subscribers). On a TTY that line is redrawn in place under
+ * the live status (trades/s, lake lag, subscribers); with several exchanges, one part per exchange
+ * under its name (`formatSourcesLine`). On a TTY that line is redrawn in place under
  * the log; elsewhere it is printed as a plain line now and then. The formatters are pure, for tests.
  */
 
@@ -75,6 +76,16 @@ export function formatBackfill(p: { trades: number; idsPerSec: number; leftMs?: 
 export function formatStatus(s: { tradesPerSec: number; lakeLagMs?: number; subscribers: number }): string {
   const rate = s.tradesPerSec < 100 ? s.tradesPerSec.toFixed(1) : int(s.tradesPerSec)
   return `live: ${rate} trades/s  lake lag ${s.lakeLagMs === undefined ? '—' : formatLag(s.lakeLagMs)}  ${s.subscribers} subscriber${s.subscribers === 1 ? '' : 's'}`
+}
+
+/**
+ * The progress line of several exchanges: each one's line after its name, the subscribers once at the end.
+ * @example formatSourcesLine([{ name: 'binance', line: 'live: 3.0 trades/s  lake lag 1.0 s  0 subscribers' }, { name: 'sim-coinbase', line: 'backfill: 10 trades  5 ids/s  3 s left' }], 0)
+ * // 'binance live: 3.0 trades/s  lake lag 1.0 s │ sim-coinbase backfill: 10 trades  5 ids/s  3 s left │ 0 subscribers'
+ */
+export function formatSourcesLine(parts: { name: string; line: string }[], subscribers: number): string {
+  const each = parts.map((p) => `${p.name} ${p.line.replace(/  \d+ subscribers?$/, '')}`)
+  return [...each, `${subscribers} subscriber${subscribers === 1 ? '' : 's'}`].join(' │ ')
 }
 
 /** What the terminal knows at one moment: each symbol's checkpoint (last id, its trade time in ms) and the subscribers. */

@@ -1,7 +1,7 @@
 /**
- * The local cloud: the whole Ticklake pipeline in one process. Exchange (live or the fake one) ->
- * the real ingest handler under the scheduler -> Firehose emulator -> filesystem lake emitting S3
- * events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
+ * The local cloud: the whole Ticklake pipeline in one process. Exchanges (each live or its fake one)
+ * -> the real ingest handler under the scheduler, one run per exchange (`sources`) -> one Firehose
+ * emulator -> filesystem lake emitting S3 events -> the real candle and feature handlers -> WebSocket gateway emulator and HTTP API -> the built page,
  * all on one port; on a timer, the lake path (on its own thread in `ticklake start`, with its own store) compacts the bronze of closed hours (and, with `keepBronzeMs`,
  * deleted past that age). `startCloud` is what `ticklake start` and the end-to-end tests run.
  */
@@ -20,6 +20,7 @@ import { clientConfig } from '@ticklake/core/aws/config'
 import { broadcast } from '@ticklake/core/serve/realtime/server'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import { isSimulated, simulatedOf, type Exchange } from '@ticklake/core/market'
+import { venueFor, type CoinbaseFeed } from '@ticklake/core/sources/venues'
 import { createIngestHandler } from '@ticklake/functions/ingest'
 import { createRealtimeHandlers } from '@ticklake/functions/realtime'
 import { createPricesHandler, type PricesConfig } from '@ticklake/functions/prices'
@@ -58,13 +59,33 @@ export const defaults = {
   webDist: fileURLToPath(new URL('../../../web/dist', import.meta.url)),
 }
 
-export interface CloudOptions extends Partial<typeof defaults> {
-  /** The venue ingested (default binance). With `source: 'sim'` its simulated name is used (`binance` runs as `sim-binance`). */
-  exchange?: Exchange
+/** Where one exchange's trades come from: `sim` when it is its fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */
+export type SourceKind = 'sim' | 'binance' | 'coinbase' | 'replay'
+
+/** One exchange the cloud ingests, in its own ingest run. */
+export interface CloudSource {
+  /** The venue; with `source: 'sim'` its simulated name is used (`binance` runs as `sim-binance`). */
+  exchange: Exchange
+  source: SourceKind
   restUrl: string
   wsUrl: string
+  symbols: string[]
+  /** Coinbase's feed (default `advanced-trade`; `exchange` reads the legacy ws-feed at `wsUrl`). */
+  feed?: CoinbaseFeed
+}
+
+export interface CloudOptions extends Partial<typeof defaults> {
+  /**
+   * The exchanges ingested, each in its own ingest run beside the others (one Firehose emulator,
+   * one lake, one gateway, one API). Without it, the one exchange the options below name.
+   */
+  sources?: CloudSource[]
+  /** The venue ingested (default binance). With `source: 'sim'` its simulated name is used (`binance` runs as `sim-binance`). */
+  exchange?: Exchange
+  restUrl?: string
+  wsUrl?: string
   /** `sim` when the exchange is the fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */
-  source: 'sim' | 'binance' | 'coinbase' | 'replay'
+  source?: SourceKind
   firehoseBufferMs?: number
   /**
    * How frames reach subscribers (live updates and the handlers' answers): `direct` (default) posts
@@ -119,12 +140,27 @@ export async function upgradeLake(store: ObjectStore, log: (line: string) => voi
   return r
 }
 
+/**
+ * The exchanges a cloud ingests (`sources`, or the one exchange of the single-source options),
+ * each under the name it writes: simulated trades never take a market venue's name, so its
+ * partitions, checkpoints and channels stay market data.
+ */
+export function cloudSources(opts: CloudOptions): CloudSource[] {
+  const list = opts.sources ?? (opts.restUrl && opts.wsUrl && opts.source ? [{ exchange: opts.exchange ?? 'binance', source: opts.source, restUrl: opts.restUrl, wsUrl: opts.wsUrl, symbols: opts.symbols ?? defaults.symbols }] : [])
+  if (!list.length) throw new Error('startCloud: name the exchanges to ingest (sources), or one with source, restUrl and wsUrl')
+  const named = list.map((s) => ({ ...s, exchange: s.source === 'sim' ? simulatedOf(s.exchange) : s.exchange }))
+  const twice = named.find((s, i) => named.findIndex((x) => x.exchange === s.exchange) !== i)
+  if (twice) throw new Error(`startCloud: ${twice.exchange} is ingested twice (two runs would race for its checkpoints)`)
+  return named
+}
+
 /** Starts everything; resolves once the page is served. */
 export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   const o = { ...defaults, ...opts }
   const log = opts.log ?? ((l: string) => console.log(l))
-  // simulated trades never take a market venue's name: its partitions, checkpoints and channels stay market data
-  const exchange = opts.source === 'sim' ? simulatedOf(opts.exchange ?? 'binance') : opts.exchange ?? 'binance'
+  const sources = cloudSources(opts)
+  // the first source is the one the page opens on (health's exchange, symbols and source)
+  const { exchange, symbols: firstSymbols } = sources[0]
   const simulated = isSimulated(exchange)
   const dataDir = resolve(o.dataDir)
   const store = fileStore(dataDir)
@@ -163,17 +199,27 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest
   const trades = firehoseStream(lake.streamName, lake.endpoint)
-  const ingest = createIngestHandler(
-    { exchange, restUrl: o.restUrl, wsUrl: o.wsUrl, symbols: o.symbols, quotes: true, ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
-    { store, stream: trades, quoteStream: firehoseStream('ticklake-quotes', lake.endpoint), publish, log, signal: abort.signal },
-  )
-  const scheduler = schedule('ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
+  const quotes = firehoseStream('ticklake-quotes', lake.endpoint)
+  // one ingest run per exchange, as one scheduled function per exchange in AWS; a single source keeps its old name
+  const schedulers = sources.map((s) => {
+    const venue = s.feed === 'exchange' ? venueFor({ exchange: s.exchange, restUrl: s.restUrl, wsUrl: s.wsUrl, symbols: s.symbols, quotes: true }, s.feed) : undefined
+    const ingest = createIngestHandler(
+      { exchange: s.exchange, restUrl: s.restUrl, wsUrl: s.wsUrl, symbols: s.symbols, quotes: true, ...(venue && { venue }), ...opts.ingest, settings: { initialBackfillMs: o.backfillMs, ...opts.ingest?.settings } },
+      { store, stream: trades, quoteStream: quotes, publish, log: sources.length > 1 ? (l) => log(`${s.exchange}: ${l}`) : log, signal: abort.signal },
+    )
+    return schedule(sources.length > 1 ? `ticklake-ingest-${s.exchange}` : 'ticklake-ingest', ingest, { budgetMs: o.ingestBudgetMs, log })
+  })
   // a failed poll (bad key or ids) is retried after a minute, as the schedule would in AWS
   const prices = opts.prices && schedule('ticklake-prices', createPricesHandler(opts.prices, { store, signal: abort.signal, log }), { budgetMs: o.ingestBudgetMs, retryMs: 60_000, log })
 
   const api = await localApiHandler({
     dataDir, store, stream: trades, exchange, log,
-    health: async () => ({ source: opts.source, simulated, exchange, symbols: o.symbols, ws: '/ws', connections: gateway.connections(), firehose: await lake.stats(), ingest_runs: scheduler.runs(), event_loop_ms: loopDelay() }),
+    health: async () => ({
+      source: sources[0].source, simulated, exchange, symbols: firstSymbols, ws: '/ws', connections: gateway.connections(), firehose: await lake.stats(),
+      ingest_runs: schedulers.reduce((n, x) => n + x.runs(), 0), event_loop_ms: loopDelay(),
+      // every exchange ingested, each live or simulated on its own
+      sources: sources.map((s, i) => ({ exchange: s.exchange, source: s.source, simulated: isSimulated(s.exchange), symbols: s.symbols, ...(s.feed && { feed: s.feed }), ingest_runs: schedulers[i].runs() })),
+    }),
   })
 
   async function route(req: IncomingMessage, res: ServerResponse) {
@@ -208,7 +254,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     url, port, dataDir, idle: () => lake.idle(),
     async close() {
       abort.abort()
-      await Promise.all([scheduler.stop(), prices?.stop()])
+      await Promise.all([...schedulers.map((x) => x.stop()), prices?.stop()])
       await lake.close()
       await gateway.close()
       server.closeAllConnections()

@@ -62,6 +62,8 @@ export const defaults = {
 
 export interface FakeCoinbaseOptions extends Partial<typeof defaults> {
   now?: () => number; faults?: Partial<CoinbaseFaults>; replay?: CoinbaseReplay
+  /** Per product, its own mean rate in place of `ratePerSec`. */
+  rates?: Record<string, number>
   /** Per product, where its trades go on from (ids after `id`, times after `ts`): the fake Binance's `resume`. */
   resume?: Record<string, ResumeAt | undefined>
 }
@@ -89,7 +91,7 @@ export async function startFakeCoinbase(options: FakeCoinbaseOptions = {}): Prom
   const chance = prng(o.seed + 104_729)
   const replay = options.replay
   if (replay) o.symbols = [...replay.trades.keys()]
-  const book = coinbaseBooks({ ...o, start, resume: options.resume, replay, faults, chance })
+  const book = coinbaseBooks({ ...o, start, resume: options.resume, rates: options.rates, replay, faults, chance })
   const startReplay = () => book.startReplay(now())
   const advanced = advancedTrade({ ...o, books: book.books, ticker: book.ticker, replay: !!replay, start, faults, chance, now, onTradeSubscription: startReplay })
   const feed = exchangeFeed({ ...o, books: book.books, faults, chance, now, onTradeSubscription: startReplay })

@@ -61,6 +61,8 @@ export const defaults = {
 
 export interface FakeExchangeOptions extends Partial<typeof defaults> {
   now?: () => number; faults?: Partial<Faults>; replay?: Replay
+  /** Per normalized symbol, its own mean rate in place of `ratePerSec` (a heavy-tailed mix for load tests). */
+  rates?: Record<string, number>
   /**
    * Per normalized symbol, where the exchange goes on from instead of starting afresh: ids after
    * `id`, times after `ts` (history generated from there, at most `historyMs` back), from `price`.
@@ -106,7 +108,7 @@ export async function startFakeExchange(options: FakeExchangeOptions = {}): Prom
   const chance = prng(o.seed + 7919)
   const replay = options.replay
   if (replay) o.symbols = replay.symbols
-  const book = binanceBooks({ ...o, start, resume: options.resume, replay, faults, chance })
+  const book = binanceBooks({ ...o, start, resume: options.resume, rates: options.rates, replay, faults, chance })
   const streams = binanceStreams({ ...o, books: book.books, advance: book.advance, faults, chance, now, onConnection: () => book.startReplay(now()) })
   const ticker = setInterval(streams.tick, o.tickMs)
 

@@ -45,4 +45,13 @@ describe('the registry of venues', () => {
     expect(() => venueFor({ ...opts, exchange: 'binance', symbols: many(1024) })).not.toThrow()
     expect(() => venueFor({ ...opts, exchange: 'binance', symbols: many(513), quotes: true })).toThrow('513 symbols with quotes are 1026 streams; Binance allows 1024 on one connection: split the symbols over several ingest functions')
   })
+
+  it('reads Coinbase\'s legacy Exchange ws-feed when asked for that feed, under coinbase or its simulated name', () => {
+    const legacy = venueFor({ ...opts, exchange: 'coinbase', symbols: ['BTC-USD'] }, 'exchange')
+    const subscribe = JSON.parse(legacy.subscribe!()[0])
+    expect([legacy.exchange, legacy.sequenced, subscribe.channels]).toEqual(['coinbase', false, ['matches', 'heartbeat']])
+    const match = JSON.stringify({ type: 'match', trade_id: 11, sequence: 1, maker_order_id: 'a', taker_order_id: 'b', time: '2026-08-09T21:05:48.000000Z', product_id: 'BTC-USD', size: '1', price: '2', side: 'sell' })
+    expect(venueFor({ ...opts, exchange: 'sim-coinbase', symbols: ['BTC-USD'] }, 'exchange').parse(match, 1, 'ws').trades?.map((t) => [t.exchange, t.trade_id])).toEqual([['sim-coinbase', 11]])
+    expect(endpointsOf('coinbase', 'exchange')?.ws).toBe('wss://ws-feed.exchange.coinbase.com')
+  })
 })

@@ -10,7 +10,7 @@ import type { Exchange } from '../../market/index'
 import { isSimulated, venueOf } from '../../market/index'
 import type { Venue, VenueOptions } from '../../ports/index'
 import { ENDPOINTS, binanceVenue } from '../binance/index'
-import { coinbaseVenue, defaults as coinbaseDefaults } from '../coinbase/index'
+import { coinbaseExchangeVenue, coinbaseVenue, defaults as coinbaseDefaults } from '../coinbase/index'
 
 export type { Venue, VenueFrame, VenueOptions } from '../../ports/index'
 
@@ -23,26 +23,31 @@ export const VENUES: Record<string, (o: VenueOptions) => Venue> = {
 /** Exchanges ingest speaks: Binance's venues and Coinbase. */
 export const EXCHANGES = Object.keys(VENUES) as Exchange[]
 
+/** Coinbase's two trade feeds: Advanced Trade (`market_trades`, the default) and the legacy Exchange ws-feed (`matches`). Both write under `coinbase`. */
+export const COINBASE_FEEDS = ['advanced-trade', 'exchange'] as const
+export type CoinbaseFeed = (typeof COINBASE_FEEDS)[number]
+
 /**
- * The venue of an exchange: Coinbase's Advanced Trade protocol, or Binance's for the Binance venues
- * (and any other name). A simulated exchange speaks its fake exchange's protocol under its own name.
+ * The venue of an exchange: Coinbase's Advanced Trade protocol (its legacy Exchange ws-feed with
+ * `feed` `exchange`), or Binance's for the Binance venues (and any other name). A simulated exchange speaks its fake exchange's protocol under its own name.
  * @example venueFor({ exchange: 'sim-coinbase', restUrl, wsUrl, symbols: ['BTC-USD'] }).exchange // 'sim-coinbase'
  */
-export function venueFor(opts: VenueOptions): Venue {
+export function venueFor(opts: VenueOptions, feed?: CoinbaseFeed): Venue {
+  const coinbase = feed === 'exchange' ? coinbaseExchangeVenue : coinbaseVenue
   if (isSimulated(opts.exchange)) {
     const real = venueOf(opts.exchange)
-    return renamedVenue(real === 'coinbase' ? coinbaseVenue(opts) : binanceVenue({ ...opts, exchange: 'binance' }), opts.exchange)
+    return renamedVenue(real === 'coinbase' ? coinbase(opts) : binanceVenue({ ...opts, exchange: 'binance' }), opts.exchange)
   }
-  return (VENUES[opts.exchange] ?? binanceVenue)(opts)
+  return opts.exchange === 'coinbase' ? coinbase(opts) : (VENUES[opts.exchange] ?? binanceVenue)(opts)
 }
 
 /**
- * The public endpoints of an exchange (`api`: the REST path prefix, empty for Coinbase), or
- * undefined for one ingest does not speak.
+ * The public endpoints of an exchange (`api`: the REST path prefix, empty for Coinbase; the
+ * WebSocket of Coinbase's `feed`), or undefined for one ingest does not speak.
  * @example endpointsOf('coinbase') // { rest: 'https://api.exchange.coinbase.com', ws: 'wss://advanced-trade-ws.coinbase.com', api: '' }
  */
-export function endpointsOf(exchange: string): { rest: string; ws: string; api: string } | undefined {
-  if (exchange === 'coinbase') return { rest: coinbaseDefaults.restUrl, ws: coinbaseDefaults.wsUrl, api: '' }
+export function endpointsOf(exchange: string, feed?: CoinbaseFeed): { rest: string; ws: string; api: string } | undefined {
+  if (exchange === 'coinbase') return { rest: coinbaseDefaults.restUrl, ws: feed === 'exchange' ? coinbaseDefaults.exchangeWsUrl : coinbaseDefaults.wsUrl, api: '' }
   return ENDPOINTS[exchange]
 }
 

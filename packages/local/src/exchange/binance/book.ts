@@ -21,6 +21,8 @@ export interface Book { symbol: string; stream: string; gen: (until: number, out
 
 export interface BooksOptions {
   symbols: string[]; seed: number; historyMs: number; ratePerSec: number; bursts: boolean; maxTrades: number
+  /** A symbol's own mean rate, in place of `ratePerSec`. */
+  rates?: Record<string, number>
   /** When the exchange started (ms): history is generated up to it. */
   start: number
   resume?: Record<string, ResumeAt | undefined>
@@ -64,7 +66,7 @@ export function binanceBooks(o: BooksOptions) {
   const books = new Map<string, Book>(o.symbols.map((s) => {
     if (replay) return [nativeSymbol(s), { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen: player(nativeSymbol(s)), trades: [] as AggTrade[] }]
     const from = resumeStart(o.resume?.[s], o.start, o.historyMs)
-    const gen = generator(s, o.seed, from, o.ratePerSec, o.bursts, o.resume?.[s])
+    const gen = generator(s, o.seed, from, o.rates?.[s] ?? o.ratePerSec, o.bursts, o.resume?.[s])
     const book = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen, trades: [] as AggTrade[] }
     for (let t = from; t < o.start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, o.start))
     return [nativeSymbol(s), book]

@@ -32,6 +32,8 @@ export interface Book { symbol: string; gen: ReturnType<typeof generator>; agg: 
 
 export interface BooksOptions {
   symbols: string[]; seed: number; historyMs: number; ratePerSec: number; maxTrades: number
+  /** A product's own mean rate, in place of `ratePerSec`. */
+  rates?: Record<string, number>
   /** When the exchange started (ms): history is generated up to it. */
   start: number
   resume?: Record<string, ResumeAt | undefined>
@@ -81,7 +83,7 @@ export function coinbaseBooks(o: BooksOptions) {
   }
   const books = new Map<string, Book>(o.symbols.map((s) => {
     const from = resumeStart(o.resume?.[s], o.start, o.historyMs)
-    const b: Book = { symbol: s, gen: generator(s, o.seed, from, o.ratePerSec, true, o.resume?.[s]), agg: [], trades: [], open: 0, lo: Infinity, hi: 0, vol: 0 }
+    const b: Book = { symbol: s, gen: generator(s, o.seed, from, o.rates?.[s] ?? o.ratePerSec, true, o.resume?.[s]), agg: [], trades: [], open: 0, lo: Infinity, hi: 0, vol: 0 }
     if (replay) b.play = player(s)
     else for (let t = from; t < o.start; t += 3_600_000) advance(b, Math.min(t + 3_600_000, o.start))
     return [s, b]

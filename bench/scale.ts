@@ -1,0 +1,212 @@
+/**
+ * Scale (issue 15): one local cloud ingesting two exchanges at once, the fake Binance and the fake
+ * Coinbase, each with `symbols` symbols at a heavy-tailed mix of rates (Zipf: a few symbols carry
+ * most trades, most trade rarely), for `seconds`. It reports the trades that reached the lake's
+ * bronze against the fakes' ground truth over the same span, the lake lag p99 (age of the oldest
+ * trade not yet checkpointed, sampled each second per symbol), the WebSocket latency p99 (trade
+ * time to a subscriber's receipt), CPU cores, RSS peak and RSS growth per minute. The fakes run in
+ * this process, so the CPU and memory figures include them. `npm test` runs a short version
+ * (`packages/local/src/cloud/scale.test.ts`), asserting delivery only.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { readCheckpoint } from '../packages/core/src/sources/checkpoint/index'
+import { startFakeExchange } from '../packages/local/src/exchange/index'
+import { startFakeCoinbase } from '../packages/local/src/exchange/coinbase'
+import { fileStore } from '../packages/local/src/store/index'
+import { duckdbEngine } from '../packages/local/src/duckdb/index'
+import { startCloud } from '../packages/local/src/cloud/index'
+import type { Row } from './ingest'
+
+export const defaults = {
+  symbols: 50,
+  seconds: 60,
+  /** Mean trades per second of each exchange, all its symbols together. */
+  ratePerExchange: 500,
+  /** Zipf exponent of the rates: symbol i trades at a rate in proportion to 1 / i^zipf. */
+  zipf: 1.2,
+  /**
+   * History the fakes hold at start, backfilled over REST by the first ingest runs. Each symbol
+   * backfills this much before the moment its turn comes (paced: Coinbase pages at 10 requests/s),
+   * so it must cover that pacing for every trade from the start on to be due in the lake.
+   */
+  historyMs: 30_000,
+  /**
+   * Trades of the last moments before the end are not counted: ingest may not have them yet (at
+   * 500 trades/s a Coinbase checkpoint trails its trades by up to 2-3 s at p99; a run ended by the
+   * stop leaves its last batch to the next run).
+   */
+  tailMs: 5_000,
+  /** Lag and latency are sampled after this much of the run: the first runs' backfill is no steady state. */
+  warmupMs: 15_000,
+}
+
+/**
+ * `n` rates adding up to `total`, Zipf-distributed.
+ * @example zipfRates(3, 11, 1) // [6, 3, 2]
+ */
+export function zipfRates(n: number, total: number, s: number): number[] {
+  const w = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s)
+  const sum = w.reduce((a, b) => a + b, 0)
+  return w.map((x) => (total * x) / sum)
+}
+
+/** The p-th percentile (0-100) of `xs` (nearest rank); 0 for none. */
+const percentile = (xs: number[], p: number) => { if (!xs.length) return 0; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] }
+
+/** Slope of `ys` over `xs` by least squares. */
+function slope(xs: number[], ys: number[]) {
+  const n = xs.length
+  if (n < 2) return 0
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
+  return den ? num / den : 0
+}
+
+export interface ScaleResult {
+  /** Per exchange: trades in the counted span, in the fake's ground truth and in the lake's bronze (distinct ids). */
+  exchanges: { exchange: string; symbols: number; truth: number; delivered: number; missing: string[] }[]
+  lakeLagP99Ms: number
+  wsLatencyP99Ms: number
+  wsMessages: number
+  cores: number
+  rssPeakMb: number
+  rssGrowthMbPerMin: number
+  seconds: number
+}
+
+/** One truth trade: its id and exchange time (ms). */
+interface Truth { id: number; T: number }
+
+/** Runs the two fakes and the cloud for `o.seconds`; see the module comment for what is measured. */
+export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<ScaleResult> {
+  const o = { ...defaults, ...opts }
+  const dir = mkdtempSync(join(tmpdir(), 'ticklake-scale-'))
+  const binanceSymbols = Array.from({ length: o.symbols }, (_, i) => `S${i}-USDT`)
+  const coinbaseSymbols = Array.from({ length: o.symbols }, (_, i) => `S${i}-USD`)
+  const ratesOf = (symbols: string[]) => Object.fromEntries(zipfRates(symbols.length, o.ratePerExchange, o.zipf).map((r, i) => [symbols[i], r]))
+  const binance = await startFakeExchange({ symbols: binanceSymbols, rates: ratesOf(binanceSymbols), seed: 11, historyMs: o.historyMs, bursts: true })
+  const coinbase = await startFakeCoinbase({ symbols: coinbaseSymbols, rates: ratesOf(coinbaseSymbols), seed: 12, historyMs: o.historyMs, restRatePerSec: 1_000, restBurst: 1_000 })
+  const truthOf = (exchange: string, symbol: string): readonly Truth[] => exchange === 'sim-binance'
+    ? binance.aggTrades(symbol).map((t) => ({ id: t.a, T: t.T }))
+    : coinbase.trades(symbol).map((t) => ({ id: t.trade_id, T: t.T }))
+  const cloud = await startCloud({
+    sources: [
+      { exchange: 'binance', source: 'sim', restUrl: binance.restUrl, wsUrl: binance.wsUrl, symbols: binanceSymbols },
+      { exchange: 'coinbase', source: 'sim', restUrl: coinbase.restUrl, wsUrl: coinbase.wsUrl, symbols: coinbaseSymbols },
+    ],
+    port: 0, dataDir: dir, backfillMs: o.historyMs, lakeThread: true, log: () => {},
+  })
+  // ingest's first runs start now, each backfilling historyMs before its start: every trade from here on is due in the lake
+  const t0 = Date.now()
+  const all = [...binanceSymbols.map((s) => ['sim-binance', s] as const), ...coinbaseSymbols.map((s) => ['sim-coinbase', s] as const)]
+
+  // subscribers: one connection per exchange (a connection takes at most 50 channels)
+  const latencies: number[] = []
+  let wsMessages = 0
+  const sockets = await Promise.all([['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]].map(async ([ex, symbols]) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${cloud.port}/ws`)
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j) })
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d))
+      if (m.type !== 'trade') return
+      wsMessages++
+      if (Date.now() - t0 >= o.warmupMs) latencies.push(Date.now() - Math.max(...m.trades.map((t: { time: number }) => t.time)))
+    })
+    ws.send(JSON.stringify({ action: 'subscribe', channels: (symbols as string[]).slice(0, 50).map((s) => `trades:${ex}:${s}`) }))
+    return ws
+  }))
+
+  // each second: RSS, and per symbol the age of its oldest trade not yet checkpointed
+  const store = fileStore(dir)
+  const rss: { at: number; mb: number }[] = []
+  const lags: number[] = []
+  let sampling = false
+  const sample = async () => {
+    if (sampling) return
+    sampling = true
+    try {
+      const now = Date.now()
+      rss.push({ at: now, mb: process.memoryUsage().rss / 1e6 })
+      if (now - t0 < o.warmupMs) return
+      await Promise.all(all.map(async ([ex, sym]) => {
+        const cp = await readCheckpoint(store, ex, sym).catch(() => undefined)
+        const truth = truthOf(ex, sym)
+        const last = cp?.checkpoint.last_trade_id ?? -Infinity
+        // the first trade after the checkpoint (ids ascend): binary search
+        let lo = 0
+        let hi = truth.length
+        while (lo < hi) { const mid = (lo + hi) >> 1; if (truth[mid].id <= last) lo = mid + 1; else hi = mid }
+        lags.push(lo < truth.length && truth[lo].T <= now ? now - truth[lo].T : 0)
+      }))
+    } finally { sampling = false }
+  }
+  const cpu0 = process.cpuUsage()
+  const wall0 = Date.now()
+  const timer = setInterval(() => void sample(), 1_000)
+  await new Promise((r) => setTimeout(r, o.seconds * 1_000))
+  clearInterval(timer)
+  const cpu = process.cpuUsage(cpu0)
+  const wallMs = Date.now() - wall0
+  const until = Date.now() - o.tailMs
+  // the last trades in flight reach the lake before the count
+  await new Promise((r) => setTimeout(r, o.tailMs))
+  for (const ws of sockets) ws.close()
+  await cloud.close()
+  await binance.close()
+  await coinbase.close()
+
+  const from = t0
+  const db = await duckdbEngine(dir)
+  const exchanges: ScaleResult['exchanges'] = []
+  try {
+    const rows = await db.query({ sql: 'SELECT exchange, symbol, count(DISTINCT trade_id) AS n, min(ts) AS first FROM bronze_trades WHERE ts >= ? AND ts < ? GROUP BY ALL', params: [from * 1_000, until * 1_000] }) // bronze ts: µs
+    const got = new Map(rows.map((r) => [`${r.exchange} ${r.symbol}`, Number(r.n)]))
+    const first = new Map(rows.map((r) => [`${r.exchange} ${r.symbol}`, Number(r.first) / 1_000]))
+    for (const [ex, symbols] of [['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]] as const) {
+      let truth = 0
+      let delivered = 0
+      const missing: string[] = []
+      for (const sym of symbols) {
+        const due = truthOf(ex, sym).filter((t) => t.T >= from && t.T < until)
+        const want = due.length
+        const have = got.get(`${ex} ${sym}`) ?? 0
+        truth += want
+        delivered += have
+        // where the difference is: the lake's first counted trade against the first due, seconds after the start
+        const at = (ms?: number) => (ms === undefined || Number.isNaN(ms) ? '—' : `+${((ms - from) / 1_000).toFixed(1)} s`)
+        if (have !== want) missing.push(`${sym} ${have}/${want} (first due ${at(due[0]?.T)}, in lake ${at(first.get(`${ex} ${sym}`))})`)
+      }
+      exchanges.push({ exchange: ex, symbols: symbols.length, truth, delivered, missing })
+    }
+  } finally { db.close(); rmSync(dir, { recursive: true, force: true }) }
+  const half = rss.slice(Math.floor(rss.length / 2))
+  return {
+    exchanges, seconds: o.seconds, wsMessages,
+    lakeLagP99Ms: Math.round(percentile(lags, 99)),
+    wsLatencyP99Ms: Math.round(percentile(latencies, 99)),
+    cores: Number(((cpu.user + cpu.system) / 1e3 / wallMs).toFixed(2)),
+    rssPeakMb: Math.round(Math.max(...rss.map((r) => r.mb))),
+    rssGrowthMbPerMin: Number((slope(half.map((r) => r.at), half.map((r) => r.mb)) * 60_000).toFixed(1)),
+  }
+}
+
+/** The `scale` section of `npm run bench`. */
+export async function scaleBench(opts: Partial<typeof defaults> = {}): Promise<Row[]> {
+  const r = await scaleRun(opts)
+  const o = { ...defaults, ...opts }
+  return [
+    ...r.exchanges.map((e) => ({ name: `scale_${e.exchange.replace(/-/g, '_')}_delivered`, value: e.delivered, unit: 'trades', note: `of ${e.truth} in the fake's ground truth (${e.truth ? ((e.delivered / e.truth) * 100).toFixed(2) : '—'}%), ${e.symbols} symbols${e.missing.length ? `; differs: ${e.missing.slice(0, 3).join(', ')}` : ''}` })),
+    { name: 'scale_lake_lag_p99_ms', value: r.lakeLagP99Ms, unit: 'ms', note: `oldest trade not yet checkpointed, per symbol each second after ${o.warmupMs / 1000} s` },
+    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `trade time to a subscriber after ${o.warmupMs / 1000} s (${r.wsMessages} messages in all)` },
+    { name: 'scale_cpu', value: r.cores, unit: 'cores', note: 'this process: fakes, ingest, lake thread, gateway' },
+    { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB' },
+    { name: 'scale_rss_growth_mb_per_min', value: r.rssGrowthMbPerMin, unit: 'MB/min', note: 'least squares over the second half of the run' },
+    { name: 'scale_config', value: 2 * o.symbols, unit: 'symbols', note: `2 exchanges x ${o.symbols}, ${o.ratePerExchange} trades/s each (Zipf ${o.zipf}), ${r.seconds} s` },
+  ]
+}
