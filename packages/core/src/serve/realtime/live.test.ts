@@ -40,6 +40,22 @@ function objects(files: Record<string, string> = {}): ObjectStore & { files: Rec
 afterEach(() => { vi.useRealTimers() })
 
 describe('coalescer', () => {
+  it('sends the trades still waiting for their interval when closed, and nothing offered after', async () => {
+    vi.useFakeTimers({ now: T0 })
+    const r = recorder()
+    const c = coalescer(r.publish)
+    const ch = 'trades:binance:BTC-USDT'
+    const trade = (id: number): ServerMessage => ({ type: 'trade', channel: ch, trades: [{ id, time: 0, price: 1, qty: 1, side: 'buy' }] })
+    void c.publish(ch, trade(1))
+    await vi.advanceTimersByTimeAsync(1)
+    void c.publish(ch, trade(2)) // waits for the trade interval
+    void c.publish(ch, trade(3))
+    c.close()
+    void c.publish(ch, trade(4))
+    await vi.advanceTimersByTimeAsync(100)
+    expect(r.of(ch).flatMap((s) => s.m.trades.map((t: { id: number }) => t.id))).toEqual([1, 2, 3])
+  })
+
   it('sends at most 4 partial candle updates a second per channel, 250 ms apart, and the latest one last', async () => {
     vi.useFakeTimers({ now: T0 })
     const r = recorder()

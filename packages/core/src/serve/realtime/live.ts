@@ -49,6 +49,7 @@ export interface Coalescer {
   idle(): Promise<void>
   /** Messages offered, broadcasts started, and trades dropped because a channel's backlog was full. */
   stats(): { offered: number; sent: number; droppedTrades: number }
+  /** Sends what still waits at once (its interval not kept) and takes nothing more. */
   close(): void
 }
 
@@ -119,8 +120,14 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
     },
     stats: () => ({ ...counts }),
     close() {
+      // what still waits goes out now, not at its interval: a run's last trades are not lost to
+      // subscribers when its budget leaves no time to wait for them (the next run goes on after them)
+      for (const [channel, l] of lanes) {
+        clearTimeout(l.timer)
+        for (const m of [...l.backlog.splice(0), ...(l.pending ? [l.pending] : [])]) { counts.sent++; void Promise.resolve().then(() => publish(channel, m)).catch(report) }
+        l.pending = undefined
+      }
       closed = true
-      for (const l of lanes.values()) clearTimeout(l.timer)
     },
   }
 }
