@@ -55,10 +55,25 @@ export function fileStore(root: string, bucket = defaults.bucket): FileStore {
     locks.set(key, run.catch(() => {}))
     try { return await run } finally { if (locks.get(key) === run) locks.delete(key) }
   }
+  /**
+   * ETags already computed, by the file they were computed from: every write renames a new file
+   * into place (a new inode), so an unchanged (inode, mtime, size) is an unchanged object and its
+   * MD5 is not computed again (it was most of the lake thread's CPU: whole files read and hashed on
+   * every head and every put).
+   */
+  const etags = new Map<string, { ino: bigint; mtimeNs: bigint; size: bigint; etag: string }>()
   async function head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const [st, bytes] = await Promise.all([stat(path(key)), readFile(path(key))])
-      return { key, size: st.size, etag: md5(bytes), lastModified: st.mtimeMs }
+      const st = await stat(path(key), { bigint: true })
+      const known = etags.get(key)
+      const lastModified = Number(st.mtimeNs / 1_000_000n)
+      if (known && known.ino === st.ino && known.mtimeNs === st.mtimeNs && known.size === st.size) return { key, size: Number(st.size), etag: known.etag, lastModified }
+      const bytes = await readFile(path(key))
+      const etag = md5(bytes)
+      const again = await stat(path(key), { bigint: true })
+      // cached only when the file did not change while it was read
+      if (again.ino === st.ino && again.mtimeNs === st.mtimeNs && again.size === st.size && again.size === BigInt(bytes.length)) etags.set(key, { ino: st.ino, mtimeNs: st.mtimeNs, size: st.size, etag })
+      return { key, size: bytes.length, etag, lastModified }
     } catch (e: any) { if (e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EISDIR') return undefined; throw e }
   }
   async function walk(dir: string, out: string[]) {
@@ -81,14 +96,17 @@ export function fileStore(root: string, bucket = defaults.bucket): FileStore {
       const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
       const etag = md5(bytes)
       await locked(key, async () => {
-        const current = await head(key)
+        // an unconditional put reads nothing of the object it replaces
+        const current = options.ifNoneMatch === '*' || options.ifMatch ? await head(key) : undefined
         if (options.ifNoneMatch === '*' && current) throw new PreconditionFailed(key)
         if (options.ifMatch && current?.etag !== options.ifMatch) throw new PreconditionFailed(key)
         const p = path(key)
         await mkdir(dirname(p), { recursive: true })
         const tmp = join(dirname(p), `.tmp-${randomBytes(6).toString('hex')}`)
         await writeFile(tmp, bytes)
+        const st = await stat(tmp, { bigint: true }) // the file itself: a rename keeps its inode and mtime
         await rename(tmp, p)
+        etags.set(key, { ino: st.ino, mtimeNs: st.mtimeNs, size: st.size, etag })
       })
       for (const n of notifications) {
         if ((n.prefix && !key.startsWith(n.prefix)) || (n.suffix && !key.endsWith(n.suffix))) continue
@@ -107,7 +125,7 @@ export function fileStore(root: string, bucket = defaults.bucket): FileStore {
       }
       return out
     },
-    async delete(key) { await rm(path(key), { force: true }) },
+    async delete(key) { etags.delete(key); await rm(path(key), { force: true }) },
   }
 }
 
