@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -33,6 +34,19 @@ describe('file store', () => {
     await expect(s.put('k.json', '2', { ifMatch: '"stale"' })).rejects.toBeInstanceOf(PreconditionFailed)
     await s.put('k.json', '2', { ifMatch: etag })
     expect(new TextDecoder().decode(await s.get('k.json'))).toBe('2')
+  })
+
+  it('answers the ETag of what the file holds now, also after another store or process replaced it', async () => {
+    const s = store()
+    const other = fileStore(s.root)
+    const { etag: first } = await s.put('k.json', 'one')
+    expect((await s.head('k.json'))!.etag).toBe(first)
+    const { etag: second } = await other.put('k.json', 'two') // same size, another writer
+    expect(second).not.toBe(first)
+    expect((await s.head('k.json'))!.etag).toBe(second)
+    await expect(s.put('k.json', 'six', { ifMatch: first })).rejects.toBeInstanceOf(PreconditionFailed)
+    writeFileSync(join(s.root, 'k.json'), 'ten') // a change in place, as a hand edit would make
+    expect((await s.head('k.json'))!.etag).toBe('"' + createHash('md5').update('ten').digest('hex') + '"')
   })
 
   it('lets only one of many racing conditional writers win', async () => {
