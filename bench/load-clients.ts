@@ -103,7 +103,7 @@ const quantile = (q: number) => {
   return NaN
 }
 
-process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
+process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'delivered'; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
   if (msg.cmd === 'connect') {
     let ok = 0
     for (let i = 0; i < msg.clients; i += 50) {
@@ -124,6 +124,10 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
   } else if (msg.cmd === 'stop') {
     lastId = msg.lastId
     process.send!({ stopped: true })
+  } else if (msg.cmd === 'delivered') {
+    // trades of the window received so far, all subscribers together (measuring goes on)
+    const span = msg.lastId - firstId + 1
+    process.send!({ received: clients.reduce((a, c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return a + n }, 0), expected: span * clients.length })
   } else if (msg.cmd === 'report') {
     measuring = false
     const span = msg.lastId - firstId + 1
