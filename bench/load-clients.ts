@@ -103,6 +103,9 @@ const quantile = (q: number) => {
   return NaN
 }
 
+/** Trades of the window's first `span` ids each subscriber has received. */
+const receivedOf = (span: number) => clients.map((c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return n })
+
 process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'delivered'; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
   if (msg.cmd === 'connect') {
     let ok = 0
@@ -127,11 +130,11 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
   } else if (msg.cmd === 'delivered') {
     // trades of the window received so far, all subscribers together (measuring goes on)
     const span = msg.lastId - firstId + 1
-    process.send!({ received: clients.reduce((a, c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return a + n }, 0), expected: span * clients.length })
+    process.send!({ received: receivedOf(span).reduce((a, b) => a + b, 0), expected: span * clients.length })
   } else if (msg.cmd === 'report') {
     measuring = false
     const span = msg.lastId - firstId + 1
-    const got = clients.map((c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return n })
+    const got = receivedOf(span)
     process.send!({
       clients: clients.length,
       open: clients.filter((c) => c.open).length,
