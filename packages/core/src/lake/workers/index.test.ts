@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { onWorker } from './index'
+import { onWorker, startWorkers } from './index'
 
 describe('worker tasks', () => {
   let dir: string
@@ -57,5 +57,21 @@ describe('worker tasks', () => {
     const [w] = await m.startWorkers(1)
     const answers = await Promise.all([1, 2, 3, 4].map((k) => m.runTask(w, 'test.sum', { values: Float64Array.of(k, k) })))
     expect(answers.map((a: any) => a.result.sum)).toEqual([2, 4, 6, 8])
+  })
+
+  it('does not try again to start threads where one could not start (each try costs a thread start)', async () => {
+    // this module as TypeScript source: a worker, without the test's loader, cannot load it
+    const threads: Promise<unknown>[] = []
+    const count = (w: any) => { threads.push(new Promise((resolve) => w.once('exit', resolve))) }
+    process.on('worker', count)
+    try {
+      expect(await startWorkers(1)).toEqual([])
+      expect(threads.length).toBeGreaterThan(0)
+      const tried = threads.length
+      await Promise.all(threads) // the failed thread is gone: the pool holds no starting worker now
+      expect(await startWorkers(1)).toEqual([])
+      expect(await startWorkers(2)).toEqual([])
+      expect(threads.length).toBe(tried)
+    } finally { process.off('worker', count) }
   })
 })

@@ -7,7 +7,7 @@
  * bundled), so a task's name means something to it only if its definition runs on import there
  * too; a worker that does not know a task imports the module named in the definition before it
  * gives up. Where workers cannot start (TypeScript run through a loader a worker does not get)
- * nothing runs on them and every caller does its work itself.
+ * nothing runs on them and every caller does its work itself; one failed start is not tried again.
  *
  * Module state: the task table, and the pool (started workers, each one's queue of jobs, the ones
  * that stopped); nothing else.
@@ -40,6 +40,11 @@ const pool = {
   queues: new WeakMap<WorkerPort, Promise<unknown>>(),
   /** Workers that stopped: a job queued behind one that was running is refused, not left waiting. */
   exited: new WeakSet<WorkerPort>(),
+  /**
+   * Set when a worker could not start (this runtime cannot load the module in a thread): none is
+   * tried again, as each try costs a thread's start (tens of ms of CPU) for nothing.
+   */
+  unavailable: false,
 }
 
 /**
@@ -48,16 +53,18 @@ const pool = {
  */
 export async function startWorkers(n: number): Promise<WorkerPort[]> {
   const have = (await pool.started) ?? []
-  if (have.length >= n || (pool.started && have.length === 0)) return have.slice(0, n)
+  if (pool.unavailable || have.length >= n) return have.slice(0, n)
   pool.started = (async () => {
     const started = await Promise.all(Array.from({ length: n - have.length }, () => new Promise<WorkerPort | undefined>((resolve) => {
       // the worker loads this module (or the bundle holding it), which then serves (see the end)
       const w = new Worker(`import(${JSON.stringify(import.meta.url)})`, { eval: true, workerData: { ticklakeWorker: true } })
       w.unref()
-      const fail = () => { resolve(undefined); w.terminate() }
+      let ready = false
+      const fail = () => { pool.unavailable = true; resolve(undefined); void w.terminate() }
       w.once('error', fail)
-      w.once('message', (m) => { w.off('error', fail); w.on('error', () => {}); resolve(m === 'ready' ? w : undefined) })
-      w.once('exit', () => { pool.exited.add(w); pool.started = undefined }) // a pool with a stopped worker is started afresh next time
+      w.once('message', (m) => { w.off('error', fail); w.on('error', () => {}); if (m !== 'ready') return fail(); ready = true; resolve(w) })
+      // a pool with a worker that stopped after it served is started afresh next time; one that never started is not tried again
+      w.once('exit', () => { pool.exited.add(w); if (ready) pool.started = undefined; else fail() })
     })))
     return [...have, ...started.filter((w): w is WorkerPort => !!w)]
   })()
