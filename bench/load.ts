@@ -118,9 +118,6 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
     await Promise.all([...procs, ...(rogue ? [rogue] : [])].map((p) => new Promise((r) => p.once('message', r))))
     const urls = await new Promise<{ restUrl: string; wsUrl: string }>((resolve) => fake.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))))
     let port: number, base: string, serverCpu: () => number
-    // the minute the server starts in is its symbol's first traded minute: trades before the start
-    // are missing (no backfill), so that candle is never final, and only later minutes are expected
-    const firstFinal = Math.floor(Date.now() / 60_000) * 60_000 + 60_000
     if (o.target === 'start') {
       const c = await startChild(urls, dir, o.log)
       child = c.child
@@ -135,6 +132,12 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       base = local.url
       serverCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
     }
+    // the minute the server's first trade falls in is its symbol's first traded minute: trades
+    // before it are missing (no backfill), so that candle is never final, and only later minutes
+    // are expected. Taken once the server serves (its stream opens within a few seconds of that),
+    // not before it starts: a start across a minute's end made the bench wait for a final that
+    // could never come.
+    const firstFinal = Math.floor((Date.now() + 5_000) / 60_000) * 60_000 + 60_000
     const lastId = async () => (await (await fetch(`${urls.restUrl}/api/v3/aggTrades?symbol=BTCUSDT&limit=1`)).json())[0]?.a as number ?? 0
     const ws = `ws://127.0.0.1:${port}/ws`
 
