@@ -5,7 +5,7 @@
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column } from '../packages/core/src/market'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '../packages/core/src/lake/features/schema'
 import { DIM_SYMBOL_COLUMNS } from '../packages/core/src/sources/symbols'
-import { ERROR_OUTPUT_PREFIX, FIREHOSE_PARTITIONS, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, glueColumns, PARTITION_QUERY, type GlueColumn } from '../packages/core/src/aws/glue'
+import { ERROR_OUTPUT_PREFIX, FIREHOSE_BUFFERING, FIREHOSE_PARTITIONS, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, glueColumns, PARTITION_QUERY, type GlueColumn } from '../packages/core/src/aws/glue'
 
 // private; CloudFront may read it, and the router exposes only serving/ (stacks/web.ts)
 const bucket = new sst.aws.Bucket('Lake', { access: 'cloudfront' })
@@ -99,9 +99,10 @@ function deliveryStream(name: string, folder: string, glueTable: aws.glue.Catalo
     extendedS3Configuration: {
       roleArn: role.arn,
       bucketArn: bucket.arn,
-      // Parquet conversion with dynamic partitioning needs at least 64 MiB; the interval bounds lake freshness
-      bufferingSize: 64,
-      bufferingInterval: 60,
+      // Parquet conversion with dynamic partitioning needs at least 64 MiB; the interval bounds lake
+      // freshness (the local Firehose emulator buffers as long by default)
+      bufferingSize: FIREHOSE_BUFFERING.sizeMiB,
+      bufferingInterval: FIREHOSE_BUFFERING.intervalSeconds,
       prefix: firehosePrefix(folder),
       // Firehose's default with Parquet conversion, said here so the bucket notifications' `.parquet` filter holds
       fileExtension: '.parquet',

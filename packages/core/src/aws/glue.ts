@@ -57,6 +57,16 @@ export const FIREHOSE_TABLES = {
 } as const
 
 /**
+ * The delivery streams' buffering hints, set by the stacks and used by the local Firehose emulator
+ * as its default, so that the lake fills locally at the pace it does in AWS. With dynamic
+ * partitioning and format conversion, Firehose wants at least 64 MiB and has no zero buffering; it
+ * delivers a partition once its buffer reaches the size or the interval, and may take up to 1.5x
+ * the interval end to end ("Buffer data for dynamic partitioning", Amazon Data Firehose
+ * Developer Guide; "BufferingHints", API Reference: interval 0-900 s).
+ */
+export const FIREHOSE_BUFFERING = { sizeMiB: 64, intervalSeconds: 60 }
+
+/**
  * The ParquetSerDe of the stacks' delivery streams (Firehose API Reference, `ParquetSerDe`:
  * block 256 MiB, page 1 MiB, writer V1 are its defaults), which the local emulator writes with.
  */

@@ -18,7 +18,7 @@ import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'no
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { partitionOf } from '@ticklake/core/lake/layout'
-import { ERROR_OUTPUT_PREFIX, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, type GlueColumn } from '@ticklake/core/aws/glue'
+import { ERROR_OUTPUT_PREFIX, FIREHOSE_BUFFERING, FIREHOSE_TABLES, PARQUET_SERDE, firehosePrefix, type GlueColumn } from '@ticklake/core/aws/glue'
 import type { ObjectStore } from '@ticklake/core/ports'
 import { convertRecords } from './convert'
 
@@ -31,8 +31,15 @@ export const STREAMS: StreamConfig[] = [
 ]
 
 export const defaults = {
-  /** Firehose's buffer interval; AWS allows 0-900 s, locally about a second keeps the lake fresh. */
-  bufferMs: 1_000,
+  /**
+   * Firehose's buffer interval: the stacks' (60 s), so the lake fills as late and in as few objects
+   * as in AWS, where dynamic partitioning has no zero buffering. A test may ask for less.
+   */
+  bufferMs: FIREHOSE_BUFFERING.intervalSeconds * 1000,
+  /**
+   * Records buffered before a stream delivers early: the emulator's bound on its memory, in place of
+   * AWS's 64 MiB per partition (about 300,000 trades); it only makes objects smaller, never later.
+   */
   bufferRecords: 50_000,
   /** The trades stream, which most callers want. */
   streamName: 'ticklake-trades',
