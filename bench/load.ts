@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { FIREHOSE_BUFFERING } from '../packages/core/src/aws/glue'
 
 export const defaults = {
   clients: 1000, rate: 1000, seconds: 30,
@@ -172,7 +173,8 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       const last = await lastId()
       await ask({ cmd: 'stop', lastId: last })
       // Finals expected: every minute that closed inside the window. The lake path announces each once
-      // the candle job has made it final in the serving window; give it up to 60 s, then 2 s to arrive.
+      // the candle job has made it final in the serving window; give it up to 2.5 Firehose buffer
+      // intervals (Firehose may take 1.5 of them end to end), then 2 s to arrive.
       const expected: number[] = []
       for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) if (t - 60_000 >= firstFinal) expected.push(t - 60_000)
       const finalInLake = async () => {
@@ -180,7 +182,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         return expected.every((t) => (serving.candles ?? []).some((c: any) => c.open_time === t && c.final))
       }
       const lakeFrom = Date.now()
-      for (const end = Date.now() + 60_000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
+      for (const end = Date.now() + 2.5 * FIREHOSE_BUFFERING.intervalSeconds * 1000; expected.length && Date.now() < end && !(await finalInLake());) await sleep(250)
       if (expected.length) o.log(`the window's final candle was in the serving window ${Date.now() - lakeFrom} ms after the window ended${(await finalInLake()) ? '' : ' (not yet: gave up)'}`)
       await sleep(expected.length ? 2_000 : 3_000) // the last trades (and finals) are on their way
       // a loaded machine may take longer to hand over the window's last trades: wait for them (up to
