@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
 import type { ApiDeps, ApiRequest, ApiResponse } from '@ticklake/core/serve/api'
 import type { ObjectStore, RecordStream } from '@ticklake/core/ports'
+import type { QueryEngine, Statement } from '@ticklake/core/serve/query'
 import { recordCorrupt } from '@ticklake/core/lake/quality'
 import { duckdbEngine, type DuckOptions } from '../duckdb/index'
 
@@ -91,6 +92,24 @@ export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res
 }
 
 /**
+ * A query engine made on its first query: DuckDB, its library and its threads take about 50 MB of a
+ * server nobody has queried yet (`ticklake start` with the page open reads the serving windows and
+ * the WebSocket, not the engine). An engine that could not be made is tried again on the next query.
+ */
+export function lazyEngine(make: () => Promise<QueryEngine & { close(): void }>) {
+  let made: Promise<QueryEngine & { close(): void }> | undefined
+  let closed = false
+  const engine = () => (made ??= make().catch((e) => { made = undefined; throw e }))
+  return {
+    query: async (st: Statement) => {
+      if (closed) throw new Error('the query engine is closed')
+      return (await engine()).query(st)
+    },
+    close: () => { closed = true; void made?.then((e) => e.close(), () => {}) },
+  }
+}
+
+/**
  * The API handler over the local adapters, and its `preflight` for `serveHttpEvent`; `close()`
  * ends its DuckDB engine. A lake file DuckDB finds corrupt is recorded under `quality/corrupt/`
  * (and skipped by the engine). The API (Hono and zod) is loaded here, on first use, so that CLI
@@ -98,10 +117,10 @@ export async function serveHttpEvent(handler: Handler, req: IncomingMessage, res
  */
 export async function localApiHandler(o: { dataDir: string; store: ObjectStore; stream?: RecordStream; duckdb?: DuckOptions } & Partial<ApiDeps>) {
   const [{ createApiHandler }, { objectKeyStore, preflight }] = await Promise.all([import('@ticklake/functions/api'), import('@ticklake/core/serve/api')])
-  const engine = await duckdbEngine(o.dataDir, {
+  const engine = lazyEngine(() => duckdbEngine(o.dataDir, {
     onCorrupt: (f) => recordCorrupt(o.store, { ...f, detected_at: Date.now(), reader: 'api (duckdb)' }).then(() => {}),
     ...o.duckdb,
-  })
+  }))
   const keys = o.keys ?? objectKeyStore(o.store)
   const handler = createApiHandler({ ...o, keys, engine }) as unknown as Handler
   return { handler, engine, preflight: (req: Omit<ApiRequest, 'body'>) => preflight({ keys }, req), close: () => engine.close() }

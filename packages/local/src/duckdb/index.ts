@@ -15,7 +15,7 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
-import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk } from '@duckdb/node-api'
+import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api'
 import { QueryLimitError, type QueryEngine, type Row, type Statement } from '@ticklake/core/serve/query'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
 import { FIREHOSE_PARTITIONS, FIREHOSE_TABLES, type GlueColumn } from '@ticklake/core/aws/glue'
@@ -112,6 +112,8 @@ export interface DuckEngine extends QueryEngine {
 export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): Promise<DuckEngine> {
   // Long by design: the engine's connection, views and queue live in this closure; its parts are the small named functions inside.
   const o = { ...defaults, ...options }
+  // loaded here, not on import: DuckDB's library takes about 40 MB of a process that never queries
+  const { DuckDBInstance } = await import('@duckdb/node-api')
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: o.memoryLimit, threads: String(o.threads) })
   const ddl = await instance.connect()
   await ddl.run(`SET TimeZone = 'UTC'`)
