@@ -15,11 +15,12 @@
  * When `--seconds` is under a minute, each window is placed so that a minute closes inside it.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FIREHOSE_BUFFERING } from '../packages/core/src/aws/glue'
+import { cpuSecondsOf, startTicklake } from './child'
 
 export const defaults = {
   clients: 1000, rate: 1000, seconds: 30,
@@ -70,35 +71,6 @@ export interface LoadResult {
   serverEventLoopMs?: { p50: number; p99: number; max: number }
 }
 
-/** A `ticklake start` child process on a free port; resolves once it serves the page. */
-async function startChild(urls: { restUrl: string; wsUrl: string }, dir: string, log: (l: string) => void) {
-  const bin = join(import.meta.dirname, '../packages/local/bin/ticklake.mjs')
-  const child = spawn(process.execPath, [bin, 'start', '--source', 'sim', '--rest-url', urls.restUrl, '--ws-url', urls.wsUrl, '--symbols', 'BTC-USDT', '--port', '0', '--data', dir, '--backfill', '0', '--coins', 'none'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-  })
-  child.stderr!.on('data', (d) => log(`ticklake: ${String(d).trim()}`))
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`ticklake start did not serve within 60 s:\n${out}`)), 60_000)
-    child.stdout!.on('data', (d) => {
-      out += d
-      const m = /page:\s+(http:\/\/\S+)/.exec(out)
-      if (m) { clearTimeout(timer); resolve(m[1]) }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ticklake start exited with ${code}:\n${out}`)) })
-  })
-  child.stdout!.resume()
-  return { child, url, port: Number(new URL(url).port) }
-}
-
-/** CPU seconds a process has used so far (user + system, from /proc). */
-function cpuSecondsOf(pid: number) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch { return Number.NaN }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Runs one load test (two windows with `misbehaving`) and resolves with the figures of each window. */
@@ -120,7 +92,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
     const urls = await new Promise<{ restUrl: string; wsUrl: string }>((resolve) => fake.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))))
     let port: number, base: string, serverCpu: () => number
     if (o.target === 'start') {
-      const c = await startChild(urls, dir, o.log)
+      const c = await startTicklake(['--source', 'sim', '--rest-url', urls.restUrl, '--ws-url', urls.wsUrl, '--symbols', 'BTC-USDT', '--data', dir, '--backfill', '0', '--coins', 'none'], o.log)
       child = c.child
       port = c.port
       base = c.url

@@ -1,0 +1,50 @@
+// A `ticklake start` in its own process, as a user runs it, for the benches that measure the
+// product (load, scale): its CPU and RSS are read from /proc, apart from the bench's own work
+// (fakes, subscribers, checks).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** `ticklake start` with `args`, on a free port; resolves once it serves the page. */
+export async function startTicklake(args: string[], log: (l: string) => void): Promise<{ child: ChildProcess; url: string; port: number }> {
+  const bin = join(import.meta.dirname, '../packages/local/bin/ticklake.mjs')
+  const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  })
+  child.stderr!.on('data', (d) => log(`ticklake: ${String(d).trim()}`))
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`ticklake start did not serve within 60 s:\n${out}`)), 60_000)
+    child.stdout!.on('data', (d) => {
+      out += d
+      const m = /page:\s+(http:\/\/\S+)/.exec(out)
+      if (m) { clearTimeout(timer); resolve(m[1]) }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ticklake start exited with ${code}:\n${out}`)) })
+  })
+  child.stdout!.resume()
+  return { child, url, port: Number(new URL(url).port) }
+}
+
+/** Stops a `ticklake start` as Ctrl+C does (it flushes its records and checkpoints) and waits for it to exit. */
+export async function stopTicklake(child: ChildProcess, timeoutMs = 60_000) {
+  if (child.exitCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGINT')
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  await exited
+  clearTimeout(timer)
+}
+
+/** CPU seconds a process has used so far (user + system, from /proc). */
+export function cpuSecondsOf(pid: number) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch { return Number.NaN }
+}
+
+/** Resident memory of a process now, in MB (from /proc). */
+export function rssMbOf(pid: number) {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024 } catch { return Number.NaN }
+}
