@@ -48,3 +48,15 @@ export function cpuSecondsOf(pid: number) {
 export function rssMbOf(pid: number) {
   try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024 } catch { return Number.NaN }
 }
+
+/** Slope of `ys` over `xs` by least squares (RSS growth over a run's samples). */
+export function slope(xs: number[], ys: number[]) {
+  const n = xs.length
+  if (n < 2) return 0
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
+  return den ? num / den : 0
+}

@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries, silver, parquet, scale), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N
+ * features, queries, silver, parquet, start, scale), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N
  * (candles, features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept,
  * default 5), --scale SECONDS (scale: 2 exchanges x --scale-symbols N symbols, default 50, at --scale-rate trades/s
- * each, default 500, for SECONDS, default 60; 0 skips).
+ * each, default 500, for SECONDS, default 60; 0 skips), --start MINUTES (start: the default
+ * `ticklake start` in its own process for MINUTES, its RSS and CPU over time; default 0, skipped:
+ * the issue's figure is after an hour, `--only start --start 60`).
  */
 import { parseArgs } from 'node:util'
 import { parseBench, soak, type Row } from './ingest'
@@ -14,6 +16,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false }, only: { type: 'string' }, soak: { type: 'string', default: '60' }, rate: { type: 'string', default: '5000' },
     trades: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '5' },
     scale: { type: 'string', default: '60' }, 'scale-symbols': { type: 'string', default: '50' }, 'scale-rate': { type: 'string', default: '500' },
+    start: { type: 'string', default: '0' },
   },
 })
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -28,6 +31,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
   { name: 'silver', run: async () => (await import('./silver')).silverBench() },
   { name: 'parquet', run: async () => (await import('./parquet')).parquetBench({ trades: Number(values.trades) }) },
+  { name: 'start', run: async () => (Number(values.start) > 0 ? (await import('./start')).startBench({ minutes: Number(values.start) }) : []) },
   { name: 'scale', run: async () => (Number(values.scale) > 0 ? (await import('./scale')).scaleBench({ seconds: Number(values.scale), symbols: Number(values['scale-symbols']), ratePerExchange: Number(values['scale-rate']) }) : []) },
 ]
 

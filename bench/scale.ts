@@ -4,11 +4,13 @@
  * most trades, most trade rarely), for `seconds`. It reports the trades that reached the lake's
  * bronze against the fakes' ground truth over the same span, the lake lag p99 (age of the oldest
  * trade not yet checkpointed, sampled each second per symbol), the WebSocket latency p99 (trade
- * time to a subscriber's receipt), CPU cores, RSS peak and RSS growth per minute. The fakes run in
- * this process, so the CPU and memory figures include them. `npm test` runs a short version
+ * time to a subscriber's receipt), CPU cores, RSS peak and RSS growth per minute. Ticklake runs as
+ * a user runs it, `ticklake start --source sim --config <file>` in its own process, and its CPU and
+ * RSS are read from /proc: the fakes (the exchanges, elsewhere in real life), the subscribers and
+ * the checks run in this process and are reported apart. `npm test` runs a short version
  * (`packages/local/src/cloud/scale.test.ts`), asserting delivery only.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
@@ -17,7 +19,7 @@ import { startFakeExchange } from '../packages/local/src/exchange/index'
 import { startFakeCoinbase } from '../packages/local/src/exchange/coinbase'
 import { fileStore } from '../packages/local/src/store/index'
 import { duckdbEngine } from '../packages/local/src/duckdb/index'
-import { startCloud } from '../packages/local/src/cloud/index'
+import { cpuSecondsOf, rssMbOf, slope, startTicklake, stopTicklake } from './child'
 import type { Row } from './ingest'
 
 export const defaults = {
@@ -41,6 +43,8 @@ export const defaults = {
   tailMs: 5_000,
   /** Lag and latency are sampled after this much of the run: the first runs' backfill is no steady state. */
   warmupMs: 15_000,
+  /** What ticklake start writes to stderr (the bench reads its stdout only for its URL). */
+  log: (line: string) => console.error(line),
 }
 
 /**
@@ -56,25 +60,15 @@ export function zipfRates(n: number, total: number, s: number): number[] {
 /** The p-th percentile (0-100) of `xs` (nearest rank); 0 for none. */
 const percentile = (xs: number[], p: number) => { if (!xs.length) return 0; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] }
 
-/** Slope of `ys` over `xs` by least squares. */
-function slope(xs: number[], ys: number[]) {
-  const n = xs.length
-  if (n < 2) return 0
-  const mx = xs.reduce((a, b) => a + b, 0) / n
-  const my = ys.reduce((a, b) => a + b, 0) / n
-  let num = 0
-  let den = 0
-  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
-  return den ? num / den : 0
-}
-
 export interface ScaleResult {
   /** Per exchange: trades in the counted span, in the fake's ground truth and in the lake's bronze (distinct ids). */
   exchanges: { exchange: string; symbols: number; truth: number; delivered: number; missing: string[] }[]
   lakeLagP99Ms: number
   wsLatencyP99Ms: number
   wsMessages: number
+  /** CPU of the ticklake start process; `benchCores`: this process's (fakes, subscribers, checks). */
   cores: number
+  benchCores: number
   rssPeakMb: number
   rssGrowthMbPerMin: number
   seconds: number
@@ -95,13 +89,15 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const truthOf = (exchange: string, symbol: string): readonly Truth[] => exchange === 'sim-binance'
     ? binance.aggTrades(symbol).map((t) => ({ id: t.a, T: t.T }))
     : coinbase.trades(symbol).map((t) => ({ id: t.trade_id, T: t.T }))
-  const cloud = await startCloud({
-    sources: [
-      { exchange: 'binance', source: 'sim', restUrl: binance.restUrl, wsUrl: binance.wsUrl, symbols: binanceSymbols },
-      { exchange: 'coinbase', source: 'sim', restUrl: coinbase.restUrl, wsUrl: coinbase.wsUrl, symbols: coinbaseSymbols },
-    ],
-    port: 0, dataDir: dir, backfillMs: o.historyMs, lakeThread: true, log: () => {},
-  })
+  // the two fakes as exchanges run elsewhere: ticklake start takes them as SIMULATED venues
+  const config = join(dir, 'scale.config.json')
+  const lake = join(dir, 'lake')
+  writeFileSync(config, JSON.stringify({ exchanges: [
+    { exchange: 'binance', restUrl: binance.restUrl, wsUrl: binance.wsUrl, symbols: binanceSymbols },
+    { exchange: 'coinbase', restUrl: coinbase.restUrl, wsUrl: coinbase.wsUrl, symbols: coinbaseSymbols },
+  ] }))
+  const cloud = await startTicklake(['--source', 'sim', '--config', config, '--data', lake, '--backfill', `${o.historyMs / 1000}s`, '--coins', 'none'], o.log)
+  const pid = cloud.child.pid!
   // ingest's first runs start now, each backfilling historyMs before its start: every trade from here on is due in the lake
   const t0 = Date.now()
   const all = [...binanceSymbols.map((s) => ['sim-binance', s] as const), ...coinbaseSymbols.map((s) => ['sim-coinbase', s] as const)]
@@ -123,7 +119,7 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   }))
 
   // each second: RSS, and per symbol the age of its oldest trade not yet checkpointed
-  const store = fileStore(dir)
+  const store = fileStore(lake)
   const rss: { at: number; mb: number }[] = []
   const lags: number[] = []
   let sampling = false
@@ -132,7 +128,7 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
     sampling = true
     try {
       const now = Date.now()
-      rss.push({ at: now, mb: process.memoryUsage().rss / 1e6 })
+      rss.push({ at: now, mb: rssMbOf(pid) })
       if (now - t0 < o.warmupMs) return
       await Promise.all(all.map(async ([ex, sym]) => {
         const cp = await readCheckpoint(store, ex, sym).catch(() => undefined)
@@ -146,23 +142,25 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
       }))
     } finally { sampling = false }
   }
-  const cpu0 = process.cpuUsage()
+  const cpu0 = cpuSecondsOf(pid)
+  const own0 = process.cpuUsage()
   const wall0 = Date.now()
   const timer = setInterval(() => void sample(), 1_000)
   await new Promise((r) => setTimeout(r, o.seconds * 1_000))
   clearInterval(timer)
-  const cpu = process.cpuUsage(cpu0)
+  const cpu = cpuSecondsOf(pid) - cpu0
+  const own = process.cpuUsage(own0)
   const wallMs = Date.now() - wall0
   const until = Date.now() - o.tailMs
   // the last trades in flight reach the lake before the count
   await new Promise((r) => setTimeout(r, o.tailMs))
   for (const ws of sockets) ws.close()
-  await cloud.close()
+  await stopTicklake(cloud.child)
   await binance.close()
   await coinbase.close()
 
   const from = t0
-  const db = await duckdbEngine(dir)
+  const db = await duckdbEngine(lake)
   const exchanges: ScaleResult['exchanges'] = []
   try {
     const rows = await db.query({ sql: 'SELECT exchange, symbol, count(DISTINCT trade_id) AS n, min(ts) AS first FROM bronze_trades WHERE ts >= ? AND ts < ? GROUP BY ALL', params: [from * 1_000, until * 1_000] }) // bronze ts: µs
@@ -190,7 +188,8 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
     exchanges, seconds: o.seconds, wsMessages,
     lakeLagP99Ms: Math.round(percentile(lags, 99)),
     wsLatencyP99Ms: Math.round(percentile(latencies, 99)),
-    cores: Number(((cpu.user + cpu.system) / 1e3 / wallMs).toFixed(2)),
+    cores: Number((cpu * 1e3 / wallMs).toFixed(2)),
+    benchCores: Number(((own.user + own.system) / 1e3 / wallMs).toFixed(2)),
     rssPeakMb: Math.round(Math.max(...rss.map((r) => r.mb))),
     rssGrowthMbPerMin: Number((slope(half.map((r) => r.at), half.map((r) => r.mb)) * 60_000).toFixed(1)),
   }
@@ -204,8 +203,8 @@ export async function scaleBench(opts: Partial<typeof defaults> = {}): Promise<R
     ...r.exchanges.map((e) => ({ name: `scale_${e.exchange.replace(/-/g, '_')}_delivered`, value: e.delivered, unit: 'trades', note: `of ${e.truth} in the fake's ground truth (${e.truth ? ((e.delivered / e.truth) * 100).toFixed(2) : '—'}%), ${e.symbols} symbols${e.missing.length ? `; differs: ${e.missing.slice(0, 3).join(', ')}` : ''}` })),
     { name: 'scale_lake_lag_p99_ms', value: r.lakeLagP99Ms, unit: 'ms', note: `oldest trade not yet checkpointed, per symbol each second after ${o.warmupMs / 1000} s` },
     { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `trade time to a subscriber after ${o.warmupMs / 1000} s (${r.wsMessages} messages in all)` },
-    { name: 'scale_cpu', value: r.cores, unit: 'cores', note: 'this process: fakes, ingest, lake thread, gateway' },
-    { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB' },
+    { name: 'scale_cpu', value: r.cores, unit: 'cores', note: `the ticklake start process (ingest, Firehose emulator, lake thread, gateway); the fakes, subscribers and checks beside it: ${r.benchCores}` },
+    { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB', note: 'the ticklake start process' },
     { name: 'scale_rss_growth_mb_per_min', value: r.rssGrowthMbPerMin, unit: 'MB/min', note: 'least squares over the second half of the run' },
     { name: 'scale_config', value: 2 * o.symbols, unit: 'symbols', note: `2 exchanges x ${o.symbols}, ${o.ratePerExchange} trades/s each (Zipf ${o.zipf}), ${r.seconds} s` },
   ]

@@ -1,6 +1,6 @@
 /**
  * The short version of `npm run bench -- --only scale`: two exchanges of 50 symbols each at a
- * heavy-tailed mix of rates, through one local cloud, every trade of the fakes' ground truth over
+ * heavy-tailed mix of rates, through one `ticklake start` process, every trade of the fakes' ground truth over
  * the run in the lake's bronze. Only delivery is asserted: speed is measured in bench/.
  */
 import { describe, expect, it } from 'vitest'
