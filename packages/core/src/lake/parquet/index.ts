@@ -7,7 +7,8 @@
  * JavaScript, so a Lambda bundle stays small and starts fast. It knows no schema of the lake: the
  * jobs pass their columns (trade files: `../trades`).
  */
-import { parquetReadObjects, parquetMetadata } from 'hyparquet'
+import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaElement } from 'hyparquet'
+import { readColumns, type ColumnRequest } from './read'
 import { writeTable, type TableColumn } from './write'
 
 export { readColumns, Unsupported, type ColumnRequest, type ColumnValues, type DecodedColumns, type ReadOptions } from './read'
@@ -30,20 +31,67 @@ export function writeParquet<T>(columns: TableColumn<T>[], rows: readonly T[], o
   return writeTable(columns, rows, { ...defaults, ...options })
 }
 
+/** Timestamps of files outside the row view (hyparquet reads them) as numbers in their unit (nanoseconds as µs). */
 const parsers = {
   timestampFromMicroseconds: (v: bigint) => Number(v),
   timestampFromMilliseconds: (v: bigint) => Number(v),
   timestampFromNanoseconds: (v: bigint) => Number(v / 1000n),
 }
 
+/** How a row holds a column: a number, a boolean or a string; undefined for types the row view leaves to hyparquet. */
+function rowKind(el: SchemaElement, nested: boolean): 'number' | 'boolean' | 'text' | undefined {
+  const ct = el.converted_type, lt = el.logical_type
+  if (nested) return undefined
+  if (el.type === 'BOOLEAN') return 'boolean'
+  if (el.type === 'FLOAT' || el.type === 'DOUBLE') return 'number'
+  if (el.type === 'INT96') return ct || lt ? undefined : 'number'
+  if (el.type === 'INT32' || el.type === 'INT64') {
+    // signed integers and millisecond/microsecond timestamps; unsigned, DATE, DECIMAL, TIME and nanoseconds are hyparquet's
+    if (lt?.type === 'TIMESTAMP') return lt.unit === 'NANOS' ? undefined : 'number'
+    if (lt?.type === 'INTEGER') return lt.isSigned ? 'number' : undefined
+    return !lt && (!ct || ['INT_8', 'INT_16', 'INT_32', 'INT_64', 'TIMESTAMP_MILLIS', 'TIMESTAMP_MICROS'].includes(ct)) ? 'number' : undefined
+  }
+  if (el.type === 'BYTE_ARRAY') return (!ct || ct === 'UTF8' || ct === 'ENUM') && (!lt || lt.type === 'STRING' || lt.type === 'ENUM') ? 'text' : undefined
+  return undefined
+}
+
 /**
- * Reads a Parquet file into plain row objects: INT64 and timestamps become numbers (in the file's
- * unit), so rows look like the ones given to `writeParquet`. Throws on a corrupt file.
+ * Reads a Parquet file into plain row objects, the rows view of the column reader (`readColumns`):
+ * every (or each named) top-level column, keys in the file's order; INT64 and timestamps are
+ * numbers (in the file's unit), booleans `true`/`false`, strings strings and nulls `null`, so rows
+ * look like the ones given to `writeParquet`. A file with a column of another type (nested, DATE,
+ * DECIMAL, unsigned, nanosecond timestamps...) is read by hyparquet, as before. Throws on a corrupt
+ * file or a named column it lacks.
  */
 export async function readParquet<T = Record<string, unknown>>(bytes: Uint8Array, columns?: string[]): Promise<T[]> {
+  const metadata = parquetMetadata(bytes)
+  const top = parquetSchema(metadata).children
+  for (const name of columns ?? []) if (!top.some((c) => c.element.name === name)) throw new Error(`parquet column not found: ${name}`)
+  const wanted = top.filter((c) => !columns || columns.includes(c.element.name))
+  const kinds = wanted.map((c) => ({ name: c.element.name, kind: rowKind(c.element, c.children.length > 0) }))
+  if (kinds.some((k) => !k.kind)) return (await hyparquetRows(bytes, metadata, columns)) as T[]
+  const requests = kinds.map(({ name, kind }): ColumnRequest => (kind === 'text' ? { name, as: 'text' } : { name, as: 'number' }))
+  const d = await readColumns(bytes, requests, { keepNulls: true, masks: true })
+  // each column as row values first (one loop a column), then the rows
+  const cells = kinds.map(({ name, kind }) => {
+    if (kind === 'text') return d.texts[name]
+    const v = d.values[name], nulls = d.masks![name], out = new Array<number | boolean | null>(d.length)
+    for (let i = 0; i < d.length; i++) out[i] = nulls[i] ? null : kind === 'boolean' ? v[i] === 1 : v[i]
+    return out
+  })
+  const rows = new Array<Record<string, unknown>>(d.length)
+  for (let i = 0; i < d.length; i++) {
+    const row: Record<string, unknown> = {}
+    for (let c = 0; c < kinds.length; c++) row[kinds[c].name] = cells[c][i]
+    rows[i] = row
+  }
+  return rows as T[]
+}
+
+/** hyparquet's row objects, for a file with a column the row view does not cover; INT64 as numbers. */
+async function hyparquetRows(bytes: Uint8Array, metadata: FileMetaData, columns?: string[]) {
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-  const metadata = parquetMetadata(file, { parsers })
   const rows = await parquetReadObjects({ file, metadata, columns, parsers } as any)
   for (const row of rows) for (const k in row) if (typeof row[k] === 'bigint') row[k] = Number(row[k])
-  return rows as T[]
+  return rows
 }
