@@ -1,9 +1,12 @@
 /**
- * The Parquet codec of the lake, one module for every job: columns straight into and out of typed
- * arrays (`readColumns`, `writeColumns`: bronze, silver, features), and tables of row objects
- * described by a column list (`readParquet`, `writeParquet`: gold candles, prices, dim_symbols,
- * tests). It writes what every mainstream engine reads (DuckDB, Athena, Spark, arrow-rs:
- * `write.ts`) and reads what writes the lake, Firehose included (`read.ts`, `decode.ts`). Pure
+ * The Parquet codec of the lake, one module for every job: one writer and one decoder, each with
+ * two views. Columns straight into and out of typed arrays (`readColumns`, `writeColumns`: bronze,
+ * silver, features) and tables of row objects described by a column list (`readParquet`,
+ * `writeParquet`: gold candles, prices, dim_symbols, tests), the row views built on the column
+ * ones. It writes what every mainstream engine reads (DuckDB, Athena, Spark, arrow-rs: `write.ts`)
+ * and decodes what writes the lake, Firehose included (`read.ts`, `decode.ts`); hyparquet only
+ * parses footers and page headers, and reads a file outside the decoder's coverage (a codec or
+ * encoding it lacks; for rows, a column type they do not map). Pure
  * JavaScript, so a Lambda bundle stays small and starts fast. It knows no schema of the lake: the
  * jobs pass their columns (trade files: `../trades`).
  */
