@@ -9,6 +9,8 @@
  * encoding it lacks; for rows, a column type they do not map). Pure
  * JavaScript, so a Lambda bundle stays small and starts fast. It knows no schema of the lake: the
  * jobs pass their columns (trade files: `../trades`).
+ *
+ * Module state: the row builders `readParquet` compiled, by their columns.
  */
 import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaElement } from 'hyparquet'
 import { readColumns, type ColumnRequest } from './read'
@@ -58,6 +60,29 @@ function rowKind(el: SchemaElement, nested: boolean): 'number' | 'boolean' | 'te
   return undefined
 }
 
+type RowKind = ReturnType<typeof rowKind>
+type MakeRows = (n: number, ...columns: unknown[]) => Record<string, unknown>[]
+
+/** Row builders by their columns (names and kinds): a job reads the same few tables over and over. */
+const makers = new Map<string, MakeRows>() // module state: at most 256 small functions
+
+/**
+ * A function that builds `n` rows from the columns (per column: its strings, or its values and
+ * null mask): one object literal of the file's keys, compiled once per list of columns, so every
+ * row gets one shape straight from the arrays (a keyed store per field, or boxed values in
+ * between, take twice as long). The keys are JSON strings and the parameters generated names.
+ */
+function rowMaker(kinds: { name: string; kind: RowKind }[]): MakeRows {
+  const key = JSON.stringify(kinds)
+  let make = makers.get(key)
+  if (make) return make
+  const params = kinds.flatMap(({ kind }, j) => (kind === 'text' ? [`t${j}`] : [`v${j}`, `m${j}`]))
+  const fields = kinds.map(({ name, kind }, j) => `${JSON.stringify(name)}: ${kind === 'text' ? `t${j}[i]` : `m${j}[i] ? null : v${j}[i]${kind === 'boolean' ? ' === 1' : ''}`}`)
+  make = new Function('n', ...params, `const rows = new Array(n); for (let i = 0; i < n; i++) rows[i] = { ${fields.join(', ')} }; return rows`) as MakeRows
+  if (makers.size < 256) makers.set(key, make)
+  return make
+}
+
 /**
  * Reads a Parquet file into plain row objects, the rows view of the column reader (`readColumns`):
  * every (or each named) top-level column, keys in the file's order; INT64 and timestamps are
@@ -75,20 +100,8 @@ export async function readParquet<T = Record<string, unknown>>(bytes: Uint8Array
   if (kinds.some((k) => !k.kind)) return (await hyparquetRows(bytes, metadata, columns)) as T[]
   const requests = kinds.map(({ name, kind }): ColumnRequest => (kind === 'text' ? { name, as: 'text' } : { name, as: 'number' }))
   const d = await readColumns(bytes, requests, { keepNulls: true, masks: true })
-  // each column as row values first (one loop a column), then the rows
-  const cells = kinds.map(({ name, kind }) => {
-    if (kind === 'text') return d.texts[name]
-    const v = d.values[name], nulls = d.masks![name], out = new Array<number | boolean | null>(d.length)
-    for (let i = 0; i < d.length; i++) out[i] = nulls[i] ? null : kind === 'boolean' ? v[i] === 1 : v[i]
-    return out
-  })
-  const rows = new Array<Record<string, unknown>>(d.length)
-  for (let i = 0; i < d.length; i++) {
-    const row: Record<string, unknown> = {}
-    for (let c = 0; c < kinds.length; c++) row[kinds[c].name] = cells[c][i]
-    rows[i] = row
-  }
-  return rows as T[]
+  const args = kinds.flatMap(({ name, kind }): unknown[] => (kind === 'text' ? [d.texts[name]] : [d.values[name], d.masks![name]]))
+  return rowMaker(kinds)(d.length, ...args) as T[]
 }
 
 /** hyparquet's row objects, for a file with a column the row view does not cover; INT64 as numbers. */
