@@ -3,11 +3,12 @@
  * columns straight into typed arrays (Float64Array for numbers, timestamps and booleans, Uint8Array
  * for string flags and codes) or, for `text`, a plain array of strings, one pass per column chunk
  * and no per-row objects. Both views of the reader sit on it: columns (`read.ts`) and rows
- * (`readParquet`, `index.ts`); hyparquet parses the footer and page headers. It covers what writes the lake's files:
- * hyparquet-writer and ticklake's writer (REQUIRED or OPTIONAL columns, data page v1 or v2),
- * Firehose's Parquet conversion, parquet-mr and DuckDB: SNAPPY or no compression, PLAIN,
- * PLAIN_DICTIONARY / RLE_DICTIONARY and DELTA_BINARY_PACKED encodings, RLE/bit-packed definition
- * levels, BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE and BYTE_ARRAY. Anything else throws
+ * (`readParquet`, `index.ts`); hyparquet parses the footer and page headers. It covers what
+ * writes the lake's files: hyparquet-writer and ticklake's writer (REQUIRED or OPTIONAL columns,
+ * data page v1 or v2), Firehose's Parquet conversion, parquet-mr and DuckDB: SNAPPY or no
+ * compression, PLAIN, PLAIN_DICTIONARY / RLE_DICTIONARY and DELTA_BINARY_PACKED encodings,
+ * RLE/bit-packed definition levels, BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE and BYTE_ARRAY
+ * (DELTA_BINARY_PACKED for integers only). Anything else throws
  * `Unsupported` (the reader, `read.ts`, then hands the file to hyparquet). Eight-byte PLAIN values
  * without nulls are decompressed straight into their rows and INT64 turned into doubles in place;
  * dictionary strings go straight to one-byte codes; text is decoded once per dictionary entry.
