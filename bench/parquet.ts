@@ -4,8 +4,9 @@
  * default, 24 hourly files as AWS Firehose writes bronze) is read and written by our codec and by
  * the libraries that could replace it, in the same run, best of `runs` each:
  * - reading the six columns the candle job needs, and every column: our `readColumns` (one
- *   thread), hyparquet's `parquetRead` with those columns into typed arrays (`onChunk`, no row
- *   objects), hyparquet's `parquetReadObjects` (rows, as `readParquet`), and arrow-rs
+ *   thread), our `readParquet` (row objects: the rows view of the same decoder), hyparquet's
+ *   `parquetRead` with those columns into typed arrays (`onChunk`, no row objects), hyparquet's
+ *   `parquetReadObjects` (row objects, the peer of `readParquet`, which it was before), and arrow-rs
  *   (parquet-wasm `readParquet`, to its own memory, on to Arrow JS columns through IPC, and on
  *   to the candle kernel's columns);
  * - snappy: every snappy page of the day decompressed by our `snappyUncompress`, hyparquet's and
@@ -26,7 +27,7 @@ import { snappyCompress as hyparquetWriterCompress } from 'hyparquet-writer/src/
 import { snappyUncompressor } from 'hysnappy'
 import * as wasm from 'parquet-wasm/node'
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow'
-import { readColumns, type ColumnRequest } from '../packages/core/src/lake/parquet/index'
+import { readColumns, readParquet, type ColumnRequest } from '../packages/core/src/lake/parquet/index'
 import { snappyCompress, snappyUncompress } from '../packages/core/src/lake/parquet/snappy'
 import { HOUR_COLUMNS } from '../packages/core/src/lake/candles/index'
 import { readTradeTable, writeTradeTable } from '../packages/core/src/lake/trades/index'
@@ -68,6 +69,13 @@ async function hyparquetColumns(files: Uint8Array[], names: string[]) {
     at += Number(metadata.num_rows)
   }
   return out
+}
+
+/** Our rows view (`readParquet`) of the named columns, file by file. */
+async function oursRows(files: Uint8Array[], names: string[]) {
+  let n = 0
+  for (const f of files) n += (await readParquet(f, names)).length
+  return n
 }
 
 async function hyparquetRows(files: Uint8Array[], names: string[]) {
@@ -154,7 +162,8 @@ export async function parquetBench(o: Partial<typeof defaults> = {}): Promise<Ro
     const ours = await best(runs, () => readColumns(files, req, { fill: { exchange: 'binance', symbol: 'BTC-USDT' } }))
     rows.push(...row(`parquet_read_${label}_ours`, ours, bytes, ours, `our readColumns, one thread, ${names.length} columns of ${what}`))
     rows.push(...row(`parquet_read_${label}_hyparquet_columns`, await best(runs, () => hyparquetColumns(files, names)), bytes, ours, 'hyparquet parquetRead of the same columns into typed arrays (onChunk, no row objects)'))
-    rows.push(...row(`parquet_read_${label}_hyparquet_rows`, await best(Math.min(runs, 2), () => hyparquetRows(files, names)), bytes, ours, 'hyparquet parquetReadObjects of the same columns (row objects, as readParquet)'))
+    rows.push(...row(`parquet_read_${label}_ours_rows`, await best(Math.min(runs, 2), () => oursRows(files, names)), bytes, ours, 'our readParquet of the same columns (row objects, the rows view of the same decoder)'))
+    rows.push(...row(`parquet_read_${label}_hyparquet_rows`, await best(Math.min(runs, 2), () => hyparquetRows(files, names)), bytes, ours, "hyparquet parquetReadObjects of the same columns (row objects, the peer of readParquet)"))
     rows.push(...row(`parquet_read_${label}_arrow_rs`, await best(runs, () => arrowRs(files, names, false)), bytes, ours, 'arrow-rs (parquet-wasm readParquet) to Arrow in WebAssembly memory'))
     rows.push(...row(`parquet_read_${label}_arrow_rs_js`, await best(runs, () => arrowRs(files, names, true)), bytes, ours, 'arrow-rs, then to Arrow JS columns (IPC, apache-arrow)'))
     if (label === 'candle_columns') rows.push(...row(`parquet_read_${label}_arrow_rs_kernel`, await best(runs, () => arrowRsKernel(files, req)), bytes, ours, "arrow-rs, then to the candle kernel's columns (doubles, taker flags), as ours gives them"))

@@ -1,7 +1,7 @@
 /**
- * Independent Parquet readers for tests: parquet-wasm (arrow-rs, the Rust implementation) and
- * DuckDB, each reading a file's bytes into rows of plain values, so a test can hold the lake's
- * files to what other engines read from them. Values are normalized the same way for both:
+ * Independent Parquet readers for tests: parquet-wasm (arrow-rs, the Rust implementation), DuckDB
+ * and hyparquet, each reading a file's bytes into rows of plain values, so a test can hold the
+ * lake's files (and core's own reader) to what other engines read from them. Values are normalized the same way for both:
  * 64-bit integers as numbers, timestamps (any unit, INT96 too) as epoch microseconds, nulls as null.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { readParquet as wasmRead } from 'parquet-wasm/node'
 import { tableFromIPC, Type, type Vector } from 'apache-arrow'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
-import { parquetMetadata, parquetSchema } from 'hyparquet'
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet'
 import { readParquet } from '@ticklake/core/lake/parquet'
 
 export type Row = Record<string, number | string | boolean | null>
@@ -56,8 +56,17 @@ export async function readWithDuckDB(bytes: Uint8Array): Promise<Row[]> {
   return rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'file_row_number').map(([k, x]) => [k, typeof x === 'bigint' ? Number(x) : (x as Row[string])])))
 }
 
-/** The rows of a Parquet file as hyparquet reads them (core's `readParquet`), timestamps of every unit as epoch µs. */
+const micros = { timestampFromMicroseconds: Number, timestampFromMilliseconds: (v: bigint) => Number(v) * 1000, timestampFromNanoseconds: (v: bigint) => Number(v / 1000n) }
+
+/** The rows of a Parquet file as hyparquet reads them (`parquetReadObjects`), timestamps of every unit as epoch µs. */
 export async function readWithHyparquet(bytes: Uint8Array): Promise<Row[]> {
+  const rows = await parquetReadObjects({ file: bytes.slice().buffer, parsers: micros } as any)
+  for (const r of rows) for (const k in r) if (typeof r[k] === 'bigint') r[k] = Number(r[k])
+  return rows as Row[]
+}
+
+/** The rows of a Parquet file as core's `readParquet` (the rows view of the lake's decoder) reads them, timestamps of every unit as epoch µs. */
+export async function readWithTicklake(bytes: Uint8Array): Promise<Row[]> {
   const millis = parquetSchema(parquetMetadata(bytes)).children
     .filter((c) => c.element.converted_type === 'TIMESTAMP_MILLIS' || (c.element.logical_type?.type === 'TIMESTAMP' && c.element.logical_type.unit === 'MILLIS'))
     .map((c) => c.element.name)
@@ -67,12 +76,12 @@ export async function readWithHyparquet(bytes: Uint8Array): Promise<Row[]> {
 }
 
 /**
- * The rows of a Parquet file once every reader agrees on every value (hyparquet, arrow-rs and
- * DuckDB); the first disagreement throws, naming the reader, row and column.
+ * The rows of a Parquet file once every reader agrees on every value (hyparquet, core's
+ * `readParquet`, arrow-rs and DuckDB); the first disagreement throws, naming the reader, row and column.
  */
 export async function rowsAllReadersAgreeOn(bytes: Uint8Array): Promise<Row[]> {
-  const [ref, arrow, duck] = [await readWithHyparquet(bytes), readWithArrowRs(bytes), await readWithDuckDB(bytes)]
-  for (const [name, rows] of [['arrow-rs', arrow], ['DuckDB', duck]] as const) {
+  const [ref, ours, arrow, duck] = [await readWithHyparquet(bytes), await readWithTicklake(bytes), readWithArrowRs(bytes), await readWithDuckDB(bytes)]
+  for (const [name, rows] of [['readParquet', ours], ['arrow-rs', arrow], ['DuckDB', duck]] as const) {
     if (rows.length !== ref.length) throw new Error(`${name} reads ${rows.length} rows, hyparquet ${ref.length}`)
     rows.forEach((r, i) => {
       for (const k of new Set([...Object.keys(ref[i]), ...Object.keys(r)])) {

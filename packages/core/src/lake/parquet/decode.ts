@@ -1,14 +1,17 @@
 /**
- * The column decoder's core: one flat Parquet file's requested columns straight into typed arrays
- * (Float64Array for numbers, timestamps and booleans, Uint8Array for string flags and codes), one
- * pass per column chunk and no per-row objects. It covers what writes the lake's files:
- * hyparquet-writer and ticklake's writer (REQUIRED or OPTIONAL columns, data page v1 or v2),
- * Firehose's Parquet conversion, parquet-mr and DuckDB: SNAPPY or no compression, PLAIN,
- * PLAIN_DICTIONARY / RLE_DICTIONARY and DELTA_BINARY_PACKED encodings, RLE/bit-packed definition
- * levels, BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE and BYTE_ARRAY. Anything else throws
+ * The column decoder's core, the lake's one Parquet decoder: one flat Parquet file's requested
+ * columns straight into typed arrays (Float64Array for numbers, timestamps and booleans, Uint8Array
+ * for string flags and codes) or, for `text`, a plain array of strings, one pass per column chunk
+ * and no per-row objects. Both views of the reader sit on it: columns (`read.ts`) and rows
+ * (`readParquet`, `index.ts`); hyparquet parses the footer and page headers. It covers what
+ * writes the lake's files: hyparquet-writer and ticklake's writer (REQUIRED or OPTIONAL columns,
+ * data page v1 or v2), Firehose's Parquet conversion, parquet-mr and DuckDB: SNAPPY or no
+ * compression, PLAIN, PLAIN_DICTIONARY / RLE_DICTIONARY and DELTA_BINARY_PACKED encodings,
+ * RLE/bit-packed definition levels, BOOLEAN, INT32, INT64, INT96, FLOAT, DOUBLE and BYTE_ARRAY
+ * (DELTA_BINARY_PACKED for integers only). Anything else throws
  * `Unsupported` (the reader, `read.ts`, then hands the file to hyparquet). Eight-byte PLAIN values
  * without nulls are decompressed straight into their rows and INT64 turned into doubles in place;
- * dictionary strings go straight to one-byte codes.
+ * dictionary strings go straight to one-byte codes; text is decoded once per dictionary entry.
  *
  * Module state: scratch buffers (decompressed page, levels, indices) reused from page to page.
  */
@@ -25,15 +28,23 @@ import { snappyUncompress } from './snappy'
  * epoch microseconds already (Firehose writes the Glue table's `bigint` times so); `flag` gives 1
  * where a string equals `equals`, else 0; `code` gives a string's index in `values` (up to 255
  * strings), and strings not yet there are appended to it (by the calling thread; a worker meeting
- * one leaves its file to that thread).
+ * one leaves its file to that thread); `text` gives the strings themselves, any number of distinct
+ * ones, null for a null (decoded on the calling thread only).
  */
 export type ColumnRequest =
   | { name: string; as: 'number' | 'micros' }
   | { name: string; as: 'flag'; equals: string }
   | { name: string; as: 'code'; values: string[] }
+  | { name: string; as: 'text' }
 
 /** Columns by name, one value a row. */
 export type ColumnValues = Record<string, Float64Array | Uint8Array>
+
+/** `text` columns by name, one string (null for a null) a row. */
+export type TextValues = Record<string, (string | null)[]>
+
+/** What the decoder writes into: the typed arrays, and plain arrays for `text`. */
+export type DecodeValues = Record<string, ColumnValues[string] | TextValues[string]>
 
 /** What a decode met: whether any requested value was null (its row is marked in `nullRows`). */
 export interface State { nulls: boolean }
@@ -47,6 +58,8 @@ interface Target {
   flag?: Uint8Array
   /** `code`: the strings known so far, UTF-8, and whether new ones may be appended. */
   codes?: { list: string[]; encoded: Uint8Array[]; grow: boolean }
+  /** `text`: the column's strings (`out` is then unused). */
+  text?: (string | null)[]
 }
 
 /** How a decode goes: the string lists may grow (only on the thread that owns them), and what a null becomes. */
@@ -56,13 +69,15 @@ export interface DecodeOptions {
   keepNulls?: boolean
   /** Values of string columns a file does not hold (its key's Hive partitions). */
   fill?: Record<string, string>
+  /** Each column's own null marks (by name; else a null marks `nullRows`): tells a null from a stored NaN. */
+  masks?: Record<string, Uint8Array>
 }
 
 /**
  * The requested columns of one file into `values` from row `at` on; a null's row is marked in
  * `nullRows`. Throws `Unsupported` for what this decoder does not cover, an error for a corrupt file.
  */
-export function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: ColumnValues, at: number, nullRows: Uint8Array, state: State, o: DecodeOptions) {
+export function decodeFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: DecodeValues, at: number, nullRows: Uint8Array, state: State, o: DecodeOptions) {
   const leaves = leavesOf(meta)
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength)
   let groupAt = at
@@ -75,7 +90,7 @@ export function decodeFile(file: Uint8Array, meta: FileMetaData, requests: Colum
       if (!chunk) throw new Unsupported(`column ${req.name} has no chunk metadata in a row group`)
       if (chunk.type !== leaf.type) throw new Unsupported(`column ${req.name}: chunk type ${chunk.type} differs from schema ${leaf.type}`)
       const t = targetOf(req, leaf, values[req.name], groupAt, rows, o)
-      decodeChunk(file, view, chunk, leaf, t, nullRows, state)
+      decodeChunk(file, view, chunk, leaf, t, o.masks?.[req.name] ?? nullRows, state)
     }
     groupAt += rows
   }
@@ -97,9 +112,15 @@ export function leavesOf(meta: FileMetaData) {
 const NUMBER_TYPES = new Set(['BOOLEAN', 'INT32', 'INT64', 'INT96', 'FLOAT', 'DOUBLE'])
 
 const utf8 = new TextEncoder()
+const NO_NUMBERS = new Float64Array(0)
 
-function targetOf(req: ColumnRequest, el: SchemaElement, out: Float64Array | Uint8Array, at: number, rows: number, o: DecodeOptions): Target {
+function targetOf(req: ColumnRequest, el: SchemaElement, values: DecodeValues[string], at: number, rows: number, o: DecodeOptions): Target {
   const type = el.type!
+  if (req.as === 'text') {
+    if (type !== 'BYTE_ARRAY') throw new Unsupported(`column ${req.name}: a text needs a string column, found ${type}`)
+    return { req, out: NO_NUMBERS, text: values as (string | null)[], at, rows, scale: 1, int96: false, none: NaN, bytes: false }
+  }
+  const out = values as Float64Array | Uint8Array
   if (req.as === 'flag' || req.as === 'code') {
     if (type !== 'BYTE_ARRAY') throw new Unsupported(`column ${req.name}: a ${req.as} needs a string column, found ${type}`)
     const none = o.keepNulls ? 255 : 0
@@ -134,6 +155,7 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
   const end = pos + Number(chunk.total_compressed_size)
   if (end > file.length) throw new Error(`parquet column ${name} runs past the end of the file`)
   let dict: Float64Array | Uint8Array | undefined
+  let texts: string[] | undefined
   let row = t.at
   const last = t.at + t.rows
   while (row < last && pos < end) {
@@ -146,6 +168,7 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
     if (h.type === 'DICTIONARY_PAGE') {
       const n = h.dictionary_page_header!.num_values
       const page = inflate(body, h.uncompressed_page_size, codec)
+      if (t.text) { texts = plainText(page, 0, page.length, n, name); continue }
       dict = t.bytes ? new Uint8Array(n) : new Float64Array(n)
       decodePlain(page, 0, page.length, el, t, dict, 0, n)
     } else if (h.type === 'DATA_PAGE') {
@@ -164,7 +187,8 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
         }
         p += len
       }
-      decodeValues(page, p, page.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
+      if (t.text) decodeText(page, p, page.length, d.encoding, t, texts, row, d.num_values, present, nullRows, state)
+      else decodeValues(page, p, page.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
       row += d.num_values
     } else if (h.type === 'DATA_PAGE_V2') {
       const d = h.data_page_header_v2!
@@ -191,7 +215,8 @@ function decodeChunk(file: Uint8Array, view: DataView, chunk: ColumnMetaData, el
         continue
       }
       const data = compressed ? inflate(body.subarray(rl + dl), size, codec) : body.subarray(rl + dl)
-      decodeValues(data, 0, data.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
+      if (t.text) decodeText(data, 0, data.length, d.encoding, t, texts, row, d.num_values, present, nullRows, state)
+      else decodeValues(data, 0, data.length, d.encoding, el, t, dict, row, d.num_values, present, nullRows, state)
       row += d.num_values
     }
   }
@@ -226,6 +251,51 @@ function decodeValues(page: Uint8Array, p: number, end: number, encoding: string
   state.nulls = true
   if (t.bytes) spread8(scratch.levels, out as Uint8Array, t.out as Uint8Array, row, count, nullRows, t.none)
   else spread64(scratch.levels, out as Float64Array, t.out as Float64Array, row, count, nullRows, t.none)
+}
+
+/**
+ * A page's strings (PLAIN, or indices into the dictionary's `texts`) into `t.text` from `row` on;
+ * a null is null, its row marked in `nullRows` (the levels are in `scratch.levels` when there are nulls).
+ */
+function decodeText(page: Uint8Array, p: number, end: number, encoding: string, t: Target, texts: string[] | undefined, row: number, count: number, present: number, nullRows: Uint8Array, state: State) {
+  const name = t.req.name, out = t.text!, levels = scratch.levels, dense = present === count
+  let values: string[]
+  if (present === 0) values = []
+  else if (encoding === 'PLAIN') values = plainText(page, p, end, present, name)
+  else if (encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') {
+    if (!texts) throw new Error(`parquet column ${name}: dictionary-encoded page without a dictionary`)
+    const width = page[p]
+    if (width > MAX_BIT_WIDTH) throw new Unsupported(`column ${name}: dictionary index width ${width}`)
+    const indices = scratch.indices = grow(scratch.indices, present, (n) => new Uint32Array(n))
+    if (width === 0) indices.fill(0, 0, present) // a one-entry dictionary may carry no index data
+    else hybrid(page, p + 1, end, width, indices, present, -1)
+    values = new Array<string>(present)
+    for (let i = 0; i < present; i++) {
+      const k = indices[i]
+      if (k >= texts.length) throw new Error(`parquet column ${name}: dictionary index ${k} out of ${texts.length}`)
+      values[i] = texts[k]
+    }
+  } else throw new Unsupported(`column ${name}: encoding ${encoding}`)
+  if (dense) { for (let i = 0; i < count; i++) out[row + i] = values[i]; return }
+  state.nulls = true
+  for (let i = 0, k = 0; i < count; i++) {
+    if (levels[i] === 1) out[row + i] = values[k++]
+    else { out[row + i] = null; nullRows[row + i] = 1 }
+  }
+}
+
+/** `count` length-prefixed UTF-8 strings (PLAIN BYTE_ARRAY) from `page[p]` on. */
+function plainText(page: Uint8Array, p: number, end: number, count: number, name: string): string[] {
+  const out = new Array<string>(count)
+  for (let i = 0; i < count; i++) {
+    if (p + 4 > end) throw new Error(`parquet column ${name}: page holds fewer values than its header says`)
+    const len = (page[p] | (page[p + 1] << 8) | (page[p + 2] << 16) | (page[p + 3] << 24)) >>> 0
+    p += 4
+    if (p + len > end) throw new Error(`parquet column ${name}: string runs past its page`)
+    out[i] = utf8In.decode(page.subarray(p, p + len))
+    p += len
+  }
+  return out
 }
 
 // Small monomorphic loops: one array type each, so V8 compiles each to straight typed-array code.
@@ -394,10 +464,11 @@ function inflate(body: Uint8Array, size: number, codec: string): Uint8Array {
 }
 
 /** A string column the file does not hold, from `fill` (a partition of its key); an error without one. */
-export function fillMissing(req: ColumnRequest, out: Float64Array | Uint8Array, at: number, rows: number, fill: Record<string, string> | undefined) {
+export function fillMissing(req: ColumnRequest, out: DecodeValues[string], at: number, rows: number, fill: Record<string, string> | undefined) {
   const v = fill?.[req.name]
-  if (v === undefined || (req.as !== 'code' && req.as !== 'flag')) throw new Error(`parquet column ${req.name} is missing from the file`)
-  out.fill(req.as === 'flag' ? (v === req.equals ? 1 : 0) : codeOf(req.name, req.values, v), at, at + rows)
+  if (v === undefined || (req.as !== 'code' && req.as !== 'flag' && req.as !== 'text')) throw new Error(`parquet column ${req.name} is missing from the file`)
+  if (req.as === 'text') (out as (string | null)[]).fill(v, at, at + rows)
+  else (out as Float64Array | Uint8Array).fill(req.as === 'flag' ? (v === req.equals ? 1 : 0) : codeOf(req.name, req.values, v), at, at + rows)
 }
 
 export function codeOf(name: string, list: string[], v: string) {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import fc from 'fast-check'
+import { parquetReadObjects } from 'hyparquet'
 import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
@@ -34,9 +35,17 @@ function trades(n: number, nullEvery = 0): Trade[] {
   return out
 }
 
+/** hyparquet's row objects (as `readParquet` gave them before it was a view of our decoder): INT64 and timestamps as numbers in their unit. */
+async function hyparquetRows(bytes: Uint8Array, columns?: string[]): Promise<any[]> {
+  const parsers = { timestampFromMicroseconds: Number, timestampFromMilliseconds: Number, timestampFromNanoseconds: (v: bigint) => Number(v / 1000n) }
+  const rows = await parquetReadObjects({ file: bytes.slice().buffer, columns, parsers } as any)
+  for (const row of rows) for (const k in row) if (typeof row[k] === 'bigint') row[k] = Number(row[k])
+  return rows
+}
+
 /** What hyparquet reads, as columns, leaving out rows with a null in a needed column. */
 async function expected(bytes: Uint8Array) {
-  const rows = (await readParquet<any>(bytes, NAMES)).filter((r) => NAMES.every((k) => r[k] !== null && r[k] !== undefined))
+  const rows = (await hyparquetRows(bytes, NAMES)).filter((r) => NAMES.every((k) => r[k] !== null && r[k] !== undefined))
   return {
     length: rows.length,
     ts: rows.map((r) => r.ts), price: rows.map((r) => r.price), qty: rows.map((r) => r.qty), buy: rows.map((r) => (r.side === 'buy' ? 1 : 0)),
@@ -46,24 +55,24 @@ async function expected(bytes: Uint8Array) {
 
 const plain = (c: Record<string, any>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === 'number' ? v : Array.from(v)]))
 
+let dir: string
+let duck: DuckDBConnection
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ticklake-columns-'))
+  duck = await (await DuckDBInstance.create(':memory:')).connect()
+})
+afterAll(() => { duck?.closeSync(); rmSync(dir, { recursive: true, force: true }) })
+
+/** DuckDB rewrites our file with its own writer (OPTIONAL columns, data page v1, dictionaries), or writes what `select` selects. */
+async function viaDuckDB(bytes: Uint8Array, options: string, select = 'SELECT * FROM src') {
+  const src = join(dir, `src-${Math.random()}.parquet`)
+  const dst = join(dir, `dst-${Math.random()}.parquet`)
+  writeFileSync(src, bytes)
+  await duck.run(`COPY (${select.replace('FROM src', `FROM read_parquet('${src}')`)}) TO '${dst}' (FORMAT parquet, ${options})`)
+  return new Uint8Array(readFileSync(dst))
+}
+
 describe('readTradeColumns', () => {
-  let dir: string
-  let duck: DuckDBConnection
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ticklake-columns-'))
-    duck = await (await DuckDBInstance.create(':memory:')).connect()
-  })
-  afterAll(() => { duck?.closeSync(); rmSync(dir, { recursive: true, force: true }) })
-
-  /** DuckDB rewrites our file with its own writer: OPTIONAL columns, data page v1, dictionaries. */
-  async function viaDuckDB(bytes: Uint8Array, options: string) {
-    const src = join(dir, `src-${Math.random()}.parquet`)
-    const dst = join(dir, `dst-${Math.random()}.parquet`)
-    writeFileSync(src, bytes)
-    await duck.run(`COPY (SELECT * FROM read_parquet('${src}')) TO '${dst}' (FORMAT parquet, ${options})`)
-    return new Uint8Array(readFileSync(dst))
-  }
-
   it('decodes our REQUIRED snappy files over several row groups and pages to what hyparquet reads', async () => {
     const bytes = writeParquet(TRADE_COLUMNS, trades(5000), { rowGroupSize: 2000, pageSize: 4096 })
     const { columns, nulls, fallbacks } = await readTradeColumns(bytes)
@@ -202,5 +211,101 @@ describe('decoding primitives', () => {
 
   it('rejects a snappy block whose copy points before the start', () => {
     expect(() => snappyUncompress(new Uint8Array([4, 0b00000001 | (0 << 2), 9]), new Uint8Array(4))).toThrow(/snappy/)
+  })
+})
+
+describe('text columns and the rows view', () => {
+  /** 600 distinct strings, some not ASCII, one a row in turn. */
+  const words = Array.from({ length: 600 }, (_, i) => (i % 7 === 0 ? `ünï-${i}-€` : `sym-${i}`))
+  const n = 1500
+  const codes = Uint32Array.from({ length: n }, (_, i) => (i * 37) % words.length)
+  const nulls = Uint8Array.from({ length: n }, (_, i) => +(i % 11 === 4))
+
+  it('reads a text column of more than 255 distinct strings as its strings, dictionary-encoded or PLAIN, by the decoder itself', async () => {
+    for (const dictionaryPageSize of [1_048_576, 64]) {
+      const file = writeColumns([{ name: 's', type: 'STRING', codes, dict: words }], n, { rowGroupSize: 700, pageSize: 2048, dictionaryPageSize })
+      const r = await readColumns(file, [{ name: 's', as: 'text' }])
+      expect(r.fallbacks).toEqual([])
+      expect(r.texts.s).toEqual(Array.from(codes, (k) => words[k]))
+      expect(r.values.s).toBeUndefined()
+    }
+  })
+
+  it('keeps nulls of a text column as null when asked, and otherwise leaves their rows out with the other columns', async () => {
+    const file = writeColumns([
+      { name: 's', type: 'STRING', codes, dict: words, nulls },
+      { name: 'x', type: 'DOUBLE', values: Float64Array.from({ length: n }, (_, i) => i) },
+    ], n, { rowGroupSize: 500, pageSize: 1024 })
+    const kept = await readColumns(file, [{ name: 's', as: 'text' }, { name: 'x', as: 'number' }], { keepNulls: true })
+    expect(kept.texts.s).toEqual(Array.from(codes, (k, i) => (nulls[i] ? null : words[k])))
+    expect(kept.nulls).toBe(nulls.reduce((a, b) => a + b, 0))
+    const dropped = await readColumns(file, [{ name: 's', as: 'text' }, { name: 'x', as: 'number' }])
+    const present = Array.from(codes, (k, i) => (nulls[i] ? undefined : [words[k], i])).filter((x) => x !== undefined)
+    expect(dropped.texts.s).toEqual(present.map((p) => p![0]))
+    expect(Array.from(dropped.values.x)).toEqual(present.map((p) => p![1]))
+  })
+
+  it('reads a text column of a file the decoder does not cover through hyparquet, nulls kept', async () => {
+    const mine = writeColumns([{ name: 's', type: 'STRING', codes, dict: words, nulls }], n)
+    const file = await viaDuckDB(mine, 'COMPRESSION snappy, PARQUET_VERSION V2', 'SELECT s FROM src')
+    const r = await readColumns(file, [{ name: 's', as: 'text' }], { keepNulls: true, masks: true })
+    expect(r.fallbacks.join()).toMatch(/encoding/)
+    expect(r.texts.s).toEqual(Array.from(codes, (k, i) => (nulls[i] ? null : words[k])))
+    expect(Array.from(r.masks!.s)).toEqual(Array.from(nulls))
+  })
+
+  it('reads booleans into rows as true and false, null where null, as hyparquet did', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({ b: i % 5 === 2 ? null : i % 3 === 0 }))
+    const file = writeParquet([{ name: 'b', type: 'BOOLEAN' }], rows, { nullable: true })
+    expect(await readParquet(file)).toEqual(rows)
+    expect(await readParquet(file)).toEqual(await hyparquetRows(file))
+  })
+
+  it('gives the rows hyparquet gave for every type the lake writes: INT64 and timestamps as numbers in their unit, a stored NaN apart from a null', async () => {
+    const columns = [
+      { name: 's', type: 'STRING' }, { name: 'i', type: 'INT32' }, { name: 'l', type: 'INT64' }, { name: 'd', type: 'DOUBLE' },
+      { name: 'b', type: 'BOOLEAN' }, { name: 'us', type: 'TIMESTAMP_MICROS' }, { name: 'ms', type: 'TIMESTAMP_MILLIS' },
+    ] as const
+    const rows = [
+      { s: 'a', i: 1, l: 2 ** 53 - 1, d: NaN, b: true, us: 1_764_000_000_000_123, ms: 1_764_000_000_000 },
+      { s: null, i: null, l: null, d: null, b: null, us: null, ms: null },
+      { s: '', i: -1, l: -(2 ** 40), d: -0.5, b: false, us: -5, ms: -6 },
+    ]
+    for (const nullable of [true, false]) {
+      const table = nullable ? rows : [rows[0], rows[2]]
+      const file = writeParquet([...columns], table, { nullable })
+      const ours = await readParquet<any>(file)
+      expect(ours).toEqual(table)
+      expect(ours).toEqual(await hyparquetRows(file))
+      expect(Object.keys(ours[0])).toEqual(columns.map((c) => c.name))
+      expect(await readParquet(file, ['ms', 's'])).toEqual(await hyparquetRows(file, ['ms', 's']))
+    }
+    const int96 = writeColumns([{ name: 't', type: 'INT96', values: Float64Array.of(1_764_000_000_000_123, 0) }], 2)
+    expect(await readParquet(int96)).toEqual(await hyparquetRows(int96))
+    await expect(readParquet(writeParquet([...columns], rows, { nullable: true }), ['nope'])).rejects.toThrow(/column not found: nope/)
+  })
+
+  it('reads a dim_symbols-like table written by writeParquet back to the same rows, over 255 symbols, nulls and all', async () => {
+    type Dim = { exchange: string; symbol: string; native_symbol: string; status: string; trading: boolean; tick_size: number; min_qty: number | null; price_decimals: number; updated_at: number }
+    const columns = [
+      { name: 'exchange', type: 'STRING' }, { name: 'symbol', type: 'STRING' }, { name: 'native_symbol', type: 'STRING' }, { name: 'status', type: 'STRING' },
+      { name: 'trading', type: 'BOOLEAN' }, { name: 'tick_size', type: 'DOUBLE' }, { name: 'min_qty', type: 'DOUBLE' }, { name: 'price_decimals', type: 'INT32' },
+      { name: 'updated_at', type: 'TIMESTAMP_MILLIS' },
+    ] as const
+    const dims: Dim[] = Array.from({ length: 700 }, (_, i) => ({
+      exchange: ['binance', 'binance-us', 'coinbase'][i % 3], symbol: `C${i}-USDT`, native_symbol: `C${i}USDT`, status: i % 9 ? 'TRADING' : 'BREAK',
+      trading: i % 9 !== 0, tick_size: 10 ** -(i % 8), min_qty: i % 4 ? 0.001 * (i % 5) : null, price_decimals: i % 8, updated_at: 1_764_000_000_000 + i,
+    }))
+    const file = writeParquet([...columns], dims, { nullable: true })
+    const back = await readParquet<Dim>(file)
+    expect(back).toEqual(dims)
+    expect(back).toEqual(await hyparquetRows(file))
+  })
+
+  it('reads a file with a column outside the rows view (a DATE) as hyparquet does', async () => {
+    const file = await viaDuckDB(new Uint8Array(), 'COMPRESSION snappy', "SELECT DATE '2026-11-24' + i::INT AS day, 'x' || i AS s FROM range(3) t(i)")
+    const rows = await readParquet<any>(file)
+    expect(rows).toEqual(await hyparquetRows(file))
+    expect(rows[1].day).toBeInstanceOf(Date)
   })
 })

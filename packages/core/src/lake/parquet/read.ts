@@ -1,33 +1,38 @@
 /**
- * The lake's column reader: the requested columns of one or more flat Parquet files straight into
- * typed arrays, concatenated in file order, by the decoder of `decode.ts` (no per-row objects: a
- * day of trades decodes in a fraction of what row assembly costs; the `parquet` bench section
- * measures it against hyparquet and arrow-rs). Columns can be split over worker threads
- * (`../workers`) that read the files from and write into shared memory. A file the decoder does
- * not cover is read by hyparquet instead, and the reason reported. A row with a null in a
- * requested column is left out and counted, unless nulls are asked for.
+ * The lake's column reader, the columns view of its one decoder (`decode.ts`; the rows view,
+ * `readParquet` in `index.ts`, is built on this): the requested columns of one or more flat Parquet
+ * files straight into typed arrays (strings read as `text`: plain arrays), concatenated in file
+ * order (no per-row objects: a day of trades decodes in a fraction of what row assembly costs; the
+ * `parquet` bench section measures it against hyparquet and arrow-rs). Columns can be split over
+ * worker threads (`../workers`) that read the files from and write into shared memory. hyparquet
+ * parses the footers, and reads instead a file the decoder does not cover (the reason reported).
+ * A row with a null in a requested column is left out and counted, unless nulls are asked for.
  *
  * Module state: shared buffers reused between calls (`arenas`), and the decode task the workers run.
  */
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import type { FileMetaData } from 'hyparquet'
 import { defineTask, runTask, startWorkers } from '../workers/index'
-import { codeOf, decodeFile, fillMissing, leavesOf, type ColumnRequest, type ColumnValues, type DecodeOptions, type State } from './decode'
+import { codeOf, decodeFile, fillMissing, leavesOf, type ColumnRequest, type ColumnValues, type DecodeOptions, type DecodeValues, type State, type TextValues } from './decode'
 import { Unsupported } from './encodings'
 
-export type { ColumnRequest, ColumnValues }
+export type { ColumnRequest, ColumnValues, TextValues }
 export { Unsupported }
 
 export interface DecodedColumns {
   /** Rows kept: rows with a null in a requested column are left out (unless `keepNulls`). */
   length: number
   values: ColumnValues
+  /** The `text` columns. */
+  texts: TextValues
   /** Rows left out for a null in a requested column. */
   nulls: number
   /** One line per file read by hyparquet instead, with the reason. */
   fallbacks: string[]
   /** Threads that decoded (this one and workers). */
   threads: number
+  /** With `keepNulls` and `masks`: by column, 1 where its value is null. */
+  masks?: Record<string, Uint8Array>
 }
 
 export interface ReadOptions {
@@ -51,10 +56,12 @@ export interface ReadOptions {
    */
   fill?: Record<string, string>
   /**
-   * Rows with nulls kept: a null is NaN in a number column and 255 in a flag or code column
-   * (`nulls` then counts the rows that hold one). Else such rows are left out.
+   * Rows with nulls kept: a null is NaN in a number column, 255 in a flag or code column and null
+   * in a text column (`nulls` then counts the rows that hold one). Else such rows are left out.
    */
   keepNulls?: boolean
+  /** With `keepNulls`: each column's nulls marked apart too (`DecodedColumns.masks`), so a null tells from a stored NaN. */
+  masks?: boolean
 }
 
 /**
@@ -70,29 +77,35 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
   const starts: number[] = []
   let total = 0
   for (const m of metas) { starts.push(total); total += Number(m.num_rows) }
-  // columns are split between threads; string codes stay on this one (only it may add to their lists)
-  const movable = requests.filter((r) => r.as !== 'code')
+  // columns are split between threads; string codes stay on this one (only it may add to their
+  // lists), and so does text (plain arrays cannot be shared)
+  const onThis = (r: ColumnRequest) => r.as === 'code' || r.as === 'text'
+  const movable = requests.filter((r) => !onThis(r))
   const helpers = Math.min((options.threads ?? 1) - 1, movable.length - 1)
   const pool = helpers > 0 && total > 0 ? await startWorkers(helpers) : []
   const shared = pool.length > 0
   // every row of every column is written by the decode, so the value arrays need no zeroing
   const make = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : Buffer.allocUnsafeSlow(bytes).buffer)
-  const values: ColumnValues = {}
-  for (const r of [...(options.extra ?? []).map((name): ColumnRequest => ({ name, as: 'number' })), ...requests]) values[r.name] = r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
+  const values: DecodeValues = {}
+  for (const r of [...(options.extra ?? []).map((name): ColumnRequest => ({ name, as: 'number' })), ...requests]) {
+    values[r.name] = r.as === 'text' ? new Array<string | null>(total).fill(null) : r.as === 'flag' || r.as === 'code' ? new Uint8Array(make(total)) : new Float64Array(make(total * 8))
+  }
   const nullRows = shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)
+  const masks = options.keepNulls && options.masks ? Object.fromEntries(requests.map((r) => [r.name, shared ? new Uint8Array(new SharedArrayBuffer(total)) : new Uint8Array(total)])) : undefined
   const state = { nulls: false }
   // the files once in shared memory, so that workers read them where they are
   const copies = shared ? sharedCopies(list) : undefined
   const inShared = copies?.views ?? list
   const unsupported = new Map<number, string>()
-  // string codes first, on this thread (only it may add to their lists); then every thread takes
-  // the next column of a shared queue, largest first, until none is left
-  const codes = requests.filter((r) => r.as === 'code')
+  // string codes and text first, on this thread (only it may add to their lists); then every thread
+  // takes the next column of a shared queue, largest first, until none is left
+  const codes = requests.filter(onThis)
   const queue = shared ? byCost(metas, movable) : movable
   const next = new Int32Array(shared ? new SharedArrayBuffer(4) : new ArrayBuffer(4))
-  const job: DecodeJob = { files: inShared, starts, requests: queue, next, values, nullRows, keepNulls: options.keepNulls }
+  // (text stays here: its arrays are not sent)
+  const job: DecodeJob = { files: inShared, starts, requests: queue, next, values: split(values).values, nullRows, keepNulls: options.keepNulls, masks }
   const helped = pool.map((w) => runTask<DecodeDone>(w, DECODE_TASK, job).then((r) => { if (!r.ran) throw new Error('the worker lacks the decode task'); return r.result }))
-  const own = { grow: true, keepNulls: options.keepNulls, fill: options.fill }
+  const own = { grow: true, keepNulls: options.keepNulls, fill: options.fill, masks }
   const decodeColumns = (columns: ColumnRequest[]) => list.forEach((f, i) => {
     if (unsupported.has(i)) return
     try { decodeFile(f, metas[i], columns, values, starts[i], nullRows, state, own) } catch (e) {
@@ -145,9 +158,10 @@ export async function readColumns(files: Uint8Array | Uint8Array[], requests: Co
       }
     }
   }
-  if (options.keepNulls) return { length: total, values, nulls: state.nulls ? countOnes(nullRows) : 0, fallbacks, threads: pool.length + 1 }
+  if (masks) return { length: total, ...split(values), nulls: state.nulls ? countOnes(nullRows, Object.values(masks)) : 0, fallbacks, threads: pool.length + 1, masks }
+  if (options.keepNulls) return { length: total, ...split(values), nulls: state.nulls ? countOnes(nullRows) : 0, fallbacks, threads: pool.length + 1 }
   const length = state.nulls ? dropNullRows(values, nullRows, total) : total
-  return { length, values, nulls: total - length, fallbacks, threads: pool.length + 1 }
+  return { length, ...split(values), nulls: total - length, fallbacks, threads: pool.length + 1 }
 }
 
 /** The requests, most work first (a column's uncompressed bytes in all files): the queue threads take them from. */
@@ -177,14 +191,32 @@ function sharedCopies(files: Uint8Array[]) {
   return { views, release }
 }
 
-const countOnes = (a: Uint8Array) => { let n = 0; for (let i = 0; i < a.length; i++) n += a[i]; return n }
+/** Rows marked in `a`, or in any of `more`. */
+function countOnes(a: Uint8Array, more: Uint8Array[] = []) {
+  let n = 0
+  if (!more.length) { for (let i = 0; i < a.length; i++) n += a[i]; return n }
+  for (let i = 0; i < a.length; i++) n += a[i] || more.some((m) => m[i]) ? 1 : 0
+  return n
+}
+
+/** The decoded columns apart: typed arrays, and text. */
+function split(all: DecodeValues) {
+  const values: ColumnValues = {}, texts: TextValues = {}
+  for (const k in all) { const a = all[k]; if (Array.isArray(a)) texts[k] = a; else values[k] = a }
+  return { values, texts }
+}
 
 /** Each column without the rows marked in `nullRows` (in place); returns the rows kept. */
-function dropNullRows(values: ColumnValues, nullRows: Uint8Array, total: number) {
+function dropNullRows(values: DecodeValues, nullRows: Uint8Array, total: number) {
   let kept = 0
   for (const k in values) {
     const a = values[k]
     kept = 0
+    if (Array.isArray(a)) {
+      for (let i = 0; i < total; i++) if (!nullRows[i]) a[kept++] = a[i]
+      a.length = kept
+      continue
+    }
     for (let i = 0; i < total; i++) if (!nullRows[i]) a[kept++] = a[i]
     values[k] = a.subarray(0, kept)
   }
@@ -200,20 +232,29 @@ const parsers = {
 
 /** hyparquet reads a file the decoder does not cover; values land in the same arrays, as the decoder would put them. */
 
-async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: ColumnValues, at: number, nullRows: Uint8Array, state: State, o: DecodeOptions) {
+async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: ColumnRequest[], values: DecodeValues, at: number, nullRows: Uint8Array, state: State, o: DecodeOptions) {
   const leaves = leavesOf(meta)
   const held = requests.filter((r) => leaves.has(r.name))
   for (const req of requests) if (!leaves.has(req.name)) fillMissing(req, values[req.name], at, Number(meta.num_rows), o.fill)
   const rows = await parquetReadObjects({ file: file.slice().buffer, metadata: meta, columns: held.map((r) => r.name), parsers })
   for (const req of held) {
-    const out = values[req.name]
+    const marks = o.masks?.[req.name] ?? nullRows
+    if (req.as === 'text') {
+      const text = values[req.name] as (string | null)[]
+      for (let i = 0; i < rows.length; i++) {
+        const v = rows[i][req.name]
+        if (v === null || v === undefined) { text[at + i] = null; marks[at + i] = 1; state.nulls = true } else text[at + i] = typeof v === 'string' ? v : String(v)
+      }
+      continue
+    }
+    const out = values[req.name] as Float64Array | Uint8Array
     const el = leaves.get(req.name)!
     const millis = el.logical_type?.type === 'TIMESTAMP' ? el.logical_type.unit === 'MILLIS' : el.converted_type === 'TIMESTAMP_MILLIS'
     const scale = req.as === 'micros' && millis ? 1000 : 1
     const none = !o.keepNulls ? 0 : req.as === 'flag' || req.as === 'code' ? 255 : NaN
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i][req.name]
-      if (v === null || v === undefined) { out[at + i] = none; nullRows[at + i] = 1; state.nulls = true; continue }
+      if (v === null || v === undefined) { out[at + i] = none; marks[at + i] = 1; state.nulls = true; continue }
       if (req.as === 'flag') out[at + i] = v === req.equals ? 1 : 0
       else if (req.as === 'code') out[at + i] = codeOf(req.name, req.values, String(v))
       else out[at + i] = Number(v) * scale
@@ -222,7 +263,7 @@ async function fallbackFile(file: Uint8Array, meta: FileMetaData, requests: Colu
 }
 
 /** A worker's part of a `readColumns`: the columns of `requests` it takes from the shared queue (`next` is the next index to take). */
-interface DecodeJob { files: Uint8Array[]; starts: number[]; requests: ColumnRequest[]; next: Int32Array; values: ColumnValues; nullRows: Uint8Array; keepNulls?: boolean }
+interface DecodeJob { files: Uint8Array[]; starts: number[]; requests: ColumnRequest[]; next: Int32Array; values: DecodeValues; nullRows: Uint8Array; keepNulls?: boolean; masks?: Record<string, Uint8Array> }
 interface DecodeDone { nulls: boolean; unsupported: [number, string][] }
 
 const DECODE_TASK = 'parquet.columns'
@@ -236,7 +277,7 @@ function decodeOnWorker(job: DecodeJob): DecodeDone {
   for (let c = Atomics.add(job.next, 0, 1); c < job.requests.length; c = Atomics.add(job.next, 0, 1)) {
     job.files.forEach((f, k) => {
       if (failed.has(k)) return
-      try { decodeFile(f, metas[k], [job.requests[c]], job.values, job.starts[k], job.nullRows, state, { grow: false, keepNulls: job.keepNulls }) } catch (e) {
+      try { decodeFile(f, metas[k], [job.requests[c]], job.values, job.starts[k], job.nullRows, state, { grow: false, keepNulls: job.keepNulls, masks: job.masks }) } catch (e) {
         if (!(e instanceof Unsupported)) throw e
         failed.add(k)
         unsupported.push([k, e.message])
