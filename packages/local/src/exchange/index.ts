@@ -45,8 +45,10 @@ export const defaults = {
   pongTimeoutMs: 60_000,
   /** Binance closes every connection after 24 hours. */
   maxConnectionMs: 24 * 3_600_000,
-  /** Oldest trades are dropped beyond this many per symbol. */
+  /** Oldest trades are dropped beyond this many per symbol (held as columns: about 50 bytes a trade). */
   maxTrades: 2_000_000,
+  /** Trades older than this behind a symbol's newest are dropped (`ticklake start`'s simulator bounds it: `sim.ts`). */
+  retainMs: Infinity,
   /** Live generation period. */
   tickMs: 100,
   /** REQUEST_WEIGHT per minute; beyond it REST answers 429 with Retry-After. */
@@ -77,7 +79,11 @@ export interface FakeExchange {
   wsUrl: string
   port: number
   symbols: string[]
-  /** Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades`). */
+  /**
+   * Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades` and
+   * `retainMs`): a live view of the columns the fake holds, each element read making a new object
+   * (a whole-array method such as `map` makes one per trade: ground truth for tests and benches).
+   */
   aggTrades(symbol: string): ReadonlyArray<AggTrade>
   /** In replay mode: true once every captured trade has been published. */
   replayDone(): boolean
