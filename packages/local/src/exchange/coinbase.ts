@@ -15,7 +15,7 @@
  * In replay mode (`replay`) it plays a capture's trades instead of generating, with their recorded
  * ids, prices, sizes and times, on a clock that starts with the first trade subscription (as the
  * fake Binance's `replay`); it then sends no ticker frames, having none recorded. Its parts:
- * `coinbase/book.ts` (the trades of each product), `coinbase/rest.ts` (REST routes and limit),
+ * `coinbase/book.ts` (the trades of each product, as `columns.ts`' columns), `coinbase/rest.ts` (REST routes and limit),
  * `coinbase/advanced.ts` (Advanced Trade WebSocket), `coinbase/legacy.ts` (ws-feed), with the
  * seeded market of `generator.ts` and the faults of `faults.ts`; this file puts them on one port.
  */

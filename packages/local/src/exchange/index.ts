@@ -9,7 +9,8 @@
  * Frames and bodies are keyed and ordered like the real ones in ../shared/data/binance. It is the
  * offline source of `ticklake start` and the ground truth of tests: `aggTrades(symbol)` is exactly
  * what it has published. Its parts: `generator.ts` (the seeded market, shared with the fake
- * Coinbase), `binance/book.ts` (the trades of each symbol), `binance/rest.ts` (REST routes and
+ * Coinbase), `binance/book.ts` (the trades of each symbol, held as the typed-array columns of
+ * `columns.ts`), `binance/rest.ts` (REST routes and
  * weights), `binance/streams.ts` (WebSocket streams) and `faults.ts` (fault injection); this file
  * puts them on one port.
  */

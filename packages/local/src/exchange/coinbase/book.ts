@@ -27,18 +27,21 @@ export const trim = (dec: string) => (dec.includes('.') ? dec.replace(/\.?0+$/, 
 export const isoMicros = (us: number) => `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 19)}${`.${String(us % 1_000_000).padStart(6, '0')}`.replace(/\.?0+$/, '')}Z`
 
 /** A generated aggTrade's Coinbase time (µs): its ms time and a sub-millisecond part from its id. */
-const usOf = (a: AggTrade) => a.T * 1000 + ((a.a * 7919) % 1000)
+export const usOf = (a: AggTrade) => a.T * 1000 + ((a.a * 7919) % 1000)
 
 /** A generated aggTrade as one Coinbase trade: µs time from the ms time and the id, maker side from `m`. */
-function fromAgg(a: AggTrade): CoinbaseTrade {
+export function fromAgg(a: AggTrade): CoinbaseTrade {
   return { trade_id: a.a, price: a.p, size: a.q, time: isoMicros(usOf(a)), side: a.m ? 'buy' : 'sell', T: a.T }
 }
 
 /** A product's trades as columns: ids, µs times, sides (1: buy), price and size; `time` strings only where they are not `isoMicros(us)`. */
 export type TradeColumns = Columns<'id' | 'us', 'buy', 'price' | 'size'>
 
+/** Columns for a product's trades, their capacity growing up to `limit` rows. */
+export const tradeColumns = (limit = Infinity): TradeColumns => new Columns(['id', 'us'], ['buy'], ['price', 'size'], limit)
+
 /** Appends a trade of time `us` (µs) to the columns. */
-function pushTrade(c: TradeColumns, t: CoinbaseTrade, us: number) {
+export function pushTrade(c: TradeColumns, t: CoinbaseTrade, us: number) {
   const i = c.add()
   c.num.id[i] = t.trade_id; c.num.us[i] = us; c.byte.buy[i] = t.side === 'buy' ? 1 : 0
   c.setDec('price', i, t.price)
@@ -120,7 +123,7 @@ export function coinbaseBooks(o: BooksOptions) {
   }
   const books = new Map<string, Book>(o.symbols.map((s) => {
     const from = resumeStart(o.resume?.[s], o.start, o.historyMs)
-    const tape: TradeColumns = new Columns(['id', 'us'], ['buy'], ['price', 'size'], o.maxTrades)
+    const tape = tradeColumns(o.maxTrades)
     const trades = liveView(() => tape.length, (i) => tradeAt(tape, i))
     const b: Book = { symbol: s, gen: generator(s, o.seed, from, o.rates?.[s] ?? o.ratePerSec, true, o.resume?.[s]), tape, trades, open: 0, lo: Infinity, hi: 0, vol: 0 }
     if (replay) b.play = player(s)
