@@ -125,8 +125,6 @@ export class Columns<N extends string, B extends string, D extends string> {
     return lo
   }
 
-  /** Bytes the columns hold (capacity included; fallback strings not counted). */
-  heapBytes() { return Object.values<Float64Array | Uint8Array>({ ...this.num, ...this.byte }).reduce((n, a) => n + a.byteLength, 0) }
 }
 
 /**
