@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Ticklake's benchmarks, each next to a peer measured in the same run.
  * Flags: --json (machine-readable), --only NAME[,NAME] (sections: ingest, candles, soak, api,
- * features, queries, silver, parquet, start, scale), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N
+ * features, queries, silver, parquet, books, start, scale), --soak SECONDS (default 60; 0 skips), --rate N (default 5000), --trades N
  * (candles, features and parquet: trades in the day, default 2,000,000), --runs N (candles: runs per timing, best kept,
  * default 5), --scale SECONDS (scale: 2 exchanges x --scale-symbols N symbols, default 50, at --scale-rate trades/s
  * each, default 500, for SECONDS, default 60; 0 skips), --start MINUTES (start: the default
@@ -31,6 +31,7 @@ export const sections: { name: string; run: () => Row[] | Promise<Row[]> }[] = [
   { name: 'queries', run: async () => (await import('./queries')).queriesBench() },
   { name: 'silver', run: async () => (await import('./silver')).silverBench() },
   { name: 'parquet', run: async () => (await import('./parquet')).parquetBench({ trades: Number(values.trades) }) },
+  { name: 'books', run: async () => (await import('./books')).booksBench() },
   { name: 'start', run: async () => (Number(values.start) > 0 ? (await import('./start')).startBench({ minutes: Number(values.start) }) : []) },
   { name: 'scale', run: async () => (Number(values.scale) > 0 ? (await import('./scale')).scaleBench({ seconds: Number(values.scale), symbols: Number(values['scale-symbols']), ratePerExchange: Number(values['scale-rate']) }) : []) },
 ]

@@ -15,7 +15,7 @@
  * In replay mode (`replay`) it plays a capture's trades instead of generating, with their recorded
  * ids, prices, sizes and times, on a clock that starts with the first trade subscription (as the
  * fake Binance's `replay`); it then sends no ticker frames, having none recorded. Its parts:
- * `coinbase/book.ts` (the trades of each product), `coinbase/rest.ts` (REST routes and limit),
+ * `coinbase/book.ts` (the trades of each product, as `columns.ts`' columns), `coinbase/rest.ts` (REST routes and limit),
  * `coinbase/advanced.ts` (Advanced Trade WebSocket), `coinbase/legacy.ts` (ws-feed), with the
  * seeded market of `generator.ts` and the faults of `faults.ts`; this file puts them on one port.
  */
@@ -51,8 +51,10 @@ export const defaults = {
   subscribeTimeoutMs: 5_000,
   /** Trades in a `market_trades` snapshot (Coinbase sends the last 100 per product). */
   snapshotTrades: 100,
-  /** Oldest trades are dropped beyond this many per product. */
+  /** Oldest trades are dropped beyond this many per product (held as columns: about 40 bytes a trade). */
   maxTrades: 2_000_000,
+  /** Trades older than this behind a product's newest are dropped (`ticklake start`'s simulator bounds it: `sim.ts`). */
+  retainMs: Infinity,
   /** Public REST requests a second, and the burst allowed above it (Coinbase Exchange: 10 and 15). */
   restRatePerSec: 10,
   restBurst: 15,
@@ -73,7 +75,10 @@ export interface FakeCoinbaseOptions extends Partial<typeof defaults> {
  * REST API, `wsUrl` the Advanced Trade WebSocket (the legacy ws-feed is at `${wsUrl}/ws-feed`).
  */
 export interface FakeCoinbase extends Pick<FakeExchange, 'restUrl' | 'wsUrl' | 'port' | 'symbols' | 'replayDone' | 'dropConnections' | 'close'> {
-  /** Every trade of a product so far, oldest first: the ground truth. */
+  /**
+   * Every trade of a product so far, oldest first: the ground truth. A live view of the columns the
+   * fake holds, each element read making a new object (a whole-array method makes one per trade).
+   */
   trades(symbol: string): ReadonlyArray<CoinbaseTrade>
   setFaults(f: Partial<CoinbaseFaults>): void
 }

@@ -9,7 +9,8 @@
  * Frames and bodies are keyed and ordered like the real ones in ../shared/data/binance. It is the
  * offline source of `ticklake start` and the ground truth of tests: `aggTrades(symbol)` is exactly
  * what it has published. Its parts: `generator.ts` (the seeded market, shared with the fake
- * Coinbase), `binance/book.ts` (the trades of each symbol), `binance/rest.ts` (REST routes and
+ * Coinbase), `binance/book.ts` (the trades of each symbol, held as the typed-array columns of
+ * `columns.ts`), `binance/rest.ts` (REST routes and
  * weights), `binance/streams.ts` (WebSocket streams) and `faults.ts` (fault injection); this file
  * puts them on one port.
  */
@@ -45,8 +46,10 @@ export const defaults = {
   pongTimeoutMs: 60_000,
   /** Binance closes every connection after 24 hours. */
   maxConnectionMs: 24 * 3_600_000,
-  /** Oldest trades are dropped beyond this many per symbol. */
+  /** Oldest trades are dropped beyond this many per symbol (held as columns: about 50 bytes a trade). */
   maxTrades: 2_000_000,
+  /** Trades older than this behind a symbol's newest are dropped (`ticklake start`'s simulator bounds it: `sim.ts`). */
+  retainMs: Infinity,
   /** Live generation period. */
   tickMs: 100,
   /** REQUEST_WEIGHT per minute; beyond it REST answers 429 with Retry-After. */
@@ -77,7 +80,11 @@ export interface FakeExchange {
   wsUrl: string
   port: number
   symbols: string[]
-  /** Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades`). */
+  /**
+   * Every aggTrade generated so far, oldest first (the oldest are dropped past `maxTrades` and
+   * `retainMs`): a live view of the columns the fake holds, each element read making a new object
+   * (a whole-array method such as `map` makes one per trade: ground truth for tests and benches).
+   */
   aggTrades(symbol: string): ReadonlyArray<AggTrade>
   /** In replay mode: true once every captured trade has been published. */
   replayDone(): boolean

@@ -6,7 +6,11 @@
  * continue, the time the simulator was stopped is generated as history (at most the fake's
  * `historyMs`) and backfilled by ingest over REST, so live trades show at once instead of the fake
  * replaying ids the lake already has. Only simulated names are read: nothing here looks at, or can
- * move, a market venue's checkpoint.
+ * move, a market venue's checkpoint. The fake holds a bounded history (`simDefaults`: the last 6
+ * hours, the most a restart generates and backfills, and at most 150,000 trades a symbol, about 7 MB
+ * of columns), so a long `ticklake start` does not grow; a REST request for an id older than that is
+ * answered as past `maxTrades`: the fake Binance pages from the oldest trade it holds, the fake
+ * Coinbase answers `after` such an id with an empty page.
  */
 import { readCheckpoint } from '@ticklake/core/sources/checkpoint'
 import { servingKey, type ServingWindow } from '@ticklake/core/lake/layout'
@@ -23,6 +27,14 @@ export interface SimulatorOptions {
   dataDir: string
   /** Options passed to the fake exchange as they are (port, seed, rates, faults, now...). */
   fake?: Record<string, unknown>
+}
+
+/** What the simulator passes the fake unless `fake` says otherwise: the history it keeps per symbol. */
+export const simDefaults = {
+  /** The fake's default `historyMs`: what a restart generates and ingest backfills at most. */
+  retainMs: 6 * 3_600_000,
+  /** About 1.7 times 6 hours at the default 4 trades a second: a bursty or faster symbol stays near 7 MB. */
+  maxTrades: 150_000,
 }
 
 /**
@@ -46,7 +58,7 @@ export async function startSimulator(o: SimulatorOptions) {
   if (!isSimulated(o.exchange)) throw new Error(`${o.exchange} is not a simulated venue (sim-binance, sim-binance-us, sim-binance-futures, sim-coinbase)`)
   const store = fileStore(o.dataDir)
   const resume = Object.fromEntries(await Promise.all(o.symbols.map(async (s) => [s, await lakePosition(store, o.exchange, s)] as const)))
-  const options = { port: 0, ...o.fake, symbols: o.symbols, resume }
+  const options = { port: 0, ...simDefaults, ...o.fake, symbols: o.symbols, resume }
   return venueOf(o.exchange) === 'coinbase'
     ? (await import('./coinbase')).startFakeCoinbase(options)
     : (await import('./index')).startFakeExchange(options)

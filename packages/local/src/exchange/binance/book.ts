@@ -1,11 +1,15 @@
 /**
  * The fake Binance's book of trades: per symbol, the aggTrades generated (history at start, then up
  * to each tick) or played from a capture, minus the `idGap` share that never existed, capped at
- * `maxTrades`; and the queries REST answers from it (`klinesOf`, `lowerBound`).
+ * `maxTrades` and at `retainMs` behind the newest; and the queries REST answers from it (`klinesOf`,
+ * `lowerBound`). Trades are held as columns (`columns.ts`: about 50 bytes a trade, prices and
+ * quantities as exact units that print back to the generator's or the capture's strings) and made
+ * into `AggTrade` objects only for the few a REST page or a stream frame carries.
  */
 import { nativeSymbol } from '@ticklake/core/market'
 import { dec8, generator, resumeStart, units8, type AggTrade, type ResumeAt } from '../generator'
 import type { Faults } from '../faults'
+import { Columns, liveView } from '../columns'
 
 /** Replay mode: the exchange plays these trades (per native symbol) instead of generating. */
 export interface Replay {
@@ -16,11 +20,37 @@ export interface Replay {
   speed: number | 'max'
 }
 
-/** One symbol's book: its stream name, its generator (or player) and every aggTrade it has, oldest first. */
-export interface Book { symbol: string; stream: string; gen: (until: number, out: AggTrade[]) => void; trades: AggTrade[] }
+/** A book's aggTrades as columns: ids, times, first and last trade ids, price and quantity, and the `m`/`M` flags (bits 1 and 2). */
+export type AggColumns = Columns<'a' | 'T' | 'f' | 'l', 'flags', 'p' | 'q'>
+
+/** Columns for aggTrades, their capacity growing up to `limit` rows. */
+export const aggColumns = (limit = Infinity): AggColumns => new Columns(['a', 'T', 'f', 'l'], ['flags'], ['p', 'q'], limit)
+
+/** Appends an aggTrade to the columns. */
+export function pushAgg(c: AggColumns, t: AggTrade) {
+  const i = c.add()
+  c.num.a[i] = t.a; c.num.T[i] = t.T; c.num.f[i] = t.f; c.num.l[i] = t.l
+  c.byte.flags[i] = (t.m ? 1 : 0) | (t.M ? 2 : 0)
+  c.setDec('p', i, t.p)
+  c.setDec('q', i, t.q)
+}
+
+/** Row `i` as the aggTrade it was pushed from (keys in Binance's order). */
+export function aggAt(c: AggColumns, i: number): AggTrade {
+  const flags = c.byte.flags[i]
+  return { a: c.num.a[i], p: c.dec('p', i), q: c.dec('q', i), f: c.num.f[i], l: c.num.l[i], T: c.num.T[i], m: (flags & 1) > 0, M: (flags & 2) > 0 }
+}
+
+/**
+ * One symbol's book: its stream name, its generator (or player), its aggTrades as columns (`tape`)
+ * and `trades`, a live array view of them, oldest first (each element read makes an object).
+ */
+export interface Book { symbol: string; stream: string; gen: (until: number, out: AggTrade[]) => void; tape: AggColumns; trades: ReadonlyArray<AggTrade> }
 
 export interface BooksOptions {
   symbols: string[]; seed: number; historyMs: number; ratePerSec: number; bursts: boolean; maxTrades: number
+  /** Trades older than this behind a book's newest are dropped (in steps of a sixteenth of the book). */
+  retainMs: number
   /** A symbol's own mean rate, in place of `ratePerSec`. */
   rates?: Record<string, number>
   /** When the exchange started (ms): history is generated up to it. */
@@ -38,17 +68,13 @@ export interface BooksOptions {
  */
 export function binanceBooks(o: BooksOptions) {
   const { faults, chance, replay } = o
-  /** Generates a book's trades up to `until`, trims the oldest beyond the cap (to 15/16 of it), returns the new ones. */
-  function advance(b: Pick<Book, 'gen' | 'trades'>, until: number) {
-    const before = b.trades.length
-    b.gen(until, b.trades)
-    if (faults.idGap > 0) {
-      const kept = b.trades.slice(before).filter(() => chance() >= faults.idGap)
-      b.trades.length = before
-      for (const t of kept) b.trades.push(t)
-    }
-    const fresh = b.trades.slice(before)
-    if (b.trades.length > o.maxTrades) b.trades.splice(0, b.trades.length - o.maxTrades + Math.floor(o.maxTrades / 16))
+  /** Generates a book's trades up to `until`, trims the oldest beyond the cap and the retention, returns the new ones. */
+  function advance(b: Pick<Book, 'gen' | 'tape'>, until: number) {
+    const generated: AggTrade[] = []
+    b.gen(until, generated)
+    const fresh = faults.idGap > 0 ? generated.filter(() => chance() >= faults.idGap) : generated
+    for (const t of fresh) pushAgg(b.tape, t)
+    b.tape.trim('T', o)
     return fresh
   }
   let replayStart = 0
@@ -64,10 +90,11 @@ export function binanceBooks(o: BooksOptions) {
     }
   }
   const books = new Map<string, Book>(o.symbols.map((s) => {
-    if (replay) return [nativeSymbol(s), { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen: player(nativeSymbol(s)), trades: [] as AggTrade[] }]
+    const tape = aggColumns(o.maxTrades)
+    const held = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, tape, trades: liveView((): number => tape.length, (i) => aggAt(tape, i)) }
+    if (replay) return [nativeSymbol(s), { ...held, gen: player(nativeSymbol(s)) }]
     const from = resumeStart(o.resume?.[s], o.start, o.historyMs)
-    const gen = generator(s, o.seed, from, o.rates?.[s] ?? o.ratePerSec, o.bursts, o.resume?.[s])
-    const book = { symbol: s, stream: `${nativeSymbol(s).toLowerCase()}@aggTrade`, gen, trades: [] as AggTrade[] }
+    const book = { ...held, gen: generator(s, o.seed, from, o.rates?.[s] ?? o.ratePerSec, o.bursts, o.resume?.[s]) }
     for (let t = from; t < o.start; t += 3_600_000) advance(book, Math.min(t + 3_600_000, o.start))
     return [nativeSymbol(s), book]
   }))
@@ -76,7 +103,7 @@ export function binanceBooks(o: BooksOptions) {
     /** Starts the replay clock (at the first stream connection); later calls change nothing. */
     startReplay(at: number) { replayStart ||= at },
     /** In replay mode: true once every captured trade has been published. */
-    replayDone: () => !!replay && [...books.entries()].every(([n, b]) => b.trades.length === (replay.trades.get(n)?.length ?? 0)),
+    replayDone: () => !!replay && [...books.entries()].every(([n, b]) => b.tape.length === (replay.trades.get(n)?.length ?? 0)),
   }
 }
 
@@ -90,29 +117,30 @@ export function lowerBound(trades: readonly AggTrade[], v: number, key: (t: AggT
 
 /**
  * Kline rows as Binance returns them for open times in [startTime, endTime], at most `limit`, computed
- * exactly (decimal) from the trades. Intervals without trades repeat the previous close with zero
- * volume; none are returned before the first trade.
+ * exactly (decimal) from a book's columns. Intervals without trades repeat the previous close with
+ * zero volume; none are returned before the first trade.
  */
-export function klinesOf(trades: readonly AggTrade[], interval: number, startTime: number, endTime: number, limit: number) {
+export function klinesOf(c: AggColumns, interval: number, startTime: number, endTime: number, limit: number) {
   const rows: (number | string)[][] = []
-  if (!trades.length) return rows
+  if (!c.length) return rows
+  const { T, f, l } = c.num
+  const p8 = (i: number) => c.dec8('p', i, units8)
   let i = 0
   let prev: bigint | undefined
-  for (let open = Math.max(Math.ceil(startTime / interval), Math.floor(trades[0].T / interval)) * interval; open <= endTime && rows.length < limit; open += interval) {
-    if (i === 0 || trades[i - 1].T >= open) { i = lowerBound(trades, open, (t) => t.T); prev = i > 0 ? units8(trades[i - 1].p) : undefined }
-    let o = prev, h = prev, l = prev, v = 0n, qv = 0n, n = 0, tb = 0n, tq = 0n
-    for (; i < trades.length && trades[i].T < open + interval; i++) {
-      const t = trades[i], p = units8(t.p), q = units8(t.q), pq = (p * q) / 100_000_000n
-      if (!n) { o = h = l = p }
+  for (let open = Math.max(Math.ceil(startTime / interval), Math.floor(T[0] / interval)) * interval; open <= endTime && rows.length < limit; open += interval) {
+    if (i === 0 || T[i - 1] >= open) { i = c.lowerBound('T', open); prev = i > 0 ? p8(i - 1) : undefined }
+    let o = prev, h = prev, lo = prev, v = 0n, qv = 0n, n = 0, tb = 0n, tq = 0n
+    for (; i < c.length && T[i] < open + interval; i++) {
+      const p = p8(i), q = c.dec8('q', i, units8), pq = (p * q) / 100_000_000n
+      if (!n) { o = h = lo = p }
       if (p > h!) h = p
-      if (p < l!) l = p
-      v += q; qv += pq; n += t.l - t.f + 1
-      if (!t.m) { tb += q; tq += pq }
+      if (p < lo!) lo = p
+      v += q; qv += pq; n += l[i] - f[i] + 1
+      if (!(c.byte.flags[i] & 1)) { tb += q; tq += pq }
       prev = p
     }
     if (o === undefined) continue
-    rows.push([open, dec8(o), dec8(h!), dec8(l!), dec8(prev!), dec8(v), open + interval - 1, dec8(qv), n, dec8(tb), dec8(tq), '0'])
+    rows.push([open, dec8(o), dec8(h!), dec8(lo!), dec8(prev!), dec8(v), open + interval - 1, dec8(qv), n, dec8(tb), dec8(tq), '0'])
   }
   return rows
 }
-

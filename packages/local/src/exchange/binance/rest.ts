@@ -79,7 +79,11 @@ export function selectAggTrades(tr: readonly AggTrade[], params: URLSearchParams
   else if (endTime !== undefined) from = lowerBound(tr, endTime - 3_600_000, (t) => t.T)
   else from = Math.max(0, tr.length - limit)
   const out: AggTrade[] = []
-  for (let i = from; i < tr.length && out.length < limit && (endTime === undefined || tr[i].T <= endTime); i++) out.push(tr[i])
+  for (let i = from; i < tr.length && out.length < limit; i++) {
+    const t = tr[i] // one read: a book's trades are a view that makes the object at each read
+    if (endTime !== undefined && t.T > endTime) break
+    out.push(t)
+  }
   return out
 }
 
@@ -150,7 +154,7 @@ export function binanceRest(o: RestOptions) {
     const limit = limitOf(params)
     const endTime = Math.min(int(params, 'endTime') ?? Infinity, now())
     const startTime = int(params, 'startTime') ?? (Math.floor(endTime / interval) - limit + 1) * interval
-    const rows = klinesOf(b.trades, interval, startTime, endTime, limit)
+    const rows = klinesOf(b.tape, interval, startTime, endTime, limit)
     for (const p of planted) {
       if (nativeSymbol(p.symbol) !== params.get('symbol') || p.interval !== name) continue
       const row = rows.find((r) => r[0] === p.openTime)
