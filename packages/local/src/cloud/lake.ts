@@ -14,7 +14,7 @@ import type { S3Event } from 'aws-lambda'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import { LAKE_TRIGGERS, queueOf, type LakeFunction } from '@ticklake/core/lake/layout'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
-import { createFeaturesHandler } from '@ticklake/functions/features'
+import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { fileStore } from '../store/index'
 import { compactEvery } from '../compact/index'
@@ -68,9 +68,10 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
     silver: createSilverHandler({ store }),
     features: createFeaturesHandler({ store, log }),
   }
+  const hoursOfFn: Record<LakeFunction, (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[]> = { candles: hoursOf, silver: silverHoursOf, features: featureHoursOf }
   const busy = new Map<string, S3Event | null>()
-  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, hours: (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[] = hoursOf) => (event: S3Event) => {
-    const key = name + ':' + hours(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
+  const folded = (name: LakeFunction, run: (event: S3Event) => Promise<unknown>) => (event: S3Event) => {
+    const key = name + ':' + hoursOfFn[name](event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
     if (busy.has(key)) { busy.set(key, event); return }
     busy.set(key, null)
     void (async () => {
@@ -96,7 +97,7 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
   }
   // the routes are core's LAKE_TRIGGERS, as stacks/pipeline.ts declares the bucket notifications in AWS
   const routes = new Map<LakeFunction, (event: S3Event) => void>()
-  const route = (fn: LakeFunction) => routes.get(fn) ?? routes.set(fn, queueOf(fn) ? queued(fn) : folded(fn, handlers[fn], fn === 'silver' ? silverHoursOf : hoursOf)).get(fn)!
+  const route = (fn: LakeFunction) => routes.get(fn) ?? routes.set(fn, queueOf(fn) ? queued(fn) : folded(fn, handlers[fn])).get(fn)!
   for (const t of LAKE_TRIGGERS) if (t.fn !== 'features' || o.features !== false) store.notify({ prefix: t.prefix, suffix: t.suffix, handler: route(t.fn) })
   const compaction = o.compactEveryMs ? compactEvery(store, { keepBronzeMs: o.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
   const idle = async () => {
