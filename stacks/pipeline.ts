@@ -1,7 +1,7 @@
 // The functions of the flow (DESIGN.md section 1): ingest (one function per configured exchange)
 // and prices on a schedule (reserved concurrency 1, so two runs never race for one checkpoint),
 // candles, silver and features on the lake's S3 events. Each gets only the links it needs.
-import { LAKE_TRIGGERS, type LakeFunction } from '../packages/core/src/lake/layout'
+import { LAKE_TRIGGERS, queueOf, type LakeFunction, type LakeQueue } from '../packages/core/src/lake/layout'
 import { existsSync, readFileSync } from 'node:fs'
 import { defaults as sourceDefaults, formatSources, parseSourcesFile, sourcesFromEnv, type ExchangeSource } from '../packages/core/src/sources/config'
 import { lake } from './lake'
@@ -77,13 +77,17 @@ export const prices = sources.coingecko && new sst.aws.Cron('Prices', {
 
 // S3 invokes the lake functions asynchronously: an event that still fails after Lambda's two
 // retries lands here, with the request and the error, instead of being dropped (a silver hour
-// would otherwise stay behind its candles until the hour's next object). Alarm on its depth, and
-// send its S3 events to the function again once the cause is fixed.
+// would otherwise stay behind its candles until the hour's next object). A queued function's
+// message that failed its last receive lands here too (the queue's dead-letter queue: the message
+// as S3 sent it). Alarm on its depth, and send its S3 events to the function again once the cause is fixed.
 export const lakeFailures = new sst.aws.Queue('LakeFailures', { visibilityTimeout: '5 minutes' })
+
+/** A lake function's timeout, in seconds. */
+const LAKE_TIMEOUT_S = 120
 
 const lakeFunction = (name: LakeFunction, memory: `${number} MB`) => ({
   handler: `packages/functions/src/${name}.handler`,
-  timeout: '120 seconds' as const,
+  timeout: `${LAKE_TIMEOUT_S} seconds` as const,
   memory,
   link: [lake.bucket, realtime.connections, lakeFailures],
   environment: { TICKLAKE_BUCKET: lake.bucket.name, ...live },
@@ -102,12 +106,39 @@ function lakeFunctionWithFailures(id: string, name: LakeFunction, memory: `${num
   return fn
 }
 
+/**
+ * A lake function whose triggers name a queue (`LakeTrigger.queue`): S3 notifies the queue, and an
+ * event source mapping invokes the function with batches of up to `size` messages gathered for up to
+ * the window, reading its partial batch responses. The queue hides a batch for six times the
+ * function's timeout plus the window, as Lambda's guide asks of an SQS event source, and moves a
+ * message that failed `maxReceiveCount` receives to `lakeFailures`.
+ */
+function lakeFunctionWithQueue(id: string, name: LakeFunction, memory: `${number} MB`, q: LakeQueue) {
+  const queue = new sst.aws.Queue(`${id}Queue`, {
+    visibilityTimeout: `${6 * LAKE_TIMEOUT_S + q.windowSeconds} seconds`,
+    dlq: { queue: lakeFailures.arn, retry: q.maxReceiveCount },
+  })
+  const args = lakeFunction(name, memory)
+  const fn = new sst.aws.Function(id, {
+    ...args,
+    permissions: [...args.permissions, { actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], resources: [queue.arn] }],
+  })
+  queue.subscribe(fn.arn, { batch: { size: q.size, window: `${q.windowSeconds} seconds`, partialResponses: true } })
+  return { fn, queue }
+}
+
+/** A lake function as its triggers ask: behind its queue if they name one, else invoked by S3. */
+const lakeFunctionOf = (id: string, name: LakeFunction, memory: `${number} MB`) => {
+  const q = queueOf(name)
+  return q ? lakeFunctionWithQueue(id, name, memory, q) : { fn: lakeFunctionWithFailures(id, name, memory), queue: undefined }
+}
+
 // 3,584 MB for the candle function: two full vCPUs, which its decode and minute sums use
-// (core/candles defaults.decodeThreads); the feature job runs on two kinds of object (below), so
-// it is named by its ARN twice.
-const candles = lakeFunctionWithFailures('Candles', 'candles', '3584 MB')
-const silver = lakeFunctionWithFailures('Silver', 'silver', '2048 MB')
-const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
+// (core/candles defaults.decodeThreads); the feature job runs on two kinds of object (below), both
+// sent to its queue (core's defaults.featuresQueue: the events of 30 s run each hour once).
+const lakeFns = { candles: lakeFunctionOf('Candles', 'candles', '3584 MB'), silver: lakeFunctionOf('Silver', 'silver', '2048 MB'), features: lakeFunctionOf('Features', 'features', '2048 MB') }
+const candles = lakeFns.candles.fn, silver = lakeFns.silver.fn, features = lakeFns.features.fn
+export const featuresQueue = lakeFns.features.queue
 
 // One notify call per bucket, from core's LAKE_TRIGGERS (the table the local cloud routes by too): a
 // chain of disjoint prefixes, the candle job on every new bronze trades object (it reads bronze and
@@ -116,9 +147,12 @@ const features = lakeFunctionWithFailures('Features', 'features', '2048 MB')
 // (the handler keeps the 1m ones) and every silver manifest
 // (the silver job's commit: it names the hour's parts once they are written, which a part's own
 // event would not wait for).
-const lakeFunctions = { candles, silver, features }
+// A trigger with a queue notifies its function's queue instead of the function.
 lake.bucket.notify({
-  notifications: LAKE_TRIGGERS.map((t) => ({ name: t.name, function: lakeFunctions[t.fn].arn, events: ['s3:ObjectCreated:*'], filterPrefix: t.prefix, filterSuffix: t.suffix })),
+  notifications: LAKE_TRIGGERS.map((t) => {
+    const { fn, queue } = lakeFns[t.fn]
+    return { name: t.name, events: ['s3:ObjectCreated:*'], filterPrefix: t.prefix, filterSuffix: t.suffix, ...(queue ? { queue } : { function: fn.arn }) }
+  }),
 })
 
-export const pipeline = { ingest, prices, coingeckoKey, candles, silver, features, lakeFailures }
+export const pipeline = { ingest, prices, coingeckoKey, candles, silver, features, featuresQueue, lakeFailures }

@@ -1,15 +1,24 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { memoryStore, s3Event } from '@ticklake/local/store/index'
 import { CANDLE_COLUMNS, QUOTE_COLUMNS, TRADE_COLUMNS, type Trade } from '@ticklake/core/market'
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { bronzeQuotesPrefix, goldCandleFeaturesKey, goldCandlesKey, goldTradeFeaturesKey, silverManifestKey, silverPartKey, silverTradesKey } from '@ticklake/core/lake/layout'
-import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readFeatureTable, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
+import { FEATURE_COLUMNS, CANDLE_FEATURE_COLUMNS, LOOKBACK, readFeatureTable, runFeatures, tradeFeatures, candleIndicators, type CandleSeries } from '@ticklake/core/lake/features'
+import { sqsEvent } from '@ticklake/local/queue/index'
 import { candlesOf, quotesFor, trades } from '../../core/test/synthetic'
 import { createFeaturesHandler, featureHoursOf } from './features'
+
+// runFeatures as it is, its calls counted (and made to fail for one hour where a test says so)
+vi.mock('@ticklake/core/lake/features', async (original) => {
+  const m = await original<typeof import('@ticklake/core/lake/features')>()
+  return { ...m, runFeatures: vi.fn(m.runFeatures) }
+})
+const real = (await vi.importActual<typeof import('@ticklake/core/lake/features')>('@ticklake/core/lake/features')).runFeatures
+beforeEach(() => { vi.mocked(runFeatures).mockReset(); vi.mocked(runFeatures).mockImplementation(real) })
 
 const X = 'binance', S = 'BTC-USDT', DT = '2026-11-24'
 const HOURS = ['10', '11', '12']
@@ -152,5 +161,51 @@ describe('features function', () => {
       expect(c).toEqual({ n: 60, r: 60 })
       duck.closeSync()
     } finally { rmSync(dir, { recursive: true, force: true }) }
+  })
+
+  describe('behind its queue', () => {
+    const body = (key: string) => JSON.stringify(event(key))
+    const testEvent = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: '2026-11-24T10:00:00.000Z', Bucket: 'ticklake-test', RequestId: '5582815E1AEA5ADF', HostId: '8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE' })
+    const ranHours = () => vi.mocked(runFeatures).mock.calls.map(([a]) => a.hour)
+
+    it('runs each hour once for a batch, however many of its messages name it', async () => {
+      const store = await lake(['10', '11'])
+      const bodies = Array.from({ length: 500 }, (_, i) => body(i % 2 ? candleKey(i % 4 === 1 ? '10' : '11') : silverManifestKey(X, S, DT, i % 4 === 0 ? '10' : '11')))
+      expect(await createFeaturesHandler({ store })(sqsEvent(bodies))).toEqual({ batchItemFailures: [] })
+      expect(ranHours()).toEqual(['10', '11'])
+      for (const h of ['10', '11']) expect(await store.get(goldTradeFeaturesKey(X, S, DT, h)), h).toBeDefined()
+    })
+
+    it('skips the s3:TestEvent S3 sends when the queue notification is set up', async () => {
+      const store = await lake(['10'])
+      const lines: string[] = []
+      expect(await createFeaturesHandler({ store, log: (l) => lines.push(l) })(sqsEvent([testEvent, body(candleKey('10'))]))).toEqual({ batchItemFailures: [] })
+      expect(ranHours()).toEqual(['10'])
+      expect(lines).toEqual([])
+    })
+
+    it('logs a message that holds no S3 event, with why, and runs the hours of the others', async () => {
+      const store = await lake(['10'])
+      const lines: string[] = []
+      const batch = sqsEvent(['{"Records": [', JSON.stringify({ hello: 'queue' }), body(candleKey('10'))])
+      expect(await createFeaturesHandler({ store, log: (l) => lines.push(l) })(batch)).toEqual({ batchItemFailures: [] })
+      expect(ranHours()).toEqual(['10'])
+      expect(lines).toEqual([
+        expect.stringMatching(new RegExp(`^features: message ${batch.Records[0].messageId} skipped, not JSON`)),
+        expect.stringMatching(new RegExp(`^features: message ${batch.Records[1].messageId} skipped, not an S3 event notification.*hello`)),
+      ])
+    })
+
+    it('returns the messages of an hour whose run failed, and only those, for another receive', async () => {
+      const store = await lake(['10', '11'])
+      vi.mocked(runFeatures).mockImplementation(async (a) => { if (a.hour === '11') throw new Error('the disk is full'); return real(a) })
+      const lines: string[] = []
+      const batch = sqsEvent([body(candleKey('10')), body(candleKey('11')), body(silverManifestKey(X, S, DT, '11')), body(silverManifestKey(X, S, DT, '10'))])
+      const answer = await createFeaturesHandler({ store, log: (l) => lines.push(l) })(batch)
+      expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[1].messageId }, { itemIdentifier: batch.Records[2].messageId }] })
+      expect(ranHours()).toEqual(['10', '11'])
+      expect(await store.get(goldTradeFeaturesKey(X, S, DT, '10'))).toBeDefined()
+      expect(lines).toEqual([expect.stringMatching(/features binance\/BTC-USDT\/2026-11-24\/11 failed, its 2 message\(s\) to be received again: the disk is full/)])
+    })
   })
 })

@@ -1,6 +1,6 @@
 /**
  * The AWS entry point the lake functions (candles, silver, features) share: a middy handler of S3
- * events that makes the function's handler once per container, over the bucket `TICKLAKE_BUCKET`
+ * events (or, for a function behind a queue, SQS batches of them) that makes the function's handler once per container, over the bucket `TICKLAKE_BUCKET`
  * names (one store and one S3 client per container, and whatever the handler keeps between runs).
  */
 import middy from '@middy/core'
@@ -8,10 +8,10 @@ import type { S3Event } from 'aws-lambda'
 import { s3Store } from '@ticklake/core/aws/s3'
 import type { ObjectStore } from '@ticklake/core/ports'
 
-/** `create`'s handler on the bucket of the environment, made at the first event. */
-export function lakeEntry<R>(create: (store: ObjectStore) => (event: S3Event) => Promise<R>) {
-  let run: ((event: S3Event) => Promise<R>) | undefined
-  return middy<S3Event>().handler((event: S3Event) => {
+/** `create`'s handler on the bucket of the environment, made at the first event (an S3 event, or a batch of them from a queue: `E`). */
+export function lakeEntry<R, E = S3Event>(create: (store: ObjectStore) => (event: E) => Promise<R>) {
+  let run: ((event: E) => Promise<R>) | undefined
+  return middy<E>().handler((event: E) => {
     const bucket = process.env.TICKLAKE_BUCKET
     if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
     run ??= create(s3Store(bucket))

@@ -33,6 +33,7 @@ import { createGateway } from '../gateway/index'
 import { memoryConnectionStore } from '../connections/index'
 import { localApiHandler, serveHttpEvent } from '../api/index'
 import { defaults as compactDefaults } from '../compact/index'
+import { defaults as layoutDefaults } from '@ticklake/core/lake/layout'
 
 export const defaults = {
   port: 8750,
@@ -42,11 +43,11 @@ export const defaults = {
   /** How long one ingest invocation runs (a Lambda's timeout in AWS). */
   ingestBudgetMs: 60_000,
   /**
-   * Least time between two feature runs of one hour. Each 1m gold write would otherwise rerun the
-   * hour's features back to back; in AWS they run in their own function, here they share the event
-   * loop with the live path (at 1,000 trades/s they cost half a core and doubled its p99 latency).
+   * The batching window of the features queue, as in AWS (core's `defaults.featuresQueue`): the
+   * events of 30 s run each hour's features once (an hour's run costs more the later in the hour,
+   * and each bronze object made two of them). Tests that wait for features set a small one.
    */
-  featuresEveryMs: 10_000,
+  featuresWindowMs: layoutDefaults.featuresQueue.windowSeconds * 1000,
   /**
    * Run the lake path (Firehose emulator, candle, silver and features jobs) in a worker thread, so
    * its Parquet work never holds the live path's event loop (`ticklake start` does).
@@ -194,7 +195,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
   server.on('upgrade', (req, socket, head) => { if (!gateway.handleUpgrade(req, socket, head)) socket.destroy() })
 
   // The lake path (Firehose emulator, candle, silver and features jobs), here or in its own thread.
-  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresEveryMs: o.featuresEveryMs, compactEveryMs: o.compactEveryMs, keepBronzeMs: opts.keepBronzeMs }, publish, log)
+  const lake = await (o.lakeThread ? startLakeThread : startLake)({ dataDir, firehoseBufferMs: opts.firehoseBufferMs, features: opts.features, featuresWindowMs: o.featuresWindowMs, compactEveryMs: o.compactEveryMs, keepBronzeMs: opts.keepBronzeMs }, publish, log)
     .catch(async (e: unknown) => { await gateway.close(); server.closeAllConnections(); await new Promise((r) => server.close(r)); throw e })
 
   // one delivery-stream client for the trades, shared by ingest and POST /api/ingest

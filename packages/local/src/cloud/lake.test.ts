@@ -17,7 +17,7 @@ describe('the lake path in its own thread', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const published: ServerMessage[] = []
     const logs: string[] = []
-    const lake: Lake = await startLakeThread({ dataDir: dir, firehoseBufferMs: 100, features: false, featuresEveryMs: 10_000 }, async (_ch, m) => { published.push(m) }, (l) => logs.push(l))
+    const lake: Lake = await startLakeThread({ dataDir: dir, firehoseBufferMs: 100, features: false }, async (_ch, m) => { published.push(m) }, (l) => logs.push(l))
     cleanups.push(() => lake.close())
     // 60 trades in the minute before this one, and one at this minute's start: that minute is final
     // (it closes before the last trade) and closed less than two minutes ago, so it is announced

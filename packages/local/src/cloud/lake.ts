@@ -1,32 +1,38 @@
 /**
  * The local cloud's lake path: the Firehose emulator writing bronze into the filesystem lake, and
  * the bucket notifications that chain the real candle, silver and features handlers on it (as
- * stacks/pipeline.ts wires them in AWS). `startLake` runs it on the calling thread; `startLakeThread`
+ * stacks/pipeline.ts wires them in AWS; the features handler behind its SQS queue and batching
+ * window, `../queue`). `startLake` runs it on the calling thread; `startLakeThread`
  * runs the same code in a worker thread, so its Parquet work (conversion, whole-hour recomputes,
  * features) never holds the event loop of the live path (ingest, gateway, fan-out, HTTP API), as
  * in AWS, where these are functions of their own. Final candles the candle job announces come back
  * to the caller's `publish`.
  */
-import { setTimeout as delay } from 'node:timers/promises'
 import { Worker, type MessagePort } from 'node:worker_threads'
 import { join } from 'node:path'
 import type { S3Event } from 'aws-lambda'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
-import { LAKE_TRIGGERS, type LakeFunction } from '@ticklake/core/lake/layout'
+import { LAKE_TRIGGERS, queueOf, type LakeFunction } from '@ticklake/core/lake/layout'
 import { createCandlesHandler, hoursOf } from '@ticklake/functions/candles'
 import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/features'
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { fileStore } from '../store/index'
 import { compactEvery } from '../compact/index'
 import { startFirehose, type FirehoseEmulator } from '../firehose/index'
+import { eventSourceMapping, type EventSourceMapping } from '../queue/index'
 
 export interface LakeOptions {
   dataDir: string
   firehoseBufferMs?: number
   /** `false` leaves the features job out. */
   features?: boolean
-  /** Least time between two feature runs of one hour. */
-  featuresEveryMs: number
+  /**
+   * The batching window of the features queue (default core's `defaults.featuresQueue`, 30 s, as
+   * in AWS): features are at most about this late. Tests that wait for features set a small one.
+   */
+  featuresWindowMs?: number
+  /** How long a failed message of a queue stays hidden before it is received again (`../queue`'s default: a minute). */
+  queueVisibilityMs?: number
   /**
    * How often the bronze of closed hours is compacted (`../compact`), 0 for never, and what is kept:
    * on the lake's thread and store, as it rewrites the objects and states the lake jobs write.
@@ -49,47 +55,58 @@ export interface Lake {
 
 type Publish = (channel: string, message: ServerMessage) => Promise<unknown>
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-const sleep = (ms: number, signal: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => {})
-
 /** The lake path on this thread. */
 export async function startLake(o: LakeOptions, publish: Publish, log: (line: string) => void): Promise<Lake> {
   const store = fileStore(o.dataDir)
   const firehose = await startFirehose(store, { bufferMs: o.firehoseBufferMs, log, spoolDir: join(o.dataDir, '.firehose') })
-  const abort = new AbortController()
   // Each bronze object triggers the candle handler; the hour's candle state it writes, the silver
   // handler; each 1m gold candle object and each silver manifest (the silver job's commit of an hour), the features handler (LAKE_TRIGGERS).
-  // Events for an hour that is being recomputed are folded into one rerun (the handlers recompute
-  // whole hours anyway).
-  const candles = createCandlesHandler({ store, publish })
-  const silver = createSilverHandler({ store })
-  const features = createFeaturesHandler({ store, log })
+  // Direct events for an hour that is being recomputed are folded into one rerun (the handlers
+  // recompute whole hours anyway); a function whose triggers name a queue gets its events in batches.
+  const handlers: Record<LakeFunction, (event: any) => Promise<unknown>> = {
+    candles: createCandlesHandler({ store, publish }),
+    silver: createSilverHandler({ store }),
+    features: createFeaturesHandler({ store, log }),
+  }
+  const hoursOfFn: Record<LakeFunction, (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[]> = { candles: hoursOf, silver: silverHoursOf, features: featureHoursOf }
   const busy = new Map<string, S3Event | null>()
-  const folded = (name: string, run: (event: S3Event) => Promise<unknown>, everyMs = 0, hours: (e: S3Event) => { exchange: string; symbol: string; dt: string; hour: string }[] = hoursOf) => (event: S3Event) => {
-    const key = name + ':' + hours(event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
+  const folded = (name: LakeFunction, run: (event: S3Event) => Promise<unknown>) => (event: S3Event) => {
+    const key = name + ':' + hoursOfFn[name](event).map((h) => `${h.exchange}/${h.symbol}/${h.dt}/${h.hour}`).join(',')
     if (busy.has(key)) { busy.set(key, event); return }
     busy.set(key, null)
     void (async () => {
       for (let next: S3Event | null = event; next; next = busy.get(key) ?? null) {
         busy.set(key, null)
-        const started = Date.now()
         await run(next).catch((e) => log(`${name} handler failed: ${e.message}`))
-        // events that came meanwhile wait out `everyMs` (not on shutdown), then run once for all of them
-        if (busy.get(key) && everyMs > 0) await sleep(started + everyMs - Date.now(), abort.signal)
       }
       busy.delete(key)
     })()
   }
-  // the routes are core's LAKE_TRIGGERS, as stacks/pipeline.ts declares the bucket notifications in AWS
-  const onFeatures = folded('features', features, o.featuresEveryMs)
-  const jobs: Record<LakeFunction, (event: S3Event) => void> = {
-    candles: folded('candles', candles),
-    silver: folded('silver', silver, 0, silverHoursOf),
-    features: (e) => { if (featureHoursOf(e).length) onFeatures(e) }, // of gold, the 1m files only
+  // S3 sends a queue one message per event; the event source mapping invokes the handler with batches
+  const queues: EventSourceMapping[] = []
+  const queued = (fn: LakeFunction) => {
+    const q = queueOf(fn)!
+    const mapping = eventSourceMapping(handlers[fn], {
+      queue: `ticklake-${fn}`, size: q.size, maxReceiveCount: q.maxReceiveCount, visibilityMs: o.queueVisibilityMs, log,
+      windowMs: (fn === 'features' ? o.featuresWindowMs : undefined) ?? q.windowSeconds * 1000,
+      // the dead-letter queue of a failed lake job, as a log line (as a direct job's failure is)
+      deadLetter: (r, why) => log(`${fn} handler failed: message ${r.messageId} dead-lettered, ${why}: ${r.body}`),
+    })
+    queues.push(mapping)
+    return (event: S3Event) => { for (const r of event.Records) mapping.send(JSON.stringify({ Records: [r] })) }
   }
-  for (const t of LAKE_TRIGGERS) if (t.fn !== 'features' || o.features !== false) store.notify({ prefix: t.prefix, suffix: t.suffix, handler: jobs[t.fn] })
+  // the routes are core's LAKE_TRIGGERS, as stacks/pipeline.ts declares the bucket notifications in AWS
+  const routes = new Map<LakeFunction, (event: S3Event) => void>()
+  const route = (fn: LakeFunction) => routes.get(fn) ?? routes.set(fn, queueOf(fn) ? queued(fn) : folded(fn, handlers[fn])).get(fn)!
+  for (const t of LAKE_TRIGGERS) if (t.fn !== 'features' || o.features !== false) store.notify({ prefix: t.prefix, suffix: t.suffix, handler: route(t.fn) })
   const compaction = o.compactEveryMs ? compactEvery(store, { keepBronzeMs: o.keepBronzeMs, settings: { everyMs: o.compactEveryMs }, log }) : undefined
-  const idle = async () => { while (busy.size) await new Promise((r) => setTimeout(r, 50)) }
+  const idle = async () => {
+    for (;;) {
+      while (busy.size) await new Promise((r) => setTimeout(r, 50))
+      await Promise.all(queues.map((q) => q.idle()))
+      if (!busy.size) return // a batch's run may have set off direct jobs, and they further events
+    }
+  }
   return {
     streamName: firehose.streamName, endpoint: firehose.endpoint,
     stats: async () => firehose.stats(),
@@ -97,7 +114,8 @@ export async function startLake(o: LakeOptions, publish: Publish, log: (line: st
     async close() {
       await compaction?.stop()
       await firehose.close()
-      abort.abort()
+      // the batches waiting for their window are delivered now, not dropped
+      await Promise.all(queues.map((q) => q.close()))
       await idle()
     },
   }
