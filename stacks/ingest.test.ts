@@ -11,6 +11,8 @@ class Component {
   constructor(readonly id: string, readonly args: Record<string, any> = {}) { this.arn = `arn:${id}`; this.name = id }
   get properties() { return this.args.properties }
 }
+/** A queue: the features function subscribes to one (stacks/pipeline.ts). */
+class Queue extends Component { subscribe() {} }
 vi.mock('./lake', () => ({ lake: { bucket: { name: 'Lake', notify: () => {} }, trades: new Component('Trades'), quotes: new Component('Quotes') } }))
 vi.mock('./realtime', () => ({ realtime: { connections: new Component('Connections'), ws: { managementEndpoint: 'https://ws' } } }))
 
@@ -18,7 +20,7 @@ const crons: Component[] = []
 let pipeline: typeof import('./pipeline')
 beforeAll(async () => {
   const g = globalThis as Record<string, unknown>
-  g.sst = { Linkable: Component, Secret: Component, aws: { Cron: class { constructor(id: string, args: Record<string, any>) { const c = new Component(id, args); crons.push(c); return c } }, Queue: Component, Function: Component } }
+  g.sst = { Linkable: Component, Secret: Component, aws: { Cron: class { constructor(id: string, args: Record<string, any>) { const c = new Component(id, args); crons.push(c); return c } }, Queue, Function: Component } }
   g.aws = { lambda: { FunctionEventInvokeConfig: Component } }
   vi.stubEnv('TICKLAKE_SOURCES', 'binance:BTC-USDT,ETH-USDT;coinbase:BTC-USD;binance-us:SOL-USDT;coingecko:bitcoin')
   vi.stubEnv('TICKLAKE_CURRENCIES', 'eur')
