@@ -414,3 +414,15 @@ describe('WebSocket gateway emulator', () => {
     expect(gateway.connections()).toBe(0)
   })
 })
+
+describe('the gateway\'s broadcast', () => {
+  it('delivers one message to every connection intact, whatever its length (each frame length encoding of RFC 6455), and in order', async () => {
+    const ids: string[] = []
+    const m = await mount({ routes: { $connect: async (e) => { ids.push(e.requestContext.connectionId!); return { statusCode: 200 } } } })
+    const a = await client(m.port)
+    const b = await client(m.port)
+    const texts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000].map((n, i) => JSON.stringify({ i, pad: 'x'.repeat(Math.max(0, n - 20)) }))
+    for (const t of texts) expect(m.gateway.poster().postMany!(ids, t)).toEqual(['ok', 'ok'])
+    for (const c of [a, b]) for (let i = 0; i < texts.length; i++) expect(JSON.stringify(await c.next())).toBe(texts[i])
+  })
+})

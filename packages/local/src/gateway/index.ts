@@ -141,6 +141,16 @@ function headersOf(h: IncomingHttpHeaders) {
 /** Size of a received message in bytes. */
 const sizeOf = (data: RawData) => (Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength)
 
+/** A text message as one final, unmasked WebSocket frame (RFC 6455, section 5.2), as a server sends it: made once per broadcast. */
+export function textFrame(text: Buffer) {
+  const n = text.length
+  const head = Buffer.alloc(n < 126 ? 2 : n < 65536 ? 4 : 10)
+  head[0] = 0x81 // FIN, text
+  if (n < 126) head[1] = n
+  else if (n < 65536) { head[1] = 126; head.writeUInt16BE(n, 2) } else { head[1] = 127; head.writeBigUInt64BE(BigInt(n), 2) }
+  return { bytes: Buffer.concat([head, text]), text }
+}
+
 /**
  * Creates the gateway; mount it on a node:http server.
  * @example
@@ -209,6 +219,21 @@ export function createGateway(opts: GatewayOptions): Gateway {
       return 'gone'
     }
     c.ws.send(data, { binary })
+    return 'ok'
+  }
+
+  /**
+   * `sendTo` for a frame made once for every connection of a broadcast (`textFrame`): written to
+   * the socket in one write, as ws would write it, unless ws holds frames of its own still to go
+   * (then ws sends the text, after them). ws would frame the text again for each connection and
+   * write header and text apart (about a fifth of a broadcast's time at 1,000 connections).
+   */
+  function sendFrame(c: Conn, frame: { bytes: Buffer; text: Buffer }): 'ok' | 'gone' {
+    const socket = (c.ws as any)._socket as Duplex | undefined
+    const sender = (c.ws as any)._sender as { _queue?: unknown[] } | undefined
+    if (!socket || !sender || sender._queue?.length || c.ws.readyState !== c.ws.OPEN) return sendTo(c, frame.text, false)
+    if (c.ws.bufferedAmount + frame.bytes.length > o.maxBufferedBytes) return sendTo(c, frame.text, false) // dropped there, with its record
+    socket.write(frame.bytes)
     return 'ok'
   }
 
@@ -385,8 +410,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
           return sendTo(c, last.bytes, false) === 'gone' ? 'gone' : 'ok'
         },
         postMany: (ids, data) => {
-          const bytes = Buffer.from(data)
-          return ids.map((id) => { const c = conns.get(id); return c && sendTo(c, bytes, false) === 'ok' ? 'ok' : 'gone' })
+          const frame = textFrame(Buffer.from(data))
+          return ids.map((id) => { const c = conns.get(id); return c && sendFrame(c, frame) === 'ok' ? 'ok' : 'gone' })
         },
       }
     },
