@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** `ticklake start` with `args`, on a free port; resolves once it serves the page. */
-export async function startTicklake(args: string[], log: (l: string) => void): Promise<{ child: ChildProcess; url: string; port: number }> {
+export async function startTicklake(args: string[], log: (l: string) => void, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; port: number }> {
   const bin = join(import.meta.dirname, '../packages/local/bin/ticklake.mjs')
   const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   })
   child.stderr!.on('data', (d) => log(`ticklake: ${String(d).trim()}`))
   const url = await new Promise<string>((resolve, reject) => {
