@@ -260,8 +260,9 @@ export const defaults = {
  * from it, the local cloud routes its file store's S3 events by it and the archive import runs its
  * jobs in the order `lakeChain` derives from it. A chain of disjoint prefixes, as S3 requires of one
  * bucket's notifications: a new bronze object runs the candle job, the hour state it writes the
- * silver job, a gold candle object (the 1m ones: the handler ignores the others) and a silver manifest (the commit of an hour's parts)
- * the feature job, through its queue (`defaults.featuresQueue`).
+ * silver job, a gold candle object (the 1m ones: the handler ignores the others) and a silver
+ * manifest (the commit of an hour's parts) the feature job, through its queue
+ * (`defaults.featuresQueue`).
  */
 export const LAKE_TRIGGERS: readonly LakeTrigger[] = [
   { name: 'Candles', fn: 'candles', prefix: 'bronze/trades/', suffix: '.parquet' },
