@@ -10,7 +10,7 @@ describe('realtime load (short)', () => {
     const [r] = await loadTest({ clients: 50, rate: 1000, seconds: 5, alignMinute: false })
     expect(r.connected).toBe(50)
     expect(r.tradesGenerated).toBeGreaterThan(1_000)
-    expect(r.clientsWithAllTrades, `delivered ${r.tradeDeliveryRatio} of ${r.tradesGenerated} trades to each of ${r.connected}; holes ${r.holes}`).toBe(50)
+    expect(r.clientsWithAllTrades, `delivered ${r.tradeDeliveryRatio} of ${r.tradesGenerated} trades to each of ${r.connected}; holes ${r.holes}; ingest had${r.windowIngested ? '' : ' not'} checkpointed the window`).toBe(50)
     expect(r.tradeDeliveryRatio).toBe(1)
     expect(r.latencyMs.samples).toBeGreaterThanOrEqual(r.tradesGenerated * r.sampledClients)
     expect(r.holes).toBe(0)
