@@ -211,15 +211,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
    */
   function sendTo(c: Conn, data: string | Buffer, binary = typeof data !== 'string'): 'ok' | 'gone' {
     if (c.ws.readyState !== c.ws.OPEN) return 'gone'
-    if (c.ws.bufferedAmount + (typeof data === 'string' ? Buffer.byteLength(data) : data.length) > o.maxBufferedBytes) {
-      c.dropped++
-      totals.dropped++
-      log(`gateway: dropping ${c.id}: over ${o.maxBufferedBytes} bytes not yet read (a client that does not keep up)`)
-      c.ws.terminate()
-      return 'gone'
-    }
+    if (overBudget(c, typeof data === 'string' ? Buffer.byteLength(data) : data.length)) return 'gone'
     c.ws.send(data, { binary })
     return 'ok'
+  }
+
+  /** True, and the client dropped (the socket cut, the drop counted and logged), when `bytes` more would pass its send budget. */
+  function overBudget(c: Conn, bytes: number) {
+    if (c.ws.bufferedAmount + bytes <= o.maxBufferedBytes) return false
+    c.dropped++
+    totals.dropped++
+    log(`gateway: dropping ${c.id}: over ${o.maxBufferedBytes} bytes not yet read (a client that does not keep up)`)
+    c.ws.terminate()
+    return true
   }
 
   /**
@@ -232,7 +236,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const socket = (c.ws as any)._socket as Duplex | undefined
     const sender = (c.ws as any)._sender as { _queue?: unknown[] } | undefined
     if (!socket || !sender || sender._queue?.length || c.ws.readyState !== c.ws.OPEN) return sendTo(c, frame.text, false)
-    if (c.ws.bufferedAmount + frame.bytes.length > o.maxBufferedBytes) return sendTo(c, frame.text, false) // dropped there, with its record
+    if (overBudget(c, frame.bytes.length)) return 'gone'
     socket.write(frame.bytes)
     return 'ok'
   }
