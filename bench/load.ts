@@ -169,7 +169,8 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         const d = await ask<{ received: number; expected: number }>({ cmd: 'delivered', lastId: last })
         return d.reduce((a, x) => a + x.received, 0) >= d.reduce((a, x) => a + x.expected, 0)
       }
-      const ingested = async () => ((await readCheckpoint(fileStore(dir), 'sim-binance', 'BTC-USDT').catch(() => undefined))?.checkpoint.last_trade_id ?? -1) >= last
+      const lake = fileStore(dir)
+      const ingested = async () => ((await readCheckpoint(lake, 'sim-binance', 'BTC-USDT').catch(() => undefined))?.checkpoint.last_trade_id ?? -1) >= last
       let past: number | undefined
       for (const end = Date.now() + 60_000; Date.now() < end && !(await delivered());) {
         if (past === undefined && (await ingested())) past = Date.now()
