@@ -52,7 +52,8 @@ export async function recordCapture(o: RecordOptions): Promise<number> {
   let file!: WriteStream
   let frames = 0
   const ws = new WebSocket(url)
-  ws.on('message', (d) => { frames++; file.write(captureLine('recv', Date.now(), d.toString())) })
+  const onMessage = (d: WebSocket.RawData) => { frames++; file.write(captureLine('recv', Date.now(), d.toString())) }
+  ws.on('message', onMessage)
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
       file = createWriteStream(o.out, { flags: 'a' })
@@ -69,6 +70,8 @@ export async function recordCapture(o: RecordOptions): Promise<number> {
     o.signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() })
     ws.once('close', () => { clearTimeout(timer); resolve() })
   })
+  // Frames can still arrive while the close handshake runs: the capture ends here, so they are not counted or written.
+  ws.off('message', onMessage)
   ws.close()
   await new Promise((r) => file.end(r))
   return frames
