@@ -83,6 +83,31 @@ describe('per-symbol continuity of an ingest run', () => {
     expect(gaps.map((g) => [g.kind, g.from_id, g.to_id]).sort()).toEqual([['filled', 2, 5], ['unfillable', 3, 4]])
   })
 
+  it('obeys a storm of 429s with Retry-After for as long as the budget lasts, but gives up on other failures after 4 tries in a row', async () => {
+    const failing = (status: number, times: number) => {
+      let asks = 0
+      const v = venue([2, 3, 4])
+      const serve = v.pages
+      v.pages = async function* (...a) { if (++asks <= times) throw Object.assign(new Error(`HTTP ${status}`), { status, retryAfterMs: status === 429 ? 1 : undefined }); yield* serve(...a) }
+      return { v, asks: () => asks }
+    }
+    const storm = failing(429, 9)
+    const a = setup(storm.v)
+    await a.c.add(S, undefined)
+    for (const id of [1, 5]) a.c.receive(trade(id, true))
+    await until(() => a.pushed.length === 5)
+    expect(a.pushed).toEqual([1, 2, 3, 4, 5])
+    expect(storm.asks()).toBe(10)
+    const down = failing(503, Infinity)
+    const b = setup(down.v)
+    await b.c.add(S, undefined)
+    for (const id of [1, 5]) b.c.receive(trade(id, true))
+    for (let i = 0; i < 100 && !b.c.state(S)!.halted; i++) await new Promise((r) => setTimeout(r, 50)) // backoffs of 0.5, 1 and 2 s
+    expect(b.c.state(S)!.halted).toBe(true)
+    expect(down.asks()).toBe(4)
+    expect(b.pushed).toEqual([1])
+  }, 10_000)
+
   it('halts a symbol whose hole REST cannot fill: nothing after it is emitted, a deferred gap is recorded, the symbol is behind', async () => {
     const banned = Object.assign(new Error('banned'), { status: 418 })
     const { c, store, pushed, sum } = setup(venue([], { fail: banned }))
@@ -140,6 +165,21 @@ describe('per-symbol continuity of an ingest run', () => {
     await c.add(S, undefined)
     expect(since).toEqual([NOW - 60_000])
     expect(c.state(S)).toMatchObject({ nextId: 42, backfilling: true })
+  })
+
+  it('asks again for a first run\'s backfill start after a 429, waiting its Retry-After, and gives up at a 418 ban', async () => {
+    const refusal = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status, retryAfterMs: 5 })
+    let asks = 0
+    const { c, logs } = setup(venue([], { firstIdAfter: async () => { if (++asks < 3) throw refusal(429); return 42 } }), { settings: { initialBackfillMs: 60_000 } })
+    await c.add(S, undefined)
+    expect(asks).toBe(3)
+    expect(c.state(S)).toMatchObject({ nextId: 42, backfilling: true })
+    expect(logs.filter((l) => /backfill start lookup failed/.test(l))).toHaveLength(2)
+    let banned = 0
+    const b = setup(venue([], { firstIdAfter: async () => { banned++; throw refusal(418) } }), { settings: { initialBackfillMs: 60_000 } })
+    await b.c.add(S, undefined)
+    expect(banned).toBe(1)
+    expect(b.c.state(S)!.nextId).toBeUndefined()
   })
 
   it('catches every symbol up over REST to the newest trade when frames were lost', async () => {

@@ -99,9 +99,43 @@ export function continuity(o: ContinuityOptions) {
     const st: SymbolState = { symbol, heardAt: now(), nextId: lastId !== undefined ? lastId + 1 : undefined, queue: [], working: false, backfilling: lastId !== undefined, handover }
     states.set(symbol, st)
     if (lastId === undefined && s.initialBackfillMs > 0) {
-      const first = await venue.firstIdAfter(symbol, now() - s.initialBackfillMs, now(), o.fetchImpl).catch((e) => { log(`backfill start lookup failed for ${symbol}: ${e.message}`) })
+      const first = await startOfBackfill(symbol)
       if (first !== undefined) Object.assign(st, { nextId: first, backfilling: true })
     }
+  }
+
+  /**
+   * The first trade id of a first run's backfill, asked again after a refusal as a backfill page is
+   * (`retryWait`). Undefined when the symbol has no trade in the window or the exchange keeps
+   * refusing (logged).
+   */
+  async function startOfBackfill(symbol: string): Promise<number | undefined> {
+    const since = now() - s.initialBackfillMs
+    for (let failures = 1; ; failures++) {
+      try {
+        return await venue.firstIdAfter(symbol, since, now(), o.fetchImpl)
+      } catch (e: any) {
+        const wait = retryWait(e, failures)
+        log(`backfill start lookup failed for ${symbol}: ${e.message}`)
+        if (wait === undefined) return undefined
+        await new Promise((r) => setTimeout(r, wait))
+      }
+    }
+  }
+
+  /**
+   * How long to wait before asking REST again after `e`, the `failures`-th failure in a row; undefined
+   * to give up for this run. A 429 with a `Retry-After` is the exchange saying when, not a failure
+   * of ours: it is obeyed as long as the budget lasts (the weight gate holds every request of the
+   * host meanwhile, so this cannot grow into a ban). Other failures get 4 tries with a doubling
+   * backoff; a 418 (banned) ends the run's REST work at once.
+   */
+  function retryWait(e: { status?: number; retryAfterMs?: number }, failures: number): number | undefined {
+    if (o.signal.aborted || e.status === 418) return undefined
+    const told = e.status === 429 && e.retryAfterMs !== undefined
+    if (!told && failures >= 4) return undefined
+    const wait = e.retryAfterMs ?? 500 * 2 ** (failures - 1)
+    return now() + wait > o.deadline ? undefined : wait
   }
 
   /** Publishes a trade live unless a newer (or the same) one of its symbol already went. */
@@ -133,9 +167,10 @@ export function continuity(o: ContinuityOptions) {
    */
   async function fill(st: SymbolState, untilId: number): Promise<boolean> {
     const from = st.nextId!
-    for (let attempt = 0; ; attempt++) {
+    for (let failures = 0; ;) {
       try {
         for await (const page of inTurn(st, untilId)) {
+          failures = 0
           for (const t of page) {
             if (t.trade_id < st.nextId!) continue
             if (t.trade_id > st.nextId!) await gap(st, 'unfillable', st.nextId!, t.trade_id - 1, 'the exchange has no trades with these ids')
@@ -148,9 +183,9 @@ export function continuity(o: ContinuityOptions) {
         }
         break
       } catch (e: any) {
-        const wait = e.retryAfterMs ?? 500 * 2 ** attempt
+        const wait = retryWait(e, ++failures)
         if (!o.signal.aborted) log(`backfill of ${st.symbol} from id ${st.nextId} failed: ${e.message}`)
-        if (attempt >= 3 || now() + wait > o.deadline || o.signal.aborted || e.status === 418) {
+        if (wait === undefined) {
           st.halted = true
           if (o.signal.aborted) log(`${st.symbol}: budget ended while backfilling at id ${st.nextId}; the next run goes on from there`)
           if (untilId !== Infinity) await gap(st, 'deferred', st.nextId!, untilId, `REST backfill failed (${e.message}); the next run starts at the checkpoint`)
