@@ -43,8 +43,13 @@ interface Venue {
   frameFaults: Partial<CoinbaseFaults>
   /** The summary count that says a lost frame was noticed and filled: Binance sees trade ids jump, Coinbase a sequence number. */
   lossNoticedBy: 'gapsFilled' | 'sequenceGaps'
-  /** The share of REST requests a storm answers with 429, and the trades the venue must still backfill over REST through it. */
-  storm: { rest429: number; restTrades: number }
+  /**
+   * The share of REST requests a storm answers with 429, the trades the venue must still backfill
+   * over REST through it, and the run's budget: Binance's minute of backfill is 4 requests, each
+   * refusal costs its Retry-After (1 s), and at 40% refusals 6 s ran out in about 1 run in 10
+   * (the chance of 5 or more refusals before the 4th answer); 12 s leaves about 1 in 500.
+   */
+  storm: { rest429: number; restTrades: number; budgetMs: number }
   start(faults?: Partial<CoinbaseFaults>): Promise<Fake>
 }
 
@@ -53,7 +58,7 @@ const tape = { historyMs: 5 * 60_000, ratePerSec: 40, seed: 3 }
 const binance = {
   exchange: 'binance', symbol: 'BTC-USDT', native: 'BTCUSDT',
   frameFaults: { drop: 0.05, duplicate: 0.05, reorder: 0.05 }, lossNoticedBy: 'gapsFilled',
-  storm: { rest429: 0.4, restTrades: 100 },
+  storm: { rest429: 0.4, restTrades: 100, budgetMs: 12_000 },
   async start(faults: Partial<Faults> = {}, more: FakeExchangeOptions = {}): Promise<Fake> {
     const fx = await startFakeExchange({ symbols: ['BTC-USDT'], ...tape, faults, ...more })
     return { restUrl: fx.restUrl, wsUrl: fx.wsUrl, setFaults: fx.setFaults, dropConnections: fx.dropConnections, close: fx.close, truth: () => fx.aggTrades('BTC-USDT').map((t) => ({ id: t.a, T: t.T })) }
@@ -63,7 +68,7 @@ const binance = {
 const coinbase = {
   exchange: 'coinbase', symbol: 'BTC-USD', native: 'BTC-USD',
   frameFaults: { drop: 0.05, duplicate: 0.05, reorder: 0.05, seqGap: 0.05 }, lossNoticedBy: 'sequenceGaps',
-  storm: { rest429: 0.3, restTrades: 1_000 },
+  storm: { rest429: 0.3, restTrades: 1_000, budgetMs: 6_000 },
   async start(faults: Partial<CoinbaseFaults> = {}, more: FakeCoinbaseOptions = {}): Promise<Fake> {
     const fx = await startFakeCoinbase({ symbols: ['BTC-USD'], ...tape, faults, ...more })
     return { restUrl: fx.restUrl, wsUrl: fx.wsUrl, setFaults: fx.setFaults, dropConnections: fx.dropConnections, close: fx.close, truth: () => fx.trades('BTC-USD').map((t) => ({ id: t.trade_id, T: t.T })) }
@@ -167,7 +172,7 @@ describe.concurrent.each([binance, coinbase] as Venue[])('$exchange ingest under
 
   it('backs off through a storm of 429s and still backfills everything', async ({ open }) => {
     const fx = await open(v.start({ rest429: v.storm.rest429 }))
-    const { accepted, startedAt } = await ingest(v, fx, 6_000)
+    const { accepted, startedAt } = await ingest(v, fx, v.storm.budgetMs)
     const ids = expectExactlyOnce(accepted, fx.truth())
     expect(accepted.filter((t) => t.source === 'rest').length).toBeGreaterThan(v.storm.restTrades)
     expect(accepted[0].ts / 1000).toBeLessThan(startedAt - 55_000) // the whole minute of backfill, 429s or not
