@@ -1,16 +1,16 @@
-// A `ticklake start` in its own process, as a user runs it, for the benches that measure the
+// A `ticklake start` in its own process, as `npm start` runs it, for the benches that measure the
 // product (load, scale): its CPU and RSS are read from /proc, apart from the bench's own work
 // (fakes, subscribers, checks).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+// @ts-expect-error: a plain .mjs module of the bin folder, without types
+import { pipelineCommand } from '../packages/local/bin/runtime.mjs'
 
-/** `ticklake start` with `args`, on a free port; resolves once it serves the page. */
-export async function startTicklake(args: string[], log: (l: string) => void, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; port: number }> {
-  const bin = join(import.meta.dirname, '../packages/local/bin/ticklake.mjs')
-  const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-  })
+/** `ticklake start` with `args`, on a free port, run as `npm start` runs it (its bundle, its allocator settings); resolves once it serves the page. */
+export async function startTicklake(args: string[], log: (l: string) => void): Promise<{ child: ChildProcess; url: string; port: number }> {
+  const run = await pipelineCommand(['start', '--port', '0', ...args], { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' })
+  if (run.fallback) log(run.fallback)
+  const child = spawn(run.file, run.args, { stdio: ['ignore', 'pipe', 'pipe'], env: run.env })
   child.stderr!.on('data', (d) => log(`ticklake: ${String(d).trim()}`))
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''

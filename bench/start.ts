@@ -1,7 +1,7 @@
 /**
  * The default `npm start` over time (issue 15: under 200 MB RSS after an hour): `ticklake start`
- * with no sources named, in its own process and lake folder, as `npm start` runs it (with the
- * allocator settings of `packages/local/bin/start.mjs`; live exchanges where reachable, else each
+ * with no sources named, in its own process and lake folder, as `npm start` runs it (its bundle
+ * and allocator settings, `packages/local/bin/runtime.mjs`; live exchanges where reachable, else each
  * one's simulated twin, and CoinGecko), for `minutes`. It samples the
  * process's RSS and CPU every `sampleMs` and reports RSS at the start of the second half and at
  * the end, the peak, the growth per hour (least squares over the second half) and the CPU cores.
@@ -12,8 +12,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuSecondsOf, rssMbOf, slope, startTicklake, stopTicklake } from './child'
 import type { Row } from './ingest'
-// @ts-expect-error: a plain .mjs module of the bin folder, without types
-import { allocator } from '../packages/local/bin/allocator.mjs'
 
 export const defaults = { minutes: 60, sampleMs: 10_000, log: (line: string) => console.error(line) }
 
@@ -21,8 +19,7 @@ export const defaults = { minutes: 60, sampleMs: 10_000, log: (line: string) => 
 export async function startBench(opts: Partial<typeof defaults> = {}): Promise<Row[]> {
   const o = { ...defaults, ...opts }
   const dir = mkdtempSync(join(tmpdir(), 'ticklake-start-'))
-  // as `npm start` runs it (packages/local/bin/start.mjs): with its allocator settings
-  const t = await startTicklake(['--data', dir], o.log, allocator)
+  const t = await startTicklake(['--data', dir], o.log)
   const pid = t.child.pid!
   const samples: { at: number; mb: number; cpu: number }[] = []
   const sample = () => samples.push({ at: Date.now(), mb: rssMbOf(pid), cpu: cpuSecondsOf(pid) })

@@ -9,7 +9,6 @@
  * replay; `import.ts`, `symbols.ts`, `keys.ts`).
  */
 import { parseArgs } from 'node:util'
-import { pathToFileURL } from 'node:url'
 import { EXCHANGES } from '@ticklake/core/sources/venues'
 import { TIMEFRAMES, simulatedOf } from '@ticklake/core/market'
 import { defaults as cloudDefaults } from './cloud/index'
@@ -294,4 +293,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await main(process.argv.slice(2))

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,13 +8,17 @@ import { startFakeExchange } from '../exchange/index'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
-const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url))
+const BIN = fileURLToPath(new URL('../../bin/ticklake.mjs', import.meta.url))
 
 interface Run { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> }
 
-/** `ticklake …` as a child process without a TTY (tsx loaded into one node process, so signals reach it). */
+/** `ticklake …` as a child process without a TTY (the bin registers tsx in its own process, so signals reach it). */
 function ticklake(...args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawned([BIN, ...args])
+}
+
+function spawned(args: string[]): Run {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout!.on('data', (d) => { out += d })
@@ -118,5 +122,28 @@ describe('ticklake start as a command', () => {
       expect(await a.exit).toBe(0)
       expect(a.out().trim().split('\n').at(-1)).toMatch(/^stopped: records flushed to the lake in .*; checkpoints saved: (binance BTC-USDT at trade id \d+ .*|sim-coinbase BTC-USD at trade id \d+ .*)+/)
     } finally { await fake.close() }
+  }, 120_000)
+
+  it('runs from a bundle of the sources as npm start: it serves the page and the API, its lake thread flushes, and an unchanged source tree reuses the bundle', async () => {
+    const data = tmp()
+    const run = () => { const r = spawned([join(ROOT, 'packages/local/bin/start.mjs'), '--source', 'sim', '--coins', 'none', '--symbols', 'BTC-USDT', '--port', '0', '--data', data, '--backfill', '1m']); runs.push(r); return r }
+    const a = run()
+    await until(a, (o) => /page: +http:\/\/127\.0\.0\.1:\d+\//.test(o), 'serving the page')
+    const built = JSON.parse(readFileSync(join(ROOT, 'packages/local/dist/inputs.json'), 'utf8')).inputs
+    expect(Object.keys(built)).toEqual(expect.arrayContaining(['packages/local/src/cli.ts', 'packages/local/src/cloud/lake-thread.ts', 'packages/core/src/lake/candles/index.ts']))
+    expect(Object.keys(built).some((f) => f.includes('tsx'))).toBe(false)
+    const url = /page: +(http:\S+)/.exec(a.out())![1]
+    expect(await (await fetch(url)).text()).toMatch(/<html/i)
+    const candles = await fetch(`${url}api/candles?exchange=sim-binance&symbol=BTC-USDT&tf=1m&limit=5`) // DuckDB, loaded on this first query
+    expect(candles.status).toBe(200)
+    a.child.kill('SIGTERM') // start.mjs hands it on to the pipeline
+    expect(await a.exit).toBe(0)
+    expect(a.out().trim().split('\n').at(-1)).toMatch(/^stopped: records flushed to the lake in .*; checkpoints saved: BTC-USDT at trade id \d+/)
+    expect(a.err()).toBe('')
+    const b = run()
+    await until(b, (o) => /page: /.test(o), 'serving the page again')
+    expect(JSON.parse(readFileSync(join(ROOT, 'packages/local/dist/inputs.json'), 'utf8')).inputs).toEqual(built)
+    b.child.kill('SIGTERM')
+    expect(await b.exit).toBe(0)
   }, 120_000)
 })

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { extname, join, normalize, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, extname, join, normalize, resolve } from 'node:path'
+import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
@@ -57,7 +57,8 @@ export const defaults = {
   backfillMs: 3 * 3_600_000,
   /** How often the bronze of closed hours is compacted (`../compact`); 0 turns it off. */
   compactEveryMs: compactDefaults.everyMs,
-  webDist: fileURLToPath(new URL('../../../web/dist', import.meta.url)),
+  // found through the workspace's package, so the same from the sources and from the bundle
+  webDist: join(dirname(createRequire(import.meta.url).resolve('@ticklake/web/package.json')), 'dist'),
 }
 
 /** Where one exchange's trades come from: `sim` when it is its fake one (the page and the terminal say SIMULATED), `replay` when it plays a capture. */

@@ -1,8 +1,7 @@
-// The lake thread of the local cloud (see lake.ts): a worker does not get the loader of the
-// thread that started it, so it registers tsx itself and loads the TypeScript module.
-import { parentPort, workerData } from 'node:worker_threads'
+// The lake thread of the local cloud (see lake.ts) when it runs from the TypeScript sources: a
+// worker does not get the loader of the thread that started it, so it registers tsx itself. In the
+// bundle `npm start` runs, `lake-worker.mjs` is lake-thread.ts bundled, and needs no loader.
 import { register } from 'tsx/esm/api'
 
 register()
-const { runLakeWorker } = await import('./lake.ts')
-await runLakeWorker(parentPort, workerData)
+await import('./lake-thread.ts')

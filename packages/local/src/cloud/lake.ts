@@ -129,7 +129,7 @@ type FromWorker =
   | { type: 'log'; line: string }
   | { type: 'reply'; id: number; value?: unknown }
 
-/** The worker's side: runs `startLake` and answers the main thread. Called by `lake-worker.mjs`. */
+/** The worker's side: runs `startLake` and answers the main thread. Called by `lake-thread.ts`. */
 export async function runLakeWorker(port: MessagePort, o: LakeOptions) {
   const send = (m: FromWorker) => port.postMessage(m)
   let lake: Lake
@@ -150,7 +150,8 @@ export async function runLakeWorker(port: MessagePort, o: LakeOptions) {
 }
 
 /**
- * The lake path in a worker thread (`lake-worker.mjs`, which loads this TypeScript through tsx):
+ * The lake path in a worker thread (`lake-worker.mjs`: lake-thread.ts, through tsx from the
+ * sources, bundled in the bundle `npm start` runs):
  * the same code as `startLake`, over its own file store instance on the same folder (the two
  * threads write disjoint prefixes: the worker bronze, state/candles, silver, gold and serving
  * windows; the main thread checkpoints, live.json, gaps and the DLQ).
