@@ -65,6 +65,10 @@ export interface ScaleResult {
   exchanges: { exchange: string; symbols: number; truth: number; delivered: number; missing: string[] }[]
   lakeLagP99Ms: number
   wsLatencyP99Ms: number
+  wsLatencyP50Ms: number
+  wsLatencyP90Ms: number
+  /** Share of messages whose newest trade reached the subscriber over a second after its time. */
+  wsLateShare: number
   wsMessages: number
   /** CPU of the ticklake start process; `benchCores`: this process's (fakes, subscribers, checks). */
   cores: number
@@ -188,6 +192,9 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
     exchanges, seconds: o.seconds, wsMessages,
     lakeLagP99Ms: Math.round(percentile(lags, 99)),
     wsLatencyP99Ms: Math.round(percentile(latencies, 99)),
+    wsLatencyP50Ms: Math.round(percentile(latencies, 50)),
+    wsLatencyP90Ms: Math.round(percentile(latencies, 90)),
+    wsLateShare: latencies.length ? latencies.filter((ms) => ms > 1_000).length / latencies.length : 0,
     cores: Number((cpu * 1e3 / wallMs).toFixed(2)),
     benchCores: Number(((own.user + own.system) / 1e3 / wallMs).toFixed(2)),
     rssPeakMb: Math.round(Math.max(...rss.map((r) => r.mb))),
@@ -202,7 +209,7 @@ export async function scaleBench(opts: Partial<typeof defaults> = {}): Promise<R
   return [
     ...r.exchanges.map((e) => ({ name: `scale_${e.exchange.replace(/-/g, '_')}_delivered`, value: e.delivered, unit: 'trades', note: `of ${e.truth} in the fake's ground truth (${e.truth ? ((e.delivered / e.truth) * 100).toFixed(2) : '—'}%), ${e.symbols} symbols${e.missing.length ? `; differs: ${e.missing.slice(0, 3).join(', ')}` : ''}` })),
     { name: 'scale_lake_lag_p99_ms', value: r.lakeLagP99Ms, unit: 'ms', note: `oldest trade not yet checkpointed, per symbol each second after ${o.warmupMs / 1000} s` },
-    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `trade time to a subscriber after ${o.warmupMs / 1000} s (${r.wsMessages} messages in all)` },
+    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `a message's newest trade time to a subscriber after ${o.warmupMs / 1000} s: p50 ${r.wsLatencyP50Ms} ms, p90 ${r.wsLatencyP90Ms} ms, ${(r.wsLateShare * 100).toFixed(2)}% over 1 s (${r.wsMessages} messages in all)` },
     { name: 'scale_cpu', value: r.cores, unit: 'cores', note: `the ticklake start process (ingest, Firehose emulator, lake thread, gateway); the fakes, subscribers and checks beside it: ${r.benchCores}` },
     { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB', note: 'the ticklake start process' },
     { name: 'scale_rss_growth_mb_per_min', value: r.rssGrowthMbPerMin, unit: 'MB/min', note: 'least squares over the second half of the run' },
