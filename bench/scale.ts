@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { readCheckpoint } from '../packages/core/src/sources/checkpoint/index'
 import { startFakeExchange } from '../packages/local/src/exchange/index'
@@ -69,6 +70,12 @@ export interface ScaleResult {
   wsLatencyP90Ms: number
   /** Share of messages whose newest trade reached the subscriber over a second after its time. */
   wsLateShare: number
+  /** The newest trade's way in two legs: exchange time to ingest's receipt, and ingest's receipt to the subscriber. */
+  toIngestMs: { p50: number; p99: number }
+  fromIngestMs: { p50: number; p99: number }
+  /** Event loop delay p99: ticklake's main thread (the worst 10 s), and this process's (fakes, subscribers). */
+  serverLoopP99Ms: number
+  benchLoopP99Ms: number
   wsMessages: number
   /** CPU of the ticklake start process; `benchCores`: this process's (fakes, subscribers, checks). */
   cores: number
@@ -108,6 +115,8 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
 
   // subscribers: one connection per exchange (a connection takes at most 50 channels)
   const latencies: number[] = []
+  const toIngest: number[] = []
+  const fromIngest: number[] = []
   let wsMessages = 0
   const sockets = await Promise.all([['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]].map(async ([ex, symbols]) => {
     const ws = new WebSocket(`ws://127.0.0.1:${cloud.port}/ws`)
@@ -116,7 +125,13 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
       const m = JSON.parse(String(d))
       if (m.type !== 'trade') return
       wsMessages++
-      if (Date.now() - t0 >= o.warmupMs) latencies.push(Date.now() - Math.max(...m.trades.map((t: { time: number }) => t.time)))
+      if (Date.now() - t0 < o.warmupMs) return
+      // the message's newest trade: its time at the exchange, and when ingest received it
+      const newest = m.trades.reduce((a: { time: number }, b: { time: number }) => (b.time > a.time ? b : a))
+      const at = Date.now()
+      latencies.push(at - newest.time)
+      toIngest.push(newest.ingest_time - newest.time)
+      fromIngest.push(at - newest.ingest_time)
     })
     ws.send(JSON.stringify({ action: 'subscribe', channels: (symbols as string[]).slice(0, 50).map((s) => `trades:${ex}:${s}`) }))
     return ws
@@ -150,8 +165,15 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const own0 = process.cpuUsage()
   const wall0 = Date.now()
   const timer = setInterval(() => void sample(), 1_000)
+  // the event loops' delays: ticklake's main thread (its /api/health, over 10 s) and this process's (the fakes, the subscribers)
+  const ownLoop = monitorEventLoopDelay({ resolution: 10 })
+  ownLoop.enable()
+  const serverLoopP99: number[] = []
+  const loopTimer = setInterval(() => void fetch(`${cloud.url}api/health`).then((r) => r.json()).then((h) => { if (Date.now() - t0 >= o.warmupMs) serverLoopP99.push(h.event_loop_ms.p99) }).catch(() => {}), 10_000)
   await new Promise((r) => setTimeout(r, o.seconds * 1_000))
   clearInterval(timer)
+  clearInterval(loopTimer)
+  ownLoop.disable()
   const cpu = cpuSecondsOf(pid) - cpu0
   const own = process.cpuUsage(own0)
   const wallMs = Date.now() - wall0
@@ -195,6 +217,10 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
     wsLatencyP50Ms: Math.round(percentile(latencies, 50)),
     wsLatencyP90Ms: Math.round(percentile(latencies, 90)),
     wsLateShare: latencies.length ? latencies.filter((ms) => ms > 1_000).length / latencies.length : 0,
+    toIngestMs: { p50: Math.round(percentile(toIngest, 50)), p99: Math.round(percentile(toIngest, 99)) },
+    fromIngestMs: { p50: Math.round(percentile(fromIngest, 50)), p99: Math.round(percentile(fromIngest, 99)) },
+    serverLoopP99Ms: serverLoopP99.length ? Math.max(...serverLoopP99) : Number.NaN,
+    benchLoopP99Ms: Math.round(ownLoop.percentile(99) / 1e6),
     cores: Number((cpu * 1e3 / wallMs).toFixed(2)),
     benchCores: Number(((own.user + own.system) / 1e3 / wallMs).toFixed(2)),
     rssPeakMb: Math.round(Math.max(...rss.map((r) => r.mb))),
@@ -209,7 +235,7 @@ export async function scaleBench(opts: Partial<typeof defaults> = {}): Promise<R
   return [
     ...r.exchanges.map((e) => ({ name: `scale_${e.exchange.replace(/-/g, '_')}_delivered`, value: e.delivered, unit: 'trades', note: `of ${e.truth} in the fake's ground truth (${e.truth ? ((e.delivered / e.truth) * 100).toFixed(2) : '—'}%), ${e.symbols} symbols${e.missing.length ? `; differs: ${e.missing.slice(0, 3).join(', ')}` : ''}` })),
     { name: 'scale_lake_lag_p99_ms', value: r.lakeLagP99Ms, unit: 'ms', note: `oldest trade not yet checkpointed, per symbol each second after ${o.warmupMs / 1000} s` },
-    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `a message's newest trade time to a subscriber after ${o.warmupMs / 1000} s: p50 ${r.wsLatencyP50Ms} ms, p90 ${r.wsLatencyP90Ms} ms, ${(r.wsLateShare * 100).toFixed(2)}% over 1 s (${r.wsMessages} messages in all)` },
+    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `a message's newest trade time to a subscriber after ${o.warmupMs / 1000} s: p50 ${r.wsLatencyP50Ms} ms, p90 ${r.wsLatencyP90Ms} ms, ${(r.wsLateShare * 100).toFixed(2)}% over 1 s (${r.wsMessages} messages in all); exchange to ingest p50 ${r.toIngestMs.p50} ms, p99 ${r.toIngestMs.p99} ms; ingest to subscriber p50 ${r.fromIngestMs.p50} ms, p99 ${r.fromIngestMs.p99} ms; event loop delay p99: ticklake ${r.serverLoopP99Ms} ms (worst 10 s), the fakes' and subscribers' process ${r.benchLoopP99Ms} ms` },
     { name: 'scale_cpu', value: r.cores, unit: 'cores', note: `the ticklake start process (ingest, Firehose emulator, lake thread, gateway); the fakes, subscribers and checks beside it: ${r.benchCores}` },
     { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB', note: 'the ticklake start process' },
     { name: 'scale_rss_growth_mb_per_min', value: r.rssGrowthMbPerMin, unit: 'MB/min', note: 'least squares over the second half of the run' },
