@@ -5,9 +5,9 @@
 // The bundle (esbuild, into packages/local/dist, about a second, rebuilt only when a source it was
 // built from changed) replaces tsx at run time: no loader thread per JavaScript thread, no
 // transformed sources and source maps held in memory, and worker threads that can load their
-// modules (the lake thread, the Parquet decode pool). About 45 MB less resident memory than the
-// same run through tsx (docs/ARCHITECTURE.md, "What ticklake start spends"). Only DuckDB's native
-// package, vite, esbuild and tsx stay outside it.
+// modules (the lake thread, the Parquet decode pool). 220-246 MB resident against 296-317 MB for
+// the same run through tsx (docs/ARCHITECTURE.md, "What ticklake start spends"). Only DuckDB's
+// native package, vite, esbuild and tsx stay outside it.
 //
 // The allocator settings: Node's threads each get a 64 MB malloc arena, and buffers freed there
 // stay in the process: with two arenas, mmap for every block over 128 KB and trimming past 128 KB
