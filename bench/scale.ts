@@ -6,15 +6,16 @@
  * trade not yet checkpointed, sampled each second per symbol), the WebSocket latency p99 (trade
  * time to a subscriber's receipt), CPU cores, RSS peak and RSS growth per minute. Ticklake runs as
  * a user runs it, `ticklake start --source sim --config <file>` in its own process, and its CPU and
- * RSS are read from /proc: the fakes (the exchanges, elsewhere in real life), the subscribers and
- * the checks run in this process and are reported apart. `npm test` runs a short version
+ * RSS are read from /proc: the fakes (the exchanges, elsewhere in real life) and the checks run in
+ * this process and are reported apart, the subscribers in a process of their own
+ * (`scale-subscriber.ts`), so that the fakes' event loop does not delay their receipts. `npm test` runs a short version
  * (`packages/local/src/cloud/scale.test.ts`), asserting delivery only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import WebSocket from 'ws'
+import { fork } from 'node:child_process'
 import { readCheckpoint } from '../packages/core/src/sources/checkpoint/index'
 import { startFakeExchange } from '../packages/local/src/exchange/index'
 import { startFakeCoinbase } from '../packages/local/src/exchange/coinbase'
@@ -73,7 +74,7 @@ export interface ScaleResult {
   /** The newest trade's way in two legs: exchange time to ingest's receipt, and ingest's receipt to the subscriber. */
   toIngestMs: { p50: number; p99: number }
   fromIngestMs: { p50: number; p99: number }
-  /** Event loop delay p99: ticklake's main thread (the worst 10 s), and this process's (fakes, subscribers). */
+  /** Event loop delay p99: ticklake's main thread (the worst 10 s), and this process's (the fakes). */
   serverLoopP99Ms: number
   benchLoopP99Ms: number
   wsMessages: number
@@ -113,29 +114,16 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const t0 = Date.now()
   const all = [...binanceSymbols.map((s) => ['sim-binance', s] as const), ...coinbaseSymbols.map((s) => ['sim-coinbase', s] as const)]
 
-  // subscribers: one connection per exchange (a connection takes at most 50 channels)
-  const latencies: number[] = []
-  const toIngest: number[] = []
-  const fromIngest: number[] = []
-  let wsMessages = 0
-  const sockets = await Promise.all([['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]].map(async ([ex, symbols]) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${cloud.port}/ws`)
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j) })
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d))
-      if (m.type !== 'trade') return
-      wsMessages++
-      if (Date.now() - t0 < o.warmupMs) return
-      // the message's newest trade: its time at the exchange, and when ingest received it
-      const newest = m.trades.reduce((a: { time: number }, b: { time: number }) => (b.time > a.time ? b : a))
-      const at = Date.now()
-      latencies.push(at - newest.time)
-      toIngest.push(newest.ingest_time - newest.time)
-      fromIngest.push(at - newest.ingest_time)
-    })
-    ws.send(JSON.stringify({ action: 'subscribe', channels: (symbols as string[]).slice(0, 50).map((s) => `trades:${ex}:${s}`) }))
-    return ws
-  }))
+  // subscribers, in a process of their own (bench/scale-subscriber.ts): one connection per exchange
+  const subscribers = fork(join(import.meta.dirname, 'scale-subscriber.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const answer = <T>(cmd: string) => new Promise<T>((resolve, reject) => {
+    const on = (m: any) => { if (m.cmd === cmd) { subscribers.off('message', on); resolve(m) } else if (m.cmd === 'failed') reject(new Error(`subscribers: ${m.error}`)) }
+    subscribers.on('message', on)
+    subscribers.once('exit', (code) => reject(new Error(`the subscribers' process exited with ${code}`)))
+  })
+  const connected = answer('connected')
+  subscribers.send({ cmd: 'connect', url: cloud.url, exchanges: [['sim-binance', binanceSymbols], ['sim-coinbase', coinbaseSymbols]], from: t0 + o.warmupMs })
+  await connected
 
   // each second: RSS, and per symbol the age of its oldest trade not yet checkpointed
   const store = fileStore(lake)
@@ -165,7 +153,7 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const own0 = process.cpuUsage()
   const wall0 = Date.now()
   const timer = setInterval(() => void sample(), 1_000)
-  // the event loops' delays: ticklake's main thread (its /api/health, over 10 s) and this process's (the fakes, the subscribers)
+  // the event loops' delays: ticklake's main thread (its /api/health, over 10 s) and this process's (the fakes)
   const ownLoop = monitorEventLoopDelay({ resolution: 10 })
   ownLoop.enable()
   const serverLoopP99: number[] = []
@@ -180,7 +168,9 @@ export async function scaleRun(opts: Partial<typeof defaults> = {}): Promise<Sca
   const until = Date.now() - o.tailMs
   // the last trades in flight reach the lake before the count
   await new Promise((r) => setTimeout(r, o.tailMs))
-  for (const ws of sockets) ws.close()
+  const reported = answer<{ messages: number; latencies: number[]; toIngest: number[]; fromIngest: number[] }>('report')
+  subscribers.send({ cmd: 'report' })
+  const { messages: wsMessages, latencies, toIngest, fromIngest } = await reported
   await stopTicklake(cloud.child)
   await binance.close()
   await coinbase.close()
@@ -235,7 +225,7 @@ export async function scaleBench(opts: Partial<typeof defaults> = {}): Promise<R
   return [
     ...r.exchanges.map((e) => ({ name: `scale_${e.exchange.replace(/-/g, '_')}_delivered`, value: e.delivered, unit: 'trades', note: `of ${e.truth} in the fake's ground truth (${e.truth ? ((e.delivered / e.truth) * 100).toFixed(2) : '—'}%), ${e.symbols} symbols${e.missing.length ? `; differs: ${e.missing.slice(0, 3).join(', ')}` : ''}` })),
     { name: 'scale_lake_lag_p99_ms', value: r.lakeLagP99Ms, unit: 'ms', note: `oldest trade not yet checkpointed, per symbol each second after ${o.warmupMs / 1000} s` },
-    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `a message's newest trade time to a subscriber after ${o.warmupMs / 1000} s: p50 ${r.wsLatencyP50Ms} ms, p90 ${r.wsLatencyP90Ms} ms, ${(r.wsLateShare * 100).toFixed(2)}% over 1 s (${r.wsMessages} messages in all); exchange to ingest p50 ${r.toIngestMs.p50} ms, p99 ${r.toIngestMs.p99} ms; ingest to subscriber p50 ${r.fromIngestMs.p50} ms, p99 ${r.fromIngestMs.p99} ms; event loop delay p99: ticklake ${r.serverLoopP99Ms} ms (worst 10 s), the fakes' and subscribers' process ${r.benchLoopP99Ms} ms` },
+    { name: 'scale_ws_latency_p99_ms', value: r.wsLatencyP99Ms, unit: 'ms', note: `a message's newest trade time to a subscriber after ${o.warmupMs / 1000} s: p50 ${r.wsLatencyP50Ms} ms, p90 ${r.wsLatencyP90Ms} ms, ${(r.wsLateShare * 100).toFixed(2)}% over 1 s (${r.wsMessages} messages in all); exchange to ingest p50 ${r.toIngestMs.p50} ms, p99 ${r.toIngestMs.p99} ms; ingest to subscriber p50 ${r.fromIngestMs.p50} ms, p99 ${r.fromIngestMs.p99} ms; event loop delay p99: ticklake ${r.serverLoopP99Ms} ms (worst 10 s), the fakes' process ${r.benchLoopP99Ms} ms` },
     { name: 'scale_cpu', value: r.cores, unit: 'cores', note: `the ticklake start process (ingest, Firehose emulator, lake thread, gateway); the fakes, subscribers and checks beside it: ${r.benchCores}` },
     { name: 'scale_rss_peak_mb', value: r.rssPeakMb, unit: 'MB', note: 'the ticklake start process' },
     { name: 'scale_rss_growth_mb_per_min', value: r.rssGrowthMbPerMin, unit: 'MB/min', note: 'least squares over the second half of the run' },
