@@ -18,6 +18,7 @@ import type { LiveSink, ObjectStore, Venue, VenueFrame } from '../../ports/index
 import { recordGap, recordStall, type GapKind, type Stall } from '../../lake/quality/index'
 import type { IngestSettings, IngestSummary } from './index'
 import type { Outbox } from './outbox'
+import { backoffMs, pause } from '../http/index'
 
 export interface ContinuityOptions {
   exchange: Exchange
@@ -118,7 +119,7 @@ export function continuity(o: ContinuityOptions) {
         const wait = retryWait(e, failures)
         log(`backfill start lookup failed for ${symbol}: ${e.message}`)
         if (wait === undefined) return undefined
-        await new Promise((r) => setTimeout(r, wait))
+        await pause(wait, o.signal).catch(() => {}) // the run's end cuts the wait short
       }
     }
   }
@@ -127,14 +128,14 @@ export function continuity(o: ContinuityOptions) {
    * How long to wait before asking REST again after `e`, the `failures`-th failure in a row; undefined
    * to give up for this run. A 429 with a `Retry-After` is the exchange saying when, not a failure
    * of ours: it is obeyed as long as the budget lasts (the weight gate holds every request of the
-   * host meanwhile, so this cannot grow into a ban). Other failures get 4 tries with a doubling
-   * backoff; a 418 (banned) ends the run's REST work at once.
+   * host meanwhile, so this cannot grow into a ban). Other failures get 4 tries with the REST
+   * client's jittered backoff (`backoffMs`); a 418 (banned) ends the run's REST work at once.
    */
   function retryWait(e: { status?: number; retryAfterMs?: number }, failures: number): number | undefined {
     if (o.signal.aborted || e.status === 418) return undefined
     const told = e.status === 429 && e.retryAfterMs !== undefined
     if (!told && failures >= 4) return undefined
-    const wait = e.retryAfterMs ?? 500 * 2 ** (failures - 1)
+    const wait = e.retryAfterMs ?? backoffMs(failures, 500, 60_000)
     return now() + wait > o.deadline ? undefined : wait
   }
 
@@ -191,7 +192,7 @@ export function continuity(o: ContinuityOptions) {
           if (untilId !== Infinity) await gap(st, 'deferred', st.nextId!, untilId, `REST backfill failed (${e.message}); the next run starts at the checkpoint`)
           return false
         }
-        await new Promise((r) => setTimeout(r, wait))
+        await pause(wait, o.signal).catch(() => {}) // the run's end cuts the wait short
       }
     }
     if (untilId === Infinity) return true
