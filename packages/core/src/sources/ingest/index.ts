@@ -140,9 +140,11 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   // Sending runs beside fetching: the loop below wakes when a batch is ready, a backfill waits while the outbox is full.
   const out = outbox({ ...base, stream: deps.stream, quoteStream: deps.quoteStream, deadline, end, signal: stop.signal })
   const symbols = continuity({ ...base, venue, out, live, fetchImpl, signal: stop.signal, deadline })
-  // checkpoints read side by side (50 symbols: one round trip, not 50), symbols added in their order
+  // checkpoints read side by side (50 symbols: one round trip, not 50); symbols added side by side
+  // too (a first run's backfill start is a REST lookup, retried after a refusal), each taking its
+  // place in the run's symbol order as its add begins
   const checkpoints = await Promise.all(opts.symbols.map((symbol) => out.load(symbol)))
-  for (const [i, symbol] of opts.symbols.entries()) await symbols.add(symbol, checkpoints[i], out.checkpointTs(symbol))
+  await Promise.all(opts.symbols.map((symbol, i) => symbols.add(symbol, checkpoints[i], out.checkpointTs(symbol))))
 
   // The stream: buffered per symbol while that symbol catches up over REST.
   const stream = streamConnection({
