@@ -5,6 +5,7 @@
 // does: half re-send a subscribe of 18 channels at the gateway's allowed rate (20 frames/s), half
 // subscribe and then never read; `count` says how many of them are still connected.
 import WebSocket from 'ws'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 interface Connect { cmd: 'connect'; url: string; clients: number; channels: string[] }
 /** Starts the window: trade ids from `firstId` on are tracked, latency sampled. */
@@ -23,6 +24,8 @@ const clients: Client[] = []
 let opened = 0
 let firstId = 0
 let cpu0 = process.cpuUsage()
+/** This process's own event-loop delay over the window: a stall here reads as latency but is not the server's. */
+const loop = monitorEventLoopDelay({ resolution: 10 })
 let measuring = false
 /** Set when the window ends: trades up to this id are still on their way and measured, partial candles no longer counted. */
 let lastId = Infinity
@@ -123,6 +126,7 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
     lastId = Infinity
     measuring = true
     cpu0 = process.cpuUsage()
+    loop.reset(); loop.enable()
     process.send!({ measuring: true })
   } else if (msg.cmd === 'stop') {
     lastId = msg.lastId
@@ -133,6 +137,7 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
     process.send!({ received: receivedOf(span).reduce((a, b) => a + b, 0), expected: span * clients.length })
   } else if (msg.cmd === 'report') {
     measuring = false
+    loop.disable()
     const span = msg.lastId - firstId + 1
     const got = receivedOf(span)
     process.send!({
@@ -148,6 +153,7 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
       errors: clients.reduce((a, c) => a + c.errors, 0),
       holes,
       sampledClients: clients.filter((c) => c.sampled).length,
+      loopMs: { p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) },
       cpuSeconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
     })
   } else if (msg.cmd === 'misbehave') {

@@ -56,6 +56,8 @@ export interface LoadResult {
   /** Per trade, on every 10th subscriber (`sampledClients`); the others check delivery by each message's id range. */
   latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number }
   sampledClients: number
+  /** The subscribers' processes' own event-loop delay over the window (worst process): what of the latency is theirs. */
+  clientLoopMs: { p99: number; max: number }
   /** Trade messages whose ids were not consecutive, seen by the sampled subscribers (0, or the range check over-counts). */
   holes: number
   partialUpdatesPerClientPerS: number
@@ -188,7 +190,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         windowIngested,
         tradeDeliveryRatio: r.tradesReceived / Math.max(1, r.tradesExpected * r.clients),
         clientsWithAllTrades: r.clientsWithAllTrades,
-        latencyMs: r.latency, sampledClients: r.sampledClients, holes: r.holes,
+        latencyMs: r.latency, sampledClients: r.sampledClients, holes: r.holes, clientLoopMs: r.clientLoopMs,
         partialUpdatesPerClientPerS: Math.round((r.partials / Math.max(1, r.clients) / ((to - from) / 1000)) * 100) / 100,
         finalsExpected: expected,
         finalDeliveryRatio: expected.length ? finalsGot.reduce((a, b) => a + b, 0) / (expected.length * r.clients) : NaN,
@@ -235,6 +237,7 @@ function merge(parts: any[]) {
   return {
     clients: sum('clients'), tradesExpected: parts[0].tradesExpected, tradesReceived: sum('tradesReceived'), clientsWithAllTrades: sum('clientsWithAllTrades'),
     latency: { samples, p50: quantile(0.5), p90: quantile(0.9), p99: quantile(0.99), max: quantile(1) },
+    clientLoopMs: { p99: Math.max(...parts.map((p) => p.loopMs.p99)), max: Math.max(...parts.map((p) => p.loopMs.max)) },
     finals: parts.flatMap((p) => p.finals), partials: sum('partials'), errors: sum('errors'), cpuSeconds: sum('cpuSeconds'), holes: sum('holes'), sampledClients: sum('sampledClients'),
   }
 }
@@ -255,7 +258,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         r.misbehaving ? `\nwith ${r.misbehaving} misbehaving clients (half re-subscribing to 18 channels at 20 frames/s, half never reading; ${r.misbehavingOpen} still connected at the end)` : '\nwithout misbehaving clients',
         `subscribers        ${r.connected}/${r.clients} (${r.fanout}, features job ${r.features ? 'on' : 'off'}), ${r.seconds} s at ${r.rate} trades/s`,
         `trades             ${r.tradesGenerated} generated; delivered ${pct(r.tradeDeliveryRatio)} (${r.clientsWithAllTrades} subscribers got every one)`,
-        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber)`,
+        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber); subscribers' event loop delay p99 ${r.clientLoopMs?.p99 ?? 'n/a'} ms, max ${r.clientLoopMs?.max ?? 'n/a'} ms`,
         `partial candles    ${r.partialUpdatesPerClientPerS} updates/s per subscriber (bound: 4)`,
         `final candles      ${r.finalsExpected.length} closed in the window; delivered ${pct(r.finalDeliveryRatio)} (${r.clientsWithAllFinals} subscribers got every one)`,
         `/api/health        p50 ${r.healthMs.p50} ms, max ${r.healthMs.max} ms (${r.healthMs.samples} requests); server event loop delay p99 ${r.serverEventLoopMs?.p99 ?? 'n/a'} ms, max ${r.serverEventLoopMs?.max ?? 'n/a'} ms (last 10 s)`,
