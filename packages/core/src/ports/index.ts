@@ -176,6 +176,11 @@ export interface VenueOptions { exchange: Exchange; restUrl: string; wsUrl: stri
 export interface LiveSink {
   trade(t: Trade): void
   quote(q: Quote): void
+  /**
+   * The highest trade id of `symbol` an earlier run published live (what its `live.json` last
+   * held), so that a run taking over does not send those trades again; undefined when unknown.
+   */
+  published?(symbol: string): Promise<number | undefined>
   /** Sends the last updates; resolves once they are out. */
   drain(): Promise<void>
   /** Ends the run's live path now: nothing more is sent and no timer outlives the run. */

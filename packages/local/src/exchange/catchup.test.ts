@@ -151,3 +151,28 @@ describe('catch-up after an outage', () => {
     expect(ticker && ticker.type === 'ticker' && ticker.ticker.time).toBeGreaterThan(t0 - 60_000)
   })
 })
+
+describe('a run change on the live path', () => {
+  it('keeps the stream live through the run\'s last seconds, and the next run sends none of those trades again: every id once and in order', async () => {
+    const store = memoryStore()
+    fx = await startFakeExchange({ symbols: [SYMBOL], historyMs: 1_000, ratePerSec: 200, bursts: false, seed: 5 })
+    fh = await startFirehose(store)
+    const messages: ServerMessage[] = []
+    const handler = createIngestHandler({ exchange: 'binance', restUrl: fx.restUrl, wsUrl: fx.wsUrl, symbols: [SYMBOL] }, { store, stream: firehoseStream(fh.streamName, fh.endpoint), publish: async (_channel, m) => { messages.push(m) } })
+    const liveIds = () => messages.flatMap((m) => (m.type === 'trade' ? m.trades.map((t) => t.id) : []))
+    // a 4 s budget: fetching stops at 2 s (stopMarginMs), the tail runs to 3.5 s (endMarginMs)
+    await handler(scheduledEvent('ticklake-ingest'), lambdaContext('ticklake-ingest', 4_000))
+    const firstCheckpoint = await checkpointOf(store)
+    const firstRun = liveIds()
+    expect(firstRun.at(-1)! - firstCheckpoint).toBeGreaterThan(100) // about 1.5 s of the tail at 200 trades/s went live past what the run sent
+    await handler(scheduledEvent('ticklake-ingest'), lambdaContext('ticklake-ingest', 4_000))
+    const ids = liveIds()
+    expect(ids.length).toBeGreaterThan(firstRun.length + 100)
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => ids[0] + i)) // once each, in order, no hole at the change
+    await fh.flush()
+    const lake = await lakeIds(store)
+    const checkpoint = await checkpointOf(store)
+    expect(checkpoint).toBeGreaterThan(firstRun.at(-1)!) // the tail's trades reach the lake with the next run
+    for (let id = ids[0]; id <= checkpoint; id++) expect(lake.get(id)).toBe(1)
+  }, 30_000)
+})

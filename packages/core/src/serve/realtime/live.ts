@@ -12,7 +12,7 @@ import type { Candle, Quote, Timeframe, Trade } from '../../market/index'
 import { TIMEFRAMES } from '../../market/index'
 import { servingKey } from '../../lake/layout/index'
 import { addTrade, flatCandle } from '../../lake/candles/finish'
-import type { LivePort, ObjectStore } from '../../ports/index'
+import { readJson, type LivePort, type ObjectStore } from '../../ports/index'
 import { candleChannel, isPartial, statsChannel, tickerChannel, tradeChannel, type LiveTrade, type ServerMessage, type Stats, type Ticker } from './index'
 
 export const defaults = {
@@ -348,7 +348,8 @@ export function liveFeed(o: LiveFeedOptions): LiveFeed {
 /**
  * The live path of ingest runs over a broadcast (`IngestDeps.live`): each run gets a `coalescer`
  * in front of `publish` and a `liveFeed` over it (candles seeded from `store`, `live.json` kept
- * there); `drain` closes the feed and waits for the coalescer, `close` ends the coalescer.
+ * there); `published` reads the last trade id an earlier run's `live.json` held (a run taking over
+ * sends none of those again); `drain` closes the feed and waits for the coalescer, `close` ends the coalescer.
  * @example runIngest(opts, { store, stream, live: livePort((ch, m) => broadcast({ store: conns, poster, channel: ch, message: m }), { store }) })
  */
 export function livePort(publish: Publish, o: { store?: ObjectStore; settings?: Partial<typeof defaults> } = {}): LivePort {
@@ -358,6 +359,11 @@ export function livePort(publish: Publish, o: { store?: ObjectStore; settings?: 
     return {
       trade: feed.trade,
       quote: feed.quote,
+      published: async (symbol) => {
+        const doc = o.store ? await readJson<LiveDoc>(o.store, liveKey(exchange, symbol)).catch(() => undefined) : undefined
+        const ids = Array.isArray(doc?.trades) ? doc.trades.map((t) => t?.id).filter((id): id is number => Number.isSafeInteger(id)) : []
+        return ids.length ? Math.max(...ids) : undefined
+      },
       async drain() { await feed.close(); await lanes.idle() },
       close: () => lanes.close(),
     }

@@ -152,6 +152,33 @@ describe('per-symbol continuity of an ingest run', () => {
     expect(published).toEqual([11, 12, 13, 14, 15])
   })
 
+  it('does not publish again, on a handover, the trades the earlier run already published live', async () => {
+    const book = [11, 12, 13]
+    const recentRest = venue(book, { async *pages(_symbol, fromId, untilId) { yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id, true)) } })
+    const { c, pushed, published } = setup(recentRest)
+    await c.add(S, 10, (NOW - 2_000) * 1000, 12) // the earlier run published up to 12 in its tail, checkpointed 10
+    c.receive(trade(14, true))
+    await c.backfill()
+    await until(() => pushed.length === 4)
+    expect(pushed).toEqual([11, 12, 13, 14]) // the lake gets every one
+    expect(published).toEqual([13, 14])
+  })
+
+  it('publishes the tail (the stream after the deadline) in id order once every earlier id went, and holds what follows a hole', async () => {
+    const { c, pushed, published } = setup(venue([]))
+    await c.add(S, undefined)
+    c.receive(trade(5, true))
+    await until(() => published.length === 1)
+    c.receive(trade(6, true))
+    c.tail(trade(8, true)) // waits for 7
+    expect(published).toEqual([5, 6])
+    c.tail(trade(7, true))
+    c.tail(trade(10, true)) // waits for 9, which never comes
+    await c.drain()
+    expect(published).toEqual([5, 6, 7, 8])
+    expect(pushed).toEqual([5, 6]) // the tail is the live path's alone: the next run fetches it for the lake
+  })
+
   it('puts the stream live at once after a long pause, whatever the checkpoint\'s age makes of the backfill', async () => {
     const { c, published } = setup(venue([11, 12, 13]))
     await c.add(S, 10, (NOW - 3_600_000) * 1000) // an hour behind: history is the lake's

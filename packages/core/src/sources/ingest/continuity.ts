@@ -57,8 +57,10 @@ export interface SymbolState {
    * to subscribers; after a long pause the stream goes live at once and the history is the lake's.
    */
   handover?: boolean
-  /** Highest trade id published live (none is published twice). */
+  /** Highest trade id published live (none is published twice); a handover starts from the earlier run's. */
   liveHigh?: number
+  /** Trades the stream brought after the run's deadline, waiting to go live in id order (`tail`). */
+  tail?: Trade[]
   /** Set when a hole could not be filled in this run: later trades wait for the next run. */
   halted?: boolean
   /** Set when frames were lost on the connection (a sequence jump): fetch up to the newest over REST before going on. */
@@ -93,11 +95,13 @@ export function continuity(o: ContinuityOptions) {
 
   /**
    * Adds a symbol, going on after `lastId` (its checkpoint, of a trade at `lastTs` µs); without one,
-   * from `initialBackfillMs` back when set.
+   * from `initialBackfillMs` back when set. `published`: the highest id the earlier run sent live,
+   * which a handover does not send again.
    */
-  async function add(symbol: string, lastId: number | undefined, lastTs?: number) {
+  async function add(symbol: string, lastId: number | undefined, lastTs?: number, published?: number) {
     const handover = lastId !== undefined && lastTs !== undefined && now() - lastTs / 1000 <= s.liveMaxAgeMs
     const st: SymbolState = { symbol, heardAt: now(), nextId: lastId !== undefined ? lastId + 1 : undefined, queue: [], working: false, backfilling: lastId !== undefined, handover }
+    if (handover && published !== undefined && published > lastId!) st.liveHigh = published
     states.set(symbol, st)
     if (lastId === undefined && s.initialBackfillMs > 0) {
       const first = await startOfBackfill(symbol)
@@ -254,6 +258,33 @@ export function continuity(o: ContinuityOptions) {
     void work(st)
   }
 
+  /**
+   * Takes a trade the stream brought after the run's deadline, for the live path only (the next run
+   * fetches it for the lake): it goes live once every id before it has, so subscribers see trades
+   * up to the run's very end, in order and without a hole; the next run does not send it again.
+   */
+  function tail(t: Trade) {
+    const st = states.get(t.symbol)
+    if (!st) return
+    if ((st.backfilling && !st.handover) || st.halted) return publishLive(st, t)
+    const q = (st.tail ??= [])
+    let at = q.length
+    while (at > 0 && q[at - 1].trade_id > t.trade_id) at-- // kept in id order (the stream's order, nearly always)
+    q.splice(at, 0, t)
+    if (q.length > 10_000) q.splice(0, q.length - 10_000) // bounded: a hole this deep ends the tail
+    publishTail(st)
+  }
+
+  /** Sends the waiting tail trades that follow the last published id directly. */
+  function publishTail(st: SymbolState) {
+    const q = st.tail
+    if (!q?.length || st.liveHigh === undefined) return
+    let i = 0
+    while (i < q.length && q[i].trade_id <= st.liveHigh) i++
+    while (i < q.length && q[i].trade_id === st.liveHigh + 1) publishLive(st, q[i++])
+    q.splice(0, i)
+  }
+
   /** The exchange names its newest trade id of a symbol (a heartbeat): one the stream has not brought is caught up over REST. */
   function latest(l: NonNullable<VenueFrame['latest']>) {
     const st = states.get(l.symbol)
@@ -325,9 +356,9 @@ export function continuity(o: ContinuityOptions) {
     })).catch((e) => log(`backfill stopped: ${e?.message ?? e}`))
   }
 
-  /** Works through what the stream left queued. */
+  /** Works through what the stream left queued (then what of the tail follows it goes live). */
   async function drain() {
-    for (const st of states.values()) await work(st)
+    for (const st of states.values()) { await work(st); publishTail(st) }
   }
 
   /** Ends the run: the symbols left behind (halted), and every stall still in course closed (the next run checks afresh). */
@@ -337,5 +368,5 @@ export function continuity(o: ContinuityOptions) {
     return behind
   }
 
-  return { add, receive, latest, lostFrames, checkStalls, backfill, drain, finish, state: (symbol: string) => states.get(symbol) }
+  return { add, receive, tail, latest, lostFrames, checkStalls, backfill, drain, finish, state: (symbol: string) => states.get(symbol) }
 }

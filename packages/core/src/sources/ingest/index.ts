@@ -6,7 +6,10 @@
  * (never more than one batch accepted and not yet checkpointed), malformed frames to `dlq/`, and
  * partial candles and trades published to live subscribers within a few hundred milliseconds. A
  * run ends within its budget whatever the backlog: it stops fetching `stopMarginMs` before the end,
- * sends what it fetched until `endMarginMs` before it, and leaves the rest to the next run. A
+ * sends what it fetched until `endMarginMs` before it, and leaves the rest to the next run. Until
+ * then its stream stays open for the live path alone (the tail): subscribers see trades up to the
+ * run's end, and the next run, which reads what was published (`LiveSink.published`), sends none
+ * of them again, so a run change leaves them well under a second without trades. A
  * symbol the stream stops bringing trades for (`stallAfterMs`) while the exchange trades on, or
  * whose stream stays down, is a stall: logged, recorded under `quality/stalls/` and caught up over
  * REST; checkpoints (and so the candles' completeness horizon) move only with trades received.
@@ -143,15 +146,21 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   // checkpoints read side by side (50 symbols: one round trip, not 50); symbols added side by side
   // too (a first run's backfill start is a REST lookup, retried after a refusal), each taking its
   // place in the run's symbol order as its add begins
-  const checkpoints = await Promise.all(opts.symbols.map((symbol) => out.load(symbol)))
-  await Promise.all(opts.symbols.map((symbol, i) => symbols.add(symbol, checkpoints[i], out.checkpointTs(symbol))))
+  const [checkpoints, published] = await Promise.all([
+    Promise.all(opts.symbols.map((symbol) => out.load(symbol))),
+    Promise.all(opts.symbols.map((symbol) => live?.published?.(symbol).catch(() => undefined))),
+  ])
+  await Promise.all(opts.symbols.map((symbol, i) => symbols.add(symbol, checkpoints[i], out.checkpointTs(symbol), published[i])))
+  /** Set once fetching stopped: the stream's frames then go to the live path only. */
+  let tail = false
 
   // The stream: buffered per symbol while that symbol catches up over REST.
   const stream = streamConnection({
     ...base, venue, symbols: opts.symbols, source: opts.streamSource ?? 'ws',
-    onLostFrames: symbols.lostFrames,
+    onLostFrames: (...a) => { if (!tail) symbols.lostFrames(...a) },
     onFrame(r, raw) {
       if (r.error !== undefined) return out.pushDlq(raw, r.error)
+      if (tail) { for (const t of r.trades ?? []) symbols.tail(t); for (const q of r.quotes ?? []) live?.quote(q); return }
       for (const t of r.trades ?? []) symbols.receive(t)
       if (r.latest) symbols.latest(r.latest)
       if (r.quotes && opts.quotes) for (const q of r.quotes) { out.pushQuote(q); live?.quote(q) }
@@ -175,13 +184,20 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     } finally {
       clearInterval(stallTimer)
       stop.abort(new Error('the run stopped fetching (budget)'))
-      stream.close()
+      tail = Boolean(live) && !deps.signal?.aborted
+      if (!tail) stream.close()
     }
     await backfill
     await symbols.drain()
     await out.flush(true)
     sum.behind.push(...(await symbols.finish()))
+    if (tail) {
+      await untilEndOrAbort(end - now(), deps.signal)
+      stream.close()
+      await out.flush(true) // malformed frames of the tail, to dlq/
+    }
   } finally {
+    stream.close()
     clearTimeout(stopTimer)
     deps.signal?.removeEventListener('abort', onAbort)
     // The last updates go out within the budget; the feed's timer never outlives the run.
@@ -192,4 +208,14 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     live?.close()
   }
   return sum
+}
+
+/** Resolves after `ms` or when `signal` aborts, whichever is first. */
+function untilEndOrAbort(ms: number, signal?: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve()
+    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve() }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }
