@@ -9,6 +9,8 @@
  * to the caller's `publish`.
  */
 import { Worker, type MessagePort } from 'node:worker_threads'
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { join } from 'node:path'
 import type { S3Event } from 'aws-lambda'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
@@ -129,9 +131,29 @@ type FromWorker =
   | { type: 'log'; line: string }
   | { type: 'reply'; id: number; value?: unknown }
 
+/** The nice value of the lake thread: below the live path's, so a Parquet conversion never takes a core from fan-out. */
+export const LAKE_NICE = 10
+
+/**
+ * Lowers the calling thread's scheduling priority to `nice` (Linux: `setpriority` on the thread's
+ * own id, read from /proc/thread-self; threads it starts inherit it). In AWS the lake jobs are
+ * functions of their own and never compete with the live path for a core; on one machine the
+ * kernel now serves the live path first when both want the CPU, and the lake thread still takes
+ * every idle cycle. Returns the thread id, or undefined where this cannot be done (not Linux).
+ */
+export function lowerThreadPriority(nice = LAKE_NICE): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1))
+    if (!Number.isInteger(tid) || tid <= 0) return undefined
+    setPriority(tid, nice)
+    return tid
+  } catch { return undefined }
+}
+
 /** The worker's side: runs `startLake` and answers the main thread. Called by `lake-thread.ts`. */
 export async function runLakeWorker(port: MessagePort, o: LakeOptions) {
   const send = (m: FromWorker) => port.postMessage(m)
+  lowerThreadPriority()
   let lake: Lake
   try {
     lake = await startLake(o, async (channel, message) => send({ type: 'publish', channel, message }), (line) => send({ type: 'log', line }))
