@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { firehoseStream } from '@ticklake/core/aws/firehose'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import { fileStore } from '../store/index'
-import { startLakeThread, type Lake } from './lake'
+import { LAKE_NICE, startLakeThread, type Lake } from './lake'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
@@ -44,4 +44,18 @@ describe('the lake path in its own thread', () => {
     const finals = published.flatMap((m) => (m.type === 'candle' && m.final ? [m.candle] : []))
     expect(finals.find((c) => c.tf === '1m' && c.open_time === start)).toMatchObject({ trades: 60, open: 100, first_trade_id: 1_000, last_trade_id: 1_059 })
   }, 60_000)
+})
+
+describe('the lake thread\'s priority', () => {
+  it.skipIf(process.platform !== 'linux')('is nice 10 for that thread alone, so the live path gets the CPU first', async () => {
+    const niceOf = () => readdirSync('/proc/self/task').map((tid) => [Number(tid), Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16])] as const)
+    const mainNice = niceOf().find(([tid]) => tid === process.pid)![1]
+    const before = new Set(niceOf().filter(([, n]) => n === LAKE_NICE).map(([tid]) => tid))
+    const dir = mkdtempSync(join(tmpdir(), 'ticklake-lake-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const lake = await startLakeThread({ dataDir: dir, features: false }, async () => {}, () => {})
+    cleanups.push(() => lake.close())
+    expect(niceOf().filter(([tid, n]) => n === LAKE_NICE && !before.has(tid)).length).toBeGreaterThanOrEqual(1)
+    expect(niceOf().find(([tid]) => tid === process.pid)![1]).toBe(mainNice)
+  })
 })
