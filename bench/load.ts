@@ -258,7 +258,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         r.misbehaving ? `\nwith ${r.misbehaving} misbehaving clients (half re-subscribing to 18 channels at 20 frames/s, half never reading; ${r.misbehavingOpen} still connected at the end)` : '\nwithout misbehaving clients',
         `subscribers        ${r.connected}/${r.clients} (${r.fanout}, features job ${r.features ? 'on' : 'off'}), ${r.seconds} s at ${r.rate} trades/s`,
         `trades             ${r.tradesGenerated} generated; delivered ${pct(r.tradeDeliveryRatio)} (${r.clientsWithAllTrades} subscribers got every one)`,
-        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber); subscribers' event loop delay p99 ${r.clientLoopMs?.p99 ?? 'n/a'} ms, max ${r.clientLoopMs?.max ?? 'n/a'} ms`,
+        `latency            p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples on ${r.sampledClients} subscribers, ingest receipt -> subscriber); subscribers' event loop delay p99 ${r.clientLoopMs.p99} ms, max ${r.clientLoopMs.max} ms`,
         `partial candles    ${r.partialUpdatesPerClientPerS} updates/s per subscriber (bound: 4)`,
         `final candles      ${r.finalsExpected.length} closed in the window; delivered ${pct(r.finalDeliveryRatio)} (${r.clientsWithAllFinals} subscribers got every one)`,
         `/api/health        p50 ${r.healthMs.p50} ms, max ${r.healthMs.max} ms (${r.healthMs.samples} requests); server event loop delay p99 ${r.serverEventLoopMs?.p99 ?? 'n/a'} ms, max ${r.serverEventLoopMs?.max ?? 'n/a'} ms (last 10 s)`,

@@ -10,15 +10,18 @@ const NOW = Date.UTC(2026, 10, 24, 15)
 /** A trade of `S`; `recent` ones carry the test clock's time, the others are old (a backfill's history). */
 const trade = (id: number, recent = false): Trade => ({ exchange: 'binance', symbol: S, native_symbol: 'BTCUSDT', trade_id: id, first_trade_id: id, last_trade_id: id, ts: (recent ? NOW : 1_000) * 1000, price: 1, qty: 1, side: 'buy', trades: 1, ingest_ts: NOW * 1000, source: 'rest' })
 
-/** A venue whose REST serves `book` (ids missing from it are ids the exchange does not have). */
-function venue(book: number[], o: Partial<Venue> & { fail?: Error } = {}): Venue & { asked: [number, number][] } {
+/**
+ * A venue whose REST serves `book` (ids missing from it are ids the exchange does not have); its
+ * trades are `recent` ones (a bridge after a run change) or old ones (a backfill's history).
+ */
+function venue(book: number[], { recent = false, ...o }: Partial<Venue> & { fail?: Error; recent?: boolean } = {}): Venue & { asked: [number, number][] } {
   const asked: [number, number][] = []
   return {
     exchange: 'binance', sequenced: false, streamUrl: () => '', subscribe: () => [], parse: () => ({}),
     async *pages(_symbol, fromId, untilId) {
       asked.push([fromId, untilId])
       if (o.fail) throw o.fail
-      yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id))
+      yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id, recent))
     },
     firstIdAfter: async () => undefined,
     ...o,
@@ -138,9 +141,7 @@ describe('per-symbol continuity of an ingest run', () => {
   })
 
   it('bridges a recent checkpoint to the stream in id order on the live path too, so subscribers lose no trade of a run change', async () => {
-    const book = [11, 12, 13]
-    const recentRest = venue(book, { async *pages(_symbol, fromId, untilId) { yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id, true)) } })
-    const { c, pushed, published } = setup(recentRest)
+    const { c, pushed, published } = setup(venue([11, 12, 13], { recent: true }))
     await c.add(S, 10, (NOW - 5_000) * 1000) // the previous run's last trade, 5 s ago
     c.receive(trade(14, true))
     expect(published).toEqual([]) // waits for the bridge
@@ -153,9 +154,7 @@ describe('per-symbol continuity of an ingest run', () => {
   })
 
   it('does not publish again, on a handover, the trades the earlier run already published live', async () => {
-    const book = [11, 12, 13]
-    const recentRest = venue(book, { async *pages(_symbol, fromId, untilId) { yield book.filter((id) => id >= fromId && id <= untilId).map((id) => trade(id, true)) } })
-    const { c, pushed, published } = setup(recentRest)
+    const { c, pushed, published } = setup(venue([11, 12, 13], { recent: true }))
     await c.add(S, 10, (NOW - 2_000) * 1000, 12) // the earlier run published up to 12 in its tail, checkpointed 10
     c.receive(trade(14, true))
     await c.backfill()

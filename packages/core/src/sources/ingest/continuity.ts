@@ -143,6 +143,12 @@ export function continuity(o: ContinuityOptions) {
     return now() + wait > o.deadline ? undefined : wait
   }
 
+  /**
+   * While a symbol catches up over REST (or waits for the next run), its live path is the stream's:
+   * trades go live on receipt. A handover's trades instead go live in order as they are emitted.
+   */
+  const liveOnReceipt = (st: SymbolState) => (st.backfilling && !st.handover) || st.halted
+
   /** Publishes a trade live unless a newer (or the same) one of its symbol already went. */
   function publishLive(st: SymbolState, t: Trade) {
     if (!o.live || t.trade_id <= (st.liveHigh ?? -Infinity)) return
@@ -251,9 +257,7 @@ export function continuity(o: ContinuityOptions) {
     st.heardAt = now()
     if (st.stall) void endStall(st, { resumed_at: now() })
     if (!(t.trade_id <= st.streamed!)) st.streamed = t.trade_id
-    // While the symbol catches up over REST (or waits for the next run), its live path is the
-    // stream's; a handover's trades go live in order as they are emitted.
-    if ((st.backfilling && !st.handover) || st.halted) publishLive(st, t)
+    if (liveOnReceipt(st)) publishLive(st, t)
     st.queue.push(t)
     void work(st)
   }
@@ -266,7 +270,7 @@ export function continuity(o: ContinuityOptions) {
   function tail(t: Trade) {
     const st = states.get(t.symbol)
     if (!st) return
-    if ((st.backfilling && !st.handover) || st.halted) return publishLive(st, t)
+    if (liveOnReceipt(st)) return publishLive(st, t)
     const q = (st.tail ??= [])
     let at = q.length
     while (at > 0 && q[at - 1].trade_id > t.trade_id) at-- // kept in id order (the stream's order, nearly always)

@@ -22,6 +22,7 @@ import type { Exchange, Trade } from '../../market/index'
 import { setWeightPauseListener } from '../binance/index'
 import { venueFor } from '../venues/index'
 import type { LivePort, ObjectStore, RecordStream, Venue } from '../../ports/index'
+import { pause } from '../http/index'
 import { outbox } from './outbox'
 import { continuity } from './continuity'
 import { streamConnection } from './connection'
@@ -192,7 +193,7 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
     await out.flush(true)
     sum.behind.push(...(await symbols.finish()))
     if (tail) {
-      await untilEndOrAbort(end - now(), deps.signal)
+      await pause(Math.max(0, end - now()), deps.signal).catch(() => {}) // a shutdown ends the tail at once
       stream.close()
       await out.flush(true) // malformed frames of the tail, to dlq/
     }
@@ -210,12 +211,3 @@ export async function runIngest(opts: IngestOptions, deps: IngestDeps): Promise<
   return sum
 }
 
-/** Resolves after `ms` or when `signal` aborts, whichever is first. */
-function untilEndOrAbort(ms: number, signal?: AbortSignal) {
-  return new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve() }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
