@@ -5,7 +5,8 @@
  * largest limit, the newest 100,000 of them, 100,000 1m candles, and ranges beyond the bounds
  * (`from=0&to=2100-01-01`), while one client asks light uncached questions (an hour of candles at
  * a new minute each time). Reports the server's RSS at rest, its peak during the mix and after
- * it, the p50/p99 of the light query while the heavy ones run, and the answers by status.
+ * it, the p50/p99 of the light query while the heavy ones run, and the answers by status. The
+ * server runs with the allocator settings and V8 flags `npm start` gives `ticklake start`.
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -18,6 +19,8 @@ import { writeParquet } from '../packages/core/src/lake/parquet/index'
 import { FEATURE_COLUMNS } from '../packages/core/src/lake/features/index'
 import { goldTradeFeaturesKey } from '../packages/core/src/lake/layout/index'
 import type { Row } from './ingest'
+// @ts-expect-error: a plain .mjs module of the bin folder, without types
+import { allocator, v8Flags } from '../packages/local/bin/runtime.mjs'
 
 const DAY = '2026-11-24'
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0 }
@@ -46,7 +49,7 @@ export async function queriesBench(o: { seconds?: number; perHour?: number; heav
   const dir = mkdtempSync(join(tmpdir(), 'ticklake-queries-bench-'))
   await writeDayOfCandles(fileStore(dir), { exchange: 'binance', symbol: 'BTC-USDT', day: DAY })
   await writeTradeFeatures(dir, perHour)
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'query-server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', join(import.meta.dirname, 'query-server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...allocator } })
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout!.on('data', (b: Buffer) => { const m = /port (\d+)/.exec(b.toString()); if (m) resolve(Number(m[1])) })

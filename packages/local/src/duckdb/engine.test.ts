@@ -6,14 +6,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { QueryLimitError, candlesQuery } from '@ticklake/core/serve/query'
 import { goldCandlesKey } from '@ticklake/core/lake/layout'
 import { writeParquet } from '@ticklake/core/lake/parquet'
 import { CANDLE_COLUMNS } from '@ticklake/core/market'
 import { fileStore } from '../store/index'
 import { writeDayOfCandles } from '../../test/fixture'
-import { duckdbEngine, type DuckEngine } from './index'
+import { collector, duckdbEngine, type DuckEngine } from './index'
 
 const DAY = '2026-11-24'
 const dirs: string[] = []
@@ -73,8 +73,38 @@ describe('DuckDB engine limits', () => {
   it('sets a memory limit and threads for a server beside the pipeline', async () => {
     const { dir } = await lake()
     const db = await open(dir, { memoryLimit: '123MB', threads: 1 })
-    const [row] = await db.query({ sql: "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t", params: [] })
-    expect(row).toEqual({ m: expect.stringMatching(/^11\d\.\d MiB$/), t: 1 })
+    const [row] = await db.query({ sql: "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, current_setting('allocator_background_threads') AS bg", params: [] })
+    expect(row).toEqual({ m: expect.stringMatching(/^11\d\.\d MiB$/), t: 1, bg: true })
+  })
+
+  it('has V8 collect dead results at once past a burst of result bytes, and once queries pause past a smaller amount', async () => {
+    vi.useFakeTimers()
+    try {
+      let runs = 0
+      const c = collector({ collectAfterBytes: 100, collectIdleBytes: 10, collectIdleMs: 1_000 }, () => { runs++ })
+      c.held(5); c.after()
+      await vi.advanceTimersByTimeAsync(5_000)
+      expect(runs).toBe(0) // under the idle amount: waits for more
+      c.held(10); c.after()
+      expect(runs).toBe(0)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(runs).toBe(1) // queries paused
+      c.held(60); c.after(); c.held(60); c.after()
+      expect(runs).toBe(2) // past the burst amount: at once, and the idle timer is not left behind
+      await vi.advanceTimersByTimeAsync(5_000)
+      expect(runs).toBe(2)
+    } finally { vi.useRealTimers() }
+  })
+
+  it('collects through V8 itself when no collection function is given', async () => {
+    let freed = false
+    const registry = new FinalizationRegistry(() => { freed = true })
+    ;(() => { registry.register({ result: new Array(1000).fill(1) }, 'result') })() // a dead wrapper, as a DuckDB result's
+    const c = collector({ collectAfterBytes: 1, collectIdleBytes: 1, collectIdleMs: 1 })
+    c.held(2)
+    c.after()
+    for (let i = 0; i < 20 && !freed; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(freed).toBe(true)
   })
 })
 
