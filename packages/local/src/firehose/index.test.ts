@@ -126,6 +126,28 @@ describe('firehose emulator and the lake path', () => {
   })
 })
 
+describe('firehose emulator buffering', () => {
+  it('delivers a full buffer once while a delivery is running, and then waits for the buffer to fill again', async () => {
+    const files = fileStore(tmp())
+    // a slow bucket: a delivery takes a while, as a large one does
+    const store = { ...files, put: async (...a: Parameters<typeof files.put>) => { await new Promise((r) => setTimeout(r, 50)); return files.put(...a) } }
+    const fh = await startFirehose(store, { bufferMs: 60_000, bufferRecords: 100 })
+    const stream = firehoseStream(fh.streamName, fh.endpoint)
+    // five full buffers at once: the first fills and delivers, the other four arrive during its delivery
+    for (let b = 0; b < 5; b++) expect(await stream.putRecords(Array.from({ length: 100 }, (_, i) => trade(b * 100 + i, 1, 100)))).toEqual({ failed: [] })
+    // then a trickle far under the buffer's size
+    for (let i = 0; i < 25; i++) { await stream.putRecords([trade(500 + i, 2, 100)]); await new Promise((r) => setTimeout(r, 20)) }
+    const objects = (await files.list('bronze/trades/')).map((o) => o.key)
+    // two deliveries (100 records, then the 400 that came during it); the trickle waits in the buffer
+    expect(objects).toHaveLength(2)
+    await fh.close()
+    const keys = (await files.list('bronze/trades/')).map((o) => o.key)
+    const ids = (await Promise.all(keys.map(async (k) => readParquet<Trade>((await files.get(k))!)))).flat().map((r) => r.trade_id)
+    expect(keys).toHaveLength(3)
+    expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: 525 }, (_, i) => i))
+  })
+})
+
 describe('firehose emulator durability', () => {
   it('delivers records it acknowledged before a crash when it starts again', async () => {
     const dir = tmp()

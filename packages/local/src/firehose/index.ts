@@ -207,13 +207,23 @@ export async function startFirehose(store: ObjectStore, options: FirehoseOptions
   const left = [...streams.values()].reduce((n, s) => n + s.pending(), 0)
   if (left) log(`firehose emulator: delivering ${left} records left by an earlier run`)
 
-  let writing = Promise.resolve()
-  function flush() {
-    writing = writing.then(async () => {
-      for (const [name, s] of streams) await s.writeOut().catch((e) => log(`firehose emulator could not write ${name} (records kept for the next try): ${e.message}`))
+  // Each stream delivers on its own (as each delivery stream has its own buffer), one delivery at a
+  // time, and at most one more waits: a buffer that stays full while a delivery runs asks once, not
+  // once per record (which made a delivery of a few seconds' records for every PutRecordBatch).
+  const writing = new Map<string, Promise<void>>()
+  const waiting = new Map<string, Promise<void>>()
+  function deliverStream(name: string) {
+    const queued = waiting.get(name)
+    if (queued) return queued
+    const run = (writing.get(name) ?? Promise.resolve()).then(async () => {
+      waiting.delete(name)
+      await streams.get(name)!.writeOut().catch((e) => log(`firehose emulator could not write ${name} (records kept for the next try): ${e.message}`))
     })
-    return writing
+    waiting.set(name, run)
+    writing.set(name, run)
+    return run
   }
+  const flush = () => Promise.all([...streams.keys()].map(deliverStream)).then(() => {})
   const timer = setInterval(() => { if ([...streams.values()].some((s) => s.pending())) void flush() }, o.bufferMs)
 
   const server: Server = createServer(async (req, res) => {
@@ -226,7 +236,7 @@ export async function startFirehose(store: ObjectStore, options: FirehoseOptions
       const body = JSON.parse(await readBody(req, o.maxBodyBytes) || '{}')
       const stream = streams.get(body.DeliveryStreamName)
       if (!stream) return reply(400, { __type: 'ResourceNotFoundException', message: `Firehose ${body.DeliveryStreamName} under account 000000000000 not found.` })
-      const accept = (data: unknown) => { if (stream.accept(String(data ?? ''))) void flush(); return { RecordId: randomUUID().replace(/-/g, '') } }
+      const accept = (data: unknown) => { if (stream.accept(String(data ?? ''))) void deliverStream(body.DeliveryStreamName); return { RecordId: randomUUID().replace(/-/g, '') } }
       // Over the quota, PutRecordBatch answers 200 with the refused records' ErrorCode; PutRecord fails whole (PutRecordBatch, Firehose API Reference)
       const slowDown = { ErrorCode: 'ServiceUnavailableException', ErrorMessage: 'Slow down.' }
       if (target === 'Firehose_20150804.PutRecordBatch') {
