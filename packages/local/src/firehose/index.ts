@@ -96,8 +96,10 @@ export interface FirehoseOptions extends Partial<typeof defaults> { log?: (s: st
 /** One delivery stream's buffer, error records and spool files. */
 function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof defaults, stats: ReturnType<FirehoseEmulator['stats']>, spool?: string) {
   // Long by design: the stream's buffer and spool live in this closure; its parts are the small named functions inside.
-  // records grouped by the prefix their partition keys evaluate to, each with its raw line
-  let buffer = new Map<string, { records: unknown[]; raw: string[] }>()
+  // raw lines grouped by the prefix their partition keys evaluate to: a line is parsed again when
+  // it is delivered rather than held as an object meanwhile (an object took about as much memory
+  // again as its line, for up to a minute of every record)
+  let buffer = new Map<string, { raw: string[] }>()
   let count = 0
   let failed: { type: string; code: string; message: string; raw: string }[] = []
   const quota = { second: 0, used: 0 }
@@ -113,8 +115,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
     const p = partitionPrefix(cfg.folder, r)
     if ('problem' in p) { failed.push({ type: 'processing-failed', code: 'DynamicPartitioning.MetadataExtractionFailed', message: p.problem, raw: line }); stats.errors++; return }
     let g = buffer.get(p.prefix)
-    if (!g) buffer.set(p.prefix, (g = { records: [], raw: [] }))
-    g.records.push(r)
+    if (!g) buffer.set(p.prefix, (g = { raw: [] }))
     g.raw.push(line)
     count++
   }
@@ -139,7 +140,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
     const stamp = stampOf(now)
     const errors = bad.slice()
     for (const [prefix, g] of groups) {
-      const out = convertRecords(g.records, cfg.columns, o.serde)
+      const out = convertRecords(g.raw.map((l) => JSON.parse(l)), cfg.columns, o.serde)
       for (const e of out.errors) errors.push({ type: 'format-conversion-failed', code: 'DataFormatConversion.MalformedData', message: e.message, raw: g.raw[e.index] })
       if (!out.bytes) continue
       await store.put(`${prefix}${cfg.name}-${o.version}-${stamp}-${randomUUID()}.parquet`, out.bytes)
@@ -185,8 +186,8 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
       try { await deliver(groups, bad) } catch (e) {
         for (const [prefix, g] of groups) {
           const now = buffer.get(prefix)
-          buffer.set(prefix, now ? { records: g.records.concat(now.records), raw: g.raw.concat(now.raw) } : g)
-          count += g.records.length
+          buffer.set(prefix, now ? { raw: g.raw.concat(now.raw) } : g)
+          count += g.raw.length
         }
         failed = bad.concat(failed)
         spooled = sealed.concat(spooled)
