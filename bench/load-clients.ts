@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 interface Connect { cmd: 'connect'; url: string; clients: number; channels: string[] }
 /** Starts the window: trade ids from `firstId` on are tracked, latency sampled. */
 interface Measure { cmd: 'measure'; firstId: number; capacity: number }
-interface Report { cmd: 'report'; from: number; to: number; lastId: number }
+interface Report { cmd: 'report'; from: number; to: number; fromId: number; lastId: number }
 
 /** Latency histogram in 1 ms buckets up to 60 s. */
 const hist = new Uint32Array(60_001)
@@ -106,10 +106,10 @@ const quantile = (q: number) => {
   return NaN
 }
 
-/** Trades of the window's first `span` ids each subscriber has received. */
-const receivedOf = (span: number) => clients.map((c) => { let n = 0; for (let i = 0; i < Math.min(span, c.seen.length); i++) n += c.seen[i]; return n })
+/** Trades of ids `fromId` to `lastId` each subscriber has received. */
+const receivedOf = (fromId: number, lastId: number) => clients.map((c) => { let n = 0; for (let i = fromId - firstId; i < Math.min(lastId - firstId + 1, c.seen.length); i++) n += c.seen[i]; return n })
 
-process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'delivered'; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
+process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; lastId: number } | { cmd: 'delivered'; fromId: number; lastId: number } | { cmd: 'misbehave'; url: string; clients: number } | { cmd: 'count' } | { cmd: 'exit' }) => {
   if (msg.cmd === 'connect') {
     let ok = 0
     for (let i = 0; i < msg.clients; i += 50) {
@@ -133,13 +133,13 @@ process.on('message', async (msg: Connect | Report | Measure | { cmd: 'stop'; la
     process.send!({ stopped: true })
   } else if (msg.cmd === 'delivered') {
     // trades of the window received so far, all subscribers together (measuring goes on)
-    const span = msg.lastId - firstId + 1
-    process.send!({ received: receivedOf(span).reduce((a, b) => a + b, 0), expected: span * clients.length })
+    const span = msg.lastId - msg.fromId + 1
+    process.send!({ received: receivedOf(msg.fromId, msg.lastId).reduce((a, b) => a + b, 0), expected: span * clients.length })
   } else if (msg.cmd === 'report') {
     measuring = false
     loop.disable()
-    const span = msg.lastId - firstId + 1
-    const got = receivedOf(span)
+    const span = msg.lastId - msg.fromId + 1
+    const got = receivedOf(msg.fromId, msg.lastId)
     process.send!({
       clients: clients.length,
       open: clients.filter((c) => c.open).length,

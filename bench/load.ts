@@ -133,9 +133,13 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
         const wait = (60_000 - (Date.now() % 60_000)) - (o.seconds * 1000 - 8_000)
         if (wait > 0) { o.log(`waiting ${Math.round(wait / 1000)} s so that a minute closes inside the window`); await sleep(wait) }
       }
-      // The window: trades the exchange publishes from now on must reach every subscriber.
+      // The window: trades the exchange publishes from now on must reach every subscriber. The
+      // subscribers' processes start recording from `firstId`; trades they received before they
+      // took that command are not recorded, so delivery is counted from the first id published
+      // once every process has taken it (`fromId`).
       const firstId = (await lastId()) + 1
       await ask({ cmd: 'measure', firstId, capacity: Math.ceil(o.rate * o.seconds * 4 + 10_000) })
+      const fromId = (await lastId()) + 1
       const from = Date.now()
       const cpu0 = serverCpu()
       const health: number[] = []
@@ -168,7 +172,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       // long as ingest has not checkpointed past the window (up to 60 s), then 5 s more for the
       // last broadcast. Trades ingest has taken and subscribers never got still count as lost.
       const delivered = async () => {
-        const d = await ask<{ received: number; expected: number }>({ cmd: 'delivered', lastId: last })
+        const d = await ask<{ received: number; expected: number }>({ cmd: 'delivered', fromId, lastId: last })
         return d.reduce((a, x) => a + x.received, 0) >= d.reduce((a, x) => a + x.expected, 0)
       }
       const lake = fileStore(dir)
@@ -181,7 +185,7 @@ export async function loadTest(options: Partial<typeof defaults> = {}): Promise<
       }
       const windowIngested = await ingested()
       if (!windowIngested) o.log(`ingest had not checkpointed the window's last trade ${last} when the window was counted`)
-      const r = merge(await ask<any>({ cmd: 'report', from, to, lastId: last }))
+      const r = merge(await ask<any>({ cmd: 'report', from, to, fromId, lastId: last }))
       const finalsGot = (r.finals as number[][]).map((f) => expected.filter((t) => f.includes(t)).length)
       health.sort((a, b) => a - b)
       return {
