@@ -49,7 +49,7 @@ export async function queriesBench(o: { seconds?: number; perHour?: number; heav
   const dir = mkdtempSync(join(tmpdir(), 'ticklake-queries-bench-'))
   await writeDayOfCandles(fileStore(dir), { exchange: 'binance', symbol: 'BTC-USDT', day: DAY })
   await writeTradeFeatures(dir, perHour)
-  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', join(import.meta.dirname, 'query-server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...allocator } })
+  const child = spawn(process.execPath, [...v8Flags, '--import', 'tsx', join(import.meta.dirname, 'query-server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...allocator, ...process.env } })
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout!.on('data', (b: Buffer) => { const m = /port (\d+)/.exec(b.toString()); if (m) resolve(Number(m[1])) })

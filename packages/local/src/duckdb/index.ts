@@ -312,13 +312,15 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
   }
 }
 
-/** V8's full collection, exposed at run time through `node:v8` (as `--expose-gc` would); undefined where that fails. */
-let fullGc: (() => void) | undefined | null = null
+let fullGc: (() => void) | undefined
+let gcTried = false
+/** V8's full collection, exposed at run time through `node:v8` (as `--expose-gc` would) on first use; undefined where that fails. */
 function v8Collect(): (() => void) | undefined {
-  if (fullGc === null) {
-    try { setFlagsFromString('--expose-gc'); const gc = runInNewContext('gc'); fullGc = typeof gc === 'function' ? gc : undefined } catch { fullGc = undefined }
+  if (!gcTried) {
+    gcTried = true
+    try { const gc = (setFlagsFromString('--expose-gc'), runInNewContext('gc')); if (typeof gc === 'function') fullGc = gc } catch { /* stays undefined */ }
   }
-  return fullGc ?? undefined
+  return fullGc
 }
 
 /**
