@@ -73,6 +73,19 @@ describe('coalescer', () => {
     c.close()
   })
 
+  it('sends the trades offered in one turn as one message once the turn is over, not the first alone', async () => {
+    const r = recorder()
+    const c = coalescer(r.publish)
+    const ch = 'trades:binance:BTC-USDT'
+    // an exchange frame of 100 trades, offered one by one in the same turn on a quiet channel
+    for (let i = 0; i < 100; i++) void c.publish(ch, { type: 'trade', channel: ch, trades: [{ id: i, time: i, price: 1, qty: 1, side: 'buy' }] })
+    expect(r.calls).toHaveLength(0)
+    await new Promise((res) => setImmediate(res))
+    await Promise.resolve()
+    expect(r.of(ch).map((x) => x.m.trades.length)).toEqual([100])
+    c.close()
+  })
+
   it('merges trades of a channel into one message instead of dropping any', async () => {
     vi.useFakeTimers({ now: T0 })
     const r = recorder()
@@ -91,7 +104,8 @@ describe('coalescer', () => {
     const c = coalescer(r.publish, { settings: { maxTrades: 10, maxBacklog: 3 } })
     const ch = 'trades:binance:BTC-USDT'
     const offer = (from: number, n: number) => c.publish(ch, { type: 'trade', channel: ch, trades: Array.from({ length: n }, (_, i) => ({ id: from + i, time: 0, price: 1, qty: 1, side: 'buy' as const })) })
-    void offer(0, 1) // goes out at once and takes 200 ms
+    void offer(0, 1) // goes out at the end of this turn and takes 200 ms
+    await new Promise((res) => setImmediate(res))
     void offer(1, 25)
     void offer(26, 25) // 50 waiting: 3 full messages and 10 pending kept, the oldest full one dropped
     await c.idle()
@@ -105,7 +119,9 @@ describe('coalescer', () => {
   it('holds one broadcast in flight per channel: updates offered during a slow one collapse into the latest', async () => {
     const r = recorder(300)
     const c = coalescer(r.publish)
-    for (let i = 0; i < 50; i++) void c.publish(CH, partial(i))
+    void c.publish(CH, partial(0))
+    await new Promise((res) => setImmediate(res)) // partial 0 goes out and takes 300 ms
+    for (let i = 1; i < 50; i++) void c.publish(CH, partial(i))
     await new Promise((res) => setTimeout(res, 20))
     for (let i = 50; i < 60; i++) void c.publish(CH, partial(i))
     await c.idle()

@@ -53,15 +53,17 @@ export interface Coalescer {
   close(): void
 }
 
-interface Lane { last: number; pending?: ServerMessage; backlog: ServerMessage[]; inFlight: boolean; timer?: ReturnType<typeof setTimeout> }
+interface Lane { last: number; pending?: ServerMessage; backlog: ServerMessage[]; inFlight: boolean; timer?: () => void; turned?: boolean }
 
 /**
  * Bounds the update rate of each channel in front of `publish` (a broadcast). Per channel at most
  * one broadcast is in flight and at most one message waits: a newer partial candle, ticker or
  * stats replaces the waiting one, trades are appended to it (full messages of `maxTrades` queue up
  * to `maxBacklog`, then the oldest are dropped and counted). A slow broadcast therefore slows its
- * channel's updates instead of queueing them. Final candles and other messages are never coalesced;
- * a final drops a waiting partial of the same or an older candle.
+ * channel's updates instead of queueing them. An update that is due goes out when the current I/O
+ * turn is over (`setImmediate`), so the trades of one exchange frame leave as one message. Final
+ * candles and other messages are never coalesced; a final drops a waiting partial of the same or
+ * an older candle.
  * @example const c = coalescer((ch, m) => broadcast({ store, poster, channel: ch, message: m })); c.publish(ch, partial)
  */
 export function coalescer(publish: Publish, options: { now?: () => number; log?: (line: string) => void; settings?: Partial<typeof defaults> } = {}): Coalescer {
@@ -82,11 +84,21 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
     lane.pending = { ...m, trades }
   }
 
+  /** Pumps the lane again after `schedule` (a timer of `wait` ms, or the end of this I/O turn). */
+  function later<H>(channel: string, lane: Lane, schedule: (f: () => void, ms?: number) => H, cancel: (h: H) => void, wait?: number) {
+    const h = schedule(() => { lane.timer = undefined; lane.turned = true; pump(channel, lane) }, wait)
+    lane.timer = () => cancel(h)
+  }
+
   function pump(channel: string, lane: Lane) {
     if (closed || lane.inFlight || lane.timer || !(lane.pending || lane.backlog.length)) return
     // A backlog of full trade messages goes out back to back; anything else waits for its interval.
     const wait = lane.backlog.length ? 0 : lane.last + (s.intervalMs[lane.pending!.type] ?? 0) - now()
-    if (wait > 0) { lane.timer = setTimeout(() => { lane.timer = undefined; pump(channel, lane) }, wait); return }
+    if (wait > 0) return later(channel, lane, setTimeout, clearTimeout, wait)
+    // due now: sent once the current I/O turn is over, with whatever else that turn offers (an
+    // exchange frame of many trades goes out as one message, not its first trade alone)
+    if (!lane.turned) return later(channel, lane, setImmediate, clearImmediate)
+    lane.turned = false
     const m = lane.backlog.shift() ?? lane.pending!
     if (m === lane.pending) lane.pending = undefined
     lane.inFlight = true
@@ -123,7 +135,7 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
       // what still waits goes out now, not at its interval: a run's last trades are not lost to
       // subscribers when its budget leaves no time to wait for them (the next run goes on after them)
       for (const [channel, l] of lanes) {
-        clearTimeout(l.timer)
+        l.timer?.()
         for (const m of [...l.backlog.splice(0), ...(l.pending ? [l.pending] : [])]) { counts.sent++; void Promise.resolve().then(() => publish(channel, m)).catch(report) }
         l.pending = undefined
       }
