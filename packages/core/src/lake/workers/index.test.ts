@@ -59,6 +59,25 @@ describe('worker tasks', () => {
     expect(answers.map((a: any) => a.result.sum)).toEqual([2, 4, 6, 8])
   })
 
+  it('stops a pool that had no job for idleMs, and starts a fresh one for the next caller', async () => {
+    const idleMs = m.defaults.idleMs
+    m.defaults.idleMs = 300
+    try {
+      const [w] = await m.startWorkers(1)
+      const exited = new Promise((resolve) => w.once('exit', resolve))
+      expect((await m.runTask(w, 'test.sum', { values: Float64Array.of(1) })).ran).toBe(true)
+      await new Promise((r) => setTimeout(r, 150))
+      expect((await m.runTask(w, 'test.sum', { values: Float64Array.of(2) })).ran).toBe(true) // a job keeps it
+      await new Promise((r) => setTimeout(r, 200))
+      expect(await Promise.race([exited.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('running'), 0))])).toBe('running')
+      await exited // 300 ms after its last job
+      expect(await m.onWorker('test.sum', { values: Float64Array.of(4) })).toEqual({ ran: false })
+      const [fresh] = await m.startWorkers(1)
+      expect(fresh).not.toBe(w)
+      expect(await m.runTask(fresh, 'test.sum', { values: Float64Array.of(4) })).toEqual({ ran: true, result: { sum: 4, main: false } })
+    } finally { m.defaults.idleMs = idleMs }
+  })
+
   it('does not try again to start threads where one could not start (each try costs a thread start)', async () => {
     // this module as TypeScript source: a worker, without the test's loader, cannot load it
     const threads: Promise<unknown>[] = []

@@ -10,12 +10,22 @@
  * nothing runs on them and every caller does its work itself; one failed start is not tried again.
  *
  * Module state: the task table, and the pool (started workers, each one's queue of jobs, the ones
- * that stopped); nothing else.
+ * that stopped, its idle timer: a pool idle for `defaults.idleMs` is stopped); nothing else.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
 /** A started worker, as callers hold it. */
-export type WorkerPort = Pick<Worker, 'postMessage' | 'on' | 'once' | 'off' | 'ref' | 'unref'>
+export type WorkerPort = Pick<Worker, 'postMessage' | 'on' | 'once' | 'off' | 'ref' | 'unref' | 'terminate'>
+
+export const defaults = {
+  /**
+   * A pool with no job for this long is stopped, and started afresh by the next caller: an idle
+   * worker holds its own V8 heap and a copy of the bundle's code (about 12 MB here), which a
+   * long-running pipeline that decoded a backfill once would otherwise keep for good. A warm
+   * function is likewise reclaimed when idle.
+   */
+  idleMs: 60_000,
+}
 
 interface TaskJob { task: string; module?: string; input: unknown }
 interface TaskDone { ran: boolean; result?: unknown; error?: string }
@@ -45,6 +55,23 @@ const pool = {
    * tried again, as each try costs a thread's start (tens of ms of CPU) for nothing.
    */
   unavailable: false,
+  /** Jobs posted and not answered yet, and the timer that stops an idle pool. */
+  busy: 0,
+  idleTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+}
+
+/** Stops the pool `defaults.idleMs` from now unless a job comes meanwhile (each job's end calls this again). */
+function stopWhenIdle() {
+  clearTimeout(pool.idleTimer)
+  pool.idleTimer = setTimeout(() => {
+    pool.idleTimer = undefined
+    if (pool.busy) return // the running job's end arms the timer again
+    const workers = pool.live
+    pool.live = []
+    pool.started = undefined
+    for (const w of workers) void w.terminate()
+  }, defaults.idleMs)
+  pool.idleTimer.unref?.()
 }
 
 /**
@@ -69,6 +96,7 @@ export async function startWorkers(n: number): Promise<WorkerPort[]> {
     return [...have, ...started.filter((w): w is WorkerPort => !!w)]
   })()
   pool.live = await pool.started
+  if (pool.live.length && !pool.busy) stopWhenIdle()
   return pool.live.slice(0, n)
 }
 
@@ -87,9 +115,10 @@ export function runTask<T>(w: WorkerPort, name: string, input: unknown): Promise
     w.postMessage({ task: name, module: tasks.get(name)?.module, input } satisfies TaskJob)
   })
   const earlier = pool.queues.get(w)
+  pool.busy++
   const run = earlier ? earlier.catch(() => {}).then(start) : start()
   pool.queues.set(w, run)
-  const done = () => { if (pool.queues.get(w) === run) pool.queues.delete(w) }
+  const done = () => { if (--pool.busy === 0) stopWhenIdle(); if (pool.queues.get(w) === run) pool.queues.delete(w) }
   run.then(done, done)
   return run.then((r) => (r.ran ? { ran: true as const, result: r.result as T } : { ran: false as const }))
 }
