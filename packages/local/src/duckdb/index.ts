@@ -14,12 +14,11 @@
  * and left out of its table's view (until it changes) and the query runs without it.
  */
 import { existsSync, statSync } from 'node:fs'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { join, relative, sep } from 'node:path'
 import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api'
 import { QueryLimitError, type QueryEngine, type Row, type Statement } from '@ticklake/core/serve/query'
 import { CANDLE_COLUMNS, TRADE_COLUMNS, type Column, type ColumnType } from '@ticklake/core/market'
+import { v8Collect } from '../memory/index'
 import { FIREHOSE_PARTITIONS, FIREHOSE_TABLES, type GlueColumn } from '@ticklake/core/aws/glue'
 import { DIM_SYMBOL_COLUMNS, analystViewStatements } from '@ticklake/core/sources/symbols'
 import { CANDLE_FEATURE_COLUMNS, FEATURE_COLUMNS } from '@ticklake/core/lake/features'
@@ -310,17 +309,6 @@ export async function duckdbEngine(dataDir: string, options: DuckOptions = {}): 
       ddl.closeSync(); instance.closeSync?.()
     },
   }
-}
-
-let fullGc: (() => void) | undefined
-let gcTried = false
-/** V8's full collection, exposed at run time through `node:v8` (as `--expose-gc` would) on first use; undefined where that fails. */
-function v8Collect(): (() => void) | undefined {
-  if (!gcTried) {
-    gcTried = true
-    try { const gc = (setFlagsFromString('--expose-gc'), runInNewContext('gc')); if (typeof gc === 'function') fullGc = gc } catch { /* stays undefined */ }
-  }
-  return fullGc
 }
 
 /**
