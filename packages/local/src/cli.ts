@@ -21,7 +21,7 @@ import { symbols } from './cli/symbols'
 import { keys } from './cli/keys'
 import { acquireLock } from './cli/lock'
 import { ensurePage } from './cli/web'
-import { defaults as terminalDefaults, formatDuration, formatSourcesLine, progress, screen } from './cli/terminal'
+import { defaults as terminalDefaults, formatDuration, formatSourcesLine, progress, screen, thousands } from './cli/terminal'
 import { COINGECKO, pricesSource, reachable, startConfig, startSources, type SourceMode } from './cli/sources'
 import { defaults as configDefaults } from '@ticklake/core/sources/config'
 
@@ -239,7 +239,7 @@ async function start(argv: string[]) {
         const ps = follows.map((f, i) => f.update({ at: now, symbols: cps[i], subscribers }))
         ps.forEach((p, i) => {
           if (p.phase === 'backfill' && phases[i] !== 'backfill') backfillStarted[i] = now
-          if (phases[i] === 'backfill' && p.phase === 'live') { term.end(); console.log(`${single ? '' : `${names[i]} `}backfill done: ${p.trades.toLocaleString('en-US')} trades in ${formatDuration(now - backfillStarted[i])}`); printed = 0 }
+          if (phases[i] === 'backfill' && p.phase === 'live') { term.end(); console.log(`${single ? '' : `${names[i]} `}backfill done: ${thousands(p.trades)} trades in ${formatDuration(now - backfillStarted[i])}`); printed = 0 }
           phases[i] = p.phase
         })
         const now_ = ps.some((p) => p.phase === 'backfill') ? 'backfill' : ps.every((p) => p.phase === 'live') ? 'live' : 'starting'
@@ -264,7 +264,7 @@ async function start(argv: string[]) {
     const last = await allCheckpoints()
     const saved = sources.flatMap((s, i) => s.symbols.filter((sym) => last[i][sym]).map((sym) => `${single ? '' : `${names[i]} `}${sym} at trade id ${last[i][sym]!.id} (${new Date(last[i][sym]!.tsMs).toISOString()})`))
     const moved = follows.reduce((n, f, i) => n + f.update({ at: Date.now(), symbols: last[i], subscribers: 0 }).trades, 0)
-    console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${moved.toLocaleString('en-US')} trade ids checkpointed this run` : '; no checkpoint written yet'}`)
+    console.log(`stopped: records flushed to the lake in ${cloud.dataDir}${saved.length ? `; checkpoints saved: ${saved.join(', ')}; ${thousands(moved)} trade ids checkpointed this run` : '; no checkpoint written yet'}`)
     return 0
   }
 }

@@ -9,6 +9,7 @@ import { defaults as cloudDefaults } from '../cloud/index'
 import { EXIT, UsageError } from './errors'
 import { oneOf } from './args'
 import { upgradeLake } from './lake'
+import { thousands } from './terminal'
 
 export async function importFiles(argv: string[]) {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { exchange: { type: 'string' }, symbol: { type: 'string' }, kind: { type: 'string' }, data: { type: 'string', default: cloudDefaults.dataDir } } })
@@ -35,8 +36,8 @@ export async function importFiles(argv: string[]) {
     // what went wrong goes to stderr, what was imported to stdout
     const say = s.status === 'imported' ? (l: string) => console.log(l) : (l: string) => process.stderr.write(l + '\n')
     const reason = (s.reason ?? '').replace(`${basename(s.file)}: `, '')
-    say(`${s.file}: ${s.status === 'imported' ? `imported ${s.trades.toLocaleString('en-US')} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${reason}`}`)
-    if (s.errors.count && s.trades) say(`  ${s.errors.count.toLocaleString('en-US')} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
+    say(`${s.file}: ${s.status === 'imported' ? `imported ${thousands(s.trades)} trades of ${s.symbol} (${s.kind}) into ${s.hours} hour(s), checksum ${s.checksum}` : `${s.status}: ${reason}`}`)
+    if (s.errors.count && s.trades) say(`  ${thousands(s.errors.count)} bad row(s), e.g. line ${s.errors.first[0]?.line}: ${s.errors.first[0]?.reason}${s.dlq ? ` (all in ${s.dlq})` : ''}`)
     for (const w of s.warnings) say(`  warning: ${w}`)
   }
   const files = summaries.flatMap((s) => s.files)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatBackfill, formatDuration, formatSourcesLine, formatStatus, noiseFilter, progress, screen } from './terminal'
+import { formatBackfill, formatDuration, formatSourcesLine, formatStatus, noiseFilter, progress, screen, thousands } from './terminal'
 
 describe('the terminal of ticklake start', () => {
   it('labels each exchange\'s part of the progress line with its name, the subscribers said once', () => {
@@ -16,6 +16,11 @@ describe('the terminal of ticklake start', () => {
   it('formats the status line with trades per second, lake lag and subscribers', () => {
     expect(formatStatus({ tradesPerSec: 12.34, lakeLagMs: 1_240, subscribers: 2 })).toBe('live: 12.3 trades/s  lake lag 1.2 s  2 subscribers')
     expect(formatStatus({ tradesPerSec: 4_321.2, lakeLagMs: 125_000, subscribers: 1 })).toBe('live: 4,321 trades/s  lake lag 2m 05s  1 subscriber')
+  })
+
+  it('writes whole numbers with thousands separators as en-US does, negative ones and fractions too', () => {
+    const cases = [0, 7, 999, 1_000, 12_345, 999_999.5, 1_234_567, -1_234_567, 2 ** 53 - 1]
+    expect(cases.map(thousands)).toEqual(cases.map((n) => Math.round(n).toLocaleString('en-US')))
   })
 
   it('formats durations in seconds, minutes or hours', () => {

@@ -25,6 +25,7 @@ import type { ObjectStore } from '@ticklake/core/ports'
 import { createCandlesHandler } from '@ticklake/functions/candles'
 import { createSilverHandler } from '@ticklake/functions/silver'
 import { s3Event } from '../store/index'
+import { thousands } from '../cli/terminal'
 import type { S3Event } from 'aws-lambda'
 
 export const defaults = {
@@ -251,7 +252,7 @@ async function importOne(path: string, opts: ImportOptions, settings: typeof def
   // not one row read as this kind: the kind is wrong (or the file is no archive), not the rows
   if (summary.status === 'imported' && summary.trades === 0 && summary.errors.count > 0) {
     const other = kind === 'trades' ? 'aggTrades' : 'trades'
-    return refuse(`no row reads as ${kind}: ${summary.errors.count.toLocaleString('en-US')} bad row(s) of ${summary.errors.count.toLocaleString('en-US')}, e.g. line ${summary.errors.first[0]?.line}: ${summary.errors.first[0]?.reason} (is it a ${other} file? ${opts.kind ? `pass --kind ${other}` : 'pass --kind'}); nothing imported`)
+    return refuse(`no row reads as ${kind}: ${thousands(summary.errors.count)} bad row(s) of ${thousands(summary.errors.count)}, e.g. line ${summary.errors.first[0]?.line}: ${summary.errors.first[0]?.reason} (is it a ${other} file? ${opts.kind ? `pass --kind ${other}` : 'pass --kind'}); nothing imported`)
   }
   await writer.flushAll()
   if (summary.status === 'imported') await writer.removeStale()
@@ -290,7 +291,7 @@ export function progressBar(p: ImportProgress, width = 20): string {
   const frac = p.totalBytes > 0 ? Math.min(1, p.bytes / p.totalBytes) : 1
   const filled = Math.round(frac * width)
   const rate = p.elapsedMs > 0 ? Math.round((p.trades * 1000) / p.elapsedMs) : 0
-  return `${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${mb(p.bytes)}/${mb(p.totalBytes)} MB  ${p.trades.toLocaleString('en-US')} trades  ${rate.toLocaleString('en-US')} trades/s`
+  return `${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(1).padStart(5)}%  ${mb(p.bytes)}/${mb(p.totalBytes)} MB  ${thousands(p.trades)} trades  ${thousands(rate)} trades/s`
 }
 
 /**
