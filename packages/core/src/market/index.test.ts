@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { TRADE_LIMITS, reservedExchange, roundValue, scaledDecimal, takeable, tradeValues, valuesProblem } from './index'
+import { TRADE_LIMITS, byText, reservedExchange, roundValue, scaledDecimal, takeable, tradeValues, valuesProblem } from './index'
 
 describe('trade value limits', () => {
   it('takes prices and quantities from 1e-8 to their limits, with up to 8 decimals', () => {
@@ -56,5 +56,13 @@ describe('trade value limits', () => {
   it('reserves the names of built-in venues, of venues that may be added to them, and of simulated sources', () => {
     for (const n of ['binance', 'binance-us', 'binance-futures', 'coinbase', 'Binance', 'binance-spot2', 'coinbase-pro', 'sim', 'sim-binance', 'sim-coinbase']) expect(reservedExchange(n), n).toBe(true)
     for (const n of ['myfeed', 'kraken', 'binancefeed', 'my-binance', 'simple']) expect(reservedExchange(n), n).toBe(false)
+  })
+})
+
+describe('byText', () => {
+  it('orders names by code unit, as S3 lists keys: capitals before small letters, hour folders by their digits', () => {
+    expect(['sim-binance', 'binance-us', 'Binance', 'binance', 'coinbase'].sort(byText)).toEqual(['Binance', 'binance', 'binance-us', 'coinbase', 'sim-binance'])
+    expect(['dt=2026-12-06/hour=10', 'dt=2026-12-06/hour=09', 'dt=2026-12-05/hour=23'].sort(byText)).toEqual(['dt=2026-12-05/hour=23', 'dt=2026-12-06/hour=09', 'dt=2026-12-06/hour=10'])
+    expect(byText('a', 'a')).toBe(0)
   })
 })

@@ -17,6 +17,7 @@ import { bronzeTradesPrefix, candleStateKey, silverManifestKey } from '@ticklake
 import { versionOf, type HourState } from '@ticklake/core/lake/candles'
 import { compactSilver, dedupeOrder, mergeSilver, pickRows, readManifest, rowsOf, type SilverManifest } from '@ticklake/core/lake/silver'
 import { readTradeTable } from '@ticklake/core/lake/trades'
+import { byText } from '@ticklake/core/market'
 import { readJson, updateObject, type ObjectStore } from '@ticklake/core/ports'
 import { bronzeTradesFile } from '../firehose/convert'
 
@@ -86,7 +87,7 @@ async function bronzeHours(store: ObjectStore) {
     if (!h) hours.set(folder, (h = { exchange: m[1], symbol: m[2], dt: m[3], hour: m[4], folder, end: Date.parse(`${m[3]}T${m[4]}:00:00Z`) + 3_600_000, keys: [] }))
     h.keys.push(o.key)
   }
-  return [...hours.values()].sort((a, b) => a.folder.localeCompare(b.folder))
+  return [...hours.values()].sort((a, b) => byText(a.folder, b.folder))
 }
 
 /**

@@ -3,7 +3,7 @@
  * (`state/candles/<exchange>/<symbol>/<dt>/<hour>.json`), written only over an older view, and the
  * day's 1m aggregates read back from its hours' states (what gold and serving are derived from).
  */
-import { TIMEFRAMES } from '../../market/index'
+import { TIMEFRAMES, byText } from '../../market/index'
 import { candleStateKey, candleStatePrefix, partitionOf } from '../layout/index'
 import { readJson, updateObject, type ObjectStore } from '../../ports/index'
 import { candleCache, knownStates, type CandleCache } from './cache'
@@ -90,7 +90,7 @@ export async function stateAt(store: ObjectStore, key: string, etag: string, cac
 export async function dayStates(store: ObjectStore, exchange: string, symbol: string, dt: string, cache: CandleCache): Promise<HourState[]> {
   const listed = (await store.list(candleStatePrefix(exchange, symbol, dt))).filter((o) => o.key.endsWith('.json'))
   const states = await Promise.all(listed.map(({ key, etag }) => stateAt(store, key, etag, cache)))
-  return states.filter((s): s is HourState => !!s).sort((a, b) => a.hour.localeCompare(b.hour))
+  return states.filter((s): s is HourState => !!s).sort((a, b) => byText(a.hour, b.hour))
 }
 
 /** Close of the last traded minute of the day before `dt` (undefined when that day has no state). */

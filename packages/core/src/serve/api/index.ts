@@ -12,7 +12,7 @@
  */
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
-import { isSimulated, isSymbol } from '../../market/index'
+import { byText, isSimulated, isSymbol } from '../../market/index'
 import {
   QueryInputError, QueryLimitError, candlesQuery, exchangesOf, exchangeStatusOf, featuresQuery, lastTradesQuery, latestQuery,
   statisticsOf, statisticsQuery, symbolSpanQuery, maxSpanMs, type FeatureKind, type QueryEngine, type Row,
@@ -91,7 +91,7 @@ export async function lakeSymbols(store: ObjectStore): Promise<{ exchange: strin
     const symbol = parts[2]?.replace(/\.json$/, '')
     if (exchange && /^[a-z][a-z0-9-]{0,30}$/.test(exchange) && isSymbol(symbol)) seen.set(`${exchange}/${symbol}`, { exchange, symbol })
   }
-  return [...seen.values()].sort((a, b) => a.exchange.localeCompare(b.exchange) || a.symbol.localeCompare(b.symbol))
+  return [...seen.values()].sort((a, b) => byText(a.exchange, b.exchange) || byText(a.symbol, b.symbol))
 }
 
 async function status(c: Ctx) {

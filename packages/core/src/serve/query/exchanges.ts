@@ -5,7 +5,7 @@
  * so that one lake holding several venues (`binance`, `coinbase`, `sim-binance`, ...) reads the
  * same from Athena and DuckDB, and from whatever route layer calls them.
  */
-import { isSimulated, venueOf } from '../../market/index'
+import { byText, isSimulated, venueOf } from '../../market/index'
 import { partitionsOfKey } from '../../lake/layout/index'
 
 /** One row of `/api/symbols`: a symbol with 1m candles and their span. */
@@ -37,7 +37,7 @@ export function exchangesOf(rows: SymbolSpan[]): ExchangeSymbols[] {
     e.candles += r.candles
   }
   for (const e of by.values()) e.symbols.sort()
-  return [...by.values()].sort((a, b) => a.exchange.localeCompare(b.exchange))
+  return [...by.values()].sort((a, b) => byText(a.exchange, b.exchange))
 }
 
 /** What `exchangeStatusOf` reads of one `/api/status` source row. */
@@ -89,7 +89,7 @@ export function exchangeStatusOf(o: {
     const e = by.get(partitionsOfKey(g.key).exchange ?? '')
     if (e && (e.gold === undefined || g.lastModified > e.gold)) e.gold = g.lastModified
   }
-  return [...by.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([exchange, e]) => {
+  return [...by.entries()].sort(([a], [b]) => byText(a, b)).map(([exchange, e]) => {
     // a symbol's lag is that of its freshest source; the exchange's that of its freshest symbol
     const lagBy = new Map<string, number>()
     for (const s of e.sources) lagBy.set(s.symbol, Math.min(lagBy.get(s.symbol) ?? Infinity, s.lag_ms))
