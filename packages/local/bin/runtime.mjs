@@ -6,8 +6,8 @@
 // built from changed) replaces tsx at run time: no loader thread per JavaScript thread, no
 // transformed sources and source maps held in memory, and worker threads that can load their
 // modules (the lake thread, the Parquet decode pool). 220-246 MB resident against 296-317 MB for
-// the same run through tsx (docs/ARCHITECTURE.md, "What ticklake start spends"). Only DuckDB's
-// native package, vite, esbuild and tsx stay outside it.
+// the same run through tsx (docs/ARCHITECTURE.md, "What ticklake start spends"). Only the native
+// packages (DuckDB's, koffi), vite, esbuild and tsx stay outside it.
 //
 // The allocator settings: Node's threads each get a 64 MB malloc arena, and buffers freed there
 // stay in the process: with two arenas, mmap for every block over 128 KB and trimming past 128 KB
@@ -54,7 +54,7 @@ export async function bundle() {
     outExtension: { '.js': '.mjs' }, sourcemap: 'linked', metafile: true, logLevel: 'error',
     // the CommonJS packages bundled in (the AWS SDK) require Node's own modules
     banner: { js: "import { createRequire as __ticklakeRequire } from 'node:module'; const require = __ticklakeRequire(import.meta.url);" },
-    plugins: [{ name: 'outside', setup: (b) => b.onResolve({ filter: /^(@duckdb\/|vite$|esbuild$|tsx($|\/))/ }, () => ({ external: true })) }],
+    plugins: [{ name: 'outside', setup: (b) => b.onResolve({ filter: /^(@duckdb\/|koffi$|vite$|esbuild$|tsx($|\/))/ }, () => ({ external: true })) }],
   })
   // files of earlier builds go after a day (a pipeline started before may still load its chunks)
   const made = new Set(Object.keys(result.metafile.outputs).map((f) => f.split('/').at(-1)))

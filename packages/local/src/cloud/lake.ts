@@ -20,7 +20,7 @@ import { createFeaturesHandler, featureHoursOf } from '@ticklake/functions/featu
 import { createSilverHandler, silverHoursOf } from '@ticklake/functions/silver'
 import { fileStore } from '../store/index'
 import { compactEvery } from '../compact/index'
-import { collectBuffers } from '../memory/index'
+import { mallocTrim, returnMemory, v8Collect } from '../memory/index'
 import { startFirehose, type FirehoseEmulator } from '../firehose/index'
 import { eventSourceMapping, type EventSourceMapping } from '../queue/index'
 
@@ -155,8 +155,9 @@ export function lowerThreadPriority(nice = LAKE_NICE): number | undefined {
 export async function runLakeWorker(port: MessagePort, o: LakeOptions) {
   const send = (m: FromWorker) => port.postMessage(m)
   lowerThreadPriority()
-  // the jobs pass tens of MB of buffers through a small heap: V8 alone would hold them dead for minutes
-  const stopCollecting = collectBuffers()
+  // the jobs pass tens of MB of buffers through a small heap (V8 alone would hold them dead for
+  // minutes), and the process's arenas keep what was freed: both given back from here, off the live path
+  const stopReturning = returnMemory({}, v8Collect(), await mallocTrim())
   let lake: Lake
   try {
     lake = await startLake(o, async (channel, message) => send({ type: 'publish', channel, message }), (line) => send({ type: 'log', line }))
@@ -168,7 +169,7 @@ export async function runLakeWorker(port: MessagePort, o: LakeOptions) {
     void (async () => {
       const value = m.op === 'stats' ? await lake.stats() : m.op === 'idle' ? await lake.idle() : await lake.close()
       send({ type: 'reply', id: m.id, value })
-      if (m.op === 'close') { stopCollecting(); port.close() }
+      if (m.op === 'close') { stopReturning(); port.close() }
     })()
   })
   send({ type: 'ready', streamName: lake.streamName, endpoint: lake.endpoint })

@@ -1,11 +1,13 @@
 /**
- * Memory a thread's garbage holds outside V8's heap. V8 times its collections by its own heap, but
+ * Memory a process keeps after its garbage is gone. V8 times its collections by its own heap, but
  * buffers (file reads, Parquet pages and encodings, DuckDB results) live outside it: a thread whose
  * heap is small and steady while tens of MB of buffers pass through it holds them dead until its
- * heap next fills, and glibc returns the memory only once they are freed. `v8Collect` is V8's full
- * collection, exposed at run time; `collectBuffers` runs it on a timer when the thread's buffers
- * grew past a bound since the last one (the lake thread's: about 13 MB of its 22 MB of buffers were
- * dead between jobs of the default `npm start`).
+ * heap next fills. And what they are freed into stays with the process: glibc gives a malloc
+ * arena's free pages back only from its top, so one live block above a freed backfill keeps the
+ * whole span resident (the default `npm start` kept 40-73 MB of arena after its first minute's
+ * backfill). `v8Collect` is V8's full collection, exposed at run time; `mallocTrim` is glibc's
+ * `malloc_trim`, which gives back the free pages anywhere in every arena; `returnMemory` runs both
+ * on a timer, in a thread off the live path (the lake thread's).
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -15,6 +17,8 @@ export const defaults = {
   everyMs: 10_000,
   /** Growth of the thread's buffers (V8's external memory) since the last collection that has V8 collect. */
   growthBytes: 8 * 1024 * 1024,
+  /** How often the arenas are trimmed at least (also after each collection). */
+  trimEveryMs: 60_000,
 }
 
 let fullGc: (() => void) | undefined
@@ -36,19 +40,41 @@ export function v8Collect(): (() => void) | undefined {
 /** The calling thread's memory outside V8's heap (its isolate's buffers and other external memory). */
 export const externalBytes = () => getHeapStatistics().external_memory
 
+let trim: ((pad: number) => number) | undefined
+let trimTried = false
+
 /**
- * Has V8 collect every `everyMs` when this thread's external memory grew by `growthBytes` since the
- * last collection; the timer does not keep the process alive. Returns a stop function.
- * @example const stop = collectBuffers() // in the lake thread
+ * glibc's `malloc_trim(0)` (gives the free pages inside every malloc arena back to the system;
+ * 0.1-30 ms, holding each arena's lock in turn), through koffi, a maintained FFI library whose npm
+ * package carries its prebuilt binaries. Undefined where there is no glibc or koffi cannot load.
  */
-export function collectBuffers(opts: Partial<typeof defaults> = {}, gc = v8Collect(), measure = externalBytes): () => void {
+export async function mallocTrim(): Promise<(() => number) | undefined> {
+  if (!trimTried) {
+    trimTried = true
+    try {
+      if (process.platform === 'linux') {
+        const koffi = (await import('koffi')).default
+        trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number
+      }
+    } catch { /* stays undefined: musl, another system, or no prebuilt binary */ }
+  }
+  return trim ? () => trim!(0) : undefined
+}
+
+/**
+ * Every `everyMs`, has V8 collect when this thread's external memory grew by `growthBytes` since
+ * the last collection, and trims malloc's arenas after each collection and at least every
+ * `trimEveryMs`. The timer does not keep the process alive. Returns a stop function.
+ * @example const stop = returnMemory({}, v8Collect(), await mallocTrim()) // in the lake thread
+ */
+export function returnMemory(opts: Partial<typeof defaults> = {}, gc = v8Collect(), trimArenas?: () => unknown, measure = externalBytes): () => void {
   const o = { ...defaults, ...opts }
-  if (!gc) return () => {}
   let after = measure()
+  let trimmed = Date.now()
   const timer = setInterval(() => {
-    if (measure() - after < o.growthBytes) return
-    gc()
-    after = measure()
+    const collect = !!gc && measure() - after >= o.growthBytes
+    if (collect) { gc!(); after = measure() }
+    if (trimArenas && (collect || Date.now() - trimmed >= o.trimEveryMs)) { trimArenas(); trimmed = Date.now() }
   }, o.everyMs)
   timer.unref?.()
   return () => clearInterval(timer)
