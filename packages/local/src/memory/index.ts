@@ -14,11 +14,13 @@ import { runInNewContext } from 'node:vm'
 
 export const defaults = {
   /** How often the buffers are looked at. */
-  everyMs: 10_000,
+  everyMs: 2_000,
   /** Growth of the thread's buffers (V8's external memory) since the last collection that has V8 collect. */
-  growthBytes: 8 * 1024 * 1024,
-  /** How often the arenas are trimmed at least (also after each collection). */
-  trimEveryMs: 60_000,
+  growthBytes: 4 * 1024 * 1024,
+  /** The arenas are trimmed after a collection, but not again within this long. */
+  trimGapMs: 5_000,
+  /** How often the arenas are trimmed at least. */
+  trimEveryMs: 30_000,
 }
 
 let fullGc: (() => void) | undefined
@@ -63,8 +65,9 @@ export async function mallocTrim(): Promise<(() => number) | undefined> {
 
 /**
  * Every `everyMs`, has V8 collect when this thread's external memory grew by `growthBytes` since
- * the last collection, and trims malloc's arenas after each collection and at least every
- * `trimEveryMs`. The timer does not keep the process alive. Returns a stop function.
+ * the last collection, and trims malloc's arenas after a collection (not twice within
+ * `trimGapMs`) and at least every `trimEveryMs`: what a process holds between two trims is the
+ * most its arenas held since the last one. The timer does not keep the process alive. Returns a stop function.
  * @example const stop = returnMemory({}, v8Collect(), await mallocTrim()) // in the lake thread
  */
 export function returnMemory(opts: Partial<typeof defaults> = {}, gc = v8Collect(), trimArenas?: () => unknown, measure = externalBytes): () => void {
@@ -74,7 +77,8 @@ export function returnMemory(opts: Partial<typeof defaults> = {}, gc = v8Collect
   const timer = setInterval(() => {
     const collect = !!gc && measure() - after >= o.growthBytes
     if (collect) { gc!(); after = measure() }
-    if (trimArenas && (collect || Date.now() - trimmed >= o.trimEveryMs)) { trimArenas(); trimmed = Date.now() }
+    const since = Date.now() - trimmed
+    if (trimArenas && ((collect && since >= o.trimGapMs) || since >= o.trimEveryMs)) { trimArenas(); trimmed = Date.now() }
   }, o.everyMs)
   timer.unref?.()
   return () => clearInterval(timer)
