@@ -139,6 +139,24 @@ describe('readTradeColumns', () => {
     expect(two.nulls).toBe(one.nulls)
   })
 
+  it('drops the shared buffers of a threaded decode once no decode took them for the pool\'s idle time', async () => {
+    const entry = join(dir, 'arenas.ts')
+    writeFileSync(entry, [
+      `export { readTradeColumns } from ${JSON.stringify(join(import.meta.dirname, '../trades/index.ts'))}`,
+      `export { heldArenaBytes } from ${JSON.stringify(join(import.meta.dirname, 'read.ts'))}`,
+      `export { defaults as workerDefaults } from ${JSON.stringify(join(import.meta.dirname, '../workers/index.ts'))}`,
+    ].join('\n'))
+    const bundled = join(dir, 'arenas.mjs')
+    await build({ entryPoints: [entry], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+    m.workerDefaults.idleMs = 300
+    const files = [writeParquet(TRADE_COLUMNS, trades(1500)), writeParquet(TRADE_COLUMNS, trades(900))]
+    expect((await m.readTradeColumns(files, { threads: 2 })).threads).toBe(2)
+    expect(m.heldArenaBytes()).toBeGreaterThan(0) // kept for the next decode
+    await new Promise((r) => setTimeout(r, 600))
+    expect(m.heldArenaBytes()).toBe(0)
+  })
+
   it('throws a clear error for a file that lacks a needed column or is not Parquet', async () => {
     const bytes = writeParquet(TRADE_COLUMNS.filter((c) => c.name !== 'qty'), trades(10))
     await expect(readTradeColumns(bytes)).rejects.toThrow(/column qty is missing/)

@@ -8,11 +8,11 @@
  * parses the footers, and reads instead a file the decoder does not cover (the reason reported).
  * A row with a null in a requested column is left out and counted, unless nulls are asked for.
  *
- * Module state: shared buffers reused between calls (`arenas`), and the decode task the workers run.
+ * Module state: shared buffers reused between calls (`arenas`, dropped when idle), and the decode task the workers run.
  */
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import type { FileMetaData } from 'hyparquet'
-import { defineTask, runTask, startWorkers } from '../workers/index'
+import { defaults as workerDefaults, defineTask, runTask, startWorkers } from '../workers/index'
 import { codeOf, decodeFile, fillMissing, leavesOf, type ColumnRequest, type ColumnValues, type DecodeOptions, type DecodeValues, type State, type TextValues } from './decode'
 import { Unsupported } from './encodings'
 
@@ -174,8 +174,16 @@ function byCost(metas: FileMetaData[], requests: ColumnRequest[]): ColumnRequest
   return requests.map((r) => ({ r, bytes: size(r) })).sort((a, b) => b.bytes - a.bytes).map((x) => x.r)
 }
 
-/** Shared buffers files were copied into, free for the next call: fresh shared memory costs its page faults every time. */
-const arenas: SharedArrayBuffer[] = [] // module state: at most two buffers of up to 256 MiB
+/**
+ * Shared buffers files were copied into, free for the next call: fresh shared memory costs its
+ * page faults every time. Dropped once no call took one for the worker pool's idle time (as the
+ * pool itself stops then): a long-running process that decoded a backfill once does not keep them.
+ */
+const arenas: SharedArrayBuffer[] = [] // module state: at most two buffers of up to 256 MiB, and their timer
+let arenasTimer: ReturnType<typeof setTimeout> | undefined
+
+/** Bytes of the shared buffers kept for the next call. */
+export const heldArenaBytes = () => arenas.reduce((n, b) => n + b.byteLength, 0)
 
 /**
  * The files copied into one SharedArrayBuffer (views into it), so workers read them without a
@@ -187,7 +195,12 @@ function sharedCopies(files: Uint8Array[]) {
   const buffer = i >= 0 ? arenas.splice(i, 1)[0] : new SharedArrayBuffer(Math.ceil(size / 4_194_304) * 4_194_304 || 4_194_304)
   let at = 0
   const views = files.map((f) => { const v = new Uint8Array(buffer, at, f.length); v.set(f); at += f.length; return v })
-  const release = () => { if (arenas.length < 2 && buffer.byteLength <= 268_435_456) arenas.push(buffer) }
+  const release = () => {
+    if (arenas.length < 2 && buffer.byteLength <= 268_435_456) arenas.push(buffer)
+    clearTimeout(arenasTimer)
+    arenasTimer = setTimeout(() => { arenas.length = 0 }, workerDefaults.idleMs)
+    arenasTimer.unref?.()
+  }
   return { views, release }
 }
 
