@@ -50,7 +50,6 @@ export function noiseFilter(o: { now?: () => number; quietMs?: number } = {}) {
  * `toLocaleString`, which pages in about 5 MB of ICU's locale data for the life of the process.
  */
 export const thousands = (n: number) => String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-const int = thousands
 
 /**
  * A duration as people read it: `45 s`, `3m 05s`, `2h 10m`.
@@ -71,7 +70,7 @@ const formatLag = (ms: number) => (ms < 60_000 ? `${(Math.max(0, ms) / 1000).toF
  * @example formatBackfill({ trades: 120000, idsPerSec: 8000, leftMs: 65000 }) // 'backfill: 120,000 trades  8,000 ids/s  1m 05s left'
  */
 export function formatBackfill(p: { trades: number; idsPerSec: number; leftMs?: number }): string {
-  return `backfill: ${int(p.trades)} trades  ${int(p.idsPerSec)} ids/s  ${p.leftMs === undefined ? 'time left unknown' : `${formatDuration(p.leftMs)} left`}`
+  return `backfill: ${thousands(p.trades)} trades  ${thousands(p.idsPerSec)} ids/s  ${p.leftMs === undefined ? 'time left unknown' : `${formatDuration(p.leftMs)} left`}`
 }
 
 /**
@@ -79,7 +78,7 @@ export function formatBackfill(p: { trades: number; idsPerSec: number; leftMs?: 
  * @example formatStatus({ tradesPerSec: 12.34, lakeLagMs: 1200, subscribers: 2 }) // 'live: 12.3 trades/s  lake lag 1.2 s  2 subscribers'
  */
 export function formatStatus(s: { tradesPerSec: number; lakeLagMs?: number; subscribers: number }): string {
-  const rate = s.tradesPerSec < 100 ? s.tradesPerSec.toFixed(1) : int(s.tradesPerSec)
+  const rate = s.tradesPerSec < 100 ? s.tradesPerSec.toFixed(1) : thousands(s.tradesPerSec)
   return `live: ${rate} trades/s  lake lag ${s.lakeLagMs === undefined ? '—' : formatLag(s.lakeLagMs)}  ${s.subscribers} subscriber${s.subscribers === 1 ? '' : 's'}`
 }
 

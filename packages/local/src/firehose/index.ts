@@ -99,7 +99,7 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
   // raw lines grouped by the prefix their partition keys evaluate to: a line is parsed again when
   // it is delivered rather than held as an object meanwhile (an object took about as much memory
   // again as its line, for up to a minute of every record)
-  let buffer = new Map<string, { raw: string[] }>()
+  let buffer = new Map<string, string[]>()
   let count = 0
   let failed: { type: string; code: string; message: string; raw: string }[] = []
   const quota = { second: 0, used: 0 }
@@ -114,9 +114,9 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
     try { r = JSON.parse(line) } catch { failed.push({ type: 'processing-failed', code: 'DynamicPartitioning.MetadataExtractionFailed', message: 'record is not valid JSON', raw: line }); stats.errors++; return }
     const p = partitionPrefix(cfg.folder, r)
     if ('problem' in p) { failed.push({ type: 'processing-failed', code: 'DynamicPartitioning.MetadataExtractionFailed', message: p.problem, raw: line }); stats.errors++; return }
-    let g = buffer.get(p.prefix)
-    if (!g) buffer.set(p.prefix, (g = { raw: [] }))
-    g.raw.push(line)
+    let lines = buffer.get(p.prefix)
+    if (!lines) buffer.set(p.prefix, (lines = []))
+    lines.push(line)
     count++
   }
 
@@ -139,9 +139,9 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
     const now = Date.now()
     const stamp = stampOf(now)
     const errors = bad.slice()
-    for (const [prefix, g] of groups) {
-      const out = convertRecords(g.raw.map((l) => JSON.parse(l)), cfg.columns, o.serde)
-      for (const e of out.errors) errors.push({ type: 'format-conversion-failed', code: 'DataFormatConversion.MalformedData', message: e.message, raw: g.raw[e.index] })
+    for (const [prefix, lines] of groups) {
+      const out = convertRecords(lines.map((l) => JSON.parse(l)), cfg.columns, o.serde)
+      for (const e of out.errors) errors.push({ type: 'format-conversion-failed', code: 'DataFormatConversion.MalformedData', message: e.message, raw: lines[e.index] })
       if (!out.bytes) continue
       await store.put(`${prefix}${cfg.name}-${o.version}-${stamp}-${randomUUID()}.parquet`, out.bytes)
       stats.written += out.rows
@@ -184,10 +184,10 @@ function deliveryStream(cfg: StreamConfig, store: ObjectStore, o: typeof default
       spooled = []
       if (spool) spoolFile = join(spool, `${cfg.name}-${++seq}.jsonl`)
       try { await deliver(groups, bad) } catch (e) {
-        for (const [prefix, g] of groups) {
+        for (const [prefix, lines] of groups) {
           const now = buffer.get(prefix)
-          buffer.set(prefix, now ? { raw: g.raw.concat(now.raw) } : g)
-          count += g.raw.length
+          buffer.set(prefix, now ? lines.concat(now) : lines)
+          count += lines.length
         }
         failed = bad.concat(failed)
         spooled = sealed.concat(spooled)

@@ -12,7 +12,7 @@
  */
 import { parquetMetadata, parquetReadObjects } from 'hyparquet'
 import type { FileMetaData } from 'hyparquet'
-import { defaults as workerDefaults, defineTask, runTask, startWorkers } from '../workers/index'
+import { defineTask, onPoolStop, runTask, startWorkers } from '../workers/index'
 import { codeOf, decodeFile, fillMissing, leavesOf, type ColumnRequest, type ColumnValues, type DecodeOptions, type DecodeValues, type State, type TextValues } from './decode'
 import { Unsupported } from './encodings'
 
@@ -176,11 +176,11 @@ function byCost(metas: FileMetaData[], requests: ColumnRequest[]): ColumnRequest
 
 /**
  * Shared buffers files were copied into, free for the next call: fresh shared memory costs its
- * page faults every time. Dropped once no call took one for the worker pool's idle time (as the
- * pool itself stops then): a long-running process that decoded a backfill once does not keep them.
+ * page faults every time. They serve threaded decodes only, so they go when the idle worker pool
+ * stops: a long-running process that decoded a backfill once does not keep them.
  */
-const arenas: SharedArrayBuffer[] = [] // module state: at most two buffers of up to 256 MiB, and their timer
-let arenasTimer: ReturnType<typeof setTimeout> | undefined
+const arenas: SharedArrayBuffer[] = [] // module state: at most two buffers of up to 256 MiB
+onPoolStop(() => { arenas.length = 0 })
 
 /** Bytes of the shared buffers kept for the next call. */
 export const heldArenaBytes = () => arenas.reduce((n, b) => n + b.byteLength, 0)
@@ -195,12 +195,7 @@ function sharedCopies(files: Uint8Array[]) {
   const buffer = i >= 0 ? arenas.splice(i, 1)[0] : new SharedArrayBuffer(Math.ceil(size / 4_194_304) * 4_194_304 || 4_194_304)
   let at = 0
   const views = files.map((f) => { const v = new Uint8Array(buffer, at, f.length); v.set(f); at += f.length; return v })
-  const release = () => {
-    if (arenas.length < 2 && buffer.byteLength <= 268_435_456) arenas.push(buffer)
-    clearTimeout(arenasTimer)
-    arenasTimer = setTimeout(() => { arenas.length = 0 }, workerDefaults.idleMs)
-    arenasTimer.unref?.()
-  }
+  const release = () => { if (arenas.length < 2 && buffer.byteLength <= 268_435_456) arenas.push(buffer) }
   return { views, release }
 }
 

@@ -10,7 +10,7 @@
  * nothing runs on them and every caller does its work itself; one failed start is not tried again.
  *
  * Module state: the task table, and the pool (started workers, each one's queue of jobs, the ones
- * that stopped, its idle timer: a pool idle for `defaults.idleMs` is stopped); nothing else.
+ * that stopped, its idle timer: a pool idle for `defaults.idleMs` is stopped, and what stops with it); nothing else.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 
@@ -55,10 +55,14 @@ const pool = {
    * tried again, as each try costs a thread's start (tens of ms of CPU) for nothing.
    */
   unavailable: false,
-  /** Jobs posted and not answered yet, and the timer that stops an idle pool. */
+  /** Jobs posted and not answered yet, the timer that stops an idle pool, and what else goes with it (`onPoolStop`). */
   busy: 0,
   idleTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+  onStop: [] as (() => void)[],
 }
+
+/** Runs `f` whenever an idle pool is stopped: for what callers keep only while the workers run (shared buffers). */
+export function onPoolStop(f: () => void) { pool.onStop.push(f) }
 
 /** Stops the pool `defaults.idleMs` from now unless a job comes meanwhile (each job's end calls this again). */
 function stopWhenIdle() {
@@ -70,6 +74,7 @@ function stopWhenIdle() {
     pool.live = []
     pool.started = undefined
     for (const w of workers) void w.terminate()
+    for (const f of pool.onStop) f()
   }, defaults.idleMs)
   pool.idleTimer.unref?.()
 }

@@ -53,7 +53,7 @@ export interface Coalescer {
   close(): void
 }
 
-interface Lane { last: number; pending?: ServerMessage; backlog: ServerMessage[]; inFlight: boolean; timer?: () => void; turned?: boolean }
+interface Lane { last: number; pending?: ServerMessage; backlog: ServerMessage[]; inFlight: boolean; cancel?: () => void }
 
 /**
  * Bounds the update rate of each channel in front of `publish` (a broadcast). Per channel at most
@@ -84,21 +84,18 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
     lane.pending = { ...m, trades }
   }
 
-  /** Pumps the lane again after `schedule` (a timer of `wait` ms, or the end of this I/O turn). */
-  function later<H>(channel: string, lane: Lane, schedule: (f: () => void, ms?: number) => H, cancel: (h: H) => void, wait?: number) {
-    const h = schedule(() => { lane.timer = undefined; lane.turned = true; pump(channel, lane) }, wait)
-    lane.timer = () => cancel(h)
+  function pump(channel: string, lane: Lane) {
+    if (closed || lane.inFlight || lane.cancel || !(lane.pending || lane.backlog.length)) return
+    // A backlog of full trade messages goes out back to back; anything else waits for its interval.
+    // Either way it leaves once the current I/O turn is over, with whatever else that turn offers
+    // (an exchange frame of many trades goes out as one message, not its first trade alone).
+    const wait = lane.backlog.length ? 0 : lane.last + (s.intervalMs[lane.pending!.type] ?? 0) - now()
+    // (a final candle may have dropped the waiting partial meanwhile)
+    const go = () => { lane.cancel = undefined; if (lane.pending || lane.backlog.length) send(channel, lane) }
+    if (wait > 0) { const t = setTimeout(go, wait); lane.cancel = () => clearTimeout(t) } else { const t = setImmediate(go); lane.cancel = () => clearImmediate(t) }
   }
 
-  function pump(channel: string, lane: Lane) {
-    if (closed || lane.inFlight || lane.timer || !(lane.pending || lane.backlog.length)) return
-    // A backlog of full trade messages goes out back to back; anything else waits for its interval.
-    const wait = lane.backlog.length ? 0 : lane.last + (s.intervalMs[lane.pending!.type] ?? 0) - now()
-    if (wait > 0) return later(channel, lane, setTimeout, clearTimeout, wait)
-    // due now: sent once the current I/O turn is over, with whatever else that turn offers (an
-    // exchange frame of many trades goes out as one message, not its first trade alone)
-    if (!lane.turned) return later(channel, lane, setImmediate, clearImmediate)
-    lane.turned = false
+  function send(channel: string, lane: Lane) {
     const m = lane.backlog.shift() ?? lane.pending!
     if (m === lane.pending) lane.pending = undefined
     lane.inFlight = true
@@ -135,7 +132,7 @@ export function coalescer(publish: Publish, options: { now?: () => number; log?:
       // what still waits goes out now, not at its interval: a run's last trades are not lost to
       // subscribers when its budget leaves no time to wait for them (the next run goes on after them)
       for (const [channel, l] of lanes) {
-        l.timer?.()
+        l.cancel?.()
         for (const m of [...l.backlog.splice(0), ...(l.pending ? [l.pending] : [])]) { counts.sent++; void Promise.resolve().then(() => publish(channel, m)).catch(report) }
         l.pending = undefined
       }
