@@ -121,7 +121,7 @@ describe('readTradeColumns', () => {
   it('gives the same columns when asked for two threads, on one thread where a worker cannot load this module', async () => {
     const files = [writeParquet(TRADE_COLUMNS, trades(1200)), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(800, 9), { nullable: true }), 'COMPRESSION snappy')]
     const one = await readTradeColumns(files)
-    const two = await readTradeColumns(files, { threads: 2 })
+    const two = await readTradeColumns(files, { threads: 2, parallelRows: 0 })
     expect(two.threads).toBeGreaterThanOrEqual(1)
     expect(plain(two.columns)).toEqual(plain(one.columns))
     expect(two.nulls).toBe(one.nulls)
@@ -132,11 +132,21 @@ describe('readTradeColumns', () => {
     await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
     const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
     const files = [writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 500 }), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900, 9), { nullable: true }), 'COMPRESSION snappy'), writeParquet(TRADE_COLUMNS, trades(700))]
-    const two = await m.readTradeColumns(files, { threads: 2 })
+    const two = await m.readTradeColumns(files, { threads: 2, parallelRows: 0 })
     const one = await readTradeColumns(files)
     expect(two.threads).toBe(2)
     expect(plain(two.columns)).toEqual(plain(one.columns))
     expect(two.nulls).toBe(one.nulls)
+  })
+
+  it('keeps a read of fewer than parallelRows rows on this thread, even when asked for two (as bundled)', async () => {
+    const bundled = join(dir, 'columns.mjs')
+    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+    const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+    const files = [writeParquet(TRADE_COLUMNS, trades(1500)), writeParquet(TRADE_COLUMNS, trades(900))]
+    expect((await m.readTradeColumns(files, { threads: 2, parallelRows: 2401 })).threads).toBe(1)
+    expect((await m.readTradeColumns(files, { threads: 2, parallelRows: 2400 })).threads).toBe(2)
+    expect((await m.readTradeColumns(files, { threads: 2 })).threads).toBe(1) // the default: 20,000 rows
   })
 
   it('drops the shared buffers of a threaded decode once no decode took them for the pool\'s idle time', async () => {
@@ -151,7 +161,7 @@ describe('readTradeColumns', () => {
     const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
     m.workerDefaults.idleMs = 300
     const files = [writeParquet(TRADE_COLUMNS, trades(1500)), writeParquet(TRADE_COLUMNS, trades(900))]
-    expect((await m.readTradeColumns(files, { threads: 2 })).threads).toBe(2)
+    expect((await m.readTradeColumns(files, { threads: 2, parallelRows: 0 })).threads).toBe(2)
     expect(m.heldArenaBytes()).toBeGreaterThan(0) // kept for the next decode
     await new Promise((r) => setTimeout(r, 600))
     expect(m.heldArenaBytes()).toBe(0)

@@ -113,7 +113,7 @@ describe('columnar Parquet writer', () => {
     const a = trades(900), b = trades(700).map((t, i) => ({ ...t, source: i % 2 ? 'archive' : 'replay' }) as Trade)
     const files = [writeParquet(TRADE_COLUMNS, a), writeParquet(TRADE_COLUMNS, b)]
     const one = await readTradeTable(files)
-    const two = await m.readTradeTable(files, { threads: 2 })
+    const two = await m.readTradeTable(files, { threads: 2, parallelRows: 0 })
     expect(two.threads).toBe(2)
     const sources = (r: typeof one) => Array.from(r.table.source, (c) => r.table.strings.source[c])
     expect(sources(one)).toEqual([...a, ...b].map((t) => t.source))
