@@ -8,8 +8,6 @@ import type { Context, ScheduledEvent } from 'aws-lambda'
 import { runIngest, type IngestDeps, type IngestOptions } from '@ticklake/core/sources/ingest'
 import { COINBASE_FEEDS, EXCHANGES, endpointsOf, venueFor, type CoinbaseFeed } from '@ticklake/core/sources/venues'
 import { livePort, type Publish } from '@ticklake/core/serve/realtime/live'
-import { s3Store } from '@ticklake/core/aws/s3'
-import { firehoseStream } from '@ticklake/core/aws/firehose'
 import { awsPublish } from './realtime'
 import type { Exchange } from '@ticklake/core/market'
 
@@ -39,11 +37,12 @@ export function configFromEnv(env = process.env): IngestConfig {
   return feed === 'exchange' ? { ...c, venue: venueFor(c, feed) } : c
 }
 
-/** AWS entry point: S3 bucket, trades and (optional) quotes delivery streams named by the environment. */
-export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
+/** AWS entry point: S3 bucket, trades and (optional) quotes delivery streams named by the environment (their SDK clients loaded then, not with the module). */
+export const handler = middy<ScheduledEvent>().handler(async (event: ScheduledEvent, context: Context) => {
   const { TICKLAKE_BUCKET, TICKLAKE_FIREHOSE_STREAM } = process.env
   if (!TICKLAKE_BUCKET || !TICKLAKE_FIREHOSE_STREAM) throw new Error('TICKLAKE_BUCKET and TICKLAKE_FIREHOSE_STREAM must be set')
   const quotes = process.env.TICKLAKE_QUOTES_STREAM
+  const [{ s3Store }, { firehoseStream }] = await Promise.all([import('@ticklake/core/aws/s3'), import('@ticklake/core/aws/firehose')])
   return createIngestHandler({ ...configFromEnv(), quotes: !!quotes }, {
     store: s3Store(TICKLAKE_BUCKET), stream: firehoseStream(TICKLAKE_FIREHOSE_STREAM),
     quoteStream: quotes ? firehoseStream(quotes) : undefined, publish: awsPublish(), log: console.log,

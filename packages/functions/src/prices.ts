@@ -11,7 +11,6 @@ import middy from '@middy/core'
 import type { Context, ScheduledEvent } from 'aws-lambda'
 import { Resource } from 'sst/resource'
 import { pollPrices, type PollOptions } from '@ticklake/core/sources/coingecko'
-import { s3Store } from '@ticklake/core/aws/s3'
 
 export type PricesConfig = Omit<PollOptions, 'budgetMs' | 'store' | 'signal' | 'log'>
 export interface PricesDeps { store: PollOptions['store']; signal?: AbortSignal; log?: (line: string) => void }
@@ -74,9 +73,10 @@ export function configFromEnv(env = process.env, linkedKey = linkedCoinGeckoKey(
   return { coins: list(env.TICKLAKE_COINS, 'bitcoin,ethereum'), currencies: list(env.TICKLAKE_CURRENCIES, 'usd'), baseUrl: env.TICKLAKE_COINGECKO_URL, apiKey: linkedKey ?? (env.TICKLAKE_COINGECKO_KEY || undefined) }
 }
 
-/** AWS entry point: the bucket named by the environment. */
-export const handler = middy<ScheduledEvent>().handler((event: ScheduledEvent, context: Context) => {
+/** AWS entry point: the bucket named by the environment (its S3 client loaded then, not with the module). */
+export const handler = middy<ScheduledEvent>().handler(async (event: ScheduledEvent, context: Context) => {
   const bucket = process.env.TICKLAKE_BUCKET
   if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
+  const { s3Store } = await import('@ticklake/core/aws/s3')
   return createPricesHandler(configFromEnv(), { store: s3Store(bucket), log: console.log })(event, context)
 })

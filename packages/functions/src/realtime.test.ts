@@ -60,8 +60,8 @@ describe('realtime handlers', () => {
   })
 
   it('refuses to run in AWS with a clear "not configured" error while settings are missing', async () => {
-    expect(() => awsDeps(event('CONNECT', '$connect'), {})).toThrow(/not configured: TICKLAKE_BUCKET/)
-    expect(() => awsDeps(event('CONNECT', '$connect'), { TICKLAKE_BUCKET: 'lake' })).toThrow(/not configured: TICKLAKE_CONNECTIONS_TABLE/)
+    await expect(awsDeps(event('CONNECT', '$connect'), {})).rejects.toThrow(/not configured: TICKLAKE_BUCKET/)
+    await expect(awsDeps(event('CONNECT', '$connect'), { TICKLAKE_BUCKET: 'lake' })).rejects.toThrow(/not configured: TICKLAKE_CONNECTIONS_TABLE/)
     await expect(connect(event('CONNECT', '$connect'), {} as Context)).rejects.toThrow(/not configured/)
   })
 })

@@ -2,16 +2,15 @@
  * WebSocket API functions: `$connect`, `$disconnect` and the message routes (`$default`,
  * `subscribe`, `unsubscribe`, `ping`) of API Gateway's WebSocket API, handed to core's realtime
  * server logic. `createRealtimeHandlers` takes the adapters (the local cloud passes its own); the
- * default exports build the AWS ones from the environment on first use.
+ * default exports build the AWS ones from the environment on first use, and load their SDK clients
+ * then (`aws`): the local cloud imports this module for its handlers and never loads a client of
+ * DynamoDB or S3 (about 1 MB of code and 5 MB of heap per thread for the three clients).
  */
 import middy from '@middy/core'
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda'
 import { broadcast, onConnect, onDisconnect, onMessage } from '@ticklake/core/serve/realtime/server'
 import type { ServerMessage } from '@ticklake/core/serve/realtime'
 import type { ConnectionPoster, ConnectionStore, ObjectStore } from '@ticklake/core/ports'
-import { apigwPoster } from '@ticklake/core/aws/apigw'
-import { s3Store } from '@ticklake/core/aws/s3'
-import { dynamoConnectionStore } from '@ticklake/core/aws/dynamodb'
 
 export interface RealtimeDeps { store: ConnectionStore; poster: ConnectionPoster; objects: ObjectStore }
 type Event = APIGatewayProxyWebsocketEventV2
@@ -41,6 +40,12 @@ export const createRealtimeHandlers = (deps: RealtimeDeps) => ({
 /** The management endpoint to post to: `TICKLAKE_WS_ENDPOINT`, else the API the event came through. */
 export const endpointOf = (e: Event, env = process.env) => env.TICKLAKE_WS_ENDPOINT ?? `https://${e.requestContext.domainName}/${e.requestContext.stage}`
 
+/** The AWS adapters' modules, loaded on the first event of a container. */
+export const aws = async () => {
+  const [apigw, s3, dynamodb] = await Promise.all([import('@ticklake/core/aws/apigw'), import('@ticklake/core/aws/s3'), import('@ticklake/core/aws/dynamodb')])
+  return { ...apigw, ...s3, ...dynamodb }
+}
+
 const posters = new Map<string, ConnectionPoster>()
 let objects: ObjectStore | undefined
 let store: ConnectionStore | undefined
@@ -50,20 +55,21 @@ let store: ConnectionStore | undefined
  * (`TICKLAKE_BUCKET`, for snapshots), the connections table (`TICKLAKE_CONNECTIONS_TABLE`, see
  * `core/src/aws/dynamodb.ts` for its design) and the management API poster.
  */
-export function awsDeps(e: Event, env = process.env): RealtimeDeps {
+export async function awsDeps(e: Event, env = process.env): Promise<RealtimeDeps> {
   const bucket = env.TICKLAKE_BUCKET
   const table = env.TICKLAKE_CONNECTIONS_TABLE
   if (!bucket) throw new Error('realtime handlers not configured: TICKLAKE_BUCKET (the lake holding serving/ windows) must be set')
   if (!table) throw new Error('realtime handlers not configured: TICKLAKE_CONNECTIONS_TABLE (the DynamoDB connections table) must be set')
+  const { s3Store, dynamoConnectionStore, apigwPoster } = await aws()
   objects ??= s3Store(bucket)
   store ??= dynamoConnectionStore(table)
-  return { store, poster: posterFor(endpointOf(e, env)), objects }
+  return { store, poster: posterFor(endpointOf(e, env), apigwPoster), objects }
 }
 
 /** One management-API poster (and SDK client) per endpoint for the container's life. */
-function posterFor(endpoint: string) {
+function posterFor(endpoint: string, make: (endpoint: string) => ConnectionPoster) {
   let poster = posters.get(endpoint)
-  if (!poster) posters.set(endpoint, (poster = apigwPoster(endpoint)))
+  if (!poster) posters.set(endpoint, (poster = make(endpoint)))
   return poster
 }
 
@@ -76,12 +82,14 @@ export function awsPublish(env = process.env): ((channel: string, message: Serve
   const table = env.TICKLAKE_CONNECTIONS_TABLE
   const endpoint = env.TICKLAKE_WS_ENDPOINT
   if (!table || !endpoint) return undefined
-  store ??= dynamoConnectionStore(table)
-  const poster = posterFor(endpoint)
-  return (channel, message) => broadcast({ store: store!, poster, channel, message })
+  return async (channel, message) => {
+    const { dynamoConnectionStore, apigwPoster } = await aws()
+    store ??= dynamoConnectionStore(table)
+    return broadcast({ store, poster: posterFor(endpoint, apigwPoster), channel, message })
+  }
 }
 
 /** AWS entry points. */
-export const connect = middy<Event, WsResult>().handler((e: Event) => createRealtimeHandlers(awsDeps(e)).connect(e))
-export const disconnect = middy<Event, WsResult>().handler((e: Event) => createRealtimeHandlers(awsDeps(e)).disconnect(e))
-export const message = middy<Event, WsResult>().handler((e: Event) => createRealtimeHandlers(awsDeps(e)).message(e))
+export const connect = middy<Event, WsResult>().handler(async (e: Event) => createRealtimeHandlers(await awsDeps(e)).connect(e))
+export const disconnect = middy<Event, WsResult>().handler(async (e: Event) => createRealtimeHandlers(await awsDeps(e)).disconnect(e))
+export const message = middy<Event, WsResult>().handler(async (e: Event) => createRealtimeHandlers(await awsDeps(e)).message(e))
