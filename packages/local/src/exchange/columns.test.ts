@@ -55,6 +55,19 @@ describe('trade columns', () => {
     }
   })
 
+  it('grow by doubling while small and by a quarter past bigRows, keeping every row', () => {
+    const c = aggColumns()
+    const caps: number[] = []
+    for (let i = 0; i < 120_000; i++) {
+      pushAgg(c, { a: i, p: '1.5', q: '2', f: i, l: i, T: T0 + i, m: false, M: true })
+      if (caps.at(-1) !== c.num.a.length) caps.push(c.num.a.length)
+    }
+    expect(caps.filter((n) => n <= 65_536)).toEqual([256, 512, 1024, 2048, 4096, 8192, 16_384, 32_768, 65_536])
+    expect(caps.filter((n) => n > 65_536)).toEqual([81_920, 102_400, 128_000])
+    expect(aggAt(c, 0)).toEqual({ a: 0, p: '1.5', q: '2', f: 0, l: 0, T: T0, m: false, M: true })
+    expect(aggAt(c, 119_999).a).toBe(119_999)
+  })
+
   it('keep the odd strings of a replay as they were, and its trade counts of any size', () => {
     const odd: AggTrade[] = [
       { a: 1, p: '65000.1', q: '.5', f: 10, l: 10, T: T0, m: true, M: true },

@@ -34,9 +34,13 @@ export function formatDecimal(units: number, decimals: number): string {
  * Growable columns of one book: `num` (Float64) and `byte` (Uint8) columns by name, decimal columns
  * (`setDec`/`dec`, fallback strings for what units cannot hold) and string-only fallbacks
  * (`setOdd`/`odd`). Rows are appended with `add` and dropped oldest first with `dropOldest`;
- * capacity doubles up to `limit` rows (the book's count cap), so a capped book holds no slack past it.
+ * capacity doubles up to `bigRows` rows and grows by a quarter past them (a large book holds at most
+ * a quarter of slack: the default `npm start`'s books of 86,400 trades held 131,072 rows each), and
+ * never past `limit` rows (the book's count cap) unless a row needs it.
  */
 export class Columns<N extends string, B extends string, D extends string> {
+  /** Past this many rows, capacity grows by a quarter instead of doubling. */
+  static bigRows = 65_536
   length = 0
   /** Rows dropped so far: fallback strings are keyed by `dropped + row`, which trims do not move. */
   private dropped = 0
@@ -50,7 +54,8 @@ export class Columns<N extends string, B extends string, D extends string> {
   }
 
   private grow(need: number) {
-    const cap = need <= this.limit ? Math.max(need, Math.min(this.cap * 2, this.limit)) : Math.max(need, Math.ceil(this.cap * 1.5))
+    const grown = this.cap < Columns.bigRows ? this.cap * 2 : Math.ceil(this.cap * 1.25)
+    const cap = need <= this.limit ? Math.max(need, Math.min(grown, this.limit)) : Math.max(need, Math.ceil(this.cap * 1.25))
     const copy = <A extends Float64Array | Uint8Array>(old: A | undefined, make: (n: number) => A) => { const a = make(cap); if (old) a.set(old.subarray(0, this.length)); return a }
     for (const n of [...this.nums, ...this.decs.map((d) => `${d}Units`)] as (N | `${D}Units`)[]) this.num[n] = copy(this.num[n], (k) => new Float64Array(k))
     for (const b of [...this.bytes, ...this.decs.map((d) => `${d}Places`)] as (B | `${D}Places`)[]) this.byte[b] = copy(this.byte[b], (k) => new Uint8Array(k))
