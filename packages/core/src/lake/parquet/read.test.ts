@@ -72,6 +72,13 @@ async function viaDuckDB(bytes: Uint8Array, options: string, select = 'SELECT * 
   return new Uint8Array(readFileSync(dst))
 }
 
+/** `../trades` bundled into plain JavaScript (as the bundle `npm start` runs), so its workers can load it. */
+async function bundledTrades() {
+  const bundled = join(dir, 'columns.mjs')
+  await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
+  return import(/* @vite-ignore */ pathToFileURL(bundled).href)
+}
+
 describe('readTradeColumns', () => {
   it('decodes our REQUIRED snappy files over several row groups and pages to what hyparquet reads', async () => {
     const bytes = writeParquet(TRADE_COLUMNS, trades(5000), { rowGroupSize: 2000, pageSize: 4096 })
@@ -128,9 +135,7 @@ describe('readTradeColumns', () => {
   })
 
   it('decodes on two threads, to the same columns, when the module is plain JavaScript (as bundled)', async () => {
-    const bundled = join(dir, 'columns.mjs')
-    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
-    const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+    const m = await bundledTrades()
     const files = [writeParquet(TRADE_COLUMNS, trades(1500), { rowGroupSize: 500 }), await viaDuckDB(writeParquet(TRADE_COLUMNS, trades(900, 9), { nullable: true }), 'COMPRESSION snappy'), writeParquet(TRADE_COLUMNS, trades(700))]
     const two = await m.readTradeColumns(files, { threads: 2, parallelRows: 0 })
     const one = await readTradeColumns(files)
@@ -140,9 +145,7 @@ describe('readTradeColumns', () => {
   })
 
   it('keeps a read of fewer than parallelRows rows on this thread, even when asked for two (as bundled)', async () => {
-    const bundled = join(dir, 'columns.mjs')
-    await build({ entryPoints: [join(import.meta.dirname, '../trades/index.ts')], outfile: bundled, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' })
-    const m = await import(/* @vite-ignore */ pathToFileURL(bundled).href)
+    const m = await bundledTrades()
     const files = [writeParquet(TRADE_COLUMNS, trades(1500)), writeParquet(TRADE_COLUMNS, trades(900))]
     expect((await m.readTradeColumns(files, { threads: 2, parallelRows: 2401 })).threads).toBe(1)
     expect((await m.readTradeColumns(files, { threads: 2, parallelRows: 2400 })).threads).toBe(2)
