@@ -11,12 +11,11 @@ import type { ObjectStore } from '@ticklake/core/ports'
 
 /** `create`'s handler on the bucket of the environment, made at the first event (an S3 event, or a batch of them from a queue: `E`). */
 export function lakeEntry<R, E = S3Event>(create: (store: ObjectStore) => (event: E) => Promise<R>) {
-  let run: ((event: E) => Promise<R>) | undefined
+  let run: Promise<(event: E) => Promise<R>> | undefined
   return middy<E>().handler(async (event: E) => {
     const bucket = process.env.TICKLAKE_BUCKET
     if (!bucket) throw new Error('TICKLAKE_BUCKET must be set')
-    const { s3Store } = await import('@ticklake/core/aws/s3')
-    run ??= create(s3Store(bucket))
-    return run(event)
+    run ??= import('@ticklake/core/aws/s3').then(({ s3Store }) => create(s3Store(bucket)))
+    return (await run)(event)
   })
 }

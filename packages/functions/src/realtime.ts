@@ -40,11 +40,9 @@ export const createRealtimeHandlers = (deps: RealtimeDeps) => ({
 /** The management endpoint to post to: `TICKLAKE_WS_ENDPOINT`, else the API the event came through. */
 export const endpointOf = (e: Event, env = process.env) => env.TICKLAKE_WS_ENDPOINT ?? `https://${e.requestContext.domainName}/${e.requestContext.stage}`
 
-/** The AWS adapters' modules, loaded on the first event of a container. */
-export const aws = async () => {
-  const [apigw, s3, dynamodb] = await Promise.all([import('@ticklake/core/aws/apigw'), import('@ticklake/core/aws/s3'), import('@ticklake/core/aws/dynamodb')])
-  return { ...apigw, ...s3, ...dynamodb }
-}
+/** The AWS adapters' modules, loaded once, on the first event of a container. */
+let adapters: Promise<typeof import('@ticklake/core/aws/apigw') & typeof import('@ticklake/core/aws/s3') & typeof import('@ticklake/core/aws/dynamodb')> | undefined
+const aws = () => (adapters ??= Promise.all([import('@ticklake/core/aws/apigw'), import('@ticklake/core/aws/s3'), import('@ticklake/core/aws/dynamodb')]).then(([apigw, s3, dynamodb]) => ({ ...apigw, ...s3, ...dynamodb })))
 
 const posters = new Map<string, ConnectionPoster>()
 let objects: ObjectStore | undefined
@@ -82,10 +80,11 @@ export function awsPublish(env = process.env): ((channel: string, message: Serve
   const table = env.TICKLAKE_CONNECTIONS_TABLE
   const endpoint = env.TICKLAKE_WS_ENDPOINT
   if (!table || !endpoint) return undefined
+  // the adapters once, at the first broadcast; every broadcast after it only awaits them
+  let deps: Promise<{ store: ConnectionStore; poster: ConnectionPoster }> | undefined
   return async (channel, message) => {
-    const { dynamoConnectionStore, apigwPoster } = await aws()
-    store ??= dynamoConnectionStore(table)
-    return broadcast({ store, poster: posterFor(endpoint, apigwPoster), channel, message })
+    deps ??= aws().then(({ dynamoConnectionStore, apigwPoster }) => ({ store: (store ??= dynamoConnectionStore(table)), poster: posterFor(endpoint, apigwPoster) }))
+    return broadcast({ ...(await deps), channel, message })
   }
 }
 
